@@ -1,0 +1,89 @@
+/**
+ * The one registry of Leasehold error codes. Every failure that leaves a node carries one of these codes,
+ * its HTTP status and whether retrying (on this or another node) can succeed. `docs/errors.md` lists the
+ * same table; `packages/domain/test/error-registry.test.ts` keeps the two in step (as fastify does for
+ * `lib/errors.js`).
+ *
+ * `retryable` is the one signal the client SDK uses to decide on failover: never the message text.
+ */
+export interface ErrorSpec {
+  readonly status: number;
+  readonly retryable: boolean;
+  readonly title: string;
+}
+
+export const ERROR_REGISTRY = {
+  // Requests that are wrong in shape.
+  VALIDATION_FAILED: { status: 400, retryable: false, title: 'The request does not match the route schema' },
+  MALFORMED_REQUEST: { status: 400, retryable: false, title: 'The request body is not valid JSON' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, title: 'Send application/json' },
+  PAYLOAD_TOO_LARGE: { status: 413, retryable: false, title: 'The request body is too large' },
+  ROUTE_NOT_FOUND: { status: 404, retryable: false, title: 'No such route' },
+
+  // Authentication and authorization.
+  UNAUTHENTICATED: { status: 401, retryable: false, title: 'A valid bearer token is required' },
+  FORBIDDEN: { status: 403, retryable: false, title: 'The token does not allow this operation' },
+  TOKEN_NOT_FOUND: { status: 404, retryable: false, title: 'No such API token' },
+
+  // License files.
+  LICENSE_MALFORMED: {
+    status: 400,
+    retryable: false,
+    title: 'The license file is not a well-formed license',
+  },
+  LICENSE_ALG_FORBIDDEN: { status: 422, retryable: false, title: 'The license uses a forbidden algorithm' },
+  LICENSE_KEY_UNTRUSTED: {
+    status: 422,
+    retryable: false,
+    title: 'The license names or embeds a key that is not trusted',
+  },
+  LICENSE_KID_UNKNOWN: {
+    status: 422,
+    retryable: false,
+    title: 'The license key id is not a trusted vendor key',
+  },
+  LICENSE_SIGNATURE_INVALID: {
+    status: 422,
+    retryable: false,
+    title: 'The license signature does not verify',
+  },
+  LICENSE_DECRYPTION_FAILED: {
+    status: 422,
+    retryable: false,
+    title: 'The encrypted license cannot be decrypted',
+  },
+  LICENSE_EXPIRED: { status: 422, retryable: false, title: 'The license has expired' },
+  LICENSE_NOT_YET_VALID: { status: 422, retryable: false, title: 'The license is not valid yet' },
+  LICENSE_REPLAYED: {
+    status: 409,
+    retryable: false,
+    title: 'A newer or different version of this license is already installed',
+  },
+  LICENSE_NOT_FOUND: { status: 404, retryable: false, title: 'No such license' },
+  LICENSE_REVOKED: { status: 409, retryable: false, title: 'The license has been revoked' },
+
+  // Seats and leases.
+  FEATURE_NOT_LICENSED: { status: 404, retryable: false, title: 'No installed license grants this feature' },
+  SEATS_EXHAUSTED: { status: 409, retryable: false, title: 'Every seat of this feature is in use' },
+  REQUEST_ID_CONFLICT: {
+    status: 409,
+    retryable: false,
+    title: 'This request id was already used for a different checkout',
+  },
+  LEASE_NOT_FOUND: { status: 404, retryable: false, title: 'No such lease' },
+  LEASE_EXPIRED: { status: 410, retryable: false, title: 'The lease expired; check a new seat out' },
+  LEASE_RELEASED: { status: 410, retryable: false, title: 'The lease was checked in' },
+  LEASE_REVOKED: { status: 410, retryable: false, title: 'The lease was revoked by an operator' },
+
+  // Availability.
+  STORE_UNAVAILABLE: { status: 503, retryable: true, title: 'The store cannot be reached; try another node' },
+  INTERNAL: { status: 500, retryable: true, title: 'Internal error' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_REGISTRY;
+
+export const ERROR_CODES = Object.freeze(Object.keys(ERROR_REGISTRY) as ErrorCode[]);
+
+export function errorSpec(code: ErrorCode): ErrorSpec {
+  return ERROR_REGISTRY[code];
+}

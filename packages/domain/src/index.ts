@@ -1,0 +1,56 @@
+export { LeaseholdError, isLeaseholdError } from './errors/leasehold-error.js';
+export { ERROR_CODES, ERROR_REGISTRY, type ErrorCode, type ErrorSpec, errorSpec } from './errors/registry.js';
+export {
+  generateKeyPairPems,
+  importPrivateKey,
+  importPublicKey,
+  type KeyPairPems,
+  type KeyUse,
+  type PrivateKeyInfo,
+  type PublicKeyInfo,
+} from './keys/key-pair.js';
+export {
+  type ClientInfo,
+  holdsSeat,
+  type Lease,
+  type LeaseEndReason,
+  type LeaseState,
+  leaseState,
+} from './lease/lease.js';
+export { type LeaseWindow, leaseWindow, tokenExpirySeconds } from './lease/timing.js';
+export {
+  LEASE_TOKEN_TYP,
+  type LeaseTokenClaims,
+  leaseTokenClaims,
+  type SigningKey,
+  signLeaseToken,
+} from './lease/token.js';
+export {
+  DEFAULT_LEASE_POLICY,
+  FeatureName,
+  LeasePolicyClaims,
+  LicenseClaims,
+  licenseClaimsValidator,
+} from './license/claims.js';
+export { encryptLicense, issueLicense, LICENSE_TYP } from './license/issue.js';
+export {
+  type Entitlement,
+  type GracePolicy,
+  type InstalledLicense,
+  type License,
+  type LeasePolicy,
+  licenseFromClaims,
+  licenseUnusableReason,
+  seatsFor,
+} from './license/license.js';
+export { type LicenseVerificationKeys, verifyLicense } from './license/verify.js';
+export { type Clock, ManualClock, systemClock } from './time/clock.js';
+export { parseDuration } from './time/duration.js';
+export {
+  assertRenewable,
+  assertSameCheckout,
+  checkoutCandidates,
+  lowestFreeSlot,
+  seatsExhausted,
+} from './lease/rules.js';
+export { type InstallOutcome, installOutcome } from './license/install-rules.js';

@@ -1,0 +1,89 @@
+import { LeaseholdError } from '../errors/leasehold-error.js';
+import { type InstalledLicense, licenseUnusableReason, seatsFor } from '../license/license.js';
+import { holdsSeat, type Lease } from './lease.js';
+
+/**
+ * Seat rules shared by every store backend. They decide; the backend makes the decision atomic.
+ */
+
+/** The lowest slot in [0, seats) that no live lease holds, or undefined when all are taken. */
+export function lowestFreeSlot(seats: number, liveSlots: Iterable<number>): number | undefined {
+  const taken = new Set(liveSlots);
+  // A downgraded license may leave live leases in slots >= seats; they still count against the total.
+  if (taken.size >= seats) return undefined;
+  for (let slot = 0; slot < seats; slot++) if (!taken.has(slot)) return slot;
+  return undefined;
+}
+
+/** Throws when a retried checkout's request id was first used for something else. */
+export function assertSameCheckout(
+  existing: Lease,
+  request: { feature: string; licenseId?: string | undefined },
+): void {
+  if (
+    existing.feature !== request.feature ||
+    (request.licenseId !== undefined && existing.licenseId !== request.licenseId)
+  ) {
+    throw new LeaseholdError(
+      'REQUEST_ID_CONFLICT',
+      `request id "${existing.requestId}" was used for feature "${existing.feature}" of license "${existing.licenseId}"`,
+    );
+  }
+}
+
+/** Throws the reason a lease cannot be renewed at `now`, if there is one. */
+export function assertRenewable(lease: Lease, license: InstalledLicense | undefined, now: number): void {
+  if (lease.endReason === 'released') throw new LeaseholdError('LEASE_RELEASED');
+  if (lease.endReason === 'revoked' || (lease.revokedAt !== undefined && holdsSeat(lease, now))) {
+    throw new LeaseholdError('LEASE_REVOKED');
+  }
+  if (!holdsSeat(lease, now)) throw new LeaseholdError('LEASE_EXPIRED');
+  if (!license) throw new LeaseholdError('LICENSE_NOT_FOUND');
+  const unusable = licenseUnusableReason(license, now);
+  if (unusable) throw new LeaseholdError(unusable);
+  if (lease.slot >= seatsFor(license, lease.feature)) {
+    throw new LeaseholdError('LEASE_REVOKED', 'the license was re-issued with fewer seats; check out again');
+  }
+}
+
+/**
+ * Which licenses a checkout may draw from, best first, or the error to give when none may. A named
+ * license must exist, be usable and grant the feature; otherwise every usable license granting it counts,
+ * the one expiring first first (use it up before it lapses).
+ */
+export function checkoutCandidates(
+  licenses: readonly InstalledLicense[],
+  feature: string,
+  licenseId: string | undefined,
+  now: number,
+): InstalledLicense[] {
+  if (licenseId !== undefined) {
+    const license = licenses.find((l) => l.id === licenseId);
+    if (!license) throw new LeaseholdError('LICENSE_NOT_FOUND', `no license "${licenseId}" is installed`);
+    const unusable = licenseUnusableReason(license, now);
+    if (unusable) throw new LeaseholdError(unusable);
+    if (seatsFor(license, feature) === 0) {
+      throw new LeaseholdError('FEATURE_NOT_LICENSED', `license "${licenseId}" does not grant "${feature}"`);
+    }
+    return [license];
+  }
+  const granting = licenses.filter((l) => seatsFor(l, feature) > 0);
+  if (granting.length === 0) {
+    throw new LeaseholdError('FEATURE_NOT_LICENSED', `no installed license grants "${feature}"`);
+  }
+  const usable = granting.filter((l) => licenseUnusableReason(l, now) === undefined);
+  if (usable.length === 0) {
+    const first = granting[0];
+    throw new LeaseholdError(
+      first ? (licenseUnusableReason(first, now) ?? 'LICENSE_EXPIRED') : 'LICENSE_EXPIRED',
+    );
+  }
+  return usable.sort((a, b) => a.expiresAt - b.expiresAt || a.id.localeCompare(b.id));
+}
+
+export function seatsExhausted(feature: string, seats: number): LeaseholdError {
+  return new LeaseholdError('SEATS_EXHAUSTED', `all ${seats} seats of "${feature}" are in use`, {
+    feature,
+    seats,
+  });
+}

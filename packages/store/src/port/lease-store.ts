@@ -1,0 +1,133 @@
+import type { ClientInfo, InstalledLicense, Lease, License } from '@leasehold/domain';
+
+/**
+ * The store port: every operation is named by its intent and is atomic inside the backend (one SQLite
+ * transaction, one etcd transaction). Application code never reads, decides and writes back — that is
+ * how oversubscription happens under concurrency. Both backends pass `test/contract/` unchanged.
+ *
+ * Failures are `LeaseholdError`s with registry codes; a backend that cannot reach its data throws
+ * `STORE_UNAVAILABLE` (retryable).
+ */
+export interface LeaseStore {
+  /** `sqlite`, `etcd`, … — for logs and `/v1/cluster`. */
+  readonly backend: string;
+  /** Resolves when the store can serve a linearizable read now; throws STORE_UNAVAILABLE otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // Licenses -------------------------------------------------------------------------------------
+  /** Installs a verified license, or a newer version of it. A lower or different same version is a replay. */
+  installLicense(license: License, now: number): Promise<InstallLicenseResult>;
+  getLicense(id: string): Promise<InstalledLicense | undefined>;
+  listLicenses(): Promise<InstalledLicense[]>;
+  /** Stops new checkouts and renewals under the license at once. Idempotent. */
+  revokeLicense(id: string, now: number): Promise<InstalledLicense>;
+
+  // Seats ----------------------------------------------------------------------------------------
+  /**
+   * Grants a seat, or returns the lease an earlier call with the same (client id, request id) granted.
+   * Throws SEATS_EXHAUSTED, FEATURE_NOT_LICENSED, LICENSE_* or REQUEST_ID_CONFLICT.
+   */
+  acquireSeat(input: AcquireSeatInput): Promise<AcquireSeatResult>;
+  /** Extends a live lease by its license's TTL from `now`. Never shortens a reservation. */
+  renewLease(input: LeaseRef): Promise<Lease>;
+  /** Client check-in: the seat is free at once. Idempotent: an ended lease is returned as it is. */
+  releaseSeat(input: LeaseRef): Promise<Lease>;
+  /**
+   * Operator force-release. By default the lease stops renewing and its seat frees when the reservation
+   * its last token relied on runs out; `immediate` frees the seat now (deliberate, audited over-use).
+   */
+  forceRelease(input: ForceReleaseInput): Promise<Lease>;
+  getLease(id: string): Promise<Lease | undefined>;
+  listLeases(query: LeaseQuery): Promise<Lease[]>;
+  seatUsage(now: number): Promise<SeatUsage[]>;
+  /** Marks leases whose reservation ran out as expired; returns them. Seats are free at the deadline anyway. */
+  expireLeases(now: number, limit: number): Promise<Lease[]>;
+  /** Forgets ended leases (and so their request ids) that ended before `before`. */
+  purgeEndedLeases(before: number): Promise<number>;
+
+  // Cluster signing keys -------------------------------------------------------------------------
+  /** Stores `candidate` unless a signing key exists already; returns all keys, newest first. */
+  ensureSigningKey(candidate: StoredSigningKey): Promise<StoredSigningKey[]>;
+  listSigningKeys(): Promise<StoredSigningKey[]>;
+
+  // API tokens (only hashes are stored) ----------------------------------------------------------
+  createToken(record: ApiTokenRecord): Promise<ApiTokenRecord>;
+  /**
+   * Makes `record` the one live token of its name (the bootstrap admin token): revokes the others of that
+   * name and creates it unless a live token with its hash exists. Returns the live record.
+   */
+  replaceNamedToken(record: ApiTokenRecord & { readonly name: string }): Promise<ApiTokenRecord>;
+  findTokenByHash(hash: string): Promise<ApiTokenRecord | undefined>;
+  listTokens(): Promise<ApiTokenRecord[]>;
+  revokeToken(id: string, now: number): Promise<ApiTokenRecord>;
+}
+
+export interface InstallLicenseResult {
+  readonly outcome: 'installed' | 'upgraded' | 'unchanged';
+  readonly license: InstalledLicense;
+}
+
+export interface AcquireSeatInput {
+  /** The id a new lease gets; chosen by the caller (randomness is injected, STYLE.md rule 4). */
+  readonly leaseId: string;
+  readonly requestId: string;
+  readonly feature: string;
+  /** A specific license, or any usable license that grants the feature. */
+  readonly licenseId?: string | undefined;
+  readonly client: ClientInfo;
+  /** When the write is sent: the lease window starts here. */
+  readonly now: number;
+}
+
+export interface AcquireSeatResult {
+  readonly lease: Lease;
+  /** True when an earlier call with the same request id granted this lease. */
+  readonly replayed: boolean;
+}
+
+export interface LeaseRef {
+  readonly leaseId: string;
+  /** When set, only a lease of this license is visible (client tokens are scoped to one license). */
+  readonly licenseId?: string | undefined;
+  readonly now: number;
+}
+
+export interface ForceReleaseInput extends LeaseRef {
+  readonly immediate: boolean;
+}
+
+export interface LeaseQuery {
+  readonly now: number;
+  readonly licenseId?: string | undefined;
+  readonly feature?: string | undefined;
+  readonly includeEnded?: boolean | undefined;
+  readonly limit?: number | undefined;
+}
+
+export interface SeatUsage {
+  readonly licenseId: string;
+  readonly feature: string;
+  readonly seats: number;
+  readonly inUse: number;
+}
+
+export interface StoredSigningKey {
+  readonly kid: string;
+  /** PKCS#8 PEM. Encrypted at rest by the security issue's key-encryption key. */
+  readonly privatePem: string;
+  readonly createdAt: number;
+}
+
+export type TokenScope = 'admin' | 'client';
+
+export interface ApiTokenRecord {
+  readonly id: string;
+  /** SHA-256 of the token, hex. The token itself is shown once and never stored. */
+  readonly hash: string;
+  readonly scope: TokenScope;
+  readonly licenseId: string | undefined;
+  readonly name: string | undefined;
+  readonly createdAt: number;
+  readonly revokedAt: number | undefined;
+}

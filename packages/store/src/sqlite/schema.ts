@@ -1,0 +1,78 @@
+/**
+ * SQLite schema, versioned with `PRAGMA user_version`. Each entry migrates from the previous version.
+ *
+ * Seats are slots, as in the etcd design: the partial unique index on (license, feature, slot) over live
+ * rows makes a double grant of one slot impossible even if the acquire logic were wrong.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
+  INSERT INTO meta (key, value) VALUES ('revision', 0);
+
+  CREATE TABLE licenses (
+    id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    issuer TEXT,
+    customer TEXT NOT NULL,
+    product TEXT NOT NULL,
+    issued_at INTEGER NOT NULL,
+    not_before INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    lease_ttl_ms INTEGER NOT NULL,
+    lease_grace_ms INTEGER NOT NULL,
+    lease_policy TEXT NOT NULL CHECK (lease_policy IN ('strict', 'overdraft')),
+    signed_by TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    installed_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  ) STRICT;
+
+  CREATE TABLE entitlements (
+    license_id TEXT NOT NULL REFERENCES licenses(id) ON DELETE CASCADE,
+    feature TEXT NOT NULL,
+    seats INTEGER NOT NULL CHECK (seats > 0),
+    PRIMARY KEY (license_id, feature)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX entitlements_feature ON entitlements(feature);
+
+  CREATE TABLE leases (
+    id TEXT PRIMARY KEY,
+    license_id TEXT NOT NULL,
+    feature TEXT NOT NULL,
+    slot INTEGER NOT NULL CHECK (slot >= 0),
+    fence INTEGER NOT NULL,
+    client_id TEXT NOT NULL,
+    client_host TEXT,
+    client_user TEXT,
+    request_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    renewed_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    reserved_until INTEGER NOT NULL CHECK (reserved_until >= expires_at),
+    grace_ms INTEGER NOT NULL,
+    revoked_at INTEGER,
+    ended_at INTEGER,
+    end_reason TEXT CHECK (end_reason IN ('released', 'expired', 'revoked'))
+  ) STRICT;
+  CREATE UNIQUE INDEX leases_request ON leases(client_id, request_id);
+  CREATE UNIQUE INDEX leases_live_slot ON leases(license_id, feature, slot) WHERE ended_at IS NULL;
+  CREATE INDEX leases_live_deadline ON leases(reserved_until) WHERE ended_at IS NULL;
+  CREATE INDEX leases_ended ON leases(ended_at) WHERE ended_at IS NOT NULL;
+
+  CREATE TABLE signing_keys (
+    kid TEXT PRIMARY KEY,
+    private_pem TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    scope TEXT NOT NULL CHECK (scope IN ('admin', 'client')),
+    license_id TEXT,
+    name TEXT,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  ) STRICT;
+  `,
+];

@@ -1,0 +1,80 @@
+import type Database from 'better-sqlite3';
+
+/** Every statement the SQLite backend runs, by name; prepared once at open. */
+const SQL = {
+  ping: 'SELECT 1',
+  bumpRevision: "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value",
+
+  getLicense: 'SELECT * FROM licenses WHERE id = ?',
+  allLicenses: 'SELECT * FROM licenses ORDER BY id',
+  entitlementsOf: 'SELECT * FROM entitlements WHERE license_id = ? ORDER BY feature',
+  allEntitlements: 'SELECT * FROM entitlements ORDER BY license_id, feature',
+  upsertLicense: `
+      INSERT INTO licenses (id, version, issuer, customer, product, issued_at, not_before, expires_at,
+        lease_ttl_ms, lease_grace_ms, lease_policy, signed_by, raw, installed_at, revoked_at)
+      VALUES (@id, @version, @issuer, @customer, @product, @issued_at, @not_before, @expires_at,
+        @lease_ttl_ms, @lease_grace_ms, @lease_policy, @signed_by, @raw, @installed_at, NULL)
+      ON CONFLICT (id) DO UPDATE SET version = excluded.version, issuer = excluded.issuer,
+        customer = excluded.customer, product = excluded.product, issued_at = excluded.issued_at,
+        not_before = excluded.not_before, expires_at = excluded.expires_at,
+        lease_ttl_ms = excluded.lease_ttl_ms, lease_grace_ms = excluded.lease_grace_ms,
+        lease_policy = excluded.lease_policy, signed_by = excluded.signed_by, raw = excluded.raw,
+        installed_at = excluded.installed_at, revoked_at = NULL`,
+  deleteEntitlements: 'DELETE FROM entitlements WHERE license_id = ?',
+  insertEntitlement: 'INSERT INTO entitlements (license_id, feature, seats) VALUES (?, ?, ?)',
+  revokeLicense: 'UPDATE licenses SET revoked_at = ? WHERE id = ?',
+
+  getLease: 'SELECT * FROM leases WHERE id = ?',
+  getLeaseByRequest: 'SELECT * FROM leases WHERE client_id = ? AND request_id = ?',
+  liveSlots: 'SELECT slot FROM leases WHERE license_id = ? AND feature = ? AND ended_at IS NULL',
+  endExpiredInPool: `
+      UPDATE leases SET ended_at = reserved_until, end_reason = 'expired'
+      WHERE ended_at IS NULL AND reserved_until <= ? AND license_id = ? AND feature = ?`,
+  insertLease: `
+      INSERT INTO leases (id, license_id, feature, slot, fence, client_id, client_host, client_user,
+        request_id, created_at, renewed_at, expires_at, reserved_until, grace_ms, revoked_at, ended_at, end_reason)
+      VALUES (@id, @license_id, @feature, @slot, @fence, @client_id, @client_host, @client_user,
+        @request_id, @created_at, @renewed_at, @expires_at, @reserved_until, @grace_ms, @revoked_at,
+        @ended_at, @end_reason)`,
+  renewLease:
+    'UPDATE leases SET renewed_at = ?, expires_at = ?, reserved_until = ?, grace_ms = ? WHERE id = ?',
+  endLease: 'UPDATE leases SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL',
+  revokeLease: 'UPDATE leases SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?',
+  revokeLeaseNow:
+    "UPDATE leases SET revoked_at = COALESCE(revoked_at, @now), ended_at = @now, end_reason = 'revoked' WHERE id = @id",
+  listLeases: `
+      SELECT * FROM leases
+      WHERE (@license_id IS NULL OR license_id = @license_id)
+        AND (@feature IS NULL OR feature = @feature)
+        AND (@include_ended = 1 OR (ended_at IS NULL AND reserved_until > @now))
+      ORDER BY created_at, id
+      LIMIT @limit`,
+  seatUsage: `
+      SELECT e.license_id, e.feature, e.seats,
+        (SELECT count(*) FROM leases l WHERE l.license_id = e.license_id AND l.feature = e.feature
+           AND l.ended_at IS NULL AND l.reserved_until > ?) AS in_use
+      FROM entitlements e ORDER BY e.license_id, e.feature`,
+  overdueLeases:
+    'SELECT * FROM leases WHERE ended_at IS NULL AND reserved_until <= ? ORDER BY reserved_until LIMIT ?',
+  purgeEnded: 'DELETE FROM leases WHERE ended_at IS NOT NULL AND ended_at < ?',
+
+  listSigningKeys: 'SELECT * FROM signing_keys ORDER BY created_at DESC, kid',
+  insertSigningKey: 'INSERT INTO signing_keys (kid, private_pem, created_at) VALUES (?, ?, ?)',
+
+  insertToken: `
+      INSERT INTO api_tokens (id, hash, scope, license_id, name, created_at, revoked_at)
+      VALUES (@id, @hash, @scope, @license_id, @name, @created_at, @revoked_at)`,
+  findTokenByHash: 'SELECT * FROM api_tokens WHERE hash = ?',
+  getToken: 'SELECT * FROM api_tokens WHERE id = ?',
+  listTokens: 'SELECT * FROM api_tokens ORDER BY created_at, id',
+  revokeToken: 'UPDATE api_tokens SET revoked_at = ? WHERE id = ?',
+  revokeNamedTokensExcept:
+    'UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND hash != ? AND revoked_at IS NULL',
+  deleteToken: 'DELETE FROM api_tokens WHERE id = ?',
+} as const;
+
+export type Statements = { readonly [K in keyof typeof SQL]: Database.Statement };
+
+export function prepareStatements(db: Database.Database): Statements {
+  return Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Statements;
+}

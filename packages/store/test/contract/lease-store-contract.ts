@@ -1,0 +1,323 @@
+import { randomUUID } from 'node:crypto';
+import { holdsSeat, LeaseholdError } from '@leasehold/domain';
+import type { LeaseStore } from '@leasehold/store';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { client, DAY, license, T0 } from './fixtures.js';
+import { describeSeatModel } from './seat-model.js';
+
+export type StoreFactory = () => Promise<LeaseStore>;
+
+export async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, `expected ${code}`).toBeInstanceOf(LeaseholdError);
+  expect((err as LeaseholdError).code).toBe(code);
+}
+
+/**
+ * The store contract: every backend of the store port runs this suite unchanged (as undici runs one
+ * suite against every cache store). It pins behaviour, not implementation.
+ */
+export function describeLeaseStoreContract(backend: string, open: StoreFactory): void {
+  describe(`LeaseStore contract: ${backend}`, () => {
+    let store: LeaseStore;
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const checkout = (requestId: string, clientId = 'c1', now = T0, feature = 'solver', licenseId?: string) =>
+      store.acquireSeat({
+        leaseId: randomUUID(),
+        requestId,
+        feature,
+        licenseId,
+        client: client(clientId),
+        now,
+      });
+
+    describe('licenses', () => {
+      it('installs, keeps the same file idempotently, upgrades and refuses replays', async () => {
+        const v1 = license();
+        expect((await store.installLicense(v1, T0)).outcome).toBe('installed');
+        expect((await store.installLicense(v1, T0)).outcome).toBe('unchanged');
+        const v2 = license({ version: 2, seats: { solver: 5 } });
+        const up = await store.installLicense(v2, T0);
+        expect(up.outcome).toBe('upgraded');
+        expect(up.license.entitlements).toEqual([{ feature: 'solver', seats: 5 }]);
+        await expectCode(store.installLicense(v1, T0), 'LICENSE_REPLAYED');
+        await expectCode(store.installLicense(license({ version: 2 }), T0), 'LICENSE_REPLAYED');
+        expect((await store.getLicense('lic-1'))?.version).toBe(2);
+        expect((await store.listLicenses()).map((l) => l.id)).toEqual(['lic-1']);
+      });
+
+      it('revocation stops checkouts and renewals at once; a higher version reinstates', async () => {
+        await store.installLicense(license(), T0);
+        const { lease } = await checkout('r1');
+        const revoked = await store.revokeLicense('lic-1', T0 + 1);
+        expect(revoked.revokedAt).toBe(T0 + 1);
+        expect((await store.revokeLicense('lic-1', T0 + 2)).revokedAt).toBe(T0 + 1);
+        await expectCode(checkout('r2', 'c2', T0 + 2), 'LICENSE_REVOKED');
+        await expectCode(store.renewLease({ leaseId: lease.id, now: T0 + 2 }), 'LICENSE_REVOKED');
+        await store.installLicense(license({ version: 2 }), T0 + 3);
+        expect((await checkout('r3', 'c3', T0 + 3)).lease.licenseId).toBe('lic-1');
+        await expectCode(store.revokeLicense('nope', T0), 'LICENSE_NOT_FOUND');
+      });
+    });
+
+    describe('checkout', () => {
+      beforeEach(async () => {
+        await store.installLicense(license(), T0);
+      });
+
+      it('grants distinct slots with growing fences up to the seat count, then SEATS_EXHAUSTED', async () => {
+        const leases = [];
+        for (let i = 0; i < 3; i++) leases.push((await checkout(`r${i}`, `c${i}`)).lease);
+        expect(new Set(leases.map((l) => l.slot))).toEqual(new Set([0, 1, 2]));
+        const fences = leases.map((l) => l.fence);
+        expect([...fences].sort((a, b) => a - b)).toEqual(fences);
+        expect(new Set(fences).size).toBe(3);
+        await expectCode(checkout('r9', 'c9'), 'SEATS_EXHAUSTED');
+        const [first] = leases;
+        expect(first?.expiresAt).toBe(T0 + 60_000);
+        expect(first?.reservedUntil).toBe(T0 + 60_000);
+        expect(first?.client).toEqual(client('c0'));
+      });
+
+      it('returns the same lease for a retried request id, even when seats are exhausted', async () => {
+        const first = await checkout('same');
+        await checkout('r2', 'c2');
+        await checkout('r3', 'c3');
+        const again = await checkout('same');
+        expect(again.replayed).toBe(true);
+        expect(again.lease).toEqual(first.lease);
+        expect(first.replayed).toBe(false);
+        await expectCode(checkout('same', 'c1', T0, 'other'), 'REQUEST_ID_CONFLICT');
+        // Request ids are per client: another client may use the same one.
+        await store.installLicense(license({ id: 'lic-2' }), T0);
+        expect((await checkout('same', 'c2')).lease.licenseId).toBe('lic-2');
+      });
+
+      it('refuses unknown features and licenses, and licenses outside their dates', async () => {
+        await expectCode(checkout('a', 'c', T0, 'nope'), 'FEATURE_NOT_LICENSED');
+        await expectCode(checkout('b', 'c', T0, 'solver', 'missing'), 'LICENSE_NOT_FOUND');
+        await expectCode(checkout('c', 'c', T0 + 400 * DAY), 'LICENSE_EXPIRED');
+        await store.installLicense(license({ id: 'later', notBefore: T0 + DAY, seats: { later: 1 } }), T0);
+        await expectCode(checkout('d', 'c', T0, 'later'), 'LICENSE_NOT_YET_VALID');
+        await expectCode(checkout('e', 'c', T0, 'later', 'lic-1'), 'FEATURE_NOT_LICENSED');
+      });
+
+      it('draws on every license that grants the feature, the first to expire first', async () => {
+        await store.installLicense(license({ id: 'short', expiresAt: T0 + DAY, seats: { solver: 1 } }), T0);
+        const a = await checkout('a', 'ca');
+        expect(a.lease.licenseId).toBe('short');
+        for (const r of ['b', 'c', 'd']) expect((await checkout(r, `c${r}`)).lease.licenseId).toBe('lic-1');
+        await expectCode(checkout('e', 'ce'), 'SEATS_EXHAUSTED');
+      });
+
+      it('never grants more than the seat count under 200 concurrent checkouts', async () => {
+        await store.installLicense(license({ id: 'pool', seats: { pool: 10 } }), T0);
+        const results = await Promise.allSettled(
+          Array.from({ length: 200 }, (_, i) => checkout(`r${i}`, `c${i}`, T0, 'pool')),
+        );
+        const granted = results.filter((r) => r.status === 'fulfilled');
+        const denied = results.filter(
+          (r) => r.status === 'rejected' && (r.reason as LeaseholdError).code === 'SEATS_EXHAUSTED',
+        );
+        expect(granted.length).toBe(10);
+        expect(denied.length).toBe(190);
+        expect((await store.listLeases({ now: T0, feature: 'pool' })).length).toBe(10);
+      });
+    });
+
+    describe('renewal, check-in and expiry', () => {
+      beforeEach(async () => {
+        await store.installLicense(license(), T0);
+      });
+
+      it('renewal extends from the send time and never shortens', async () => {
+        const { lease } = await checkout('r1');
+        const renewed = await store.renewLease({ leaseId: lease.id, now: T0 + 30_000 });
+        expect(renewed.expiresAt).toBe(T0 + 90_000);
+        expect(renewed.renewedAt).toBe(T0 + 30_000);
+        expect(renewed.fence).toBe(lease.fence);
+        const stale = await store.renewLease({ leaseId: lease.id, now: T0 + 1000 });
+        expect(stale.expiresAt).toBe(T0 + 90_000);
+        expect((await store.getLease(lease.id))?.expiresAt).toBe(T0 + 90_000);
+      });
+
+      it('a lease that is not renewed frees its seat at its deadline, by itself', async () => {
+        const leases = [];
+        for (let i = 0; i < 3; i++) leases.push((await checkout(`r${i}`, `c${i}`)).lease);
+        await expectCode(checkout('x', 'cx', T0 + 59_999), 'SEATS_EXHAUSTED');
+        const next = await checkout('y', 'cy', T0 + 60_000);
+        expect(next.lease.slot).toBe(leases[0]?.slot);
+        expect(next.lease.fence).toBeGreaterThan(Math.max(...leases.map((l) => l.fence)));
+        await expectCode(store.renewLease({ leaseId: leases[0]!.id, now: T0 + 60_000 }), 'LEASE_EXPIRED');
+        expect((await store.getLease(leases[0]!.id))?.endReason).toBe('expired');
+      });
+
+      it('the sweep marks overdue leases expired and reports each once', async () => {
+        const { lease } = await checkout('r1');
+        expect(await store.expireLeases(T0 + 59_999, 100)).toEqual([]);
+        const swept = await store.expireLeases(T0 + 60_000, 100);
+        expect(swept.map((l) => [l.id, l.endReason, l.endedAt])).toEqual([
+          [lease.id, 'expired', T0 + 60_000],
+        ]);
+        expect(await store.expireLeases(T0 + 70_000, 100)).toEqual([]);
+      });
+
+      it('check-in frees the seat at once and is idempotent', async () => {
+        for (let i = 0; i < 3; i++) await checkout(`r${i}`, `c${i}`);
+        const held = await store.listLeases({ now: T0 });
+        const released = await store.releaseSeat({ leaseId: held[0]!.id, now: T0 + 5 });
+        expect(released.endReason).toBe('released');
+        expect((await store.releaseSeat({ leaseId: held[0]!.id, now: T0 + 6 })).endedAt).toBe(T0 + 5);
+        await expectCode(store.renewLease({ leaseId: held[0]!.id, now: T0 + 7 }), 'LEASE_RELEASED');
+        expect((await checkout('r9', 'c9', T0 + 8)).lease.slot).toBe(held[0]!.slot);
+        await expectCode(store.releaseSeat({ leaseId: 'missing', now: T0 }), 'LEASE_NOT_FOUND');
+      });
+
+      it('a client scope hides leases of other licenses', async () => {
+        const { lease } = await checkout('r1');
+        await expectCode(
+          store.renewLease({ leaseId: lease.id, licenseId: 'other', now: T0 }),
+          'LEASE_NOT_FOUND',
+        );
+        await expectCode(
+          store.releaseSeat({ leaseId: lease.id, licenseId: 'other', now: T0 }),
+          'LEASE_NOT_FOUND',
+        );
+        expect((await store.renewLease({ leaseId: lease.id, licenseId: 'lic-1', now: T0 })).id).toBe(
+          lease.id,
+        );
+      });
+
+      it('force-release stops renewals and keeps the seat until the last token lapses, or frees it now', async () => {
+        for (let i = 0; i < 3; i++) await checkout(`r${i}`, `c${i}`);
+        const [a, b] = await store.listLeases({ now: T0 });
+        const soft = await store.forceRelease({ leaseId: a!.id, immediate: false, now: T0 + 10 });
+        expect(soft.revokedAt).toBe(T0 + 10);
+        expect(holdsSeat(soft, T0 + 10)).toBe(true);
+        await expectCode(store.renewLease({ leaseId: a!.id, now: T0 + 20 }), 'LEASE_REVOKED');
+        await expectCode(checkout('x', 'cx', T0 + 20), 'SEATS_EXHAUSTED');
+        const hard = await store.forceRelease({ leaseId: b!.id, immediate: true, now: T0 + 30 });
+        expect(hard.endReason).toBe('revoked');
+        expect((await checkout('y', 'cy', T0 + 31)).lease.slot).toBe(b!.slot);
+        expect((await checkout('z', 'cz', T0 + 60_000)).lease.slot).toBe(a!.slot);
+      });
+
+      it('strict grace keeps the seat reserved through the grace period; overdraft frees it at expiry', async () => {
+        await store.installLicense(
+          license({
+            id: 'strict',
+            seats: { s: 1 },
+            lease: { ttlMs: 60_000, graceMs: 30_000, policy: 'strict' },
+          }),
+          T0,
+        );
+        await store.installLicense(
+          license({
+            id: 'over',
+            seats: { o: 1 },
+            lease: { ttlMs: 60_000, graceMs: 30_000, policy: 'overdraft' },
+          }),
+          T0,
+        );
+        const s = await checkout('s1', 'a', T0, 's');
+        expect([s.lease.expiresAt, s.lease.reservedUntil, s.lease.graceMs]).toEqual([
+          T0 + 60_000,
+          T0 + 90_000,
+          30_000,
+        ]);
+        await expectCode(checkout('s2', 'b', T0 + 89_999, 's'), 'SEATS_EXHAUSTED');
+        expect((await store.renewLease({ leaseId: s.lease.id, now: T0 + 80_000 })).reservedUntil).toBe(
+          T0 + 170_000,
+        );
+        const o = await checkout('o1', 'a', T0, 'o');
+        expect(o.lease.reservedUntil).toBe(T0 + 60_000);
+        expect((await checkout('o2', 'b', T0 + 60_000, 'o')).lease.slot).toBe(0);
+      });
+
+      it('no lease outlives its license', async () => {
+        await store.installLicense(license({ id: 'ending', expiresAt: T0 + 10_000, seats: { e: 1 } }), T0);
+        const { lease } = await checkout('e1', 'a', T0, 'e');
+        expect(lease.expiresAt).toBe(T0 + 10_000);
+        await expectCode(store.renewLease({ leaseId: lease.id, now: T0 + 9_000 + 1_000 }), 'LEASE_EXPIRED');
+      });
+
+      it('a license re-issued with fewer seats stops renewals of the surplus and grants none beyond', async () => {
+        for (let i = 0; i < 3; i++) await checkout(`r${i}`, `c${i}`);
+        await store.installLicense(license({ version: 2, seats: { solver: 1 } }), T0 + 1);
+        const live = await store.listLeases({ now: T0 + 1 });
+        const surplus = live.filter((l) => l.slot >= 1);
+        for (const l of surplus)
+          await expectCode(store.renewLease({ leaseId: l.id, now: T0 + 2 }), 'LEASE_REVOKED');
+        await store.releaseSeat({ leaseId: live.find((l) => l.slot === 0)!.id, now: T0 + 3 });
+        await expectCode(checkout('r9', 'c9', T0 + 4), 'SEATS_EXHAUSTED');
+        expect((await checkout('r10', 'c10', T0 + 60_000)).lease.slot).toBe(0);
+      });
+
+      it('reports seat usage and lists live or all leases; purges old ended ones', async () => {
+        const a = await checkout('r1', 'c1');
+        await checkout('r2', 'c2');
+        await store.releaseSeat({ leaseId: a.lease.id, now: T0 + 1 });
+        expect(await store.seatUsage(T0 + 2)).toEqual([
+          { licenseId: 'lic-1', feature: 'solver', seats: 3, inUse: 1 },
+        ]);
+        expect((await store.listLeases({ now: T0 + 2 })).length).toBe(1);
+        expect((await store.listLeases({ now: T0 + 2, includeEnded: true })).length).toBe(2);
+        expect(await store.purgeEndedLeases(T0 + 2)).toBe(1);
+        expect(await store.getLease(a.lease.id)).toBeUndefined();
+      });
+    });
+
+    describe('signing keys and tokens', () => {
+      it('keeps the first signing key any node offers', async () => {
+        const first = { kid: 'k1', privatePem: 'pem-1', createdAt: T0 };
+        expect(await store.ensureSigningKey(first)).toEqual([first]);
+        expect(await store.ensureSigningKey({ kid: 'k2', privatePem: 'pem-2', createdAt: T0 + 1 })).toEqual([
+          first,
+        ]);
+        expect(await store.listSigningKeys()).toEqual([first]);
+      });
+
+      it('stores, finds, lists, revokes and replaces tokens by hash', async () => {
+        const token = {
+          id: 'tok-1',
+          hash: 'h1',
+          scope: 'client' as const,
+          licenseId: 'lic-1',
+          name: 'ci',
+          createdAt: T0,
+          revokedAt: undefined,
+        };
+        await store.createToken(token);
+        expect(await store.findTokenByHash('h1')).toEqual(token);
+        expect(await store.findTokenByHash('h2')).toBeUndefined();
+        expect((await store.revokeToken('tok-1', T0 + 1)).revokedAt).toBe(T0 + 1);
+        await expectCode(store.revokeToken('nope', T0), 'TOKEN_NOT_FOUND');
+        const boot = {
+          ...token,
+          id: 'boot-1',
+          hash: 'b1',
+          scope: 'admin' as const,
+          licenseId: undefined,
+          name: 'bootstrap',
+        };
+        await store.replaceNamedToken(boot);
+        expect(await store.replaceNamedToken({ ...boot, id: 'boot-dup' })).toEqual(boot);
+        await store.replaceNamedToken({ ...boot, id: 'boot-2', hash: 'b2', createdAt: T0 + 5 });
+        expect((await store.findTokenByHash('b1'))?.revokedAt).toBe(T0 + 5);
+        expect((await store.findTokenByHash('b2'))?.revokedAt).toBeUndefined();
+        expect((await store.listTokens()).map((t) => t.id).sort()).toEqual(['boot-1', 'boot-2', 'tok-1']);
+      });
+    });
+
+    describeSeatModel(open);
+  });
+}

@@ -1,0 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '@leasehold/store';
+import { afterAll } from 'vitest';
+import { describeLeaseStoreContract } from './contract/lease-store-contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'leasehold-sqlite-'));
+let n = 0;
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// A real file (WAL, fsync), not :memory:, so the suite exercises what production runs.
+describeLeaseStoreContract('sqlite', async () => new SqliteStore({ path: join(dir, `store-${++n}.db`) }));
