@@ -1,4 +1,4 @@
-export { LeaseholdError, isLeaseholdError } from './errors/leasehold-error.js';
+export { isLeaseholdError, LeaseholdError } from './errors/leasehold-error.js';
 export { ERROR_CODES, ERROR_REGISTRY, type ErrorCode, type ErrorSpec, errorSpec } from './errors/registry.js';
 export {
   generateKeyPairPems,
@@ -17,6 +17,13 @@ export {
   type LeaseState,
   leaseState,
 } from './lease/lease.js';
+export {
+  assertRenewable,
+  assertSameCheckout,
+  checkoutCandidates,
+  lowestFreeSlot,
+  seatsExhausted,
+} from './lease/rules.js';
 export { type LeaseWindow, leaseWindow, tokenExpirySeconds } from './lease/timing.js';
 export {
   LEASE_TOKEN_TYP,
@@ -32,13 +39,14 @@ export {
   LicenseClaims,
   licenseClaimsValidator,
 } from './license/claims.js';
+export { type InstallOutcome, installOutcome } from './license/install-rules.js';
 export { encryptLicense, issueLicense, LICENSE_TYP } from './license/issue.js';
 export {
   type Entitlement,
   type GracePolicy,
   type InstalledLicense,
-  type License,
   type LeasePolicy,
+  type License,
   licenseFromClaims,
   licenseUnusableReason,
   seatsFor,
@@ -46,11 +54,3 @@ export {
 export { type LicenseVerificationKeys, verifyLicense } from './license/verify.js';
 export { type Clock, ManualClock, systemClock } from './time/clock.js';
 export { parseDuration } from './time/duration.js';
-export {
-  assertRenewable,
-  assertSameCheckout,
-  checkoutCandidates,
-  lowestFreeSlot,
-  seatsExhausted,
-} from './lease/rules.js';
-export { type InstallOutcome, installOutcome } from './license/install-rules.js';

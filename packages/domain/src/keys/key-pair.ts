@@ -1,4 +1,5 @@
 import {
+  type CryptoKey,
   calculateJwkThumbprint,
   exportJWK,
   exportPKCS8,
@@ -8,7 +9,6 @@ import {
   importPKCS8,
   importSPKI,
   type JWK,
-  type CryptoKey,
 } from 'jose';
 
 /**

@@ -208,7 +208,8 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
         const hard = await store.forceRelease({ leaseId: b!.id, immediate: true, now: T0 + 30 });
         expect(hard.endReason).toBe('revoked');
         expect((await checkout('y', 'cy', T0 + 31)).lease.slot).toBe(b!.slot);
-        expect((await checkout('z', 'cz', T0 + 60_000)).lease.slot).toBe(a!.slot);
+        await expectCode(checkout('z', 'cz', T0 + 59_999), 'SEATS_EXHAUSTED');
+        expect((await store.listLeases({ now: T0 + 60_000 })).map((l) => l.requestId)).toEqual(['y']);
       });
 
       it('strict grace keeps the seat reserved through the grace period; overdraft frees it at expiry', async () => {

@@ -1,0 +1,13 @@
+import { ApiError } from './cli/api-client.js';
+import { buildProgram } from './cli/program.js';
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    if (err instanceof ApiError) {
+      process.stderr.write(`leasehold: ${err.code}: ${err.message}\n`);
+    } else {
+      process.stderr.write(`leasehold: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+    process.exitCode = 1;
+  });

@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import { ConfigError, loadConfig } from '../config/load-config.js';
+import { startNode } from '../node/leasehold-node.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run a node (embedded SQLite store, single node)')
+    .option('-c, --config <file>', 'JSON config file (env LEASEHOLD_CONFIG)')
+    .option('--host <host>', 'address to listen on (env LEASEHOLD_HOST; default 127.0.0.1)')
+    .option('-p, --port <port>', 'port (env LEASEHOLD_PORT; default 7300)', (v) => Number(v))
+    .option('-d, --data-dir <dir>', 'data directory (env LEASEHOLD_DATA_DIR; default ./data)')
+    .option(
+      '--vendor-key <file>',
+      'trusted vendor public key, PEM or JWK; repeatable (env LEASEHOLD_VENDOR_KEYS)',
+      collect,
+    )
+    .option('--license-key <file>', 'customer private key for encrypted licenses; repeatable', collect)
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env LEASEHOLD_LOG_LEVEL)')
+    .action(async (opts: Record<string, unknown>) => {
+      let config: ReturnType<typeof loadConfig>;
+      try {
+        config = loadConfig({
+          file: (opts.config as string | undefined) ?? process.env.LEASEHOLD_CONFIG,
+          env: process.env,
+          flags: {
+            host: opts.host,
+            port: opts.port,
+            dataDir: opts.dataDir,
+            vendorKeys: opts.vendorKey,
+            licenseDecryptionKeys: opts.licenseKey,
+            logLevel: opts.logLevel,
+          },
+        });
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`leasehold: ${err.message}\n`);
+          process.exit(2);
+        }
+        throw err;
+      }
+      const node = await startNode(config);
+      if (node.createdAdminToken) {
+        process.stdout.write(
+          `\nAdmin token (shown once; also saved to ${node.adminTokenPath}, mode 0600):\n  ${node.createdAdminToken}\n\n`,
+        );
+      }
+      process.stdout.write(`Leasehold node listening on ${node.url}\n`);
+      let closing = false;
+      const shutdown = (signal: string) => {
+        if (closing) return;
+        closing = true;
+        node.app.log.info({ signal }, 'shutting down');
+        node.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            node.app.log.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+    });
+}

@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import type { Command } from 'commander';
+import { type ApiOptions, apiClient } from './api-client.js';
+
+const print = (value: unknown): void => {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+};
+
+/** Adds the options every command that talks to a node shares. */
+function withServer(command: Command): Command {
+  return command
+    .option('-s, --server <url>', 'node URL (env LEASEHOLD_SERVER; default http://127.0.0.1:7300)')
+    .option('-t, --token <token>', 'API token (env LEASEHOLD_TOKEN; default <data-dir>/admin.token)')
+    .option('-d, --data-dir <dir>', 'where to find admin.token (default ./data)');
+}
+
+type Opts = ApiOptions & Record<string, unknown>;
+
+export function registerServerCommands(program: Command, license: Command): void {
+  withServer(license.command('install <file>'))
+    .description('verify and install a license file on a node')
+    .action(async (file: string, opts: Opts) => {
+      print(await apiClient(opts)('POST', '/v1/licenses', { license: readFileSync(file, 'utf8') }));
+    });
+  withServer(license.command('list'))
+    .description('installed licenses with seat usage')
+    .action(async (opts: Opts) => print(await apiClient(opts)('GET', '/v1/licenses')));
+  withServer(license.command('revoke <id>'))
+    .description('revoke a license: no new checkouts or renewals')
+    .action(async (id: string, opts: Opts) =>
+      print(await apiClient(opts)('POST', `/v1/licenses/${encodeURIComponent(id)}/revoke`)),
+    );
+
+  const leases = program.command('leases').description('floating seats');
+  withServer(leases.command('list'))
+    .description('leases holding seats')
+    .option('--license <id>')
+    .option('--feature <name>')
+    .option('--all', 'include ended leases')
+    .action(async (opts: Opts) => {
+      const query = new URLSearchParams();
+      if (opts.license) query.set('license', String(opts.license));
+      if (opts.feature) query.set('feature', String(opts.feature));
+      if (opts.all) query.set('all', 'true');
+      print(await apiClient(opts)('GET', `/v1/leases?${query}`));
+    });
+  withServer(leases.command('checkout <feature>'))
+    .description('check a seat out (for scripts and trials; products use @leasehold/client)')
+    .option('--license <id>')
+    .option('--client-id <id>', 'client identity', `${hostname()}/${userInfo().username}`)
+    .option('--request-id <id>', 'idempotency key (default: a new UUID)')
+    .action(async (feature: string, opts: Opts) =>
+      print(
+        await apiClient(opts)('POST', '/v1/leases', {
+          feature,
+          license: opts.license,
+          client: { id: opts.clientId, host: hostname(), user: userInfo().username },
+          requestId: opts.requestId ?? randomUUID(),
+        }),
+      ),
+    );
+  withServer(leases.command('renew <id>'))
+    .description('renew a lease')
+    .action(async (id: string, opts: Opts) =>
+      print(await apiClient(opts)('POST', `/v1/leases/${encodeURIComponent(id)}/renew`)),
+    );
+  withServer(leases.command('checkin <id>'))
+    .description('check a seat in')
+    .action(async (id: string, opts: Opts) =>
+      print(await apiClient(opts)('DELETE', `/v1/leases/${encodeURIComponent(id)}`)),
+    );
+  withServer(leases.command('release <id>'))
+    .description('operator force-release (stops renewals; --immediate frees the seat now)')
+    .option('--immediate', 'free the seat now, even though the holder may still run on its token')
+    .action(async (id: string, opts: Opts) =>
+      print(
+        await apiClient(opts)('POST', `/v1/leases/${encodeURIComponent(id)}/force-release`, {
+          immediate: Boolean(opts.immediate),
+        }),
+      ),
+    );
+
+  const tokens = program.command('tokens').description('API tokens');
+  withServer(tokens.command('create'))
+    .description('create a token (the secret is printed once)')
+    .requiredOption('--scope <scope>', 'admin | client')
+    .option('--license <id>', 'the license a client token is bound to')
+    .option('--name <name>')
+    .action(async (opts: Opts) =>
+      print(
+        await apiClient(opts)('POST', '/v1/tokens', {
+          scope: opts.scope,
+          license: opts.license,
+          name: opts.name,
+        }),
+      ),
+    );
+  withServer(tokens.command('list'))
+    .description('tokens (never their secrets)')
+    .action(async (opts: Opts) => print(await apiClient(opts)('GET', '/v1/tokens')));
+  withServer(tokens.command('revoke <id>'))
+    .description('revoke a token')
+    .action(async (id: string, opts: Opts) =>
+      print(await apiClient(opts)('DELETE', `/v1/tokens/${encodeURIComponent(id)}`)),
+    );
+
+  withServer(program.command('status'))
+    .description("a node's health, readiness and licenses")
+    .action(async (opts: Opts) => {
+      const call = apiClient(opts);
+      const health = await call('GET', '/healthz');
+      const ready = await call('GET', '/readyz').catch((err: Error) => ({
+        status: 'not ready',
+        error: err.message,
+      }));
+      const licenses = await call('GET', '/v1/licenses');
+      print({ health, ready, ...(licenses as object) });
+    });
+}

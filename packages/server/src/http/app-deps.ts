@@ -1,0 +1,18 @@
+import type { Clock, LicenseVerificationKeys } from '@leasehold/domain';
+import type { LeaseStore } from '@leasehold/store';
+import type { FastifyServerOptions } from 'fastify';
+import type { ClusterKeyring } from '../keys/cluster-keyring.js';
+
+/** Everything the HTTP layer needs, injected (STYLE.md rule 4): no route reads the environment or the clock. */
+export interface AppDeps {
+  readonly store: LeaseStore;
+  readonly clock: Clock;
+  readonly keyring: ClusterKeyring;
+  readonly licenseKeys: LicenseVerificationKeys;
+  /** New ids for leases and tokens (random UUIDs in production, predictable in tests if wanted). */
+  readonly newId: () => string;
+  readonly nodeId: string;
+  readonly version: string;
+  readonly logger?: FastifyServerOptions['logger'];
+  readonly bodyLimit?: number;
+}

@@ -1,0 +1,72 @@
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { AppDeps } from './app-deps.js';
+import { installAuth } from './auth.js';
+import { installProblemHandlers } from './problem.js';
+import { healthRoutes } from './routes/health.js';
+import { leaseRoutes } from './routes/leases.js';
+import { licenseRoutes } from './routes/licenses.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { Problem } from './schemas.js';
+
+/** Secrets never reach the logs (pino redaction). */
+export const LOG_REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.token',
+  '*.license',
+  '*.privatePem',
+];
+
+/**
+ * Builds the node's HTTP API. No sockets are opened here: tests drive it with `app.inject()` and the
+ * node binds it to a port.
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: deps.bodyLimit ?? 128 * 1024,
+    // Reject unknown body fields instead of silently dropping them: a typo must not pass unnoticed.
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+    },
+    requestIdHeader: 'x-request-id',
+    genReqId: () => deps.newId(),
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addSchema(Problem);
+  installProblemHandlers(app);
+  installAuth(app, deps.store);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Leasehold node API',
+        version: deps.version,
+        description:
+          'Floating-seat leases over verified licenses. Errors are RFC 9457 problem+json with a code.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'lh_admin_… or lh_client_…' },
+        },
+      },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+
+  await app.register(healthRoutes, { deps });
+  await app.register(licenseRoutes, { deps });
+  await app.register(leaseRoutes, { deps });
+  await app.register(tokenRoutes, { deps });
+
+  app.get('/openapi.json', { config: { scopes: ['public'] }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  );
+
+  return app;
+}

@@ -1,0 +1,68 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import type { AppDeps } from '../app-deps.js';
+import { problemResponses } from '../schemas.js';
+
+export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  const startedAt = deps.clock.monotonic();
+
+  app.get(
+    '/healthz',
+    {
+      config: { scopes: ['public'] },
+      schema: {
+        tags: ['health'],
+        summary: 'Liveness: the process answers',
+        response: {
+          200: Type.Object({
+            status: Type.Literal('ok'),
+            node: Type.String(),
+            version: Type.String(),
+            uptimeSeconds: Type.Number(),
+          }),
+        },
+      },
+    },
+    async () => ({
+      status: 'ok' as const,
+      node: deps.nodeId,
+      version: deps.version,
+      uptimeSeconds: Math.round(deps.clock.monotonic() - startedAt) / 1000,
+    }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      config: { scopes: ['public'] },
+      schema: {
+        tags: ['health'],
+        summary: 'Readiness: the store answers; 503 STORE_UNAVAILABLE otherwise',
+        response: {
+          200: Type.Object({ status: Type.Literal('ready'), store: Type.String() }),
+          ...problemResponses,
+        },
+      },
+    },
+    async () => {
+      await deps.store.ping();
+      return { status: 'ready' as const, store: deps.store.backend };
+    },
+  );
+
+  app.get(
+    '/.well-known/jwks.json',
+    {
+      config: { scopes: ['public'] },
+      schema: {
+        tags: ['keys'],
+        summary: 'The cluster public keys that verify lease tokens (RFC 7517 JWK Set)',
+        response: { 200: Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }) },
+      },
+    },
+    async (_request, reply) => {
+      reply.header('cache-control', 'public, max-age=300');
+      return deps.keyring.jwks();
+    },
+  );
+};

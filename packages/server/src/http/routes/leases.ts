@@ -1,0 +1,186 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { type Lease, LeaseholdError, leaseState, signLeaseToken } from '@leasehold/domain';
+import Type from 'typebox';
+import type { AppDeps } from '../app-deps.js';
+import { licenseScope } from '../auth.js';
+import { CheckoutBody, Id, IdParams, LeaseView, LeaseWithToken, problemResponses } from '../schemas.js';
+import { leaseView } from '../views.js';
+
+const ENDED_CODE = {
+  expired: 'LEASE_EXPIRED',
+  released: 'LEASE_RELEASED',
+  revoked: 'LEASE_REVOKED',
+} as const;
+
+export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  const { store, clock, keyring } = deps;
+
+  const withToken = async (lease: Lease, now: number) => ({
+    ...leaseView(lease, now),
+    token: await signLeaseToken(lease, now, keyring.signer),
+  });
+
+  app.post(
+    '/v1/leases',
+    {
+      config: { scopes: ['admin', 'client'] },
+      schema: {
+        tags: ['leases'],
+        summary: 'Check a floating seat out (idempotent by client id + requestId)',
+        description:
+          '201 with a new lease, or 200 with the lease an earlier call with the same requestId granted. ' +
+          '409 SEATS_EXHAUSTED when every seat is taken.',
+        body: CheckoutBody,
+        response: { 200: LeaseWithToken, 201: LeaseWithToken, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const { body } = request;
+      const scope = licenseScope(request);
+      if (scope !== undefined && body.license !== undefined && body.license !== scope) {
+        throw new LeaseholdError('FORBIDDEN', `this token is bound to license "${scope}"`);
+      }
+      // The lease window starts when the write is sent, not when its answer arrives (DESIGN.md).
+      const sentAt = clock.now();
+      const { lease, replayed } = await store.acquireSeat({
+        leaseId: deps.newId(),
+        requestId: body.requestId,
+        feature: body.feature,
+        licenseId: body.license ?? scope,
+        client: body.client,
+        now: sentAt,
+      });
+      const state = leaseState(lease, clock.now());
+      if (state !== 'active') throw new LeaseholdError(ENDED_CODE[state]);
+      if (!replayed) {
+        request.log.info(
+          { lease: lease.id, feature: lease.feature, license: lease.licenseId },
+          'seat checked out',
+        );
+      }
+      return reply.code(replayed ? 200 : 201).send(await withToken(lease, sentAt));
+    },
+  );
+
+  app.post(
+    '/v1/leases/:id/renew',
+    {
+      config: { scopes: ['admin', 'client'] },
+      schema: {
+        tags: ['leases'],
+        summary: 'Renew a lease (heartbeat); any node may renew any lease',
+        params: IdParams,
+        response: { 200: LeaseWithToken, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const sentAt = clock.now();
+      const lease = await store.renewLease({
+        leaseId: request.params.id,
+        licenseId: licenseScope(request),
+        now: sentAt,
+      });
+      return withToken(lease, sentAt);
+    },
+  );
+
+  app.delete(
+    '/v1/leases/:id',
+    {
+      config: { scopes: ['admin', 'client'] },
+      schema: {
+        tags: ['leases'],
+        summary: 'Check a seat in (idempotent)',
+        params: IdParams,
+        response: { 200: LeaseView, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const now = clock.now();
+      const lease = await store.releaseSeat({
+        leaseId: request.params.id,
+        licenseId: licenseScope(request),
+        now,
+      });
+      request.log.info({ lease: lease.id, state: lease.endReason }, 'seat checked in');
+      return leaseView(lease, now);
+    },
+  );
+
+  app.get(
+    '/v1/leases/:id',
+    {
+      config: { scopes: ['admin', 'client'] },
+      schema: {
+        tags: ['leases'],
+        summary: 'One lease',
+        params: IdParams,
+        response: { 200: LeaseView, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const lease = await store.getLease(request.params.id);
+      const scope = licenseScope(request);
+      if (!lease || (scope !== undefined && lease.licenseId !== scope)) {
+        throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${request.params.id}"`);
+      }
+      return leaseView(lease, clock.now());
+    },
+  );
+
+  app.get(
+    '/v1/leases',
+    {
+      config: { scopes: ['admin'] },
+      schema: {
+        tags: ['leases'],
+        summary: 'Leases holding seats now (or all recent ones with all=true)',
+        querystring: Type.Object(
+          {
+            license: Type.Optional(Id),
+            feature: Type.Optional(Type.String({ maxLength: 128 })),
+            all: Type.Optional(Type.Boolean({ default: false })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ leases: Type.Array(LeaseView) }), ...problemResponses },
+      },
+    },
+    async (request) => {
+      const now = clock.now();
+      const { license, feature, all, limit } = request.query;
+      const leases = await store.listLeases({ now, licenseId: license, feature, includeEnded: all, limit });
+      return { leases: leases.map((l) => leaseView(l, now)) };
+    },
+  );
+
+  app.post(
+    '/v1/leases/:id/force-release',
+    {
+      config: { scopes: ['admin'] },
+      schema: {
+        tags: ['leases'],
+        summary: 'Operator force-release',
+        description:
+          'Stops renewals at once. The seat frees when the reservation the last token relied on runs out, ' +
+          'so two clients never hold valid tokens for one seat; immediate=true frees it now instead.',
+        params: IdParams,
+        body: Type.Optional(
+          Type.Object(
+            { immediate: Type.Optional(Type.Boolean({ default: false })) },
+            { additionalProperties: false },
+          ),
+        ),
+        response: { 200: LeaseView, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const now = clock.now();
+      const immediate = request.body?.immediate ?? false;
+      const lease = await store.forceRelease({ leaseId: request.params.id, immediate, now });
+      request.log.warn({ lease: lease.id, immediate }, 'lease force-released');
+      return leaseView(lease, now);
+    },
+  );
+};

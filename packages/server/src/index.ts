@@ -1,0 +1,11 @@
+export { type NodeConfig, NodeConfigSchema } from './config/config-schema.js';
+export { ConfigError, loadConfig } from './config/load-config.js';
+export { buildApp, LOG_REDACT } from './http/app.js';
+export type { AppDeps } from './http/app-deps.js';
+export { ClusterKeyring } from './keys/cluster-keyring.js';
+export { loadDecryptionKeys, loadVendorKeys } from './keys/vendor-trust.js';
+export { ADMIN_TOKEN_FILE, ensureAdminToken } from './node/admin-token.js';
+export { LeaseSweeper } from './node/lease-sweeper.js';
+export { DATABASE_FILE, type NodeRuntime, type RunningNode, startNode } from './node/leasehold-node.js';
+export { generateApiToken, hashApiToken } from './tokens/api-token.js';
+export { VERSION } from './version.js';

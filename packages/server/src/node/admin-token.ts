@@ -1,0 +1,47 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Clock } from '@leasehold/domain';
+import type { LeaseStore } from '@leasehold/store';
+import { generateApiToken, hashApiToken } from '../tokens/api-token.js';
+
+export const ADMIN_TOKEN_FILE = 'admin.token';
+const BOOTSTRAP_NAME = 'bootstrap-admin';
+
+export interface AdminTokenResult {
+  /** The token when this start created it (print it once), otherwise undefined. */
+  readonly created: string | undefined;
+  readonly path: string | undefined;
+}
+
+/**
+ * The bootstrap admin token. A preset one (`LEASEHOLD_ADMIN_TOKEN`) wins; otherwise the token in
+ * `<data-dir>/admin.token` (mode 0600) is kept; otherwise a new one is made, written there and returned
+ * so the caller prints it once. Whichever it is becomes the one live bootstrap token in the store.
+ */
+export async function ensureAdminToken(
+  store: LeaseStore,
+  dataDir: string,
+  preset: string | undefined,
+  clock: Clock,
+  newId: () => string,
+): Promise<AdminTokenResult> {
+  const path = join(dataDir, ADMIN_TOKEN_FILE);
+  let token = preset;
+  let created: string | undefined;
+  if (token === undefined && existsSync(path)) token = readFileSync(path, 'utf8').trim();
+  if (!token) {
+    token = generateApiToken('admin');
+    writeFileSync(path, `${token}\n`, { mode: 0o600 });
+    created = token;
+  }
+  await store.replaceNamedToken({
+    id: newId(),
+    hash: hashApiToken(token),
+    scope: 'admin',
+    licenseId: undefined,
+    name: BOOTSTRAP_NAME,
+    createdAt: clock.now(),
+    revokedAt: undefined,
+  });
+  return { created, path: preset === undefined ? path : undefined };
+}

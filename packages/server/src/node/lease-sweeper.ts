@@ -1,0 +1,56 @@
+import type { Clock } from '@leasehold/domain';
+import type { LeaseStore } from '@leasehold/store';
+import type { FastifyBaseLogger } from 'fastify';
+
+export interface SweeperOptions {
+  readonly intervalMs: number;
+  readonly retentionMs: number;
+}
+
+/**
+ * Marks overdue leases as expired and forgets long-ended ones. Correctness does not depend on it — a
+ * seat is free at its deadline because checkout compares deadlines — it keeps lists, usage and (later)
+ * the audit trail current. In a cluster it runs on the elected node only.
+ */
+export class LeaseSweeper {
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #ticks = 0;
+
+  constructor(
+    private readonly store: LeaseStore,
+    private readonly clock: Clock,
+    private readonly log: FastifyBaseLogger,
+    private readonly options: SweeperOptions,
+  ) {}
+
+  start(): void {
+    this.#timer ??= setInterval(() => {
+      this.#running ??= this.sweepOnce().then(() => {
+        this.#running = undefined;
+      });
+    }, this.options.intervalMs);
+  }
+
+  async sweepOnce(): Promise<number> {
+    try {
+      const now = this.clock.now();
+      const expired = await this.store.expireLeases(now, 1000);
+      for (const lease of expired) {
+        this.log.info({ lease: lease.id, feature: lease.feature, license: lease.licenseId }, 'lease expired');
+      }
+      // Purging is cheap but not urgent: about once a minute at the default interval.
+      if (++this.#ticks % 60 === 0) await this.store.purgeEndedLeases(now - this.options.retentionMs);
+      return expired.length;
+    } catch (err) {
+      this.log.warn({ err }, 'lease sweep failed; retrying at the next interval');
+      return 0;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#running;
+  }
+}
