@@ -1,6 +1,6 @@
 export { type NodeConfig, NodeConfigSchema } from './config/config-schema.js';
 export { ConfigError, loadConfig } from './config/load-config.js';
-export { buildApp, LOG_REDACT } from './http/app.js';
+export { buildApp, LOG_REDACT, type RouteSummary } from './http/app.js';
 export type { AppDeps } from './http/app-deps.js';
 export { ClusterKeyring } from './keys/cluster-keyring.js';
 export { loadDecryptionKeys, loadVendorKeys } from './keys/vendor-trust.js';

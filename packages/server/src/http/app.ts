@@ -10,6 +10,19 @@ import { licenseRoutes } from './routes/licenses.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { Problem } from './schemas.js';
 
+export interface RouteSummary {
+  readonly method: string;
+  readonly url: string;
+  readonly scopes: readonly string[];
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route with its declared scopes: for the OpenAPI and authorization-matrix tests. */
+    readonly routeTable: readonly RouteSummary[];
+  }
+}
+
 /** Secrets never reach the logs (pino redaction). */
 export const LOG_REDACT = [
   'req.headers.authorization',
@@ -36,6 +49,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // Fastify parses text/plain by default; this API speaks JSON only, so anything else is a 415.
+  app.removeContentTypeParser('text/plain');
+  // An empty JSON body counts as no body: clients send `Content-Type: application/json` on body-less
+  // renewals and check-ins all the time. Everything else goes to Fastify's own parser, which also strips
+  // prototype-poisoning keys (`__proto__`, `constructor.prototype`).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    return parseJson(request, body.toString(), done);
+  });
+  const routeTable: RouteSummary[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') routeTable.push({ method, url: route.url, scopes: route.config?.scopes ?? [] });
+    }
+  });
   app.addSchema(Problem);
   installProblemHandlers(app);
   installAuth(app, deps.store);

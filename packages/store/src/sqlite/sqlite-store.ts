@@ -91,6 +91,7 @@ export class SqliteStore implements LeaseStore {
 
   /** Runs `fn` in one write transaction; SQLite lock timeouts become the retryable STORE_UNAVAILABLE. */
   #write<T>(fn: () => T): Promise<T> {
+    if (!this.#db.open) return Promise.reject(closedStore());
     try {
       return Promise.resolve(this.#db.transaction(fn).immediate());
     } catch (err) {
@@ -99,6 +100,7 @@ export class SqliteStore implements LeaseStore {
   }
 
   #read<T>(fn: () => T): Promise<T> {
+    if (!this.#db.open) return Promise.reject(closedStore());
     try {
       return Promise.resolve(fn());
     } catch (err) {
@@ -420,6 +422,10 @@ function tokenRow(record: ApiTokenRecord): TokenRow {
     created_at: record.createdAt,
     revoked_at: record.revokedAt ?? null,
   };
+}
+
+function closedStore(): LeaseholdError {
+  return new LeaseholdError('STORE_UNAVAILABLE', 'the embedded store is closed (the node is shutting down)');
 }
 
 function translate(err: unknown): unknown {

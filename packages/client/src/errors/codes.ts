@@ -1,0 +1,69 @@
+/**
+ * Codes a Leasehold node may answer with, copied from the server's registry
+ * (`packages/domain/src/errors/registry.ts`). The SDK may not depend on the server packages, so the list
+ * is repeated here and `test/error-codes.test.ts` keeps the two in step. A newer node may send a code
+ * this list does not know yet; it still reaches the caller as a string.
+ */
+export const SERVER_ERROR_CODES = Object.freeze([
+  'VALIDATION_FAILED',
+  'MALFORMED_REQUEST',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'PAYLOAD_TOO_LARGE',
+  'ROUTE_NOT_FOUND',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'TOKEN_NOT_FOUND',
+  'LICENSE_MALFORMED',
+  'LICENSE_ALG_FORBIDDEN',
+  'LICENSE_KEY_UNTRUSTED',
+  'LICENSE_KID_UNKNOWN',
+  'LICENSE_SIGNATURE_INVALID',
+  'LICENSE_DECRYPTION_FAILED',
+  'LICENSE_EXPIRED',
+  'LICENSE_NOT_YET_VALID',
+  'LICENSE_REPLAYED',
+  'LICENSE_NOT_FOUND',
+  'LICENSE_REVOKED',
+  'FEATURE_NOT_LICENSED',
+  'SEATS_EXHAUSTED',
+  'REQUEST_ID_CONFLICT',
+  'LEASE_NOT_FOUND',
+  'LEASE_EXPIRED',
+  'LEASE_RELEASED',
+  'LEASE_REVOKED',
+  'STORE_UNAVAILABLE',
+  'INTERNAL',
+] as const);
+
+/** A code from the server's error registry. */
+export type ServerErrorCode = (typeof SERVER_ERROR_CODES)[number];
+
+/**
+ * Codes the SDK itself produces, with whether retrying later can help.
+ *
+ * - `NETWORK_ERROR`: the node could not be reached or the connection broke (retryable).
+ * - `TIMEOUT`: the node did not answer within `timeoutMs` (retryable; a checkout's outcome is then
+ *   unknown, which is why a retry reuses its request id).
+ * - `BAD_RESPONSE`: the answer was not a Leasehold answer — a proxy's error page, a node that is
+ *   shutting down, a body of the wrong shape (retryable: another node may answer properly).
+ * - `ALL_SERVERS_FAILED`: every attempt on every node failed with a retryable error; `attempts` lists them.
+ * - `TOKEN_INVALID`, `TOKEN_EXPIRED`, `TOKEN_KID_UNKNOWN`: offline lease-token verification failed.
+ */
+export const CLIENT_ERROR_CODES = Object.freeze({
+  NETWORK_ERROR: { retryable: true },
+  TIMEOUT: { retryable: true },
+  BAD_RESPONSE: { retryable: true },
+  ALL_SERVERS_FAILED: { retryable: true },
+  TOKEN_INVALID: { retryable: false },
+  TOKEN_EXPIRED: { retryable: false },
+  TOKEN_KID_UNKNOWN: { retryable: false },
+} as const);
+
+/** A code the SDK produces itself. */
+export type ClientErrorCode = keyof typeof CLIENT_ERROR_CODES;
+
+/**
+ * Every code a {@link LeaseholdClientError} may carry. `(string & {})` admits codes from newer nodes
+ * while keeping editor completion for the known ones.
+ */
+export type LeaseholdErrorCode = ClientErrorCode | ServerErrorCode | (string & {});
