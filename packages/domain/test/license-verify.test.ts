@@ -55,7 +55,7 @@ function flipBit(jws: string, part: 0 | 1 | 2, bit: number): string {
   const parts = jws.split('.');
   const bytes = base64url.decode(parts[part] ?? '');
   const index = Math.floor(bit / 8) % bytes.length;
-  bytes[index] = (bytes[index] ?? 0) ^ (1 << bit % 8);
+  bytes[index] = (bytes[index] ?? 0) ^ (1 << (bit % 8));
   parts[part] = base64url.encode(bytes);
   return parts.join('.');
 }
@@ -178,7 +178,10 @@ describe('license issue and verify', () => {
   it('decrypts a JWE-wrapped license with the customer key, and only with it', async () => {
     const customer = await generateKeyPairPems('enc');
     const customerKey = await importPrivateKey(customer.privatePem, 'enc');
-    const sealed = await encryptLicense(await issueLicense(claims(), vendor), await importPublicKey(customer.publicPem, 'enc'));
+    const sealed = await encryptLicense(
+      await issueLicense(claims(), vendor),
+      await importPublicKey(customer.publicPem, 'enc'),
+    );
     expect(sealed.split('.')).toHaveLength(5);
     expect(sealed).not.toContain(base64url.encode(JSON.stringify({ solver: { seats: 10 } })).slice(0, 12));
     expect(await rejection(sealed)).toBe('LICENSE_DECRYPTION_FAILED');

@@ -16,11 +16,20 @@ describe('200 concurrent HTTP checkouts over real sockets', () => {
     writeFileSync(join(dir, 'vendor.pub.pem'), vendor.publicPem);
     const config = loadConfig({
       env: {},
-      flags: { port: 0, dataDir: join(dir, 'data'), vendorKeys: [join(dir, 'vendor.pub.pem')], adminToken: ADMIN_TOKEN },
+      flags: {
+        port: 0,
+        dataDir: join(dir, 'data'),
+        vendorKeys: [join(dir, 'vendor.pub.pem')],
+        adminToken: ADMIN_TOKEN,
+      },
     });
     node = await startNode(config, { logger: false });
     const license = await vendor.issue({ features: { solver: { seats: 10 } } });
-    const res = await fetch(`${node.url}/v1/licenses`, { method: 'POST', headers: auth, body: JSON.stringify({ license }) });
+    const res = await fetch(`${node.url}/v1/licenses`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ license }),
+    });
     expect(res.status).toBe(201);
   });
   afterAll(async () => {
@@ -42,7 +51,9 @@ describe('200 concurrent HTTP checkouts over real sockets', () => {
     expect(granted.length).toBe(10);
     expect(denied.length).toBe(190);
 
-    await Promise.all(granted.map((g) => fetch(`${node.url}/v1/leases/${g.body.id}`, { method: 'DELETE', headers: auth })));
+    await Promise.all(
+      granted.map((g) => fetch(`${node.url}/v1/leases/${g.body.id}`, { method: 'DELETE', headers: auth })),
+    );
     const again = await Promise.all(Array.from({ length: 200 }, (_, i) => checkout(1000 + i)));
     expect(again.filter((r) => r.status === 201).length).toBe(10);
   });

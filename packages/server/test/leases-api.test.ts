@@ -30,7 +30,13 @@ describe('lease API', () => {
       typ: 'lease+jwt',
       algorithms: ['EdDSA'],
     });
-    expect(payload).toMatchObject({ jti: lease.id, sub: 'c1', lic: 'lic-1', feat: 'solver', fence: lease.fence });
+    expect(payload).toMatchObject({
+      jti: lease.id,
+      sub: 'c1',
+      lic: 'lic-1',
+      feat: 'solver',
+      fence: lease.fence,
+    });
     expect((payload.exp ?? 0) * 1000).toBeLessThanOrEqual(Date.parse(lease.reservedUntil));
     expect(decodeProtectedHeader(lease.token).kid).toBe(jwks.keys[0].kid);
   });
@@ -96,8 +102,14 @@ describe('lease API', () => {
     expect(list.json().leases.map((l: { id: string }) => l.id)).toEqual([a.id]);
     const soft = await t.call({ method: 'POST', url: `/v1/leases/${a.id}/force-release`, payload: {} });
     expect(soft.json()).toMatchObject({ state: 'revoked' });
-    expect((await t.call({ method: 'POST', url: `/v1/leases/${a.id}/renew` })).json().code).toBe('LEASE_REVOKED');
-    const hard = await t.call({ method: 'POST', url: `/v1/leases/${a.id}/force-release`, payload: { immediate: true } });
+    expect((await t.call({ method: 'POST', url: `/v1/leases/${a.id}/renew` })).json().code).toBe(
+      'LEASE_REVOKED',
+    );
+    const hard = await t.call({
+      method: 'POST',
+      url: `/v1/leases/${a.id}/force-release`,
+      payload: { immediate: true },
+    });
     expect(hard.json()).toMatchObject({ state: 'revoked' });
     expect((await t.call({ method: 'GET', url: '/v1/leases' })).json().leases).toEqual([]);
     expect((await t.call({ method: 'GET', url: '/v1/leases?all=true' })).json().leases).toHaveLength(1);

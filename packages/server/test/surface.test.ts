@@ -13,7 +13,11 @@ describe('auth', () => {
   afterEach(() => t.close());
 
   const clientToken = async (license: string) => {
-    const res = await t.call({ method: 'POST', url: '/v1/tokens', payload: { scope: 'client', license, name: 'app' } });
+    const res = await t.call({
+      method: 'POST',
+      url: '/v1/tokens',
+      payload: { scope: 'client', license, name: 'app' },
+    });
     expect(res.statusCode).toBe(201);
     return res.json() as { id: string; token: string };
   };
@@ -23,7 +27,11 @@ describe('auth', () => {
       const res = await t.call({ method: 'GET', url: '/v1/licenses', token });
       expect([res.statusCode, res.json().code]).toEqual([401, 'UNAUTHENTICATED']);
     }
-    const bare = await t.app.inject({ method: 'GET', url: '/v1/licenses', headers: { authorization: 'Bearer' } });
+    const bare = await t.app.inject({
+      method: 'GET',
+      url: '/v1/licenses',
+      headers: { authorization: 'Bearer' },
+    });
     expect(bare.json().code).toBe('UNAUTHENTICATED');
   });
 
@@ -55,7 +63,11 @@ describe('auth', () => {
   it('refuses client tokens without a license and for unknown licenses', async () => {
     const none = await t.call({ method: 'POST', url: '/v1/tokens', payload: { scope: 'client' } });
     expect(none.json().code).toBe('VALIDATION_FAILED');
-    const missing = await t.call({ method: 'POST', url: '/v1/tokens', payload: { scope: 'client', license: 'x' } });
+    const missing = await t.call({
+      method: 'POST',
+      url: '/v1/tokens',
+      payload: { scope: 'client', license: 'x' },
+    });
     expect(missing.json().code).toBe('LICENSE_NOT_FOUND');
   });
 });
@@ -71,7 +83,12 @@ describe('problem+json for every bad request', () => {
     ['unknown route', { method: 'GET', url: '/v1/nothing' }, 404, 'ROUTE_NOT_FOUND'],
     [
       'broken JSON',
-      { method: 'POST', url: '/v1/leases', payload: '{"feature":', headers: { 'content-type': 'application/json' } },
+      {
+        method: 'POST',
+        url: '/v1/leases',
+        payload: '{"feature":',
+        headers: { 'content-type': 'application/json' },
+      },
       400,
       'MALFORMED_REQUEST',
     ],
@@ -83,11 +100,20 @@ describe('problem+json for every bad request', () => {
     ],
     [
       'unknown field',
-      { method: 'POST', url: '/v1/leases', payload: { feature: 'f', client: { id: 'c' }, requestId: 'r'.repeat(8), x: 1 } },
+      {
+        method: 'POST',
+        url: '/v1/leases',
+        payload: { feature: 'f', client: { id: 'c' }, requestId: 'r'.repeat(8), x: 1 },
+      },
       400,
       'VALIDATION_FAILED',
     ],
-    ['missing field', { method: 'POST', url: '/v1/leases', payload: { feature: 'f' } }, 400, 'VALIDATION_FAILED'],
+    [
+      'missing field',
+      { method: 'POST', url: '/v1/leases', payload: { feature: 'f' } },
+      400,
+      'VALIDATION_FAILED',
+    ],
     [
       'huge body',
       { method: 'POST', url: '/v1/licenses', payload: { license: 'x'.repeat(200_000) } },
@@ -126,14 +152,22 @@ describe('OpenAPI', () => {
       const spec = (await t.call({ method: 'GET', url: '/openapi.json', token: null })).json();
       expect(spec.openapi).toBe('3.1.0');
       const documented = Object.entries(spec.paths as Record<string, Record<string, unknown>>).flatMap(
-        ([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+        ([path, ops]) =>
+          Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
       );
-      const served = t.app.routeTable.map((r) => `${r.method} ${r.url}`).filter((r) => r !== 'GET /openapi.json');
+      const served = t.app.routeTable
+        .map((r) => `${r.method} ${r.url}`)
+        .filter((r) => r !== 'GET /openapi.json');
       expect(served.length).toBeGreaterThanOrEqual(15);
       expect(new Set(documented)).toEqual(new Set(served));
-      for (const [path, ops] of Object.entries(spec.paths as Record<string, Record<string, { responses: object }>>)) {
+      for (const [path, ops] of Object.entries(
+        spec.paths as Record<string, Record<string, { responses: object }>>,
+      )) {
         for (const [method, op] of Object.entries(ops)) {
-          expect(Object.keys(op.responses).some((code) => code.startsWith('2')), `${method} ${path}`).toBe(true);
+          expect(
+            Object.keys(op.responses).some((code) => code.startsWith('2')),
+            `${method} ${path}`,
+          ).toBe(true);
           if (!['/healthz', '/readyz', '/.well-known/jwks.json'].includes(path)) {
             expect(Object.keys(op.responses), `${method} ${path}`).toContain('4XX');
           }

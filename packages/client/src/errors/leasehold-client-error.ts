@@ -66,6 +66,9 @@ function clientCodeRetryable(code: LeaseholdErrorCode): boolean {
  * if (isLeaseholdClientError(err, 'TOKEN_EXPIRED')) await lease.renew();
  * ```
  */
-export function isLeaseholdClientError(value: unknown, code?: LeaseholdErrorCode): value is LeaseholdClientError {
+export function isLeaseholdClientError(
+  value: unknown,
+  code?: LeaseholdErrorCode,
+): value is LeaseholdClientError {
   return value instanceof LeaseholdClientError && (code === undefined || value.code === code);
 }

@@ -8,7 +8,11 @@ export interface RetryPolicy {
   readonly maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({ rounds: 3, baseDelayMs: 100, maxDelayMs: 1000 });
+export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
+  rounds: 3,
+  baseDelayMs: 100,
+  maxDelayMs: 1000,
+});
 
 /**
  * The wait before round `round` (1-based for the first retry round): "full jitter", uniformly random

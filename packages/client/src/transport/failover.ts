@@ -19,7 +19,10 @@ export interface FailoverContext {
  * Only calls that are safe to repeat may go through here: the caller makes them so (a checkout reuses
  * its request id on every attempt).
  */
-export async function withFailover<T>(ctx: FailoverContext, attempt: (server: string) => Promise<T>): Promise<T> {
+export async function withFailover<T>(
+  ctx: FailoverContext,
+  attempt: (server: string) => Promise<T>,
+): Promise<T> {
   const failures: LeaseholdClientError[] = [];
   for (let round = 0; round < ctx.policy.rounds; round++) {
     if (round > 0) await ctx.clock.sleep(backoffDelay(round, ctx.policy, ctx.random));

@@ -27,7 +27,11 @@ export interface HttpCallOptions {
  * the node's own problem, `NETWORK_ERROR`, `TIMEOUT` or `BAD_RESPONSE`. No retries here; failover is the
  * caller's (`failover.ts`).
  */
-export async function httpCall(server: string, request: HttpRequest, options: HttpCallOptions): Promise<unknown> {
+export async function httpCall(
+  server: string,
+  request: HttpRequest,
+  options: HttpCallOptions,
+): Promise<unknown> {
   const url = new URL(request.path, server).href;
   const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
   if (request.token !== undefined) headers.authorization = `Bearer ${request.token}`;
@@ -39,7 +43,8 @@ export async function httpCall(server: string, request: HttpRequest, options: Ht
   let status: number;
   let text: string;
   try {
-    const response = await options.fetch(url, {
+    const { fetch } = options;
+    const response = await fetch(url, {
       method: request.method,
       headers,
       body: request.body === undefined ? null : JSON.stringify(request.body),

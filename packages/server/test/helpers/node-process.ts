@@ -28,7 +28,14 @@ export async function spawnNode(args: string[], env: Record<string, string> = {}
   let url: string | undefined;
   while (Date.now() < deadline && child.exitCode === null) {
     url ??= /listening on (http:\/\/\S+)/.exec(output)?.[1];
-    if (url && (await fetch(`${url}/readyz`).then((r) => r.ok, () => false))) break;
+    if (
+      url &&
+      (await fetch(`${url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    )
+      break;
     await new Promise((r) => setTimeout(r, 50));
   }
   if (!url || child.exitCode !== null) {

@@ -102,7 +102,11 @@ export async function makeTestApp(
     dataDir,
     call,
     async install(file) {
-      return call({ method: 'POST', url: '/v1/licenses', payload: { license: file ?? (await vendor.issue()) } });
+      return call({
+        method: 'POST',
+        url: '/v1/licenses',
+        payload: { license: file ?? (await vendor.issue()) },
+      });
     },
     checkout(body = {}, token) {
       return call({

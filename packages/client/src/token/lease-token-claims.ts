@@ -1,0 +1,26 @@
+/** The JOSE `typ` header of a lease token (explicit typing, RFC 8725 §3.11): never a license, never a JWT of another kind. */
+export const LEASE_TOKEN_TYP = 'lease+jwt';
+
+/**
+ * The claims of a verified lease token. The server signs them with the cluster key; `grace` is signed so
+ * that the offline grace period is the vendor's decision, never the client's.
+ */
+export interface LeaseTokenClaims {
+  readonly iss: 'leasehold';
+  /** The client id the seat was checked out for. */
+  readonly sub: string;
+  /** The lease id. */
+  readonly jti: string;
+  /** The license id. */
+  readonly lic: string;
+  /** The feature. */
+  readonly feat: string;
+  readonly fence: number;
+  readonly slot: number;
+  /** Grace period in seconds past `exp` while no node answers. */
+  readonly grace: number;
+  /** Issued at, epoch seconds. */
+  readonly iat: number;
+  /** Expiry, epoch seconds. */
+  readonly exp: number;
+}

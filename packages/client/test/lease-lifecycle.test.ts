@@ -1,0 +1,114 @@
+import { createClient, type LeaseholdClient, LeaseholdClientError, verifyLeaseToken } from '@leasehold/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LICENSE_ID, startCluster, type TestCluster } from './support/cluster.js';
+import { recordingFetch } from './support/network.js';
+
+let cluster: TestCluster;
+
+beforeAll(async () => {
+  cluster = await startCluster({ nodes: 2 });
+});
+afterAll(() => cluster?.close());
+
+function clientFor(clientId: string, fetch = recordingFetch()): LeaseholdClient {
+  return createClient({
+    servers: cluster.urls,
+    token: cluster.clientToken,
+    clientId,
+    host: 'ws-17',
+    user: 'ada',
+    fetch: fetch.fetch,
+    random: () => 0,
+  });
+}
+
+describe('checkout, renew, release against a real node', () => {
+  it('checks a seat out, renews it and checks it back in', async () => {
+    const client = clientFor('lifecycle');
+    const before = await cluster.inUse('cad');
+    const lease = await client.checkout('cad');
+
+    expect(lease.feature).toBe('cad');
+    expect(lease.license).toBe(LICENSE_ID);
+    expect(lease.state).toBe('active');
+    expect(lease.graceSeconds).toBe(30);
+    expect(lease.fence).toBeGreaterThan(0);
+    expect(lease.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(lease.renewAfter.getTime()).toBeLessThan(lease.expiresAt.getTime());
+    expect(lease.expiresAt.getTime()).toBeGreaterThan(Date.now());
+    expect(await cluster.inUse('cad')).toBe(before + 1);
+
+    const claims = await verifyLeaseToken(lease.token, await client.jwks(), {
+      feature: 'cad',
+      clientId: 'lifecycle',
+    });
+    expect(claims).toMatchObject({ jti: lease.id, lic: LICENSE_ID, sub: 'lifecycle', fence: lease.fence });
+
+    const firstExpiry = lease.expiresAt.getTime();
+    const renewed = await lease.renew();
+    expect(renewed).toBe(lease);
+    expect(lease.expiresAt.getTime()).toBeGreaterThanOrEqual(firstExpiry);
+    expect((await verifyLeaseToken(lease.token, await client.jwks())).jti).toBe(lease.id);
+
+    const final = await lease.release();
+    expect(final.state).toBe('released');
+    expect(final.endedAt).toBeInstanceOf(Date);
+    expect(lease.state).toBe('released');
+    expect(await cluster.inUse('cad')).toBe(before);
+    expect(JSON.stringify(lease)).not.toContain(lease.token);
+  });
+
+  it('renews and releases by lease id at the API level', async () => {
+    const client = clientFor('by-id');
+    const { id } = await client.checkout('cad');
+    const renewed = await client.renew(id);
+    expect(renewed.id).toBe(id);
+    expect(renewed.token).not.toBe('');
+    expect((await client.release(id)).state).toBe('released');
+    // Release is idempotent: a repeat (say, after a lost answer) reports the same end.
+    expect((await client.release(id)).state).toBe('released');
+  });
+
+  it('gives the same lease for a retried request id, never a second seat', async () => {
+    const client = clientFor('idempotent');
+    const before = await cluster.inUse('cad');
+    const requestId = 'retry-0001-abcdef';
+    const first = await client.checkout('cad', { requestId });
+    const again = await client.checkout('cad', { requestId, license: LICENSE_ID });
+    expect(again.id).toBe(first.id);
+    expect(again.fence).toBe(first.fence);
+    expect(await cluster.inUse('cad')).toBe(before + 1);
+    await first.release();
+  });
+
+  it('throws a non-retryable error at once, without trying another node', async () => {
+    const holderFetch = recordingFetch();
+    const holder = await clientFor('solo-holder', holderFetch).checkout('solo');
+    const recorder = recordingFetch();
+    const client = clientFor('solo-second', recorder);
+
+    const err = await client.checkout('solo').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LeaseholdClientError);
+    expect(err).toMatchObject({ code: 'SEATS_EXHAUSTED', status: 409, retryable: false });
+    expect((err as LeaseholdClientError).problem).toMatchObject({ seats: 1 });
+    expect(recorder.calls).toHaveLength(1);
+    await holder.release();
+  });
+
+  it('does not fail over a renewal of a released lease', async () => {
+    const recorder = recordingFetch();
+    const client = clientFor('released', recorder);
+    const lease = await client.checkout('cad');
+    await lease.release();
+    const calls = recorder.calls.length;
+    await expect(lease.renew()).rejects.toMatchObject({ code: 'LEASE_RELEASED', status: 410, retryable: false });
+    expect(recorder.calls).toHaveLength(calls + 1);
+  });
+
+  it('reports an unknown lease as LEASE_NOT_FOUND', async () => {
+    await expect(clientFor('nobody').renew('no-such-lease')).rejects.toMatchObject({
+      code: 'LEASE_NOT_FOUND',
+      retryable: false,
+    });
+  });
+});
