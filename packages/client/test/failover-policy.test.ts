@@ -1,4 +1,4 @@
-import { createClient, type FetchFunction, LeaseholdClientError } from '@leasehold/client';
+import { createClient, type FetchFunction, type LeaseholdClientError } from '@leasehold/client';
 import { describe, expect, it } from 'vitest';
 import { fakeClock } from './support/fake-clock.js';
 
@@ -7,10 +7,13 @@ const B = 'http://b.test';
 const C = 'http://c.test';
 
 const problem = (status: number, code: string, retryable: boolean, detail: string) =>
-  new Response(JSON.stringify({ type: `urn:leasehold:error:${code}`, title: code, status, code, retryable, detail }), {
-    status,
-    headers: { 'content-type': 'application/problem+json' },
-  });
+  new Response(
+    JSON.stringify({ type: `urn:leasehold:error:${code}`, title: code, status, code, retryable, detail }),
+    {
+      status,
+      headers: { 'content-type': 'application/problem+json' },
+    },
+  );
 
 const lease = (requestId: string) =>
   new Response(
@@ -62,7 +65,10 @@ function scripted(answers: Record<string, (call: Call) => Response | Promise<Res
   return { fetch, calls };
 }
 
-const client = (fetch: FetchFunction, extra: { random?: () => number; clock?: ReturnType<typeof fakeClock> } = {}) =>
+const client = (
+  fetch: FetchFunction,
+  extra: { random?: () => number; clock?: ReturnType<typeof fakeClock> } = {},
+) =>
   createClient({
     servers: [A, B, C],
     token: 'lh_client_test',
@@ -130,6 +136,16 @@ describe('failover policy', () => {
     expect(calls.map((c) => c.server)).toEqual([A, B, C]);
   });
 
+  it("fails over on Fastify's bare 503 from a node that is shutting down (return503OnClosing)", async () => {
+    const closing = '{"error":"Service Unavailable","message":"Service Unavailable","statusCode":503}';
+    const { fetch, calls } = scripted({
+      [A]: () => new Response(closing, { status: 503, headers: { 'content-type': 'application/json' } }),
+      [B]: (call) => lease(String(call.body?.requestId)),
+    });
+    await client(fetch).checkout('cad');
+    expect(calls.map((c) => c.server)).toEqual([A, B]);
+  });
+
   it('starts at the server the random source picks', async () => {
     const { fetch, calls } = scripted({
       [A]: (call) => lease(String(call.body?.requestId)),
@@ -179,7 +195,7 @@ describe('failover policy', () => {
 
   it('keeps a server path prefix and encodes lease ids', async () => {
     const { fetch, calls } = scripted({
-      [A]: () => new Response(JSON.stringify({ ...JSON.parse('{}') }), { status: 500 }),
+      [A]: () => new Response('{}', { status: 500 }),
     });
     const c = createClient({
       servers: [`${A}/leasehold`],

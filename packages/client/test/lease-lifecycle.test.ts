@@ -1,4 +1,9 @@
-import { createClient, type LeaseholdClient, LeaseholdClientError, verifyLeaseToken } from '@leasehold/client';
+import {
+  createClient,
+  type LeaseholdClient,
+  LeaseholdClientError,
+  verifyLeaseToken,
+} from '@leasehold/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LICENSE_ID, startCluster, type TestCluster } from './support/cluster.js';
 import { recordingFetch } from './support/network.js';
@@ -101,7 +106,11 @@ describe('checkout, renew, release against a real node', () => {
     const lease = await client.checkout('cad');
     await lease.release();
     const calls = recorder.calls.length;
-    await expect(lease.renew()).rejects.toMatchObject({ code: 'LEASE_RELEASED', status: 410, retryable: false });
+    await expect(lease.renew()).rejects.toMatchObject({
+      code: 'LEASE_RELEASED',
+      status: 410,
+      retryable: false,
+    });
     expect(recorder.calls).toHaveLength(calls + 1);
   });
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnNode } from './helpers/node-process.js';
+import { type NodeProcess, spawnNode } from './helpers/node-process.js';
 import { ADMIN_TOKEN, makeVendor } from './helpers/test-app.js';
 
 /**
@@ -18,7 +18,11 @@ const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'applicat
 
 describe('SIGKILL during checkouts', () => {
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-crash-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let node: NodeProcess | undefined;
+  afterAll(async () => {
+    await node?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('keeps every acknowledged lease and never exceeds the seat count', async () => {
     const vendor = await makeVendor(Date.now());
@@ -32,7 +36,7 @@ describe('SIGKILL during checkouts', () => {
       join(dir, 'vendor.pub.pem'),
     ];
     const env = { LEASEHOLD_ADMIN_TOKEN: ADMIN_TOKEN };
-    let node = await spawnNode(args, env);
+    node = await spawnNode(args, env);
     const license = await vendor.issue({
       features: { solver: { seats: SEATS } },
       lease: { ttl: 3600, grace: 0, policy: 'strict' },
@@ -55,7 +59,7 @@ describe('SIGKILL during checkouts', () => {
       let maxDefinitelyHeld = 0;
       let stop = false;
       let requestNo = 0;
-      const url = node.url;
+      const { url } = node;
       const worker = async (w: number) => {
         // Bounded: at most 400 operations per worker, and the loop ends at the kill.
         for (let i = 0; i < 400 && !stop; i++) {
@@ -124,15 +128,13 @@ describe('SIGKILL during checkouts', () => {
       };
       expect(after.leases.length).toBeLessThanOrEqual(SEATS);
       // Free every seat for the next round.
-      await Promise.all(
-        leases.leases.map((l) => fetch(`${node.url}/v1/leases/${l.id}`, { method: 'DELETE', headers: auth })),
-      );
-      const remaining = (await (await fetch(`${node.url}/v1/leases`, { headers: auth })).json()) as {
+      const restarted = node.url;
+      const remaining = (await (await fetch(`${restarted}/v1/leases`, { headers: auth })).json()) as {
         leases: { id: string }[];
       };
       await Promise.all(
         remaining.leases.map((l) =>
-          fetch(`${node.url}/v1/leases/${l.id}`, { method: 'DELETE', headers: auth }),
+          fetch(`${restarted}/v1/leases/${l.id}`, { method: 'DELETE', headers: auth }),
         ),
       );
     }

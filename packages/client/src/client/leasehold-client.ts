@@ -6,7 +6,7 @@ import { JWKS_PATH, parseJwks } from '../token/fetch-jwks.js';
 import { withFailover } from '../transport/failover.js';
 import { type HttpRequest, httpCall } from '../transport/http-call.js';
 import { ServerPool } from '../transport/server-pool.js';
-import { type ClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type ClientOptions, type ResolvedOptions, rejectUnknown, resolveOptions } from './options.js';
 
 /** Options of {@link LeaseholdClient.checkout}. */
 export interface CheckoutOptions {
@@ -41,6 +41,8 @@ export interface LeaseholdClient {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/; // the server's CheckoutBody.requestId
+// A misspelt `requestId` would silently get a fresh id and lose idempotency: unknown keys are refused.
+const CHECKOUT_KEYS: ReadonlySet<string> = new Set(['license', 'requestId']);
 
 /**
  * Creates a client for a Leasehold cluster. Options are checked here (a mistake is a `TypeError` naming
@@ -76,6 +78,7 @@ class HttpLeaseholdClient implements LeaseholdClient, LeaseOperations {
   async checkout(feature: string, options: CheckoutOptions = {}): Promise<Lease> {
     if (typeof feature !== 'string' || feature === '')
       throw new TypeError('feature must be a non-empty string');
+    rejectUnknown(options, CHECKOUT_KEYS, 'checkout option');
     if (options.license !== undefined && (typeof options.license !== 'string' || options.license === '')) {
       throw new TypeError('options.license must be a non-empty string');
     }

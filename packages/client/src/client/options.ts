@@ -136,7 +136,8 @@ function resolveRetry(retry: RetryOptions | undefined): RetryPolicy {
   });
 }
 
-function rejectUnknown(object: object, known: ReadonlySet<string>, what: string): void {
+/** Throws a `TypeError` naming every key of `object` that is not in `known`. */
+export function rejectUnknown(object: object, known: ReadonlySet<string>, what: string): void {
   const unknown = Object.keys(object).filter((key) => !known.has(key));
   if (unknown.length > 0) throw new TypeError(`unknown ${what} ${unknown.map((k) => `"${k}"`).join(', ')}`);
 }

@@ -3,6 +3,11 @@
  * (`packages/domain/src/errors/registry.ts`). The SDK may not depend on the server packages, so the list
  * is repeated here and `test/error-codes.test.ts` keeps the two in step. A newer node may send a code
  * this list does not know yet; it still reaches the caller as a string.
+ *
+ * @example
+ * ```ts
+ * if (SERVER_ERROR_CODES.includes(err.code as ServerErrorCode)) reportToVendor(err.problem);
+ * ```
  */
 export const SERVER_ERROR_CODES = Object.freeze([
   'VALIDATION_FAILED',
@@ -32,6 +37,7 @@ export const SERVER_ERROR_CODES = Object.freeze([
   'LEASE_RELEASED',
   'LEASE_REVOKED',
   'STORE_UNAVAILABLE',
+  'NODE_SHUTTING_DOWN',
   'INTERNAL',
 ] as const);
 
@@ -48,6 +54,11 @@ export type ServerErrorCode = (typeof SERVER_ERROR_CODES)[number];
  *   shutting down, a body of the wrong shape (retryable: another node may answer properly).
  * - `ALL_SERVERS_FAILED`: every attempt on every node failed with a retryable error; `attempts` lists them.
  * - `TOKEN_INVALID`, `TOKEN_EXPIRED`, `TOKEN_KID_UNKNOWN`: offline lease-token verification failed.
+ *
+ * @example
+ * ```ts
+ * const transient = Object.keys(CLIENT_ERROR_CODES).filter((c) => CLIENT_ERROR_CODES[c as ClientErrorCode].retryable);
+ * ```
  */
 export const CLIENT_ERROR_CODES = Object.freeze({
   NETWORK_ERROR: { retryable: true },

@@ -1,4 +1,12 @@
-/** The JOSE `typ` header of a lease token (explicit typing, RFC 8725 §3.11): never a license, never a JWT of another kind. */
+/**
+ * The JOSE `typ` header of a lease token (explicit typing, RFC 8725 §3.11): a license file or any other
+ * JWT signed by the same key is never taken for a lease token.
+ *
+ * @example
+ * ```ts
+ * decodeProtectedHeader(lease.token).typ === LEASE_TOKEN_TYP; // true
+ * ```
+ */
 export const LEASE_TOKEN_TYP = 'lease+jwt';
 
 /**

@@ -35,7 +35,7 @@ export async function httpCall(
   const url = new URL(request.path, server).href;
   const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
   if (request.token !== undefined) headers.authorization = `Bearer ${request.token}`;
-  // No content-type without a body: Fastify answers an empty JSON body with 400 (FST_ERR_CTP_EMPTY_JSON_BODY).
+  // No content-type without a body: stock Fastify answers an empty JSON body with 400.
   if (request.body !== undefined) headers['content-type'] = 'application/json';
   // The timeout covers the body as well as the headers: a node that stalls mid-answer is as dead.
   const signal = AbortSignal.timeout(options.timeoutMs);

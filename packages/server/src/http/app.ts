@@ -1,5 +1,6 @@
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { LeaseholdError } from '@leasehold/domain';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AppDeps } from './app-deps.js';
 import { installAuth } from './auth.js';
@@ -46,7 +47,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     requestIdHeader: 'x-request-id',
     genReqId: () => deps.newId(),
-    return503OnClosing: true,
+    // Fastify's own closing answer is not problem+json; ours (below) is, with a retryable code.
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Fastify parses text/plain by default; this API speaks JSON only, so anything else is a 415.
@@ -66,6 +68,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     for (const method of [route.method].flat()) {
       if (method !== 'HEAD') routeTable.push({ method, url: route.url, scopes: route.config?.scopes ?? [] });
     }
+  });
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new LeaseholdError('NODE_SHUTTING_DOWN');
   });
   app.addSchema(Problem);
   installProblemHandlers(app);

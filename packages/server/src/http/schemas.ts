@@ -54,6 +54,12 @@ export const LeaseView = Type.Object({
   expiresAt: Timestamp,
   reservedUntil: Timestamp,
   renewAfter: Timestamp,
+  ttlSeconds: Type.Number({
+    description: 'Seconds from renewedAt to expiresAt: schedule renewals by this, not by wall clocks',
+  }),
+  renewInSeconds: Type.Number({
+    description: 'Seconds after this answer to renew at (a third of the lease)',
+  }),
   graceSeconds: Type.Integer(),
   revokedAt: Type.Optional(Timestamp),
   endedAt: Type.Optional(Timestamp),

@@ -15,6 +15,7 @@ const isoOpt = (ms: number | undefined) => (ms === undefined ? undefined : iso(m
 export function leaseView(lease: Lease, now: number): Static<typeof LeaseView> {
   // Renew at about a third of the lease's life, so two renewals can fail before it lapses.
   const renewAfter = lease.renewedAt + Math.floor((lease.expiresAt - lease.renewedAt) / 3);
+  // Relative times let a client with a wrong wall clock schedule renewals on its monotonic clock.
   return {
     id: lease.id,
     license: lease.licenseId,
@@ -29,6 +30,8 @@ export function leaseView(lease: Lease, now: number): Static<typeof LeaseView> {
     expiresAt: iso(lease.expiresAt),
     reservedUntil: iso(lease.reservedUntil),
     renewAfter: iso(renewAfter),
+    ttlSeconds: (lease.expiresAt - lease.renewedAt) / 1000,
+    renewInSeconds: Math.max(0, renewAfter - now) / 1000,
     graceSeconds: Math.floor(lease.graceMs / 1000),
     revokedAt: isoOpt(lease.revokedAt),
     endedAt: isoOpt(holdsSeat(lease, now) ? undefined : (lease.endedAt ?? lease.reservedUntil)),
