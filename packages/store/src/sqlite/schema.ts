@@ -7,7 +7,7 @@
 export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
-  INSERT INTO meta (key, value) VALUES ('revision', 0);
+  INSERT INTO meta (key, value) VALUES ('revision', 0), ('license_revision', 0);
 
   CREATE TABLE licenses (
     id TEXT PRIMARY KEY,
@@ -57,6 +57,25 @@ export const MIGRATIONS: readonly string[] = [
   CREATE UNIQUE INDEX leases_request ON leases(client_id, request_id);
   CREATE UNIQUE INDEX leases_live_slot ON leases(license_id, feature, slot) WHERE ended_at IS NULL;
   CREATE INDEX leases_live_deadline ON leases(reserved_until) WHERE ended_at IS NULL;
+  CREATE INDEX leases_pool_deadline ON leases(license_id, feature, reserved_until) WHERE ended_at IS NULL;
+
+  -- Seat pools, kept in step with leases inside every transaction that starts or ends one, so a checkout
+  -- finds a slot in O(log n) instead of reading every live lease of its pool (measured: 10,000 live
+  -- leases made that scan the main cost of a checkout). "live" counts leases not yet ended, including
+  -- overdue ones that a checkout ends lazily when the pool looks full.
+  CREATE TABLE pools (
+    license_id TEXT NOT NULL,
+    feature TEXT NOT NULL,
+    live INTEGER NOT NULL DEFAULT 0 CHECK (live >= 0),
+    high_water INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (license_id, feature)
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE free_slots (
+    license_id TEXT NOT NULL,
+    feature TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    PRIMARY KEY (license_id, feature, slot)
+  ) STRICT, WITHOUT ROWID;
   CREATE INDEX leases_ended ON leases(ended_at) WHERE ended_at IS NOT NULL;
 
   CREATE TABLE signing_keys (

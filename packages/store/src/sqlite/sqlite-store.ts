@@ -5,10 +5,10 @@ import {
   type InstalledLicense,
   installOutcome,
   type Lease,
+  type LeaseEndReason,
   LeaseholdError,
   type License,
   leaseWindow,
-  lowestFreeSlot,
   seatsExhausted,
 } from '@leasehold/domain';
 import Database from 'better-sqlite3';
@@ -24,6 +24,7 @@ import type {
   SeatUsage,
   StoredSigningKey,
 } from '../port/lease-store.js';
+import { GroupCommitter } from './group-commit.js';
 import {
   type EntitlementRow,
   type LeaseRow,
@@ -60,6 +61,8 @@ export class SqliteStore implements LeaseStore {
   readonly backend = 'sqlite';
   readonly #db: Database.Database;
   readonly #sql: Statements;
+  readonly #commits: GroupCommitter;
+  #licenseCache: { revision: number; licenses: InstalledLicense[] } | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.#db = new Database(options.path);
@@ -69,6 +72,7 @@ export class SqliteStore implements LeaseStore {
     this.#db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 2000}`);
     this.#migrate();
     this.#sql = prepareStatements(this.#db);
+    this.#commits = new GroupCommitter(this.#db, translate);
   }
 
   /** The raw handle, for integrity checks in tests and `leasehold doctor`. */
@@ -89,14 +93,13 @@ export class SqliteStore implements LeaseStore {
     })();
   }
 
-  /** Runs `fn` in one write transaction; SQLite lock timeouts become the retryable STORE_UNAVAILABLE. */
+  /**
+   * Runs `fn` atomically in a write transaction (batched with concurrent writes, see GroupCommitter);
+   * SQLite lock timeouts and I/O errors become the retryable STORE_UNAVAILABLE.
+   */
   #write<T>(fn: () => T): Promise<T> {
     if (!this.#db.open) return Promise.reject(closedStore());
-    try {
-      return Promise.resolve(this.#db.transaction(fn).immediate());
-    } catch (err) {
-      return Promise.reject(translate(err));
-    }
+    return this.#commits.run(fn);
   }
 
   #read<T>(fn: () => T): Promise<T> {
@@ -113,11 +116,23 @@ export class SqliteStore implements LeaseStore {
   }
 
   #license(id: string): InstalledLicense | undefined {
-    const row = this.#sql.getLicense.get(id) as LicenseRow | undefined;
-    return row && licenseFromRow(row, this.#sql.entitlementsOf.all(id) as EntitlementRow[]);
+    return this.#allLicenses().find((license) => license.id === id);
   }
 
+  /**
+   * All licenses, cached until the store's license revision moves. Every checkout needs them and they
+   * change rarely; reading one counter is far cheaper than reading every license and entitlement. The
+   * counter lives in the database, so another process writing the same file invalidates this cache too.
+   */
   #allLicenses(): InstalledLicense[] {
+    const revision = (this.#sql.licenseRevision.get() as { value: number }).value;
+    if (this.#licenseCache?.revision !== revision) {
+      this.#licenseCache = { revision, licenses: this.#loadLicenses() };
+    }
+    return this.#licenseCache.licenses;
+  }
+
+  #loadLicenses(): InstalledLicense[] {
     const byLicense = new Map<string, EntitlementRow[]>();
     for (const e of this.#sql.allEntitlements.all() as EntitlementRow[]) {
       const list = byLicense.get(e.license_id) ?? [];
@@ -143,6 +158,7 @@ export class SqliteStore implements LeaseStore {
   }
 
   async close(): Promise<void> {
+    await this.#commits.drain();
     if (this.#db.open) this.#db.close();
   }
 
@@ -153,6 +169,7 @@ export class SqliteStore implements LeaseStore {
       const outcome = installOutcome(this.#license(license.id), license);
       if (outcome !== 'unchanged') {
         this.#nextRevision();
+        this.#sql.bumpLicenseRevision.run();
         this.#sql.upsertLicense.run({
           id: license.id,
           version: license.version,
@@ -192,6 +209,7 @@ export class SqliteStore implements LeaseStore {
       if (!existing) throw new LeaseholdError('LICENSE_NOT_FOUND', `no license "${id}" is installed`);
       if (existing.revokedAt !== undefined) return existing;
       this.#nextRevision();
+      this.#sql.bumpLicenseRevision.run();
       this.#sql.revokeLicense.run(now, id);
       return { ...existing, revokedAt: now };
     });
@@ -212,14 +230,9 @@ export class SqliteStore implements LeaseStore {
       const candidates = checkoutCandidates(this.#allLicenses(), input.feature, input.licenseId, input.now);
       let seats = 0;
       for (const license of candidates) {
-        this.#endExpired(license.id, input.feature, input.now);
         const licensed = license.entitlements.find((e) => e.feature === input.feature)?.seats ?? 0;
         seats += licensed;
-        const live = this.#sql.liveSlots.all(license.id, input.feature) as { slot: number }[];
-        const slot = lowestFreeSlot(
-          licensed,
-          live.map((r) => r.slot),
-        );
+        const slot = this.#freeSlot(license.id, input.feature, licensed, input.now);
         if (slot === undefined) continue;
         const window = leaseWindow(license.lease, input.now, license.expiresAt);
         const row: LeaseRow = {
@@ -242,15 +255,44 @@ export class SqliteStore implements LeaseStore {
           end_reason: null,
         };
         this.#sql.insertLease.run(row);
+        this.#sql.removeFreeSlot.run(license.id, input.feature, slot);
+        this.#sql.takeSlotFromPool.run({ license_id: license.id, feature: input.feature, slot });
         return { lease: leaseFromRow(row), replayed: false };
       }
       throw seatsExhausted(input.feature, seats);
     });
   }
 
-  /** Ends live leases of one pool whose reservation ran out, so their slots can be reused. */
-  #endExpired(licenseId: string, feature: string, now: number): void {
-    this.#sql.endExpiredInPool.run(now, licenseId, feature);
+  /**
+   * The slot a new lease of this pool gets, or undefined when the pool is full. Overdue leases are ended
+   * only when the pool looks full: until then a free seat exists anyway, and the sweeper ends them.
+   */
+  #freeSlot(licenseId: string, feature: string, seats: number, now: number): number | undefined {
+    this.#sql.ensurePool.run(licenseId, feature);
+    let pool = this.#sql.getPool.get(licenseId, feature) as { live: number; high_water: number };
+    if (pool.live >= seats) {
+      for (const row of this.#sql.overdueInPool.all(licenseId, feature, now) as LeaseRow[]) {
+        this.#end(row, row.reserved_until, 'expired');
+      }
+      pool = this.#sql.getPool.get(licenseId, feature) as { live: number; high_water: number };
+      if (pool.live >= seats) return undefined;
+    }
+    const reused = this.#sql.lowestFreeSlot.get(licenseId, feature, seats) as { slot: number } | undefined;
+    if (reused) return reused.slot;
+    // No ended slot below the seat count: take a new one. (A downgraded license may leave live leases
+    // above it; they count in `live`, so this never grants past the seat count.)
+    return pool.high_water < seats ? pool.high_water : undefined;
+  }
+
+  /** Ends one live lease and gives its slot back to its pool. Every way a lease ends goes through here. */
+  #end(
+    row: Pick<LeaseRow, 'id' | 'license_id' | 'feature' | 'slot'>,
+    at: number,
+    reason: LeaseEndReason,
+  ): void {
+    if (this.#sql.endLease.run(at, reason, row.id).changes === 0) return;
+    this.#sql.returnSlotToPool.run(row.license_id, row.feature);
+    this.#sql.addFreeSlot.run(row.license_id, row.feature, row.slot);
   }
 
   renewLease(input: LeaseRef): Promise<Lease> {
@@ -278,7 +320,7 @@ export class SqliteStore implements LeaseStore {
         ? { ...lease, endedAt: lease.reservedUntil, endReason: 'expired' }
         : { ...lease, endedAt: input.now, endReason: 'released' };
       this.#nextRevision();
-      this.#sql.endLease.run(ended.endedAt, ended.endReason, lease.id);
+      this.#end(leaseRow(lease), ended.endedAt ?? input.now, ended.endReason ?? 'released');
       return ended;
     });
   }
@@ -289,12 +331,13 @@ export class SqliteStore implements LeaseStore {
       if (lease.endReason !== undefined) return lease;
       if (input.now >= lease.reservedUntil) {
         this.#nextRevision();
-        this.#sql.endLease.run(lease.reservedUntil, 'expired', lease.id);
+        this.#end(leaseRow(lease), lease.reservedUntil, 'expired');
         return { ...lease, endedAt: lease.reservedUntil, endReason: 'expired' as const };
       }
       this.#nextRevision();
       if (input.immediate) {
-        this.#sql.revokeLeaseNow.run({ now: input.now, id: lease.id });
+        this.#sql.revokeLease.run(input.now, lease.id);
+        this.#end(leaseRow(lease), input.now, 'revoked');
         return { ...lease, revokedAt: input.now, endedAt: input.now, endReason: 'revoked' as const };
       }
       this.#sql.revokeLease.run(input.now, lease.id);
@@ -341,7 +384,7 @@ export class SqliteStore implements LeaseStore {
       if (rows.length === 0) return [];
       this.#nextRevision();
       return rows.map((row) => {
-        this.#sql.endLease.run(row.reserved_until, 'expired', row.id);
+        this.#end(row, row.reserved_until, 'expired');
         return leaseFromRow({ ...row, ended_at: row.reserved_until, end_reason: 'expired' });
       });
     });
@@ -410,6 +453,10 @@ export class SqliteStore implements LeaseStore {
       return tokenFromRow({ ...row, revoked_at: now });
     });
   }
+}
+
+function leaseRow(lease: Lease): Pick<LeaseRow, 'id' | 'license_id' | 'feature' | 'slot'> {
+  return { id: lease.id, license_id: lease.licenseId, feature: lease.feature, slot: lease.slot };
 }
 
 function tokenRow(record: ApiTokenRecord): TokenRow {

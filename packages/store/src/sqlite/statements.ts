@@ -3,11 +3,11 @@ import type Database from 'better-sqlite3';
 /** Every statement the SQLite backend runs, by name; prepared once at open. */
 const SQL = {
   ping: 'SELECT 1',
+  licenseRevision: "SELECT value FROM meta WHERE key = 'license_revision'",
+  bumpLicenseRevision: "UPDATE meta SET value = value + 1 WHERE key = 'license_revision'",
   bumpRevision: "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value",
 
-  getLicense: 'SELECT * FROM licenses WHERE id = ?',
   allLicenses: 'SELECT * FROM licenses ORDER BY id',
-  entitlementsOf: 'SELECT * FROM entitlements WHERE license_id = ? ORDER BY feature',
   allEntitlements: 'SELECT * FROM entitlements ORDER BY license_id, feature',
   upsertLicense: `
       INSERT INTO licenses (id, version, issuer, customer, product, issued_at, not_before, expires_at,
@@ -26,10 +26,18 @@ const SQL = {
 
   getLease: 'SELECT * FROM leases WHERE id = ?',
   getLeaseByRequest: 'SELECT * FROM leases WHERE client_id = ? AND request_id = ?',
-  liveSlots: 'SELECT slot FROM leases WHERE license_id = ? AND feature = ? AND ended_at IS NULL',
-  endExpiredInPool: `
-      UPDATE leases SET ended_at = reserved_until, end_reason = 'expired'
-      WHERE ended_at IS NULL AND reserved_until <= ? AND license_id = ? AND feature = ?`,
+  ensurePool: 'INSERT OR IGNORE INTO pools (license_id, feature) VALUES (?, ?)',
+  getPool: 'SELECT live, high_water FROM pools WHERE license_id = ? AND feature = ?',
+  takeSlotFromPool:
+    'UPDATE pools SET live = live + 1, high_water = max(high_water, @slot + 1) WHERE license_id = @license_id AND feature = @feature',
+  returnSlotToPool: 'UPDATE pools SET live = live - 1 WHERE license_id = ? AND feature = ?',
+  lowestFreeSlot:
+    'SELECT slot FROM free_slots WHERE license_id = ? AND feature = ? AND slot < ? ORDER BY slot LIMIT 1',
+  removeFreeSlot: 'DELETE FROM free_slots WHERE license_id = ? AND feature = ? AND slot = ?',
+  addFreeSlot: 'INSERT OR IGNORE INTO free_slots (license_id, feature, slot) VALUES (?, ?, ?)',
+  overdueInPool: `
+    SELECT * FROM leases
+    WHERE license_id = ? AND feature = ? AND ended_at IS NULL AND reserved_until <= ?`,
   insertLease: `
       INSERT INTO leases (id, license_id, feature, slot, fence, client_id, client_host, client_user,
         request_id, created_at, renewed_at, expires_at, reserved_until, grace_ms, revoked_at, ended_at, end_reason)
@@ -40,8 +48,6 @@ const SQL = {
     'UPDATE leases SET renewed_at = ?, expires_at = ?, reserved_until = ?, grace_ms = ? WHERE id = ?',
   endLease: 'UPDATE leases SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL',
   revokeLease: 'UPDATE leases SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?',
-  revokeLeaseNow:
-    "UPDATE leases SET revoked_at = COALESCE(revoked_at, @now), ended_at = @now, end_reason = 'revoked' WHERE id = @id",
   listLeases: `
       SELECT * FROM leases
       WHERE (@license_id IS NULL OR license_id = @license_id)
