@@ -1,3 +1,7 @@
+export { type EtcdConnectionOptions, EtcdGateway } from './etcd/etcd-gateway.js';
+export { EtcdMembership, type EtcdMembershipOptions } from './etcd/etcd-membership.js';
+export { EtcdStore, type EtcdStoreOptions } from './etcd/etcd-store.js';
+export { Keyspace } from './etcd/keyspace.js';
 export type {
   AcquireSeatInput,
   AcquireSeatResult,
@@ -11,4 +15,11 @@ export type {
   StoredSigningKey,
   TokenScope,
 } from './port/lease-store.js';
+export {
+  type Membership,
+  type NodeAnnouncement,
+  type NodeRecord,
+  SingleNodeMembership,
+  type StoreMember,
+} from './port/membership.js';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.js';

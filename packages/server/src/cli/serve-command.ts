@@ -18,6 +18,14 @@ export function registerServe(program: Command): void {
       collect,
     )
     .option('--license-key <file>', 'customer private key for encrypted licenses; repeatable', collect)
+    .option('--store <store>', 'sqlite (embedded, one node) | etcd (HA cluster) (env LEASEHOLD_STORE)')
+    .option(
+      '--etcd-endpoints <urls>',
+      'etcd client URLs, comma-separated (env LEASEHOLD_ETCD_ENDPOINTS)',
+      (v) => v.split(',').map((s) => s.trim()),
+    )
+    .option('--advertise-url <url>', 'URL clients and peers use for this node (env LEASEHOLD_ADVERTISE_URL)')
+    .option('--node-id <id>', 'stable node id (env LEASEHOLD_NODE_ID; default host:port)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env LEASEHOLD_LOG_LEVEL)')
     .action(async (opts: Record<string, unknown>) => {
       let config: ReturnType<typeof loadConfig>;
@@ -32,6 +40,10 @@ export function registerServe(program: Command): void {
             vendorKeys: opts.vendorKey,
             licenseDecryptionKeys: opts.licenseKey,
             logLevel: opts.logLevel,
+            store: opts.store,
+            etcdEndpoints: opts.etcdEndpoints,
+            advertiseUrl: opts.advertiseUrl,
+            nodeId: opts.nodeId,
           },
         });
       } catch (err) {

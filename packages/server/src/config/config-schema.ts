@@ -10,7 +10,17 @@ export const NodeConfigSchema = Type.Object(
     host: Type.String({ minLength: 1, default: '127.0.0.1' }),
     port: Type.Integer({ minimum: 0, maximum: 65_535, default: 7300 }),
     dataDir: Type.String({ minLength: 1, default: './data' }),
-    store: Type.Literal('sqlite', { default: 'sqlite' }),
+    store: Type.Union([Type.Literal('sqlite'), Type.Literal('etcd')], { default: 'sqlite' }),
+    etcdEndpoints: Type.Array(Type.String({ pattern: '^https?://' }), { default: [] }),
+    /** Key prefix in etcd; several Leasehold clusters may share one etcd. */
+    etcdPrefix: Type.String({ pattern: '^/.*/$', default: '/leasehold/' }),
+    /** Per-call etcd deadline; store operations give up (503) after about 1.5x this without quorum. */
+    etcdCallTimeoutMs: Type.Integer({ minimum: 50, maximum: 10_000, default: 500 }),
+    /** The URL peers and clients use to reach this node (default: http://host:port). */
+    advertiseUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+    heartbeatIntervalMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 1000 }),
+    /** Whole seconds: a node that stops heartbeating drops out of the cluster after this. */
+    nodeTtlSeconds: Type.Integer({ minimum: 2, maximum: 600, default: 3 }),
     sqliteSynchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { default: 'FULL' }),
     vendorKeys: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
     licenseDecryptionKeys: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
@@ -35,6 +45,11 @@ export const ENV_KEYS: Readonly<Record<string, keyof NodeConfig>> = {
   LEASEHOLD_PORT: 'port',
   LEASEHOLD_DATA_DIR: 'dataDir',
   LEASEHOLD_STORE: 'store',
+  LEASEHOLD_ETCD_ENDPOINTS: 'etcdEndpoints',
+  LEASEHOLD_ETCD_PREFIX: 'etcdPrefix',
+  LEASEHOLD_ADVERTISE_URL: 'advertiseUrl',
+  LEASEHOLD_HEARTBEAT_INTERVAL_MS: 'heartbeatIntervalMs',
+  LEASEHOLD_NODE_TTL_SECONDS: 'nodeTtlSeconds',
   LEASEHOLD_SQLITE_SYNCHRONOUS: 'sqliteSynchronous',
   LEASEHOLD_VENDOR_KEYS: 'vendorKeys',
   LEASEHOLD_LICENSE_DECRYPTION_KEYS: 'licenseDecryptionKeys',

@@ -6,8 +6,15 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-const LIST_KEYS = new Set<keyof NodeConfig>(['vendorKeys', 'licenseDecryptionKeys']);
-const NUMBER_KEYS = new Set<keyof NodeConfig>(['port', 'sweepIntervalMs', 'endedLeaseRetentionMs']);
+const LIST_KEYS = new Set<keyof NodeConfig>(['vendorKeys', 'licenseDecryptionKeys', 'etcdEndpoints']);
+const NUMBER_KEYS = new Set<keyof NodeConfig>([
+  'port',
+  'sweepIntervalMs',
+  'endedLeaseRetentionMs',
+  'heartbeatIntervalMs',
+  'nodeTtlSeconds',
+  'etcdCallTimeoutMs',
+]);
 
 export interface ConfigSources {
   /** Path of a JSON config file, if any. */

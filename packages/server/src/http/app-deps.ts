@@ -1,11 +1,15 @@
 import type { Clock, LicenseVerificationKeys } from '@leasehold/domain';
-import type { LeaseStore } from '@leasehold/store';
+import type { LeaseStore, Membership } from '@leasehold/store';
 import type { FastifyServerOptions } from 'fastify';
 import type { ClusterKeyring } from '../keys/cluster-keyring.js';
 
 /** Everything the HTTP layer needs, injected (STYLE.md rule 4): no route reads the environment or the clock. */
 export interface AppDeps {
   readonly store: LeaseStore;
+  /** Who else is in the cluster; the embedded store's is a cluster of one. */
+  readonly membership?: Membership;
+  /** A node counts as healthy while its last heartbeat is younger than this. */
+  readonly nodeTtlMs?: number;
   readonly clock: Clock;
   readonly keyring: ClusterKeyring;
   readonly licenseKeys: LicenseVerificationKeys;

@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { AppDeps } from './app-deps.js';
 import { installAuth } from './auth.js';
 import { installProblemHandlers } from './problem.js';
+import { clusterRoutes } from './routes/cluster.js';
 import { healthRoutes } from './routes/health.js';
 import { leaseRoutes } from './routes/leases.js';
 import { licenseRoutes } from './routes/licenses.js';
@@ -103,6 +104,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(licenseRoutes, { deps });
   await app.register(leaseRoutes, { deps });
   await app.register(tokenRoutes, { deps });
+  await app.register(clusterRoutes, { deps });
 
   app.get('/openapi.json', { config: { scopes: ['public'] }, schema: { hide: true } }, async () =>
     app.swagger(),

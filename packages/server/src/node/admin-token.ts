@@ -15,8 +15,9 @@ export interface AdminTokenResult {
 
 /**
  * The bootstrap admin token. A preset one (`LEASEHOLD_ADMIN_TOKEN`) wins; otherwise the token in
- * `<data-dir>/admin.token` (mode 0600) is kept; otherwise a new one is made, written there and returned
- * so the caller prints it once. Whichever it is becomes the one live bootstrap token in the store.
+ * `<data-dir>/admin.token` (mode 0600) is kept; otherwise, unless the store already has a live bootstrap
+ * token (made by another node of the cluster), a new one is made, written there and returned so the
+ * caller prints it once. Whichever it is becomes the one live bootstrap token in the store.
  */
 export async function ensureAdminToken(
   store: LeaseStore,
@@ -30,6 +31,11 @@ export async function ensureAdminToken(
   let created: string | undefined;
   if (token === undefined && existsSync(path)) token = readFileSync(path, 'utf8').trim();
   if (!token) {
+    // In a cluster another node may have made the bootstrap token already: keep it, do not rotate it away.
+    const live = (await store.listTokens()).find(
+      (t) => t.name === BOOTSTRAP_NAME && t.revokedAt === undefined,
+    );
+    if (live) return { created: undefined, path: undefined };
     token = generateApiToken('admin');
     writeFileSync(path, `${token}\n`, { mode: 0o600 });
     created = token;

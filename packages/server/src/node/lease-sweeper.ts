@@ -5,6 +5,8 @@ import type { FastifyBaseLogger } from 'fastify';
 export interface SweeperOptions {
   readonly intervalMs: number;
   readonly retentionMs: number;
+  /** Whether this node is the elected one; followers skip their turn. */
+  readonly isLeader?: () => boolean;
 }
 
 /**
@@ -33,6 +35,7 @@ export class LeaseSweeper {
   }
 
   async sweepOnce(): Promise<number> {
+    if (this.options.isLeader && !this.options.isLeader()) return 0;
     try {
       const now = this.clock.now();
       const expired = await this.store.expireLeases(now, 1000);

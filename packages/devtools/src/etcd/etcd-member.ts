@@ -1,0 +1,146 @@
+import type { ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnEtcd } from './spawn-etcd.js';
+
+/** `running` answers, `paused` is SIGSTOPped (alive, silent), `stopped` has no process. */
+export type EtcdMemberState = 'running' | 'stopped' | 'paused';
+
+/** How a member's last process ended. */
+export interface EtcdMemberExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** One member of an {@link EtcdCluster}, a live view: `pid` and `state` follow its process. */
+export interface EtcdMember {
+  /** `etcd1`, `etcd2`, …: etcd's `--name`. */
+  readonly name: string;
+  /** Loopback address it binds, e.g. `127.0.0.1`. */
+  readonly host: string;
+  /** `http://host:port` for clients: gRPC and the JSON gateway. */
+  readonly clientUrl: string;
+  /** `http://host:port` for Raft traffic between members. */
+  readonly peerUrl: string;
+  /** etcd's `--data-dir`, kept across restarts. */
+  readonly dataDir: string;
+  /** Where its zap log (level warn) and stderr go. */
+  readonly logFile: string;
+  /** Raft member id (decimal string), as in `Maintenance.Status`'s `header.member_id`. */
+  readonly memberId: string;
+  /** Pid of its current process; `undefined` when stopped. */
+  readonly pid: number | undefined;
+  readonly state: EtcdMemberState;
+  /** How its last process ended, if one did. */
+  readonly lastExit: EtcdMemberExit | undefined;
+}
+
+/** Static facts of a member, fixed for the cluster's lifetime. */
+export interface MemberSpec {
+  readonly name: string;
+  readonly host: string;
+  readonly clientUrl: string;
+  readonly peerUrl: string;
+  readonly dataDir: string;
+  readonly logFile: string;
+}
+
+/** A member and its process; the cluster's handle, exposed to callers only as {@link EtcdMember}. */
+export class MemberProcess implements EtcdMember {
+  readonly name: string;
+  readonly host: string;
+  readonly clientUrl: string;
+  readonly peerUrl: string;
+  readonly dataDir: string;
+  readonly logFile: string;
+  memberId = '';
+  lastExit: EtcdMemberExit | undefined;
+  #state: EtcdMemberState = 'stopped';
+  #child: ChildProcess | undefined;
+  #exited: Promise<EtcdMemberExit> = Promise.resolve({ code: null, signal: null });
+
+  constructor(spec: MemberSpec) {
+    this.name = spec.name;
+    this.host = spec.host;
+    this.clientUrl = spec.clientUrl;
+    this.peerUrl = spec.peerUrl;
+    this.dataDir = spec.dataDir;
+    this.logFile = spec.logFile;
+  }
+
+  get state(): EtcdMemberState {
+    return this.#state;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  async start(bin: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+    if (this.#child) throw new TypeError(`etcd member ${this.name} is already ${this.#state}`);
+    const child = await spawnEtcd({ bin, args, env, logFile: this.logFile });
+    this.#child = child;
+    this.#state = 'running';
+    this.#exited = new Promise((resolve) => {
+      const settle = (exit: EtcdMemberExit) => {
+        if (this.#child === child) {
+          this.#child = undefined;
+          this.#state = 'stopped';
+          this.lastExit = exit;
+        }
+        resolve(exit);
+      };
+      child.once('exit', (code, signal) => settle({ code, signal }));
+      // Spawning itself failed (no such binary): no 'exit' follows.
+      child.once('error', () => {
+        if (child.pid === undefined) settle({ code: null, signal: null });
+      });
+    });
+  }
+
+  /** Sends `signal` to the process; false when there is none. */
+  signal(signal: NodeJS.Signals): boolean {
+    if (!this.#child) return false;
+    const sent = this.#child.kill(signal);
+    if (sent && signal === 'SIGSTOP') this.#state = 'paused';
+    if (sent && signal === 'SIGCONT') this.#state = 'running';
+    return sent;
+  }
+
+  /** Resolves true when the process has exited within `timeoutMs` (at once when there is none). */
+  async waitExit(timeoutMs: number): Promise<boolean> {
+    if (!this.#child) return true;
+    const timer = new AbortController();
+    const exited = await Promise.race([
+      this.#exited.then(() => true),
+      sleep(timeoutMs, false, { signal: timer.signal }).catch(() => false),
+    ]);
+    timer.abort();
+    return exited;
+  }
+
+  /**
+   * Ends the process: `signal`, then SIGKILL if it is still there after `graceMs`. A paused process is
+   * continued after the signal so that it can act on it.
+   */
+  async terminate(signal: NodeJS.Signals, graceMs: number): Promise<void> {
+    if (!this.#child) return;
+    const wasPaused = this.#state === 'paused';
+    this.#child.kill(signal);
+    if (wasPaused && signal !== 'SIGKILL') this.#child.kill('SIGCONT');
+    if (await this.waitExit(graceMs)) return;
+    this.#child?.kill('SIGKILL');
+    if (!(await this.waitExit(10_000))) {
+      throw new Error(`etcd member ${this.name} (pid ${this.pid}) did not exit after SIGKILL`);
+    }
+  }
+
+  /** The last `lines` lines of its log, for error messages. */
+  async logTail(lines = 20): Promise<string> {
+    try {
+      return (await readFile(this.logFile, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import type { AppDeps } from '../app-deps.js';
+import { problemResponses, Timestamp } from '../schemas.js';
+
+const NodeView = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  version: Type.String(),
+  role: Type.Union([Type.Literal('leader'), Type.Literal('follower')], {
+    description: 'leader: runs the singleton background work (expiry sweeps)',
+  }),
+  startedAt: Timestamp,
+  heartbeatAgeMs: Type.Integer({ description: "Age of the node's last heartbeat, by this node's clock" }),
+  healthy: Type.Boolean(),
+  self: Type.Boolean(),
+});
+
+const StoreMemberView = Type.Object({
+  name: Type.String(),
+  endpoint: Type.String(),
+  healthy: Type.Boolean(),
+  leader: Type.Boolean(),
+  raftTerm: Type.Optional(Type.Integer()),
+  dbSizeBytes: Type.Optional(Type.Integer()),
+  error: Type.Optional(Type.String()),
+});
+
+export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  app.get(
+    '/v1/cluster',
+    {
+      config: { scopes: ['admin'] },
+      schema: {
+        tags: ['cluster'],
+        summary: 'Nodes (with heartbeat age and role) and the store members (etcd leader, raft term, health)',
+        response: {
+          200: Type.Object({
+            node: Type.String(),
+            store: Type.String(),
+            nodes: Type.Array(NodeView),
+            storeMembers: Type.Array(StoreMemberView),
+          }),
+          ...problemResponses,
+        },
+      },
+    },
+    async () => {
+      const membership = deps.membership;
+      const now = deps.clock.now();
+      const ttl = deps.nodeTtlMs ?? 3000;
+      const [nodes, members] = membership
+        ? await Promise.all([membership.nodes(), membership.storeMembers()])
+        : [[], []];
+      return {
+        node: deps.nodeId,
+        store: deps.store.backend,
+        nodes: nodes.map((n) => {
+          const age = Math.max(0, now - n.heartbeatAt);
+          return {
+            id: n.id,
+            url: n.url,
+            version: n.version,
+            role: n.leads.includes('sweeper') ? ('leader' as const) : ('follower' as const),
+            startedAt: new Date(n.startedAt).toISOString(),
+            heartbeatAgeMs: Math.round(age),
+            healthy: age < ttl,
+            self: n.id === deps.nodeId,
+          };
+        }),
+        storeMembers: members,
+      };
+    },
+  );
+};

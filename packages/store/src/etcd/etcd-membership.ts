@@ -1,0 +1,178 @@
+import type { Lease as EtcdLease } from 'etcd3';
+import type { Membership, NodeAnnouncement, NodeRecord, StoreMember } from '../port/membership.js';
+import type { EtcdGateway } from './etcd-gateway.js';
+import type { Keyspace } from './keyspace.js';
+
+export interface EtcdMembershipOptions {
+  readonly gateway: EtcdGateway;
+  readonly keys: Keyspace;
+  readonly endpoints: readonly string[];
+  /** How often a node heartbeats (keep-alive + record refresh). */
+  readonly heartbeatMs: number;
+  /** Whole seconds (an etcd lease TTL); a node that stops heartbeating drops out after this. */
+  readonly ttlSeconds: number;
+  readonly now: () => number;
+  /** Singleton tasks this node may lead. */
+  readonly tasks: readonly string[];
+  readonly onError?: (err: unknown) => void;
+}
+
+/**
+ * Membership on etcd. Each node holds one etcd lease (TTL `ttlSeconds`) and keeps it alive every
+ * `heartbeatMs`; its record `nodes/{id}` and any election keys it wins are attached to that lease, so a
+ * dead node's record and leadership vanish together within the TTL, with no other node acting.
+ *
+ * Elections are create-if-absent on `elections/{task}/leader` with the node's lease: whoever created the
+ * key leads, and the key's create revision is the fencing number for the leader's writes. Losers retry
+ * at every heartbeat. A node whose lease was lost (a long etcd outage, a pause) grants a new one and
+ * re-registers on its next heartbeat: it rejoins by itself.
+ */
+export class EtcdMembership implements Membership {
+  #lease: EtcdLease | undefined;
+  #self: NodeAnnouncement | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #beating: Promise<void> | undefined;
+  readonly #leading = new Map<string, number>();
+
+  constructor(private readonly options: EtcdMembershipOptions) {}
+
+  async join(self: NodeAnnouncement): Promise<void> {
+    this.#self = self;
+    await this.#heartbeat();
+    this.#timer = setInterval(() => {
+      this.#beating ??= this.#heartbeat().finally(() => {
+        this.#beating = undefined;
+      });
+    }, this.options.heartbeatMs);
+    this.#timer.unref();
+  }
+
+  async #heartbeat(): Promise<void> {
+    const self = this.#self;
+    if (!self) return;
+    try {
+      const lease = await this.#liveLease();
+      const record: NodeRecord = {
+        ...self,
+        heartbeatAt: this.options.now(),
+        leads: [...this.#leading.keys()],
+      };
+      await lease.put(this.options.keys.node(self.id)).value(JSON.stringify(record));
+      for (const task of this.options.tasks) await this.#campaign(task, lease);
+    } catch (err) {
+      // Leadership cannot be trusted past a failed heartbeat: step down until one succeeds again.
+      this.#leading.clear();
+      this.options.onError?.(err);
+    }
+  }
+
+  /** The node's etcd lease, kept alive; a new one when the old one expired (auto-rejoin). */
+  async #liveLease(): Promise<EtcdLease> {
+    if (this.#lease) {
+      try {
+        const answer = await this.#lease.keepaliveOnce();
+        if (Number(answer.TTL) > 0) return this.#lease;
+      } catch {
+        // fall through: grant a new lease
+      }
+      this.#lease.release();
+      this.#lease = undefined;
+      this.#leading.clear();
+    }
+    const lease = this.options.gateway.client.lease(this.options.ttlSeconds, { autoKeepAlive: false });
+    lease.on('lost', () => undefined); // handled by the next heartbeat
+    await lease.grant();
+    this.#lease = lease;
+    return lease;
+  }
+
+  async #campaign(task: string, lease: EtcdLease): Promise<void> {
+    const key = `${this.options.keys.election(task)}leader`;
+    const id = await lease.grant();
+    const client = this.options.gateway.client;
+    const result = await client
+      .if(key, 'Create', '==', 0)
+      .then(
+        client
+          .put(key)
+          .value(this.#self?.id ?? '')
+          .lease(id),
+      )
+      .else(client.get(key))
+      .commit();
+    if (result.succeeded) {
+      this.#leading.set(task, Number(result.header.revision));
+      return;
+    }
+    const holder = result.responses[0]?.response_range?.kvs?.[0];
+    if (holder && holder.lease === id) this.#leading.set(task, Number(holder.create_revision));
+    else this.#leading.delete(task);
+  }
+
+  async leave(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#beating;
+    this.#leading.clear();
+    const lease = this.#lease;
+    this.#lease = undefined;
+    this.#self = undefined;
+    // Revoking deletes the node record and any election key at once, so a successor takes over now.
+    await lease?.revoke().catch(() => undefined);
+  }
+
+  leadership(task: string): { leader: boolean; fence: number | undefined } {
+    const fence = this.#leading.get(task);
+    return { leader: fence !== undefined, fence };
+  }
+
+  async nodes(): Promise<NodeRecord[]> {
+    const { results } = await this.options.gateway.read([{ prefix: this.options.keys.nodes() }]);
+    return (results[0] ?? [])
+      .map((kv) => JSON.parse(kv.value.toString()) as NodeRecord)
+      .sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Asks every endpoint for its status (via etcd's JSON gateway) so an unreachable member shows as such. */
+  async storeMembers(): Promise<StoreMember[]> {
+    return Promise.all(
+      this.options.endpoints.map(async (endpoint): Promise<StoreMember> => {
+        try {
+          const response = await fetch(`${endpoint.replace(/\/+$/, '')}/v3/maintenance/status`, {
+            method: 'POST',
+            body: '{}',
+            signal: AbortSignal.timeout(1000),
+          });
+          const status = (await response.json()) as {
+            header?: { member_id?: string };
+            leader?: string;
+            raftTerm?: string;
+            dbSize?: string;
+            errors?: string[];
+          };
+          const errors = status.errors ?? [];
+          return {
+            name: status.header?.member_id ?? endpoint,
+            endpoint,
+            healthy:
+              response.ok && errors.length === 0 && status.leader !== undefined && status.leader !== '0',
+            leader: status.leader !== undefined && status.leader === status.header?.member_id,
+            raftTerm: status.raftTerm === undefined ? undefined : Number(status.raftTerm),
+            dbSizeBytes: status.dbSize === undefined ? undefined : Number(status.dbSize),
+            ...(errors.length > 0 ? { error: errors.join('; ') } : {}),
+          };
+        } catch (err) {
+          return {
+            name: endpoint,
+            endpoint,
+            healthy: false,
+            leader: false,
+            raftTerm: undefined,
+            dbSizeBytes: undefined,
+            error: (err as Error).message,
+          };
+        }
+      }),
+    );
+  }
+}

@@ -1,0 +1,626 @@
+import {
+  assertRenewable,
+  assertSameCheckout,
+  checkoutCandidates,
+  holdsSeat,
+  type InstalledLicense,
+  installOutcome,
+  type Lease,
+  type LeaseEndReason,
+  LeaseholdError,
+  type License,
+  leaseWindow,
+  seatsExhausted,
+  seatsFor,
+} from '@leasehold/domain';
+import type {
+  AcquireSeatInput,
+  AcquireSeatResult,
+  ApiTokenRecord,
+  ForceReleaseInput,
+  InstallLicenseResult,
+  LeaseQuery,
+  LeaseRef,
+  LeaseStore,
+  SeatUsage,
+  StoredSigningKey,
+} from '../port/lease-store.js';
+import {
+  type Compare,
+  type EtcdConnectionOptions,
+  EtcdGateway,
+  EtcdTransientError,
+  type KeyValue,
+  storeUnavailable,
+  type WriteOp,
+} from './etcd-gateway.js';
+import { Keyspace } from './keyspace.js';
+import { decodeJson, decodeLease, decodeLicense, encodeLease, encodeLicense } from './records.js';
+
+export interface EtcdStoreOptions extends EtcdConnectionOptions {
+  /** Key prefix of this deployment (several clusters, or tests, may share one etcd). Ends with "/". */
+  readonly prefix?: string;
+  /** How long one store operation may keep retrying before it answers STORE_UNAVAILABLE. */
+  readonly operationBudgetMs?: number;
+  /** Randomness for slot choice and backoff jitter (injected, STYLE.md rule 4). */
+  readonly random?: () => number;
+}
+
+/** A compare failed: someone else wrote first. Re-read and decide again. */
+class Conflict extends Error {}
+
+interface LicenseSnapshot {
+  /** Mod revision of the license-rev key (0 when no license was ever installed). */
+  readonly rev: number;
+  readonly licenses: InstalledLicense[];
+}
+
+/**
+ * The HA backend: every operation is optimistic — read (linearizable), decide with the same domain rules
+ * as SQLite, then one transaction whose compares guarantee that what was read is still true. A failed
+ * compare re-reads and decides again; an error (unknown outcome) does the same, and the re-read finds the
+ * write if it happened (the request key of a checkout, the renewed record of a renewal), so no write is
+ * blindly repeated. Operations give up with STORE_UNAVAILABLE when their budget runs out.
+ *
+ * Seat expiry is decided by deadlines stored in the lease records and compared with the acting node's
+ * clock inside the compare-guarded transaction (docs/ha.md explains why not etcd leases).
+ */
+export class EtcdStore implements LeaseStore {
+  readonly backend = 'etcd';
+  readonly gateway: EtcdGateway;
+  readonly keys: Keyspace;
+  readonly #budgetMs: number;
+  readonly #random: () => number;
+  #licenseCache: LicenseSnapshot = { rev: -1, licenses: [] };
+
+  constructor(options: EtcdStoreOptions) {
+    this.gateway = new EtcdGateway(options);
+    this.keys = new Keyspace(options.prefix ?? '/leasehold/');
+    this.#budgetMs = options.operationBudgetMs ?? 1500;
+    this.#random = options.random ?? Math.random;
+  }
+
+  /**
+   * Runs `attempt` until it returns, throws a LeaseholdError, or the budget ends. Conflicts retry at once;
+   * transient etcd errors retry after a short jittered pause.
+   */
+  async #optimistic<T>(attempt: () => Promise<T>): Promise<T> {
+    const deadline = performance.now() + this.#budgetMs;
+    let lastError: unknown;
+    for (let round = 0; performance.now() < deadline; round++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (err instanceof LeaseholdError) throw err;
+        if (!(err instanceof Conflict) && !(err instanceof EtcdTransientError)) throw err;
+        lastError = err;
+        if (err instanceof EtcdTransientError) {
+          const pause = Math.min(200, 20 * 2 ** Math.min(round, 4)) * (0.5 + this.#random());
+          await new Promise((resolve) =>
+            setTimeout(resolve, Math.min(pause, Math.max(0, deadline - performance.now()))),
+          );
+        }
+      }
+    }
+    throw lastError instanceof Conflict
+      ? new LeaseholdError('STORE_UNAVAILABLE', 'too much contention on this seat pool; retry', undefined, {
+          cause: lastError,
+        })
+      : storeUnavailable(lastError);
+  }
+
+  async #commit(compare: readonly Compare[], writes: readonly WriteOp[]): Promise<number> {
+    const result = await this.gateway.txn(compare, writes);
+    if (!result.succeeded) throw new Conflict();
+    return result.revision;
+  }
+
+  /** Licenses as of `rev` (the license-rev key's mod revision just read), reloaded only when it moved. */
+  async #licensesAt(rev: number): Promise<LicenseSnapshot> {
+    if (this.#licenseCache.rev !== rev) {
+      const { results } = await this.gateway.read([
+        { key: this.keys.licenseRev() },
+        { prefix: this.keys.licenses() },
+      ]);
+      const current = results[0]?.[0]?.modRevision ?? 0;
+      this.#licenseCache = { rev: current, licenses: (results[1] ?? []).map(decodeLicense) };
+      // A newer revision than the one the caller read makes its compare fail, and it re-reads: correct.
+    }
+    return this.#licenseCache;
+  }
+
+  async ping(): Promise<void> {
+    await this.#optimistic(() => this.gateway.read([{ key: this.keys.licenseRev() }]));
+  }
+
+  async close(): Promise<void> {
+    this.gateway.close();
+  }
+
+  // Licenses -------------------------------------------------------------------------------------
+
+  installLicense(license: License, now: number): Promise<InstallLicenseResult> {
+    return this.#optimistic(async () => {
+      const { results } = await this.gateway.read([{ key: this.keys.license(license.id) }]);
+      const kv = results[0]?.[0];
+      const existing = kv && decodeLicense(kv);
+      const outcome = installOutcome(existing, license);
+      if (outcome === 'unchanged' && existing) return { outcome, license: existing };
+      const installed: InstalledLicense = { ...license, installedAt: now, revokedAt: undefined };
+      await this.#commit(
+        [{ key: this.keys.license(license.id), target: 'Mod', equals: kv?.modRevision ?? 0 }],
+        [
+          { put: this.keys.license(license.id), value: encodeLicense(installed) },
+          { put: this.keys.licenseRev(), value: license.id },
+        ],
+      );
+      return { outcome, license: installed };
+    });
+  }
+
+  async getLicense(id: string): Promise<InstalledLicense | undefined> {
+    const { results } = await this.#optimistic(() => this.gateway.read([{ key: this.keys.license(id) }]));
+    const kv = results[0]?.[0];
+    return kv && decodeLicense(kv);
+  }
+
+  async listLicenses(): Promise<InstalledLicense[]> {
+    const { results } = await this.#optimistic(() => this.gateway.read([{ prefix: this.keys.licenses() }]));
+    return (results[0] ?? []).map(decodeLicense).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  revokeLicense(id: string, now: number): Promise<InstalledLicense> {
+    return this.#optimistic(async () => {
+      const { results } = await this.gateway.read([{ key: this.keys.license(id) }]);
+      const kv = results[0]?.[0];
+      if (!kv) throw new LeaseholdError('LICENSE_NOT_FOUND', `no license "${id}" is installed`);
+      const existing = decodeLicense(kv);
+      if (existing.revokedAt !== undefined) return existing;
+      const revoked = { ...existing, revokedAt: now };
+      await this.#commit(
+        [{ key: kv.key, target: 'Mod', equals: kv.modRevision }],
+        [
+          { put: kv.key, value: encodeLicense(revoked) },
+          { put: this.keys.licenseRev(), value: id },
+        ],
+      );
+      return revoked;
+    });
+  }
+
+  // Seats ----------------------------------------------------------------------------------------
+
+  acquireSeat(input: AcquireSeatInput): Promise<AcquireSeatResult> {
+    const requestKey = this.keys.request(input.client.id, input.requestId);
+    return this.#optimistic(async () => {
+      const first = await this.gateway.read([{ key: requestKey }, { key: this.keys.licenseRev() }]);
+      const granted = first.results[0]?.[0];
+      if (granted) {
+        const lease = await this.#readLease(granted.value.toString());
+        if (!lease) throw new Conflict(); // purged between the two reads: read again
+        assertSameCheckout(lease, input);
+        return { lease, replayed: lease.id !== input.leaseId };
+      }
+      const licenseRev = first.results[1]?.[0]?.modRevision ?? 0;
+      const { licenses, rev } = await this.#licensesAt(licenseRev);
+      if (rev !== licenseRev) throw new Conflict();
+      const candidates = checkoutCandidates(licenses, input.feature, input.licenseId, input.now);
+      let seats = 0;
+      for (const license of candidates) {
+        const licensed = seatsFor(license, input.feature);
+        seats += licensed;
+        const granted = await this.#tryPool(license, licensed, input, requestKey, licenseRev);
+        if (granted) return { lease: granted, replayed: false };
+      }
+      throw seatsExhausted(input.feature, seats);
+    });
+  }
+
+  /** Tries to grant a seat of one pool; undefined when the pool is full at `input.now`. */
+  async #tryPool(
+    license: InstalledLicense,
+    seats: number,
+    input: AcquireSeatInput,
+    requestKey: string,
+    licenseRev: number,
+  ): Promise<Lease | undefined> {
+    const { results } = await this.gateway.read([{ prefix: this.keys.pool(license.id, input.feature) }]);
+    const present = new Map((results[0] ?? []).map((kv) => [this.keys.slotOf(kv.key), kv]));
+    const usable = seats - (await this.#liveLeftovers(present, seats, input.now));
+    const window = leaseWindow(license.lease, input.now, license.expiresAt);
+    const lease: Lease = {
+      id: input.leaseId,
+      licenseId: license.id,
+      feature: input.feature,
+      slot: -1,
+      fence: 0,
+      client: input.client,
+      requestId: input.requestId,
+      createdAt: input.now,
+      renewedAt: input.now,
+      expiresAt: window.expiresAt,
+      reservedUntil: window.reservedUntil,
+      graceMs: license.lease.graceMs,
+      revokedAt: undefined,
+      endedAt: undefined,
+      endReason: undefined,
+    };
+    const base: Compare[] = [
+      { key: this.keys.licenseRev(), target: 'Mod', equals: licenseRev },
+      { key: requestKey, target: 'Create', equals: 0 },
+    ];
+    const grant = async (slot: number, compare: Compare[], extra: WriteOp[]): Promise<Lease> => {
+      const slotKey = this.keys.slot(license.id, input.feature, slot);
+      const granted = { ...lease, slot };
+      const fence = await this.#commit(
+        [...base, ...compare],
+        [
+          { put: slotKey, value: lease.id },
+          { put: this.keys.lease(lease.id), value: encodeLease(granted) },
+          { put: requestKey, value: lease.id },
+          ...extra,
+        ],
+      );
+      return { ...granted, fence };
+    };
+
+    const slot = this.#randomFreeSlot(present, usable);
+    if (slot !== undefined) {
+      const slotKey = this.keys.slot(license.id, input.feature, slot);
+      return grant(slot, [{ key: slotKey, target: 'Create', equals: 0 }], []);
+    }
+    // Every usable slot is taken: take over one whose lease ran out, ending that lease in the same write.
+    const taken = [...present.entries()].filter(([slot]) => slot < usable);
+    const holders = await this.gateway.getMany(taken.map(([, kv]) => this.keys.lease(kv.value.toString())));
+    for (const [i, [slot, slotKv]] of taken.entries()) {
+      const holderKv = holders[i];
+      const holder = holderKv && decodeLease(holderKv);
+      if (holder && holdsSeat(holder, input.now)) continue;
+      const compare: Compare[] = [{ key: slotKv.key, target: 'Mod', equals: slotKv.modRevision }];
+      const extra: WriteOp[] = [];
+      if (holder && holderKv) {
+        compare.push({ key: holderKv.key, target: 'Mod', equals: holderKv.modRevision });
+        if (holder.endReason === undefined) {
+          extra.push({
+            put: holderKv.key,
+            value: encodeLease(ended(holder, holder.reservedUntil, 'expired')),
+          });
+        }
+      }
+      return grant(slot, compare, extra);
+    }
+    return undefined;
+  }
+
+  /**
+   * A random slot in [0, usable) with no key, or undefined when all have one. Random, not lowest, so that
+   * concurrent checkouts on several nodes rarely collide on one key; sampled first, so a pool of a million
+   * seats costs a few draws rather than a million-step scan, and scanned only when the pool is dense.
+   */
+  #randomFreeSlot(present: ReadonlyMap<number, unknown>, usable: number): number | undefined {
+    if (present.size < usable / 2) {
+      for (let draw = 0; draw < 16; draw++) {
+        const slot = Math.floor(this.#random() * usable);
+        if (!present.has(slot)) return slot;
+      }
+    }
+    const free: number[] = [];
+    for (let slot = 0; slot < usable; slot++) if (!present.has(slot)) free.push(slot);
+    return free.length === 0 ? undefined : free[Math.floor(this.#random() * free.length)];
+  }
+
+  /**
+   * Leases left above the seat count by a license re-issued with fewer seats, still holding seats at
+   * `now`. New grants stay below seats - leftovers, so the total never exceeds the seat count even while
+   * several nodes grant at once: a leftover can never renew (assertRenewable), so their number only falls,
+   * and a node that read an older, larger number is only more careful.
+   */
+  async #liveLeftovers(present: ReadonlyMap<number, KeyValue>, seats: number, now: number): Promise<number> {
+    const above = [...present.entries()]
+      .filter(([slot]) => slot >= seats)
+      .map(([, kv]) => kv.value.toString());
+    if (above.length === 0) return 0;
+    const holders = await this.gateway.getMany(above.map((id) => this.keys.lease(id)));
+    return holders.filter((kv) => kv && holdsSeat(decodeLease(kv), now)).length;
+  }
+
+  async #readLease(id: string): Promise<Lease | undefined> {
+    const { results } = await this.gateway.read([{ key: this.keys.lease(id) }]);
+    const kv = results[0]?.[0];
+    return kv && decodeLease(kv);
+  }
+
+  /** Reads a lease record (and the license revision) for an operation on it; applies the client scope. */
+  async #leaseForUpdate(ref: LeaseRef): Promise<{ kv: KeyValue; lease: Lease; licenseRev: number }> {
+    const { results } = await this.gateway.read([
+      { key: this.keys.lease(ref.leaseId) },
+      { key: this.keys.licenseRev() },
+    ]);
+    const kv = results[0]?.[0];
+    const lease = kv && decodeLease(kv);
+    if (!kv || !lease || (ref.licenseId !== undefined && lease.licenseId !== ref.licenseId)) {
+      throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${ref.leaseId}"`);
+    }
+    return { kv, lease, licenseRev: results[1]?.[0]?.modRevision ?? 0 };
+  }
+
+  /** Compares that hold while a lease still owns its slot and its record is as read. */
+  #owns(kv: KeyValue, lease: Lease): Compare[] {
+    return [
+      { key: kv.key, target: 'Mod', equals: kv.modRevision },
+      { key: this.keys.slot(lease.licenseId, lease.feature, lease.slot), target: 'Value', equals: lease.id },
+    ];
+  }
+
+  renewLease(input: LeaseRef): Promise<Lease> {
+    return this.#optimistic(async () => {
+      const { kv, lease, licenseRev } = await this.#leaseForUpdate(input);
+      const { licenses, rev } = await this.#licensesAt(licenseRev);
+      if (rev !== licenseRev) throw new Conflict();
+      const license = licenses.find((l) => l.id === lease.licenseId);
+      assertRenewable(lease, license, input.now);
+      if (!license) throw new LeaseholdError('LICENSE_NOT_FOUND');
+      const window = leaseWindow(license.lease, input.now, license.expiresAt);
+      const renewed: Lease = {
+        ...lease,
+        renewedAt: input.now,
+        expiresAt: Math.max(window.expiresAt, lease.expiresAt),
+        reservedUntil: Math.max(window.reservedUntil, lease.reservedUntil),
+        graceMs: license.lease.graceMs,
+      };
+      await this.#commit(
+        [...this.#owns(kv, lease), { key: this.keys.licenseRev(), target: 'Mod', equals: licenseRev }],
+        [{ put: kv.key, value: encodeLease(renewed) }],
+      );
+      return renewed;
+    });
+  }
+
+  releaseSeat(input: LeaseRef): Promise<Lease> {
+    return this.#optimistic(async () => {
+      const { kv, lease } = await this.#leaseForUpdate(input);
+      if (lease.endReason !== undefined) return lease;
+      const result =
+        input.now >= lease.reservedUntil
+          ? ended(lease, lease.reservedUntil, 'expired')
+          : ended(lease, input.now, 'released');
+      await this.#end(kv, lease, result);
+      return result;
+    });
+  }
+
+  forceRelease(input: ForceReleaseInput): Promise<Lease> {
+    return this.#optimistic(async () => {
+      const { kv, lease } = await this.#leaseForUpdate(input);
+      if (lease.endReason !== undefined) return lease;
+      if (input.now >= lease.reservedUntil) {
+        const result = ended(lease, lease.reservedUntil, 'expired');
+        await this.#end(kv, lease, result);
+        return result;
+      }
+      const revoked: Lease = { ...lease, revokedAt: lease.revokedAt ?? input.now };
+      if (input.immediate) {
+        const result = ended(revoked, input.now, 'revoked');
+        await this.#end(kv, lease, result);
+        return result;
+      }
+      await this.#commit(this.#owns(kv, lease), [{ put: kv.key, value: encodeLease(revoked) }]);
+      return revoked;
+    });
+  }
+
+  /** Writes a lease's end and frees its slot, in one transaction. */
+  async #end(kv: KeyValue, lease: Lease, result: Lease): Promise<void> {
+    await this.#commit(this.#owns(kv, lease), [
+      { put: kv.key, value: encodeLease(result) },
+      { delete: this.keys.slot(lease.licenseId, lease.feature, lease.slot) },
+    ]);
+  }
+
+  getLease(id: string): Promise<Lease | undefined> {
+    return this.#optimistic(() => this.#readLease(id));
+  }
+
+  async listLeases(query: LeaseQuery): Promise<Lease[]> {
+    const leases = query.includeEnded ? await this.#allLeases() : await this.#liveLeases();
+    return leases
+      .filter((l) => query.includeEnded || holdsSeat(l, query.now))
+      .filter((l) => query.licenseId === undefined || l.licenseId === query.licenseId)
+      .filter((l) => query.feature === undefined || l.feature === query.feature)
+      .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id))
+      .slice(0, query.limit ?? 10_000);
+  }
+
+  async #allLeases(): Promise<Lease[]> {
+    const { results } = await this.#optimistic(() => this.gateway.read([{ prefix: this.keys.leases() }]));
+    return (results[0] ?? []).map(decodeLease);
+  }
+
+  /** Leases that hold a slot key (live, or overdue and not yet swept), with their slot kvs. */
+  async #liveLeaseEntries(): Promise<{ lease: Lease; kv: KeyValue }[]> {
+    return this.#optimistic(async () => {
+      const slots = await this.gateway.read([{ prefix: this.keys.slots() }]);
+      const ids = (slots.results[0] ?? []).map((kv) => kv.value.toString());
+      const records = await this.gateway.getMany(ids.map((id) => this.keys.lease(id)));
+      return records.flatMap((kv) => (kv ? [{ kv, lease: decodeLease(kv) }] : []));
+    });
+  }
+
+  async #liveLeases(): Promise<Lease[]> {
+    return (await this.#liveLeaseEntries()).map((e) => e.lease);
+  }
+
+  async seatUsage(now: number): Promise<SeatUsage[]> {
+    const [licenses, live] = await Promise.all([this.listLicenses(), this.#liveLeases()]);
+    return licenses.flatMap((license) =>
+      license.entitlements.map((e) => ({
+        licenseId: license.id,
+        feature: e.feature,
+        seats: e.seats,
+        inUse: live.filter((l) => l.licenseId === license.id && l.feature === e.feature && holdsSeat(l, now))
+          .length,
+      })),
+    );
+  }
+
+  async expireLeases(now: number, limit: number): Promise<Lease[]> {
+    const overdue = (await this.#liveLeaseEntries())
+      .filter(({ lease }) => lease.endReason === undefined && now >= lease.reservedUntil)
+      .sort((a, b) => a.lease.reservedUntil - b.lease.reservedUntil)
+      .slice(0, limit);
+    const expired: Lease[] = [];
+    for (const { kv, lease } of overdue) {
+      const result = ended(lease, lease.reservedUntil, 'expired');
+      try {
+        await this.#optimistic(() => this.#end(kv, lease, result));
+        expired.push(result);
+      } catch (err) {
+        // Someone else ended or renewed it first (or etcd is away): the next sweep looks again.
+        if (!(err instanceof LeaseholdError)) throw err;
+      }
+    }
+    return expired;
+  }
+
+  async purgeEndedLeases(before: number): Promise<number> {
+    const { results } = await this.#optimistic(() => this.gateway.read([{ prefix: this.keys.leases() }]));
+    let purged = 0;
+    for (const kv of results[0] ?? []) {
+      const lease = decodeLease(kv);
+      if (lease.endedAt === undefined || lease.endedAt >= before) continue;
+      const done = await this.gateway
+        .txn(
+          [{ key: kv.key, target: 'Mod', equals: kv.modRevision }],
+          [{ delete: kv.key }, { delete: this.keys.request(lease.client.id, lease.requestId) }],
+        )
+        .catch(() => ({ succeeded: false }));
+      if (done.succeeded) purged++;
+    }
+    return purged;
+  }
+
+  // Signing keys ---------------------------------------------------------------------------------
+
+  ensureSigningKey(candidate: StoredSigningKey): Promise<StoredSigningKey[]> {
+    return this.#optimistic(async () => {
+      const existing = await this.listSigningKeys();
+      if (existing.length > 0) return existing;
+      // Create-if-absent on a fixed marker key, so two nodes starting at once keep one key between them.
+      const marker = `${this.keys.signingKeys()}~first`;
+      await this.#commit(
+        [{ key: marker, target: 'Create', equals: 0 }],
+        [
+          { put: marker, value: candidate.kid },
+          { put: this.keys.signingKey(candidate.kid), value: JSON.stringify(candidate) },
+        ],
+      );
+      return [candidate];
+    });
+  }
+
+  async listSigningKeys(): Promise<StoredSigningKey[]> {
+    const { results } = await this.#optimistic(() =>
+      this.gateway.read([{ prefix: this.keys.signingKeys() }]),
+    );
+    return (results[0] ?? [])
+      .filter((kv) => !kv.key.endsWith('~first'))
+      .map((kv) => decodeJson<StoredSigningKey>(kv))
+      .sort((a, b) => b.createdAt - a.createdAt || a.kid.localeCompare(b.kid));
+  }
+
+  // Tokens ---------------------------------------------------------------------------------------
+
+  createToken(record: ApiTokenRecord): Promise<ApiTokenRecord> {
+    return this.#optimistic(async () => {
+      const { results } = await this.gateway.read([{ key: this.keys.tokenHash(record.hash) }]);
+      const existing = results[0]?.[0];
+      if (existing) {
+        const found = decodeJson<ApiTokenRecord>(existing);
+        if (found.id === record.id) return found; // our own earlier attempt
+        throw new LeaseholdError('VALIDATION_FAILED', 'a token with this secret exists already');
+      }
+      await this.#commit(
+        [
+          { key: this.keys.tokenHash(record.hash), target: 'Create', equals: 0 },
+          { key: this.keys.token(record.id), target: 'Create', equals: 0 },
+        ],
+        [
+          { put: this.keys.tokenHash(record.hash), value: JSON.stringify(record) },
+          { put: this.keys.token(record.id), value: record.hash },
+        ],
+      );
+      return record;
+    });
+  }
+
+  replaceNamedToken(record: ApiTokenRecord & { readonly name: string }): Promise<ApiTokenRecord> {
+    return this.#optimistic(async () => {
+      const { results } = await this.gateway.read([{ prefix: this.keys.tokenHashes() }]);
+      const all = (results[0] ?? []).map((kv) => ({ kv, token: decodeJson<ApiTokenRecord>(kv) }));
+      const writes: WriteOp[] = [];
+      const compare: Compare[] = [];
+      for (const { kv, token } of all) {
+        if (token.name !== record.name || token.hash === record.hash || token.revokedAt !== undefined)
+          continue;
+        compare.push({ key: kv.key, target: 'Mod', equals: kv.modRevision });
+        writes.push({ put: kv.key, value: JSON.stringify({ ...token, revokedAt: record.createdAt }) });
+      }
+      const same = all.find(({ token }) => token.hash === record.hash);
+      let live: ApiTokenRecord = record;
+      if (same && same.token.revokedAt === undefined) {
+        live = same.token;
+      } else {
+        compare.push({
+          key: this.keys.tokenHash(record.hash),
+          target: 'Mod',
+          equals: same?.kv.modRevision ?? 0,
+        });
+        writes.push(
+          { put: this.keys.tokenHash(record.hash), value: JSON.stringify(record) },
+          { put: this.keys.token(record.id), value: record.hash },
+        );
+        if (same) writes.push({ delete: this.keys.token(same.token.id) });
+      }
+      if (writes.length > 0) await this.#commit(compare, writes);
+      return live;
+    });
+  }
+
+  async findTokenByHash(hash: string): Promise<ApiTokenRecord | undefined> {
+    const { results } = await this.#optimistic(() => this.gateway.read([{ key: this.keys.tokenHash(hash) }]));
+    const kv = results[0]?.[0];
+    return kv && decodeJson<ApiTokenRecord>(kv);
+  }
+
+  async listTokens(): Promise<ApiTokenRecord[]> {
+    const { results } = await this.#optimistic(() =>
+      this.gateway.read([{ prefix: this.keys.tokenHashes() }]),
+    );
+    return (results[0] ?? [])
+      .map((kv) => decodeJson<ApiTokenRecord>(kv))
+      .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+  }
+
+  revokeToken(id: string, now: number): Promise<ApiTokenRecord> {
+    return this.#optimistic(async () => {
+      const pointer = await this.gateway.read([{ key: this.keys.token(id) }]);
+      const hash = pointer.results[0]?.[0]?.value.toString();
+      if (!hash) throw new LeaseholdError('TOKEN_NOT_FOUND', `no API token "${id}"`);
+      const { results } = await this.gateway.read([{ key: this.keys.tokenHash(hash) }]);
+      const kv = results[0]?.[0];
+      if (!kv) throw new Conflict();
+      const token = decodeJson<ApiTokenRecord>(kv);
+      if (token.revokedAt !== undefined) return token;
+      const revoked = { ...token, revokedAt: now };
+      await this.#commit(
+        [{ key: kv.key, target: 'Mod', equals: kv.modRevision }],
+        [{ put: kv.key, value: JSON.stringify(revoked) }],
+      );
+      return revoked;
+    });
+  }
+}
+
+function ended(lease: Lease, at: number, reason: LeaseEndReason): Lease {
+  return { ...lease, endedAt: at, endReason: reason };
+}

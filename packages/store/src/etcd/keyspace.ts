@@ -1,0 +1,46 @@
+/**
+ * Where each record lives in etcd. Every component is URI-encoded, so ids containing "/" cannot reach
+ * into another record's range. Slot numbers are zero-padded so that a prefix range lists them in order.
+ *
+ *   {p}licenses/{id}                    InstalledLicense (JSON)
+ *   {p}license-rev                      touched by every install and revoke: one key to compare
+ *   {p}slots/{license}/{feature}/{slot} the id of the lease holding the slot
+ *   {p}leases/{id}                      Lease (JSON, without fence: the fence is this key's create revision)
+ *   {p}requests/{client}/{request}      the lease id a checkout request granted
+ *   {p}signing-keys/{kid}               StoredSigningKey (JSON)
+ *   {p}tokens/{id}                      the token's hash
+ *   {p}token-hash/{hash}                ApiTokenRecord (JSON)
+ */
+export class Keyspace {
+  constructor(readonly prefix: string) {
+    if (!prefix.endsWith('/')) throw new TypeError('an etcd key prefix ends with "/"');
+  }
+
+  license = (id: string) => `${this.prefix}licenses/${enc(id)}`;
+  licenses = () => `${this.prefix}licenses/`;
+  licenseRev = () => `${this.prefix}license-rev`;
+  pool = (licenseId: string, feature: string) => `${this.prefix}slots/${enc(licenseId)}/${enc(feature)}/`;
+  slot = (licenseId: string, feature: string, slot: number) =>
+    `${this.pool(licenseId, feature)}${String(slot).padStart(7, '0')}`;
+  slots = () => `${this.prefix}slots/`;
+  lease = (id: string) => `${this.prefix}leases/${enc(id)}`;
+  leases = () => `${this.prefix}leases/`;
+  request = (clientId: string, requestId: string) =>
+    `${this.prefix}requests/${enc(clientId)}/${enc(requestId)}`;
+  signingKey = (kid: string) => `${this.prefix}signing-keys/${enc(kid)}`;
+  signingKeys = () => `${this.prefix}signing-keys/`;
+  token = (id: string) => `${this.prefix}tokens/${enc(id)}`;
+  tokenHash = (hash: string) => `${this.prefix}token-hash/${enc(hash)}`;
+  tokenHashes = () => `${this.prefix}token-hash/`;
+  /** Node membership and elections (see membership). */
+  node = (id: string) => `${this.prefix}nodes/${enc(id)}`;
+  nodes = () => `${this.prefix}nodes/`;
+  election = (name: string) => `${this.prefix}elections/${enc(name)}/`;
+
+  /** The slot number at the end of a slot key. */
+  slotOf(key: string): number {
+    return Number(key.slice(key.lastIndexOf('/') + 1));
+  }
+}
+
+const enc = (component: string) => encodeURIComponent(component);

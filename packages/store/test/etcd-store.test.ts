@@ -1,0 +1,11 @@
+import { randomUUID } from 'node:crypto';
+import { EtcdStore } from '@leasehold/store';
+import { describeLeaseStoreContract } from './contract/lease-store-contract.js';
+import { etcdEndpoints } from './support/etcd.js';
+
+// The same contract suite as SQLite, unchanged, against a real 3-member etcd cluster. Each store gets its
+// own key prefix, so runs never see each other's data.
+describeLeaseStoreContract('etcd', async () => {
+  const endpoints = await etcdEndpoints();
+  return new EtcdStore({ endpoints, prefix: `/contract-${randomUUID()}/` });
+});
