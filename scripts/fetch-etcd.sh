@@ -7,7 +7,8 @@
 # Debian's mirror, and the host's apt state is never touched.
 #
 # Result: .cache/etcd/root/usr/bin/etcd (and etcdctl from etcd-client, if that download works).
-# Idempotent: exits at once when that binary exists and reports 3.5.x.
+# Idempotent: exits at once when that binary exists and reports 3.5.x, or LEASEHOLD_ETCD_BIN runs.
+# LEASEHOLD_DEBIAN_MIRROR overrides http://deb.debian.org/debian (another Debian mirror).
 # If the download fails and /usr/bin/etcd >= 3.4 exists, it says so with a WARNING and exits 0;
 # locateEtcd() in @leasehold/devtools then falls back to etcd on PATH.
 set -euo pipefail
@@ -29,6 +30,11 @@ is_35() { [[ "$(etcd_version "$1")" == 3.5.* ]]; }
 
 if [[ -x "$bin" ]] && is_35 "$bin"; then
   log "etcd $(etcd_version "$bin") already at ${bin#"$root_dir"/}"
+  exit 0
+fi
+# locateEtcd() prefers LEASEHOLD_ETCD_BIN; when that runs, there is nothing to fetch.
+if [[ -n "${LEASEHOLD_ETCD_BIN:-}" ]] && [[ -n "$(etcd_version "$LEASEHOLD_ETCD_BIN")" ]]; then
+  log "using LEASEHOLD_ETCD_BIN=$LEASEHOLD_ETCD_BIN (etcd $(etcd_version "$LEASEHOLD_ETCD_BIN")); nothing to fetch"
   exit 0
 fi
 

@@ -1,5 +1,7 @@
 export { type NodeConfig, NodeConfigSchema } from './config/config-schema.js';
 export { ConfigError, loadConfig } from './config/load-config.js';
+export { DevCluster, type DevClusterOptions } from './dev/dev-cluster.js';
+export { LEASEHOLD_BIN, NodeProcess, type NodeState } from './dev/node-process.js';
 export { buildApp, LOG_REDACT, type RouteSummary } from './http/app.js';
 export type { AppDeps } from './http/app-deps.js';
 export { ClusterKeyring } from './keys/cluster-keyring.js';

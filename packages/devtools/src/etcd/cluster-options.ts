@@ -89,7 +89,9 @@ export function clusterConfig(options: EtcdClusterOptions): ClusterConfig {
   }
   const hosts = options.hosts ?? Array.from({ length: size }, () => '127.0.0.1');
   if (hosts.length !== size) {
-    throw new TypeError(`EtcdCluster.start: hosts must list one address per member (${size}), got ${hosts.length}`);
+    throw new TypeError(
+      `EtcdCluster.start: hosts must list one address per member (${size}), got ${hosts.length}`,
+    );
   }
   for (const host of hosts) {
     if (isIP(host) === 0) throw new TypeError(`EtcdCluster.start: host '${host}' is not an IP address`);

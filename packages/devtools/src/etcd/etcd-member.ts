@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnEtcd } from './spawn-etcd.js';
 
@@ -58,6 +58,8 @@ export class MemberProcess implements EtcdMember {
   #state: EtcdMemberState = 'stopped';
   #child: ChildProcess | undefined;
   #exited: Promise<EtcdMemberExit> = Promise.resolve({ code: null, signal: null });
+  // Where the current process's part of the log begins: the log file is appended across restarts.
+  #logOffset = 0;
 
   constructor(spec: MemberSpec) {
     this.name = spec.name;
@@ -78,6 +80,10 @@ export class MemberProcess implements EtcdMember {
 
   async start(bin: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
     if (this.#child) throw new TypeError(`etcd member ${this.name} is already ${this.#state}`);
+    this.#logOffset = await stat(this.logFile).then(
+      (s) => s.size,
+      () => 0,
+    );
     const child = await spawnEtcd({ bin, args, env, logFile: this.logFile });
     this.#child = child;
     this.#state = 'running';
@@ -135,12 +141,29 @@ export class MemberProcess implements EtcdMember {
     }
   }
 
-  /** The last `lines` lines of its log, for error messages. */
-  async logTail(lines = 20): Promise<string> {
+  /**
+   * What its current (or last) process logged, for error messages: all of it when short, else the first
+   * lines (Go's flag errors come before the usage text) and the last ones (zap's fatal line ends it).
+   */
+  async logExcerpt(head = 5, tail = 15): Promise<string> {
+    let text: string;
     try {
-      return (await readFile(this.logFile, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
+      const file = await open(this.logFile);
+      try {
+        const { size } = await file.stat();
+        const length = Math.max(0, Math.min(256 * 1024, size - this.#logOffset));
+        const { buffer, bytesRead } = await file.read(Buffer.alloc(length), 0, length, size - length);
+        text = buffer.subarray(0, bytesRead).toString('utf8');
+      } finally {
+        await file.close();
+      }
     } catch {
       return '(no log)';
     }
+    const lines = text.trimEnd().split('\n');
+    if (lines.length <= head + tail) return lines.join('\n');
+    return [...lines.slice(0, head), `[… ${lines.length - head - tail} lines …]`, ...lines.slice(-tail)].join(
+      '\n',
+    );
   }
 }

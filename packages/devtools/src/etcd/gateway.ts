@@ -224,7 +224,9 @@ function describe(cause: unknown): string {
 export async function readVersion(clientUrl: string, options: GatewayCallOptions = {}): Promise<string> {
   const doFetch = options.fetch ?? fetch;
   try {
-    const response = await doFetch(`${clientUrl}/version`, { signal: AbortSignal.timeout(options.timeoutMs ?? 1000) });
+    const response = await doFetch(`${clientUrl}/version`, {
+      signal: AbortSignal.timeout(options.timeoutMs ?? 1000),
+    });
     const parsed = (await response.json()) as { etcdserver?: unknown };
     return typeof parsed.etcdserver === 'string' ? parsed.etcdserver : '';
   } catch (cause) {

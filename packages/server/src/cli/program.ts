@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
+import { registerDev } from './dev-command.js';
 import { registerKeys } from './keys-command.js';
 import { issueLicenseFile } from './license-issue.js';
 import { registerServe } from './serve-command.js';
@@ -40,5 +41,6 @@ export function buildProgram(): Command {
     });
 
   registerServerCommands(program, license);
+  registerDev(program);
   return program;
 }

@@ -19,4 +19,6 @@ export interface AppDeps {
   readonly version: string;
   readonly logger?: FastifyServerOptions['logger'];
   readonly bodyLimit?: number;
+  /** How long a node trusts a token lookup before reading the store again (0: every request). */
+  readonly tokenCacheMs?: number;
 }

@@ -11,6 +11,7 @@ import { leaseRoutes } from './routes/leases.js';
 import { licenseRoutes } from './routes/licenses.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { Problem } from './schemas.js';
+import { TokenCache } from './token-cache.js';
 
 export interface RouteSummary {
   readonly method: string;
@@ -22,6 +23,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every route with its declared scopes: for the OpenAPI and authorization-matrix tests. */
     readonly routeTable: readonly RouteSummary[];
+    readonly tokenCache: TokenCache;
   }
 }
 
@@ -79,7 +81,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addSchema(Problem);
   installProblemHandlers(app);
-  installAuth(app, deps.store);
+  const tokens = new TokenCache(deps.store, deps.tokenCacheMs ?? 0, () => deps.clock.monotonic());
+  app.decorate('tokenCache', tokens);
+  installAuth(app, tokens);
 
   await app.register(swagger, {
     openapi: {

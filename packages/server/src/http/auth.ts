@@ -1,7 +1,8 @@
 import { LeaseholdError } from '@leasehold/domain';
-import type { ApiTokenRecord, LeaseStore } from '@leasehold/store';
+import type { ApiTokenRecord } from '@leasehold/store';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hashApiToken } from '../tokens/api-token.js';
+import type { TokenCache } from './token-cache.js';
 
 /**
  * Who may call a route. Every route declares its scopes in `config.scopes`; registering a route without
@@ -21,7 +22,7 @@ declare module 'fastify' {
 
 const MAX_TOKEN_LENGTH = 512;
 
-export function installAuth(app: FastifyInstance, store: LeaseStore): void {
+export function installAuth(app: FastifyInstance, tokens: TokenCache): void {
   app.decorateRequest('principal', undefined);
   app.addHook('onRoute', (route) => {
     if (!route.config?.scopes || route.config.scopes.length === 0) {
@@ -33,7 +34,7 @@ export function installAuth(app: FastifyInstance, store: LeaseStore): void {
     // The not-found handler has no scopes: it answers ROUTE_NOT_FOUND to anyone.
     if (!scopes || scopes.includes('public')) return;
     const token = bearerToken(request);
-    const record = await store.findTokenByHash(hashApiToken(token));
+    const record = await tokens.find(hashApiToken(token));
     if (!record || record.revokedAt !== undefined) {
       throw new LeaseholdError('UNAUTHENTICATED', 'the bearer token is unknown or revoked');
     }

@@ -107,6 +107,8 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       nodeId,
       membership,
       nodeTtlMs: config.nodeTtlSeconds * 1000,
+      // One store read per request is free on SQLite and a network round trip on etcd.
+      tokenCacheMs: config.store === 'etcd' ? 1000 : 0,
       version: VERSION,
       logger: runtime.logger ?? { level: config.logLevel, redact: LOG_REDACT },
     });

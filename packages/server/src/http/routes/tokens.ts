@@ -84,6 +84,10 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         response: { 200: TokenView, ...problemResponses },
       },
     },
-    async (request) => tokenView(await store.revokeToken(request.params.id, clock.now())),
+    async (request) => {
+      const revoked = await store.revokeToken(request.params.id, clock.now());
+      app.tokenCache.forget(revoked.hash);
+      return tokenView(revoked);
+    },
   );
 };
