@@ -29,7 +29,11 @@ export interface KeyValue {
   readonly modRevision: number;
 }
 
-export type ReadOp = { readonly key: string } | { readonly prefix: string };
+export type ReadOp =
+  | { readonly key: string }
+  | { readonly prefix: string }
+  /** Keys in [from, prefixEnd(within)): the tail of a prefix from one key on. */
+  | { readonly from: string; readonly within: string };
 
 export type Compare =
   | { readonly key: string; readonly target: 'Create' | 'Mod'; readonly equals: number }
@@ -41,6 +45,8 @@ export interface TxnResult {
   readonly succeeded: boolean;
   /** The store revision after the transaction: the revision of its writes when it succeeded. */
   readonly revision: number;
+  /** What the `onFailure` reads found, when the compares failed (to tell which one did). */
+  readonly failure: KeyValue[][];
 }
 
 const prefixEnd = (prefix: string): Buffer => {
@@ -53,6 +59,27 @@ const prefixEnd = (prefix: string): Buffer => {
   }
   return Buffer.from([0]);
 };
+
+const rangeOp = (op: ReadOp) => ({
+  request_range:
+    'key' in op
+      ? { key: Buffer.from(op.key) }
+      : 'prefix' in op
+        ? { key: Buffer.from(op.prefix), range_end: prefixEnd(op.prefix) }
+        : { key: Buffer.from(op.from), range_end: prefixEnd(op.within) },
+});
+
+const rangeResult = (r: {
+  response_range?: {
+    kvs?: { key: Buffer; value: Buffer; create_revision: string | number; mod_revision: string | number }[];
+  } | null;
+}): KeyValue[] =>
+  (r.response_range?.kvs ?? []).map((kv) => ({
+    key: kv.key.toString(),
+    value: kv.value,
+    createRevision: Number(kv.create_revision),
+    modRevision: Number(kv.mod_revision),
+  }));
 
 /** Marks an etcd failure the caller may retry (unavailable, deadline, leader change, unknown outcome). */
 export class EtcdTransientError extends Error {
@@ -86,26 +113,11 @@ export class EtcdGateway {
     const response = await this.#call(() =>
       this.client.kv.txn({
         compare: [],
-        success: ops.map((op) => ({
-          request_range:
-            'key' in op
-              ? { key: Buffer.from(op.key) }
-              : { key: Buffer.from(op.prefix), range_end: prefixEnd(op.prefix) },
-        })),
+        success: ops.map(rangeOp),
         failure: [],
       }),
     );
-    return {
-      revision: Number(response.header.revision),
-      results: response.responses.map((r) =>
-        (r.response_range?.kvs ?? []).map((kv) => ({
-          key: kv.key.toString(),
-          value: kv.value,
-          createRevision: Number(kv.create_revision),
-          modRevision: Number(kv.mod_revision),
-        })),
-      ),
-    };
+    return { revision: Number(response.header.revision), results: response.responses.map(rangeResult) };
   }
 
   /**
@@ -122,7 +134,11 @@ export class EtcdGateway {
   }
 
   /** A conditional write. Never retried here: an error means the outcome is unknown. */
-  async txn(compare: readonly Compare[], writes: readonly WriteOp[]): Promise<TxnResult> {
+  async txn(
+    compare: readonly Compare[],
+    writes: readonly WriteOp[],
+    onFailure: readonly ReadOp[] = [],
+  ): Promise<TxnResult> {
     const response = await this.#call(() =>
       this.client.kv.txn({
         compare: compare.map((c) => ({
@@ -140,10 +156,14 @@ export class EtcdGateway {
             ? { request_put: { key: Buffer.from(w.put), value: Buffer.from(w.value) } }
             : { request_delete_range: { key: Buffer.from(w.delete) } },
         ),
-        failure: [],
+        failure: onFailure.map(rangeOp),
       }),
     );
-    return { succeeded: response.succeeded, revision: Number(response.header.revision) };
+    return {
+      succeeded: response.succeeded,
+      revision: Number(response.header.revision),
+      failure: response.succeeded ? [] : response.responses.map(rangeResult),
+    };
   }
 
   async #call<T>(fn: () => Promise<T>): Promise<T> {

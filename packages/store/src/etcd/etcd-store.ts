@@ -46,6 +46,9 @@ export interface EtcdStoreOptions extends EtcdConnectionOptions {
   readonly random?: () => number;
 }
 
+/** Pools up to this many seats are read whole at checkout; larger ones are probed (see #tryPool). */
+const DENSE_POOL_MAX_SEATS = 64;
+
 /** A compare failed: someone else wrote first. Re-read and decide again. */
 class Conflict extends Error {}
 
@@ -85,9 +88,15 @@ export class EtcdStore implements LeaseStore {
    * transient etcd errors retry after a short jittered pause.
    */
   async #optimistic<T>(attempt: () => Promise<T>): Promise<T> {
-    const deadline = performance.now() + this.#budgetMs;
+    const start = performance.now();
+    // Unavailability gives up after the budget (a 503 within 2 s: invariant 8). Conflicts mean etcd is
+    // answering and another writer won; those may retry longer, since every round makes progress.
+    const unavailableBy = start + this.#budgetMs;
+    const contendedBy = start + this.#budgetMs * 4;
     let lastError: unknown;
-    for (let round = 0; performance.now() < deadline; round++) {
+    for (let round = 0; ; round++) {
+      const now = performance.now();
+      if (now >= contendedBy || (lastError instanceof EtcdTransientError && now >= unavailableBy)) break;
       try {
         return await attempt();
       } catch (err) {
@@ -96,9 +105,8 @@ export class EtcdStore implements LeaseStore {
         lastError = err;
         if (err instanceof EtcdTransientError) {
           const pause = Math.min(200, 20 * 2 ** Math.min(round, 4)) * (0.5 + this.#random());
-          await new Promise((resolve) =>
-            setTimeout(resolve, Math.min(pause, Math.max(0, deadline - performance.now()))),
-          );
+          const left = Math.max(0, unavailableBy - performance.now());
+          await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
         }
       }
     }
@@ -224,9 +232,6 @@ export class EtcdStore implements LeaseStore {
     requestKey: string,
     licenseRev: number,
   ): Promise<Lease | undefined> {
-    const { results } = await this.gateway.read([{ prefix: this.keys.pool(license.id, input.feature) }]);
-    const present = new Map((results[0] ?? []).map((kv) => [this.keys.slotOf(kv.key), kv]));
-    const usable = seats - (await this.#liveLeftovers(present, seats, input.now));
     const window = leaseWindow(license.lease, input.now, license.expiresAt);
     const lease: Lease = {
       id: input.leaseId,
@@ -249,20 +254,46 @@ export class EtcdStore implements LeaseStore {
       { key: this.keys.licenseRev(), target: 'Mod', equals: licenseRev },
       { key: requestKey, target: 'Create', equals: 0 },
     ];
+    const writesFor = (slot: number, extra: WriteOp[] = []): WriteOp[] => [
+      { put: this.keys.slot(license.id, input.feature, slot), value: lease.id },
+      { put: this.keys.lease(lease.id), value: encodeLease({ ...lease, slot }) },
+      { put: requestKey, value: lease.id },
+      ...extra,
+    ];
     const grant = async (slot: number, compare: Compare[], extra: WriteOp[]): Promise<Lease> => {
-      const slotKey = this.keys.slot(license.id, input.feature, slot);
-      const granted = { ...lease, slot };
-      const fence = await this.#commit(
-        [...base, ...compare],
-        [
-          { put: slotKey, value: lease.id },
-          { put: this.keys.lease(lease.id), value: encodeLease(granted) },
-          { put: requestKey, value: lease.id },
-          ...extra,
-        ],
-      );
-      return { ...granted, fence };
+      const fence = await this.#commit([...base, ...compare], writesFor(slot, extra));
+      return { ...lease, slot, fence };
     };
+
+    if (seats > DENSE_POOL_MAX_SEATS) {
+      // Large pool: read only the slots above the seat count (downgrade leftovers, usually none), then try
+      // creating random slot keys blindly. Reading a whole pool of thousands of live leases for every
+      // checkout would make a checkout's cost grow with the pool.
+      const poolPrefix = this.keys.pool(license.id, input.feature);
+      const tail = await this.gateway.read([
+        { from: this.keys.slot(license.id, input.feature, seats), within: poolPrefix },
+      ]);
+      const above = new Map((tail.results[0] ?? []).map((kv) => [this.keys.slotOf(kv.key), kv]));
+      const usable = seats - (await this.#liveLeftovers(above, seats, input.now));
+      for (let probe = 0; probe < 4 && usable > 0; probe++) {
+        const slot = Math.floor(this.#random() * usable);
+        const slotKey = this.keys.slot(license.id, input.feature, slot);
+        const result = await this.gateway.txn(
+          [...base, { key: slotKey, target: 'Create', equals: 0 }],
+          writesFor(slot),
+          [{ key: requestKey }, { key: slotKey }],
+        );
+        if (result.succeeded) return { ...lease, slot, fence: result.revision };
+        const [requestSeen, slotSeen] = result.failure;
+        // Not the slot (a retried request, a license change): decide again from a fresh read.
+        if ((requestSeen?.length ?? 0) > 0 || (slotSeen?.length ?? 0) === 0) throw new Conflict();
+      }
+      // Four taken slots in a row: the pool is nearly full; look at all of it.
+    }
+
+    const { results } = await this.gateway.read([{ prefix: this.keys.pool(license.id, input.feature) }]);
+    const present = new Map((results[0] ?? []).map((kv) => [this.keys.slotOf(kv.key), kv]));
+    const usable = seats - (await this.#liveLeftovers(present, seats, input.now));
 
     const slot = this.#randomFreeSlot(present, usable);
     if (slot !== undefined) {
@@ -270,24 +301,33 @@ export class EtcdStore implements LeaseStore {
       return grant(slot, [{ key: slotKey, target: 'Create', equals: 0 }], []);
     }
     // Every usable slot is taken: take over one whose lease ran out, ending that lease in the same write.
-    const taken = [...present.entries()].filter(([slot]) => slot < usable);
-    const holders = await this.gateway.getMany(taken.map(([, kv]) => this.keys.lease(kv.value.toString())));
-    for (const [i, [slot, slotKv]] of taken.entries()) {
-      const holderKv = holders[i];
-      const holder = holderKv && decodeLease(holderKv);
-      if (holder && holdsSeat(holder, input.now)) continue;
-      const compare: Compare[] = [{ key: slotKv.key, target: 'Mod', equals: slotKv.modRevision }];
-      const extra: WriteOp[] = [];
-      if (holder && holderKv) {
-        compare.push({ key: holderKv.key, target: 'Mod', equals: holderKv.modRevision });
-        if (holder.endReason === undefined) {
-          extra.push({
-            put: holderKv.key,
-            value: encodeLease(ended(holder, holder.reservedUntil, 'expired')),
-          });
+    // In random order: concurrent checkouts on a full pool of expired leases then take over different slots.
+    const taken = shuffle(
+      [...present.entries()].filter(([slot]) => slot < usable),
+      this.#random,
+    );
+    // Holders are read a chunk at a time and the first expired one is taken: a full pool of live leases
+    // costs reading them all, a pool with expired ones usually one chunk.
+    for (let i = 0; i < taken.length; i += 16) {
+      const chunk = taken.slice(i, i + 16);
+      const holders = await this.gateway.getMany(chunk.map(([, kv]) => this.keys.lease(kv.value.toString())));
+      for (const [j, [slot, slotKv]] of chunk.entries()) {
+        const holderKv = holders[j];
+        const holder = holderKv && decodeLease(holderKv);
+        if (holder && holdsSeat(holder, input.now)) continue;
+        const compare: Compare[] = [{ key: slotKv.key, target: 'Mod', equals: slotKv.modRevision }];
+        const extra: WriteOp[] = [];
+        if (holder && holderKv) {
+          compare.push({ key: holderKv.key, target: 'Mod', equals: holderKv.modRevision });
+          if (holder.endReason === undefined) {
+            extra.push({
+              put: holderKv.key,
+              value: encodeLease(ended(holder, holder.reservedUntil, 'expired')),
+            });
+          }
         }
+        return grant(slot, compare, extra);
       }
-      return grant(slot, compare, extra);
     }
     return undefined;
   }
@@ -619,6 +659,14 @@ export class EtcdStore implements LeaseStore {
       return revoked;
     });
   }
+}
+
+function shuffle<T>(items: T[], random: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
 }
 
 function ended(lease: Lease, at: number, reason: LeaseEndReason): Lease {

@@ -134,6 +134,25 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
       });
     });
 
+    describe('large pools', () => {
+      it('fills a 100-seat pool exactly, then reuses expired seats', async () => {
+        await store.installLicense(license({ id: 'big', seats: { big: 100 } }), T0);
+        const first = await Promise.allSettled(
+          Array.from({ length: 130 }, (_, i) => checkout(`b${i}`, `c${i}`, T0, 'big')),
+        );
+        const granted = first.filter((r) => r.status === 'fulfilled').map((r) => r.value.lease);
+        expect(granted.length).toBe(100);
+        expect(new Set(granted.map((l) => l.slot)).size).toBe(100);
+        expect(Math.max(...granted.map((l) => l.slot))).toBeLessThan(100);
+        await expectCode(checkout('late', 'late', T0 + 1, 'big'), 'SEATS_EXHAUSTED');
+        const later = await Promise.allSettled(
+          Array.from({ length: 110 }, (_, i) => checkout(`x${i}`, `d${i}`, T0 + 60_000, 'big')),
+        );
+        expect(later.filter((r) => r.status === 'fulfilled').length).toBe(100);
+        expect((await store.listLeases({ now: T0 + 60_000, feature: 'big' })).length).toBe(100);
+      });
+    });
+
     describe('renewal, check-in and expiry', () => {
       beforeEach(async () => {
         await store.installLicense(license(), T0);
