@@ -222,6 +222,14 @@ describe('EtcdCluster: shapes and failures', () => {
     expect(etcdProcessesUnder(dataDir)).toEqual([]);
   });
 
+  it('gives up after startTimeoutMs with ETCD_START_FAILED, the members stopped', async () => {
+    const dataDir = join(base, 'too-slow');
+    const err = await EtcdCluster.start({ members: 1, dataDir, startTimeoutMs: 1 }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'ETCD_START_FAILED', cause: { code: 'ETCD_TIMEOUT' } });
+    expect((err as Error).message).toContain(join(dataDir, 'etcd1', 'etcd.log'));
+    expect(etcdProcessesUnder(dataDir)).toEqual([]);
+  });
+
   it('restart() waits for a port that another process holds for a moment (EADDRINUSE), then rejoins', async () => {
     const cluster = await EtcdCluster.start({ members: 1, dataDir: join(base, 'port-taken') });
     try {

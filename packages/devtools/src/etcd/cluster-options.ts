@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 /** Options of {@link EtcdCluster.start}. Unknown keys are rejected. */
 export interface EtcdClusterOptions {
   /** Number of members: 1, 3 or 5. */
-  readonly members: 1 | 3 | 5;
+  readonly members: number;
   /** Base directory; each member gets `<dataDir>/<name>/` (etcd data in `data/`, log in `etcd.log`). */
   readonly dataDir: string;
   /** `--heartbeat-interval` in ms; default 50. */

@@ -136,7 +136,15 @@ export class EtcdCluster {
   async #boot(): Promise<void> {
     const env = this.#env();
     for (const m of this.#processes) await m.start(this.bin, memberArgs(m, this.#flags, 'new'), env);
-    await this.#waitHealthy(this.#config.startTimeoutMs, 'ETCD_START_FAILED');
+    try {
+      await this.#waitHealthy(this.#config.startTimeoutMs, true);
+    } catch (err) {
+      if (!(err instanceof DevtoolsError) || err.code !== 'ETCD_TIMEOUT') throw err;
+      const logs = await Promise.all(
+        this.#processes.map(async (m) => `${m.logFile}:\n${await m.logExcerpt(0, 5)}`),
+      );
+      throw new DevtoolsError('ETCD_START_FAILED', `${err.message}\n${logs.join('\n')}`, { cause: err });
+    }
   }
 
   /** The client URL of every member, running or not, in member order. */
@@ -161,28 +169,31 @@ export class EtcdCluster {
    * ```
    */
   waitHealthy(timeoutMs = 10_000): Promise<EtcdMember> {
-    return this.#waitHealthy(timeoutMs, undefined);
+    return this.#waitHealthy(timeoutMs, false);
   }
 
-  async #waitHealthy(timeoutMs: number, failIfExited: 'ETCD_START_FAILED' | undefined): Promise<EtcdMember> {
+  async #waitHealthy(timeoutMs: number, failIfAnyExits: boolean): Promise<EtcdMember> {
     return pollUntil(
       async (remainingMs, note) => {
-        if (failIfExited) await this.#throwIfAnyExited();
+        if (failIfAnyExits) await this.#throwIfAnyExited();
         const running = this.#processes.filter((m) => m.state === 'running');
         if (running.length === 0) throw new TypeError('waitHealthy: no member is running');
         const timeoutMs = Math.min(PROBE_TIMEOUT_MS, remainingMs);
-        // Status first: it is answered locally. /health does a linearizable read, which before a leader has
-        // committed in its term waits for etcd's 500 ms ReadIndex retry or for our deadline; asked too early
-        // it made 1 start in 7 take 1-2 s instead of 0.2-0.5 s.
+        // Status first: it is answered locally, while /health is a linearizable read through Raft, worth
+        // asking only once the members agree on a leader.
         const statuses = await Promise.all(running.map((m) => this.#status(m, timeoutMs)));
         const leaderIds = new Set(statuses.map((s) => s?.leaderId));
         const leader = running.find((m) => m.memberId !== '' && leaderIds.has(m.memberId));
         if (leaderIds.size !== 1 || !leader) {
-          note(`leaders seen: ${running.map((m, i) => `${m.name} -> ${this.#nameOf(statuses[i]?.leaderId)}`).join(', ')}`);
+          note(
+            `leaders seen: ${running.map((m, i) => `${m.name} -> ${this.#nameOf(statuses[i]?.leaderId)}`).join(', ')}`,
+          );
           return undefined;
         }
         const health = await Promise.all(
-          running.map((m) => readHealth(m.clientUrl, { timeoutMs, fetch: this.#config.fetch }).catch(() => undefined)),
+          running.map((m) =>
+            readHealth(m.clientUrl, { timeoutMs, fetch: this.#config.fetch }).catch(() => undefined),
+          ),
         );
         const sick = running.filter((_, i) => !health[i]?.healthy);
         if (sick.length > 0) {
