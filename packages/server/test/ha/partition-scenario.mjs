@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Network-partition scenarios for the HA test (partition.test.ts). Runs INSIDE a private network namespace
-// (`unshare -n node partition-scenario.mjs --scenario leader|node --dir <empty dir>`) and refuses to run
+// (`unshare -n -m node partition-scenario.mjs --scenario leader|node --dir <empty dir>`) and refuses to run
 // anywhere else: it rewrites routing rules and nftables of the namespace it is in.
 //
 // Layout: etcd members on 127.0.0.11-13, Leasehold nodes on 127.0.0.21-23 (port 7300), every node talks to
@@ -51,7 +51,7 @@ const { values: argv } = parseArgs({
 });
 const SCENARIO = argv.scenario;
 if (SCENARIO !== 'leader' && SCENARIO !== 'node') {
-  process.stderr.write('usage: unshare -n node partition-scenario.mjs --scenario leader|node --dir <dir>\n');
+  process.stderr.write('usage: unshare -n -m node partition-scenario.mjs --scenario leader|node --dir <dir>\n');
   process.exit(2);
 }
 if (!argv.dir) {
@@ -91,7 +91,7 @@ function assertPrivateNamespace() {
   if (links.some((name) => name !== 'lo')) {
     throw new Error(
       `refusing to run: this network namespace has interfaces other than lo (${links.join(', ')}); ` +
-        'start me with "unshare -n node partition-scenario.mjs …"',
+        'start me with "unshare -n -m node partition-scenario.mjs …"',
     );
   }
   let same = false;
@@ -104,6 +104,28 @@ function assertPrivateNamespace() {
 }
 
 const uidOf = (host) => 47_000 + Number(host.split('.')[3]);
+
+/**
+ * Gives the test uids a passwd entry, in this process's private mount namespace only: `leasehold` calls
+ * os.userInfo() while building its CLI (server-commands.ts, a --client-id default), which throws for a uid
+ * without one, so `serve` would not start. Refuses unless the mount namespace is private.
+ */
+function overlayPasswd() {
+  let shared = true;
+  try {
+    shared = readlinkSync('/proc/self/ns/mnt') === readlinkSync('/proc/1/ns/mnt');
+  } catch {
+    // Cannot tell: treat as shared.
+  }
+  if (shared) throw new Error('refusing to run outside a private mount namespace; start me with "unshare -n -m"');
+  run('mount', ['--make-rprivate', '/']); // nothing mounted here may propagate anywhere else
+  const entries = [...ETCD_HOSTS, ...NODE_HOSTS]
+    .map((h) => `lh-partition-${h.split('.')[3]}:x:${uidOf(h)}:${uidOf(h)}::/nonexistent:/usr/sbin/nologin\n`)
+    .join('');
+  const path = join(WORK_DIR, 'passwd');
+  writeFileSync(path, readFileSync('/etc/passwd', 'utf8') + entries, { mode: 0o644 });
+  run('mount', ['--bind', path, '/etc/passwd']);
+}
 
 function setUpNetwork() {
   run('ip', ['link', 'set', 'lo', 'up']);
@@ -812,8 +834,9 @@ function common(run, nodes) {
 
 async function main() {
   assertPrivateNamespace();
-  setUpNetwork();
   chmodSync(WORK_DIR, 0o755); // the members' and nodes' uids must reach their dirs
+  overlayPasswd();
+  setUpNetwork();
   adminToken = generateApiToken('admin');
   let etcd;
   let nodes = [];

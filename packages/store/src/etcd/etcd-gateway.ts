@@ -37,6 +37,8 @@ export type ReadOp =
 
 export type Compare =
   | { readonly key: string; readonly target: 'Create' | 'Mod'; readonly equals: number }
+  /** Every key in [key, prefixEnd(within)) — vacuously true when there are none (etcd's range compare). */
+  | { readonly key: string; readonly within: string; readonly target: 'Create'; readonly equals: 0 }
   | { readonly key: string; readonly target: 'Value'; readonly equals: string };
 
 export type WriteOp = { readonly put: string; readonly value: string } | { readonly delete: string };
@@ -143,6 +145,7 @@ export class EtcdGateway {
       this.client.kv.txn({
         compare: compare.map((c) => ({
           key: Buffer.from(c.key),
+          ...('within' in c ? { range_end: prefixEnd(c.within) } : {}),
           target: c.target,
           result: 'Equal',
           ...(c.target === 'Create'

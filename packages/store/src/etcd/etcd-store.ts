@@ -200,7 +200,12 @@ export class EtcdStore implements LeaseStore {
 
   acquireSeat(input: AcquireSeatInput): Promise<AcquireSeatResult> {
     const requestKey = this.keys.request(input.client.id, input.requestId);
+    let round = 0;
     return this.#optimistic(async () => {
+      if (round++ === 0) {
+        const fast = await this.#blindCheckout(input, requestKey);
+        if (fast) return { lease: fast, replayed: false };
+      }
       const first = await this.gateway.read([{ key: requestKey }, { key: this.keys.licenseRev() }]);
       const granted = first.results[0]?.[0];
       if (granted) {
@@ -224,20 +229,46 @@ export class EtcdStore implements LeaseStore {
     });
   }
 
-  /** Tries to grant a seat of one pool; undefined when the pool is full at `input.now`. */
-  async #tryPool(
-    license: InstalledLicense,
-    seats: number,
-    input: AcquireSeatInput,
-    requestKey: string,
-    licenseRev: number,
-  ): Promise<Lease | undefined> {
+  /**
+   * The one-round-trip checkout for the common case: a large pool with free seats and licenses unchanged
+   * since this node last read them. One transaction, no read before it: it compares the cached license
+   * revision (so a revoked or changed license fails it), that the request id is new (so a retry never
+   * takes a second seat), that a random slot is free, and that no leftover leases sit above the seat
+   * count. Any failed compare returns undefined and the caller takes the careful path, which reads first.
+   */
+  async #blindCheckout(input: AcquireSeatInput, requestKey: string): Promise<Lease | undefined> {
+    const cache = this.#licenseCache;
+    if (cache.rev < 0) return undefined;
+    let license: InstalledLicense | undefined;
+    try {
+      license = checkoutCandidates(cache.licenses, input.feature, input.licenseId, input.now)[0];
+    } catch {
+      return undefined; // a cached "no" is not trusted: the careful path decides with fresh data
+    }
+    const seats = license ? seatsFor(license, input.feature) : 0;
+    if (!license || seats <= DENSE_POOL_MAX_SEATS) return undefined;
+    const slot = Math.floor(this.#random() * seats);
+    const lease = this.#newLease(license, input, slot);
+    const pool = this.keys.pool(license.id, input.feature);
+    const result = await this.gateway.txn(
+      [
+        { key: this.keys.licenseRev(), target: 'Mod', equals: cache.rev },
+        { key: requestKey, target: 'Create', equals: 0 },
+        { key: this.keys.slot(license.id, input.feature, slot), target: 'Create', equals: 0 },
+        { key: this.keys.slot(license.id, input.feature, seats), within: pool, target: 'Create', equals: 0 },
+      ],
+      this.#grantWrites(lease, requestKey),
+    );
+    return result.succeeded ? { ...lease, fence: result.revision } : undefined;
+  }
+
+  #newLease(license: InstalledLicense, input: AcquireSeatInput, slot: number): Lease {
     const window = leaseWindow(license.lease, input.now, license.expiresAt);
-    const lease: Lease = {
+    return {
       id: input.leaseId,
       licenseId: license.id,
       feature: input.feature,
-      slot: -1,
+      slot,
       fence: 0,
       client: input.client,
       requestId: input.requestId,
@@ -250,16 +281,32 @@ export class EtcdStore implements LeaseStore {
       endedAt: undefined,
       endReason: undefined,
     };
+  }
+
+  #grantWrites(lease: Lease, requestKey: string, extra: WriteOp[] = []): WriteOp[] {
+    return [
+      { put: this.keys.slot(lease.licenseId, lease.feature, lease.slot), value: lease.id },
+      { put: this.keys.lease(lease.id), value: encodeLease(lease) },
+      { put: requestKey, value: lease.id },
+      ...extra,
+    ];
+  }
+
+  /** Tries to grant a seat of one pool; undefined when the pool is full at `input.now`. */
+  async #tryPool(
+    license: InstalledLicense,
+    seats: number,
+    input: AcquireSeatInput,
+    requestKey: string,
+    licenseRev: number,
+  ): Promise<Lease | undefined> {
+    const lease = this.#newLease(license, input, -1);
     const base: Compare[] = [
       { key: this.keys.licenseRev(), target: 'Mod', equals: licenseRev },
       { key: requestKey, target: 'Create', equals: 0 },
     ];
-    const writesFor = (slot: number, extra: WriteOp[] = []): WriteOp[] => [
-      { put: this.keys.slot(license.id, input.feature, slot), value: lease.id },
-      { put: this.keys.lease(lease.id), value: encodeLease({ ...lease, slot }) },
-      { put: requestKey, value: lease.id },
-      ...extra,
-    ];
+    const writesFor = (slot: number, extra: WriteOp[] = []) =>
+      this.#grantWrites({ ...lease, slot }, requestKey, extra);
     const grant = async (slot: number, compare: Compare[], extra: WriteOp[]): Promise<Lease> => {
       const fence = await this.#commit([...base, ...compare], writesFor(slot, extra));
       return { ...lease, slot, fence };

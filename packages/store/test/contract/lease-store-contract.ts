@@ -151,6 +151,22 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
         expect(later.filter((r) => r.status === 'fulfilled').length).toBe(100);
         expect((await store.listLeases({ now: T0 + 60_000, feature: 'big' })).length).toBe(100);
       });
+
+      it('after a downgrade, leftover leases above the new seat count still count', async () => {
+        await store.installLicense(license({ id: 'big', seats: { big: 100 } }), T0);
+        for (let i = 0; i < 100; i++) await checkout(`b${i}`, `c${i}`, T0, 'big');
+        await store.installLicense(license({ id: 'big', version: 2, seats: { big: 70 } }), T0 + 1);
+        const live = await store.listLeases({ now: T0 + 2, feature: 'big' });
+        const below = live.find((l) => l.slot < 70);
+        await store.releaseSeat({ leaseId: below!.id, now: T0 + 2 });
+        // 99 live (69 below the new count, 30 above): a free slot below 70 exists, but no seat does.
+        await expectCode(checkout('after', 'after', T0 + 3, 'big'), 'SEATS_EXHAUSTED');
+        for (const l of live.filter((l) => l.slot >= 70).slice(0, 30)) {
+          await store.releaseSeat({ leaseId: l.id, now: T0 + 4 });
+        }
+        expect((await checkout('now', 'now', T0 + 5, 'big')).lease.slot).toBe(below!.slot);
+        await expectCode(checkout('full', 'full', T0 + 6, 'big'), 'SEATS_EXHAUSTED');
+      });
     });
 
     describe('renewal, check-in and expiry', () => {
