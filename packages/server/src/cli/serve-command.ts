@@ -54,12 +54,20 @@ export function registerServe(program: Command): void {
         throw err;
       }
       const node = await startNode(config);
-      if (node.createdAdminToken) {
-        process.stdout.write(
-          `\nAdmin token (shown once; also saved to ${node.adminTokenPath}, mode 0600):\n  ${node.createdAdminToken}\n\n`,
-        );
-      }
       process.stdout.write(`Leasehold node listening on ${node.url}\n`);
+      node.ready.then(
+        (admin) => {
+          if (admin.created) {
+            process.stdout.write(
+              `\nAdmin token (shown once; also saved to ${admin.path}, mode 0600):\n  ${admin.created}\n\n`,
+            );
+          }
+        },
+        (err: unknown) => {
+          node.app.log.error({ err }, 'start-up failed');
+          process.exit(1);
+        },
+      );
       let closing = false;
       const shutdown = (signal: string) => {
         if (closing) return;

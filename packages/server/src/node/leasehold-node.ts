@@ -17,16 +17,15 @@ import { buildApp, LOG_REDACT } from '../http/app.js';
 import { ClusterKeyring } from '../keys/cluster-keyring.js';
 import { loadDecryptionKeys, loadVendorKeys } from '../keys/vendor-trust.js';
 import { VERSION } from '../version.js';
-import { ensureAdminToken } from './admin-token.js';
+import { type AdminTokenResult, ensureAdminToken } from './admin-token.js';
 import { LeaseSweeper } from './lease-sweeper.js';
 
 export interface RunningNode {
   readonly url: string;
   readonly app: FastifyInstance;
   readonly store: LeaseStore;
-  /** Set when this start created the admin token (shown once). */
-  readonly createdAdminToken: string | undefined;
-  readonly adminTokenPath: string | undefined;
+  /** Resolves when the node has loaded its keys and joined: with the admin token if this start made it. */
+  readonly ready: Promise<AdminTokenResult>;
   close(): Promise<void>;
 }
 
@@ -39,13 +38,17 @@ export interface NodeRuntime {
 export const DATABASE_FILE = 'leasehold.db';
 
 /** Retries `step` while the store answers STORE_UNAVAILABLE, with capped backoff; other errors end it. */
-async function untilStoreAnswers<T>(step: () => Promise<T>): Promise<T> {
+async function untilStoreAnswers<T>(
+  step: () => Promise<T>,
+  cancelled: () => boolean,
+  log: { warn(obj: object, msg: string): void },
+): Promise<T> {
   for (let delay = 200; ; delay = Math.min(delay * 2, 2000)) {
     try {
       return await step();
     } catch (err) {
-      if ((err as LeaseholdError).code !== 'STORE_UNAVAILABLE') throw err;
-      process.stderr.write(`leasehold: store unavailable at start-up; retrying in ${delay} ms\n`);
+      if ((err as LeaseholdError).code !== 'STORE_UNAVAILABLE' || cancelled()) throw err;
+      log.warn({ err, retryInMs: delay }, 'store unavailable while starting; retrying');
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
@@ -93,11 +96,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
   const { store, membership } = openStore(config, dataDir, clock);
   try {
     const nodeId = config.nodeId ?? `${hostname()}:${config.port === 0 ? process.pid : config.port}`;
-    // A node started before its store is reachable waits here and starts by itself once it is.
-    const keyring = await untilStoreAnswers(() => ClusterKeyring.load(store, clock.now()));
-    const admin = await untilStoreAnswers(() =>
-      ensureAdminToken(store, dataDir, config.adminToken, clock, randomUUID),
-    );
+    const keyring = ClusterKeyring.empty();
     const app = await buildApp({
       store,
       clock,
@@ -125,18 +124,42 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-    // Joining waits for nothing: a node started before its store is up serves 503s and joins by itself.
-    membership
-      .join({ id: nodeId, url: config.advertiseUrl ?? url, version: VERSION, startedAt: clock.now() })
-      .catch((err: unknown) => app.log.warn({ err }, 'first heartbeat failed; retrying'));
-    sweeper.start();
+    // The node listens at once and finishes starting in the background: one started before its store is
+    // reachable answers /healthz, fails /readyz with 503, and becomes ready by itself once the store is.
+    let closed = false;
+    const bootstrap = (async () => {
+      await untilStoreAnswers(
+        () => keyring.loadFrom(store, clock.now()),
+        () => closed,
+        app.log,
+      );
+      const admin = await untilStoreAnswers(
+        () => ensureAdminToken(store, dataDir, config.adminToken, clock, randomUUID),
+        () => closed,
+        app.log,
+      );
+      await membership
+        .join({ id: nodeId, url: config.advertiseUrl ?? url, version: VERSION, startedAt: clock.now() })
+        .catch((err: unknown) => app.log.warn({ err }, 'first heartbeat failed; retrying'));
+      sweeper.start();
+      return admin;
+    })();
+    bootstrap.catch((err: unknown) => app.log.error({ err }, 'start-up failed'));
+    if (config.store === 'sqlite') {
+      // Nothing to wait for: fail fast on a broken data directory.
+      await bootstrap.catch(async (err: unknown) => {
+        await app.close();
+        throw err;
+      });
+    }
     return {
       url,
       app,
       store,
-      createdAdminToken: admin.created,
-      adminTokenPath: admin.path,
+      ready: bootstrap,
       async close() {
+        closed = true;
+        await bootstrap.catch(() => undefined);
         await sweeper.stop();
         await membership.leave();
         await app.close();

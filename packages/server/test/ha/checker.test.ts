@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { checkHistory, type Rule } from './checker.js';
+import { checkHistory, checkStoreRecords, type Rule, type StoredLease } from './checker.js';
 import type { Fault, HistoryData, Op } from './history.js';
-import { formatReport, opCounts, outageByKind, outageWindows } from './summary.js';
+import { formatReport, opCounts, outageByFault, outageByKind, outageWindows } from './summary.js';
 
 /**
  * The checker on hand-made histories: one clean history full of near misses that a correct server
@@ -213,6 +213,52 @@ describe('checkHistory', () => {
   });
 });
 
+describe('checkStoreRecords', () => {
+  const record = (id: string, o: Partial<StoredLease> = {}): StoredLease => ({
+    id,
+    license: 'lic',
+    feature: 'solver',
+    slot: 0,
+    client: { id: 'c1' },
+    requestId: `req-${id}`,
+    state: 'expired',
+    reservedUntil: new Date(8000).toISOString(),
+    ...o,
+  });
+  const seen = history(
+    grant('A', 0, 10, 6000, { slot: 0 }),
+    renew('A', 2000, 2010, 8000),
+    grant('B', 0, 10, 6000, { slot: 1 }),
+    checkin('B', 3000, 3010),
+  );
+  const clean = [
+    record('A'),
+    record('B', { slot: 1, state: 'released', reservedUntil: new Date(6000).toISOString() }),
+  ];
+  const storeRules = (stored: StoredLease[]) => checkStoreRecords(seen, stored).map((v) => v.rule);
+
+  it('passes records that match what the clients saw', () => {
+    // A ghost lease no client saw (a checkout whose answer was lost) is fine if it is alone for its request.
+    expect(checkStoreRecords(seen, [...clean, record('G', { slot: 1, requestId: 'req-G' })])).toEqual([]);
+  });
+
+  it('reports a second lease for one request id that no client saw', () => {
+    const violations = checkStoreRecords(seen, [...clean, record('A2', { requestId: 'req-A', slot: 1 })]);
+    expect(violations.map((v) => v.message)).toEqual([
+      'the store holds 2 leases for request c1/req-A: A (expired), A2 (expired)',
+    ]);
+  });
+
+  it('reports a forgotten lease, a forgotten renewal and a release nobody asked for', () => {
+    expect(storeRules([clean[1] as StoredLease])).toEqual(['lease-lost']);
+    expect(
+      storeRules([record('A', { reservedUntil: new Date(6000).toISOString() }), clean[1] as StoredLease]),
+    ).toEqual(['lease-lost']);
+    expect(storeRules([record('A', { state: 'released' }), clean[1] as StoredLease])).toEqual(['lease-lost']);
+    expect(storeRules([record('A', { slot: 1 }), clean[1] as StoredLease])).toEqual(['malformed']);
+  });
+});
+
 describe('outage summary', () => {
   const fault: Fault = { kind: 'node-kill', target: 'node-2', start: 1000, end: 2000, healed: 2500 };
   const h: HistoryData = {
@@ -258,6 +304,7 @@ describe('outage summary', () => {
       windows: 0,
       longestMs: 0,
     });
+    expect(outageByFault(h)).toEqual([{ fault, windows: 1, longestMs: 2110 }]);
   });
 
   it('counts operations by outcome and code', () => {
@@ -266,8 +313,9 @@ describe('outage summary', () => {
       { kind: 'renew', total: 3, ok: 1, unknown: 1, failed: { STORE_UNAVAILABLE: 1 } },
       { kind: 'checkin', total: 0, ok: 0, unknown: 0, failed: {} },
     ]);
-    const report = formatReport(h);
+    const report = formatReport(h, 0);
     expect(report).toContain('longest client outage ms');
+    expect(report).toMatch(/node-kill\s+node-2\s+1\.0\s+1\.0\s+1\.5\s+1\s+2110/);
     expect(report.split('\n').find((l) => l.startsWith('node-kill'))).toMatch(
       /node-kill\s+1\s+1\s+2110\s+c1\s+node-2/,
     );

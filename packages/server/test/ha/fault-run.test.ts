@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DevCluster } from '@leasehold/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeVendor } from '../helpers/test-app.js';
-import { checkHistory } from './checker.js';
+import { checkHistory, checkStoreRecords, type StoredLease } from './checker.js';
 import { FAULT_KINDS, History, now } from './history.js';
 import { nodeReady, runNemesis } from './nemesis.js';
 import { formatReport, opCounts } from './summary.js';
@@ -121,11 +121,24 @@ describe('fault run: 3 etcd members, 3 nodes, 20 clients, a nemesis', () => {
         await sleep(500);
       }
 
-      writeFileSync(HISTORY_FILE, JSON.stringify({ seed: SEED, startedAt, ...history }, null, 1));
-      const { violations, peakHeld, leases } = checkHistory(
+      // The store's own records of every lease (ended ones are kept for a day), read once all is calm.
+      let stored: StoredLease[] | undefined;
+      for (let i = 0; i < 5 && stored === undefined; i++) {
+        const res = await fetch(`${c.urls()[i % c.nodes.length]}/v1/leases?all=true&limit=10000`, {
+          headers: { authorization: `Bearer ${c.adminToken}` },
+          signal: AbortSignal.timeout(5000),
+        }).catch(() => undefined);
+        if (res?.ok) stored = ((await res.json()) as { leases: StoredLease[] }).leases;
+        else await sleep(500);
+      }
+
+      writeFileSync(HISTORY_FILE, JSON.stringify({ seed: SEED, startedAt, ...history, stored }, null, 1));
+      const checked = checkHistory(
         history,
         Object.fromEntries(FEATURES.map((f) => [`${LICENSE}/${f.name}`, SEATS])),
       );
+      const { peakHeld, leases } = checked;
+      const violations = [...checked.violations, ...checkStoreRecords(history, stored ?? [])];
       const counts = opCounts(history);
       const okOps = counts.reduce((sum, count) => sum + count.ok, 0);
       const total = (key: 'granted' | 'exhausted' | 'unresolved' | 'abandoned' | 'lost' | 'checkedIn') =>
@@ -135,8 +148,8 @@ describe('fault run: 3 etcd members, 3 nodes, 20 clients, a nemesis', () => {
           `fault run: ${FAULT_SECONDS} s, ${CLIENTS} clients, 4 pools x ${SEATS} seats, TTL ${TTL_SECONDS} s, ` +
             `seed ${SEED}; times are Date.now(); outage = a client's run of consecutive calls with no usable ` +
             `answer (timeout, connection error, retryable 503), first call to last return`,
-          formatReport(history),
-          `leases granted ${total('granted')} (seen by checker ${leases}), SEATS_EXHAUSTED ${total('exhausted')}, ` +
+          formatReport(history, startedAt),
+          `leases granted ${total('granted')} (seen by checker ${leases}, in the store ${stored?.length}), SEATS_EXHAUSTED ${total('exhausted')}, ` +
             `checkouts unresolved ${total('unresolved')}, abandoned ${total('abandoned')}, lost by clients ` +
             `${total('lost')}, checked in ${total('checkedIn')}; peak definitely held: ` +
             Object.entries(peakHeld)
@@ -145,11 +158,13 @@ describe('fault run: 3 etcd members, 3 nodes, 20 clients, a nemesis', () => {
           `violations: ${violations.length}; nemesis errors: ${errors.length}; history: ${HISTORY_FILE}`,
         ].join('\n'),
       );
-      if (violations.length > 0 || errors.length > 0 || ready.some((r) => r === undefined)) {
+      const allRunning = c.nodes.every((n) => n.state === 'running');
+      if (violations.length > 0 || errors.length > 0 || !allRunning || ready.some((r) => r === undefined)) {
         for (const v of violations.slice(0, 10)) console.log(JSON.stringify(v, null, 1));
         for (const n of c.nodes) console.log(`--- ${n.name} output (tail) ---\n${n.output().slice(-3000)}`);
       }
 
+      expect(stored, 'the store lists its leases').toBeDefined();
       expect(violations).toEqual([]);
       expect(errors).toEqual([]);
       expect(states).toEqual(c.nodes.map((n) => `${n.name}: running`));

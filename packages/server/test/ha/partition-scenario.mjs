@@ -33,10 +33,13 @@ const NFT_TABLE = 'leasehold_partition';
 const SEATS = 4;
 const LEASE_TTL_S = 10;
 /** Clients per node; each is pinned to its node (no failover), so what a node answers is what we see. */
-const CLIENTS_PER_NODE = 2;
+const CLIENTS_PER_NODE = 3;
 const RENEW_EVERY_MS = 1000;
 const HOLD_RENEWALS = 4;
 const FETCH_TIMEOUT_MS = 5000;
+/** What a partition may cost a node that still reaches a quorum: calls sent later than this after the cut
+ * should all succeed (an etcd election with 50/500 ms timing takes ~0.5-1 s; DESIGN.md "etcd facts"). */
+const SETTLE_MS = 3000;
 /** The whole scenario, start to result, must end within this; then it kills itself (and, by pdeathsig, all). */
 const WATCHDOG_MS = 170_000;
 
@@ -51,7 +54,9 @@ const { values: argv } = parseArgs({
 });
 const SCENARIO = argv.scenario;
 if (SCENARIO !== 'leader' && SCENARIO !== 'node') {
-  process.stderr.write('usage: unshare -n -m node partition-scenario.mjs --scenario leader|node --dir <dir>\n');
+  process.stderr.write(
+    'usage: unshare -n -m node partition-scenario.mjs --scenario leader|node --dir <dir>\n',
+  );
   process.exit(2);
 }
 if (!argv.dir) {
@@ -94,13 +99,21 @@ function assertPrivateNamespace() {
         'start me with "unshare -n -m node partition-scenario.mjs …"',
     );
   }
-  let same = false;
-  try {
-    same = readlinkSync('/proc/self/ns/net') === readlinkSync('/proc/1/ns/net');
-  } catch {
-    // /proc/1 unreadable: the interface check above is the guard.
+  if (!ownNamespace('net')) {
+    throw new Error('refusing to run in the network namespace of my parent; start me with "unshare -n -m"');
   }
-  if (same) throw new Error('refusing to run in the network namespace of pid 1; start me with "unshare -n"');
+}
+
+/**
+ * Whether this process's `kind` namespace differs from its parent's (`unshare` execs us, so the parent is
+ * whoever asked for the namespace). Unknown counts as not.
+ */
+function ownNamespace(kind) {
+  try {
+    return readlinkSync(`/proc/self/ns/${kind}`) !== readlinkSync(`/proc/${process.ppid}/ns/${kind}`);
+  } catch {
+    return false;
+  }
 }
 
 const uidOf = (host) => 47_000 + Number(host.split('.')[3]);
@@ -111,13 +124,8 @@ const uidOf = (host) => 47_000 + Number(host.split('.')[3]);
  * without one, so `serve` would not start. Refuses unless the mount namespace is private.
  */
 function overlayPasswd() {
-  let shared = true;
-  try {
-    shared = readlinkSync('/proc/self/ns/mnt') === readlinkSync('/proc/1/ns/mnt');
-  } catch {
-    // Cannot tell: treat as shared.
-  }
-  if (shared) throw new Error('refusing to run outside a private mount namespace; start me with "unshare -n -m"');
+  if (!ownNamespace('mnt'))
+    throw new Error('refusing to run outside a private mount namespace; start me with "unshare -n -m"');
   run('mount', ['--make-rprivate', '/']); // nothing mounted here may propagate anywhere else
   const entries = [...ETCD_HOSTS, ...NODE_HOSTS]
     .map((h) => `lh-partition-${h.split('.')[3]}:x:${uidOf(h)}:${uidOf(h)}::/nonexistent:/usr/sbin/nologin\n`)
@@ -346,6 +354,8 @@ const ops = [];
 const holdings = [];
 /** `client|requestId` -> lease ids that 2xx answers returned for it. */
 const leasesByRequest = new Map();
+/** Client id -> name of the node it goes through, for the clients that hold a seat right now. */
+const holdersNow = new Map();
 
 async function runClient(clientId, node, stopAt) {
   let lease; // { id, holding }
@@ -357,6 +367,7 @@ async function runClient(clientId, node, stopAt) {
   const drop = () => {
     lease = undefined;
     requestId = randomUUID();
+    holdersNow.delete(clientId);
   };
   for (let step = 0; step < 5000 && now() < stopAt; step++) {
     if (lease && Date.now() >= lease.holding.end) drop(); // its token ran out: the seat is no longer ours
@@ -381,6 +392,7 @@ async function runClient(clientId, node, stopAt) {
         };
         holdings.push(holding);
         lease = { id: r.body.id, holding };
+        holdersNow.set(clientId, node.name);
         renewals = 0;
         lastRenewAt = now();
       } else if (r.status === 409 && r.code === 'SEATS_EXHAUSTED') {
@@ -394,7 +406,7 @@ async function runClient(clientId, node, stopAt) {
       // Released: ours until the release was sent. Not released: ours (to be safe) until the token expires.
       if (ok(r)) lease.holding.end = Math.min(lease.holding.end, r.wallSentAt);
       drop();
-      await sleep(100);
+      await sleep(1000); // done for now; back in line after a pause, so that waiting clients get seats too
     } else {
       const wait = lastRenewAt + RENEW_EVERY_MS - now();
       if (wait > 0) await sleep(Math.min(wait, Math.max(0, stopAt - now())));
@@ -660,8 +672,15 @@ async function installLicense(node) {
   return { vendorKeyFile, install: () => call('POST', `${node().url}/v1/licenses`, { license }) };
 }
 
-/** Runs the workload around one partition; `partition` installs the cut and returns what to heal. */
-async function runWithPartition({ etcd, nodes, pairs, describe, duringCut, sampleThrough, probeNode }) {
+/** Nodes cut off from etcd right now: the seat sampler goes through the others. */
+const cutOffNodes = new Set();
+
+/**
+ * Runs the workload (clients pinned to every node, a seat sampler, a /readyz prober per node) for the
+ * warm-up, then installs the cut that `chooseCut()` describes, holds it for CUT_MS, heals and runs on for
+ * AFTER_MS. `duringCut` runs right after the cut is installed.
+ */
+async function runWithPartition({ etcd, nodes, chooseCut, duringCut }) {
   const stopAt = WARMUP_MS + CUT_MS + AFTER_MS + now();
   const clients = [];
   for (const node of nodes) {
@@ -670,14 +689,20 @@ async function runWithPartition({ etcd, nodes, pairs, describe, duringCut, sampl
   }
   const samples = [];
   const probes = [];
-  const sampler = sampleSeats(sampleThrough, stopAt, samples);
-  const prober = probeNode ? probeReady(probeNode, stopAt, probes) : Promise.resolve();
+  let turn = 0;
+  const pick = () => {
+    const usable = nodes.filter((n) => !cutOffNodes.has(n.name));
+    return usable[turn++ % usable.length];
+  };
+  const background = [sampleSeats(pick, stopAt, samples), ...nodes.map((n) => probeReady(n, stopAt, probes))];
 
   await sleep(WARMUP_MS);
-  log(`cut: ${describe}`);
-  cut(pairs);
+  const partition = await chooseCut();
+  log(`cut: ${partition.describe}`);
+  for (const name of partition.cutOffNodes ?? []) cutOffNodes.add(name);
+  cut(partition.pairs);
   const cutAt = now();
-  const during = await duringCut(cutAt);
+  const during = await duringCut(cutAt, partition);
   const left = cutAt + CUT_MS - now();
   if (left > 0) await sleep(left);
   const dropped = droppedPackets();
@@ -689,9 +714,28 @@ async function runWithPartition({ etcd, nodes, pairs, describe, duringCut, sampl
     (err) => ({ ms: -1, error: String(err?.message ?? err) }),
   );
   log(`etcd healthy again ${healthyAfter.ms} ms after the heal (leader ${healthyAfter.leader})`);
-  await Promise.all([...clients, sampler, prober]);
+  const afterHeal = partition.afterHeal ? await partition.afterHeal(healAt) : undefined;
+  await Promise.all([...clients, ...background]);
+  cutOffNodes.clear();
   const endAt = now();
-  return { cutAt, healAt, endAt, dropped, during, healthyAfter, samples, probes };
+  return { cutAt, healAt, endAt, dropped, during, afterHeal, healthyAfter, samples, probes, partition };
+}
+
+/** /readyz answers per node and phase. */
+function readyzReport(nodes, probes, cutAt, healAt) {
+  const report = {};
+  for (const n of nodes) {
+    const mine = probes.filter((p) => p.node === n.name);
+    const phase = (name) => {
+      const list = mine.filter((p) => phaseOf(p, cutAt, healAt) === name);
+      return {
+        answers: countBy(list, (p) => `${p.status} ${p.code ?? ''}`.trim()),
+        maxMs: round(Math.max(0, ...list.map((p) => p.ms))),
+      };
+    };
+    report[n.name] = { before: phase('before'), cut: phase('cut'), after: phase('after') };
+  }
+  return report;
 }
 
 async function leaderScenario(etcd, nodes) {
@@ -701,12 +745,10 @@ async function leaderScenario(etcd, nodes) {
   const run = await runWithPartition({
     etcd,
     nodes,
-    pairs: [...others, ...NODE_HOSTS].map((h) => [oldLeader.host, h]),
-    describe: `isolate etcd leader ${oldLeader.name} (${oldLeader.host}) from ${[...others, ...NODE_HOSTS].join(', ')}`,
-    sampleThrough: (() => {
-      let i = 0;
-      return () => nodes[i++ % nodes.length];
-    })(),
+    chooseCut: async () => ({
+      pairs: [...others, ...NODE_HOSTS].map((h) => [oldLeader.host, h]),
+      describe: `isolate etcd leader ${oldLeader.name} (${oldLeader.host}) from ${[...others, ...NODE_HOSTS].join(', ')}`,
+    }),
     duringCut: async (cutAt) => {
       // The majority elects a new leader; the isolated one steps down (CheckQuorum) without disrupting it.
       let newLeader;
@@ -733,52 +775,90 @@ async function leaderScenario(etcd, nodes) {
     },
   });
   const rejoined = await readStatus(oldLeader.clientUrl, { timeoutMs: 1000 }).then(
-    (s) => ({ followsLeader: s.leaderId !== '0', leaderId: s.leaderId, raftTerm: s.raftTerm }),
+    (s) => ({ followsLeader: s.leaderId !== '0', isLeader: s.leaderId === s.memberId, raftTerm: s.raftTerm }),
     (err) => ({ error: String(err?.message ?? err) }),
   );
   return {
     oldLeader: oldLeader.name,
     newLeader: run.during.newLeader,
     isolatedView: run.during.isolatedView,
-    healthyAfterHealMs: run.healthyAfter.ms,
     healthyAfterHeal: run.healthyAfter,
     oldLeaderAfterHeal: rejoined,
     ...common(run, nodes),
   };
 }
 
+/** The victim's entry in /v1/cluster as `through` sees it: absent, or its heartbeat age and health. */
+async function membershipOf(victim, through) {
+  const r = await call('GET', `${through.url}/v1/cluster`, undefined, 3000);
+  if (!ok(r)) return { error: `${r.status} ${r.code ?? ''}` };
+  const entry = r.body.nodes.find((n) => n.id === victim.name);
+  return entry
+    ? { listed: true, healthy: entry.healthy, heartbeatAgeMs: entry.heartbeatAgeMs }
+    : { listed: false };
+}
+
 async function nodeScenario(etcd, nodes) {
-  const victim = nodes[1];
-  const others = nodes.filter((n) => n !== victim);
-  const pidBefore = victim.pid;
+  const pidsBefore = new Map(nodes.map((n) => [n.name, n.pid]));
   const run = await runWithPartition({
     etcd,
     nodes,
-    pairs: ETCD_HOSTS.map((h) => [victim.host, h]),
-    describe: `cut ${victim.name} (${victim.host}) off from etcd ${ETCD_HOSTS.join(', ')}`,
-    sampleThrough: (() => {
-      let i = 0;
-      return () => others[i++ % others.length];
-    })(),
-    probeNode: victim,
-    duringCut: async () => undefined,
+    chooseCut: async () => {
+      // The node to cut: one whose clients hold a seat (so renewals are refused) and wait for one (so
+      // checkouts are), preferring the one holding most. With 4 seats and 3 clients a node, one exists.
+      const held = (n) => [...holdersNow.values()].filter((name) => name === n.name).length;
+      const victim =
+        [...nodes].sort((a, b) => held(b) - held(a)).find((n) => held(n) > 0 && held(n) < CLIENTS_PER_NODE) ??
+        nodes[1];
+      const witness = nodes.find((n) => n !== victim);
+      return {
+        victim,
+        witness,
+        seatsHeldAtCut: held(victim),
+        cutOffNodes: [victim.name],
+        pairs: ETCD_HOSTS.map((h) => [victim.host, h]),
+        describe: `cut ${victim.name} (${victim.host}, ${held(victim)} of its clients hold seats) off from etcd ${ETCD_HOSTS.join(', ')}`,
+        afterHeal: async (healAt) => {
+          // It rejoins by itself: a new heartbeat lease at its next heartbeat (docs/ha.md).
+          for (let i = 0; i < 100 && now() - healAt < 15_000; i++) {
+            const m = await membershipOf(victim, witness);
+            if (m.listed && m.healthy) return { rejoinedMs: round(now() - healAt) };
+            await sleep(200);
+          }
+          return { rejoinedMs: -1 };
+        },
+      };
+    },
+    duringCut: async (cutAt, { victim, witness }) => {
+      // Past the node TTL (3 s) plus a heartbeat: the others no longer count it as a live member.
+      await sleep(Math.max(0, Math.min(CUT_MS - 500, 5000) - (now() - cutAt)));
+      const m = await membershipOf(victim, witness);
+      log(
+        `${victim.name} as ${witness.name} sees it ${round(now() - cutAt)} ms into the cut: ${JSON.stringify(m)}`,
+      );
+      return { membership: m };
+    },
   });
-  const { cutAt, healAt, probes } = run;
+  const { cutAt, healAt, probes, partition } = run;
+  const victim = partition.victim;
   const victimOps = ops.filter((o) => o.node === victim.name);
   // Calls sent after the cut was installed and answered before the heal: the node had no store at all.
   const cutOff = victimOps.filter((o) => o.sentAt >= cutAt && o.doneAt < healAt);
-  const probesCut = probes.filter((p) => p.sentAt >= cutAt && p.doneAt < healAt);
+  const probesCut = probes.filter((p) => p.node === victim.name && p.sentAt >= cutAt && p.doneAt < healAt);
   const firstReady503 = probesCut.find((p) => p.status === 503);
-  const firstReadyAfterHeal = probes.find((p) => p.sentAt >= healAt && p.status === 200);
-  const firstOkAfterHeal = victimOps
-    .filter((o) => o.sentAt >= healAt && ok(o) && o.kind !== 'release')
+  const firstReadyAfterHeal = probes.find(
+    (p) => p.node === victim.name && p.sentAt >= healAt && p.status === 200,
+  );
+  const firstAnswerAfterHeal = victimOps
+    .filter((o) => o.sentAt >= healAt && (ok(o) || o.code === 'SEATS_EXHAUSTED'))
     .sort((a, b) => a.doneAt - b.doneAt)[0];
   return {
     victim: victim.name,
+    seatsHeldAtCut: partition.seatsHeldAtCut,
     victimCalls: {
       sentDuringCut: cutOff.length,
-      granted: cutOff.filter((o) => ok(o) && o.kind === 'checkout').length,
-      anySuccess: cutOff
+      byKind: countBy(cutOff, (o) => o.kind),
+      succeeded: cutOff
         .filter(ok)
         .map((o) => ({ kind: o.kind, status: o.status, at: round(o.sentAt - cutAt) })),
       answers: countBy(cutOff, (o) => `${o.kind} ${o.status} ${o.code ?? ''} retryable=${o.retryable}`),
@@ -788,17 +868,60 @@ async function nodeScenario(etcd, nodes) {
         .filter((o) => o.sentAt < cutAt && o.doneAt >= cutAt)
         .map((o) => ({ kind: o.kind, status: o.status, code: o.code, ms: round(o.ms) })),
     },
-    readyz: {
+    victimReadyz: {
       probesDuringCut: probesCut.length,
-      answers: countBy(probesCut, (p) => `${p.status} ${p.code ?? ''}`),
+      answers: countBy(probesCut, (p) => `${p.status} ${p.code ?? ''}`.trim()),
       maxAnswerMs: round(Math.max(0, ...probesCut.map((p) => p.ms))),
       cutToFirst503Ms: firstReady503 ? round(firstReady503.doneAt - cutAt) : -1,
       healToReadyMs: firstReadyAfterHeal ? round(firstReadyAfterHeal.doneAt - healAt) : -1,
     },
-    healToFirstSuccessMs: firstOkAfterHeal ? round(firstOkAfterHeal.doneAt - healAt) : -1,
-    victimRestarted: victim.exited || victim.pid !== pidBefore,
+    victimMembershipDuringCut: run.during.membership,
+    victimRejoinedMs: run.afterHeal?.rejoinedMs ?? -1,
+    healToFirstAnswerMs: firstAnswerAfterHeal ? round(firstAnswerAfterHeal.doneAt - healAt) : -1,
+    restartedNodes: nodes.filter((n) => n.exited || n.pid !== pidsBefore.get(n.name)).map((n) => n.name),
     ...common(run, nodes),
   };
+}
+
+/**
+ * Per node, one string per second from the cut on (by send time): `ok/failed` checkouts and renewals, so a
+ * report shows whether failures stop after the election or last as long as the partition.
+ */
+function timeline(nodes, cutAt, endAt) {
+  const seconds = Math.ceil((endAt - cutAt) / 1000);
+  const out = {};
+  for (const n of nodes) {
+    const mine = ops.filter((o) => o.node === n.name && o.kind !== 'release' && o.sentAt >= cutAt);
+    out[n.name] = Array.from({ length: seconds }, (_, i) => {
+      const inSecond = mine.filter((o) => Math.floor((o.sentAt - cutAt) / 1000) === i);
+      const good = inSecond.filter((o) => ok(o) || o.code === 'SEATS_EXHAUSTED').length;
+      return `${good}/${inSecond.length - good}`;
+    }).join(' ');
+  }
+  return out;
+}
+
+/** Per node, what happened to calls sent from SETTLE_MS after the cut until the heal. */
+function afterSettle(nodes, run) {
+  const from = run.cutAt + SETTLE_MS;
+  const inWindow = (o) => o.sentAt >= from && o.sentAt < run.healAt;
+  const out = {};
+  for (const n of nodes) {
+    const mine = ops.filter((o) => o.node === n.name && o.kind !== 'release' && inWindow(o));
+    const failed = mine.filter((o) => !ok(o) && o.code !== 'SEATS_EXHAUSTED');
+    const probes = run.probes.filter((p) => p.node === n.name && inWindow(p));
+    out[n.name] = {
+      sent: mine.length,
+      failed: failed.length,
+      firstFailures: failed
+        .slice(0, 3)
+        .map((o) => ({ kind: o.kind, at: round(o.sentAt - run.cutAt), ms: round(o.ms), code: o.code })),
+      maxMs: round(Math.max(0, ...mine.map((o) => o.ms))),
+      readyzNot200: probes.filter((p) => p.status !== 200).length,
+      readyzProbes: probes.length,
+    };
+  }
+  return out;
 }
 
 function countBy(list, key) {
@@ -819,6 +942,10 @@ function common(run, nodes) {
     cutMs: round(run.healAt - run.cutAt),
     droppedPackets: run.dropped,
     ops: opsReport(nodes, run.cutAt, run.healAt),
+    readyz: readyzReport(nodes, run.probes, run.cutAt, run.healAt),
+    timeline: timeline(nodes, run.cutAt, run.endAt),
+    settleMs: SETTLE_MS,
+    afterSettle: afterSettle(nodes, run),
     outages: byNode,
     invariants: {
       maxSeatsHeldByClients: maxConcurrentHoldings(),

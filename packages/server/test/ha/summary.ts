@@ -94,6 +94,21 @@ export function outageByKind(history: HistoryData, settleMs = 3000): OutageRow[]
   });
 }
 
+export interface FaultRow {
+  readonly fault: Fault;
+  readonly windows: number;
+  readonly longestMs: number;
+}
+
+/** Per injected fault, in order: how many outage windows it caused and the longest. */
+export function outageByFault(history: HistoryData, settleMs = 3000): FaultRow[] {
+  const windows = outageWindows(history, settleMs);
+  return history.faults.map((fault) => {
+    const mine = windows.filter((w) => w.fault === fault);
+    return { fault, windows: mine.length, longestMs: Math.max(0, ...mine.map((w) => w.to - w.from)) };
+  });
+}
+
 export interface OpCounts {
   readonly kind: Op['kind'];
   readonly total: number;
@@ -130,7 +145,21 @@ export function table(header: readonly string[], rows: readonly (readonly string
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-export function formatReport(history: HistoryData, settleMs = 3000): string {
+/** `origin`: the instant fault start times are shown relative to (the run's start). */
+export function formatReport(history: HistoryData, origin: number, settleMs = 3000): string {
+  const seconds = (ms: number) => (ms / 1000).toFixed(1);
+  const faults = table(
+    ['fault', 'target', 'at s', 'lifted after s', 'healed after s', 'windows', 'longest ms'],
+    outageByFault(history, settleMs).map(({ fault, windows, longestMs }) => [
+      fault.kind,
+      fault.target,
+      seconds(fault.start - origin),
+      seconds(fault.end - fault.start),
+      fault.healed === undefined ? 'never' : seconds(fault.healed - fault.start),
+      String(windows),
+      String(longestMs),
+    ]),
+  );
   const outages = table(
     ['fault kind', 'injected', 'outage windows', 'longest client outage ms', 'client', 'target'],
     outageByKind(history, settleMs).map((r) => [
@@ -155,5 +184,5 @@ export function formatReport(history: HistoryData, settleMs = 3000): string {
         .join(', ') || '-',
     ]),
   );
-  return `${outages}\n\n${counts}`;
+  return `${outages}\n\n${faults}\n\n${counts}`;
 }

@@ -46,6 +46,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     },
     async () => {
       await deps.store.ping();
+      // Honest readiness: a node that has not finished loading its keys from the store cannot serve.
+      if (!deps.keyring.loaded) deps.keyring.jwks(); // throws STORE_UNAVAILABLE until the keys are in
       return { status: 'ready' as const, store: deps.store.backend };
     },
   );
@@ -57,7 +59,10 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       schema: {
         tags: ['keys'],
         summary: 'The cluster public keys that verify lease tokens (RFC 7517 JWK Set)',
-        response: { 200: Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }) },
+        response: {
+          200: Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }),
+          ...problemResponses,
+        },
       },
     },
     async (_request, reply) => {

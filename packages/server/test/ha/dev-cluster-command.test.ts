@@ -1,0 +1,73 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LEASEHOLD_BIN } from '@leasehold/server';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/** `leasehold dev cluster`: starts 3 etcd members and 3 nodes, prints them, and SIGTERM stops them all. */
+describe('leasehold dev cluster', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'leasehold-devcluster-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const processesUnder = (path: string) => {
+    try {
+      return execFileSync('pgrep', ['-f', path], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    } catch {
+      return []; // pgrep exits 1 when nothing matches
+    }
+  };
+
+  it('starts a healthy 3 + 3 cluster and stops everything on SIGTERM', async () => {
+    const child = spawn(
+      process.execPath,
+      [LEASEHOLD_BIN, 'dev', 'cluster', '--nodes', '3', '--etcd', '3', '--base-port', '0', '--data-dir', dir],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    try {
+      const deadline = Date.now() + 60_000;
+      while (
+        !output.includes('Ctrl-C stops everything') &&
+        Date.now() < deadline &&
+        child.exitCode === null
+      ) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(output, output).toContain('Ctrl-C stops everything');
+      const urls = [...output.matchAll(/^node-\d: (http:\/\/\S+)$/gm)].map((m) => m[1]);
+      const token = /^admin token: (\S+)$/m.exec(output)?.[1];
+      expect(urls).toHaveLength(3);
+      expect(/^etcd: {2}(.+)$/m.exec(output)?.[1]?.split(' ')).toHaveLength(3);
+      let cluster: {
+        nodes: { healthy: boolean; role: string }[];
+        storeMembers: { healthy: boolean; leader: boolean }[];
+      } = { nodes: [], storeMembers: [] };
+      // Heartbeats land within a second or two; poll a bounded number of times.
+      for (let i = 0; i < 40; i++) {
+        const res = await fetch(`${urls[2]}/v1/cluster`, { headers: { authorization: `Bearer ${token}` } });
+        cluster = (await res.json()) as typeof cluster;
+        if (cluster.nodes.length === 3 && cluster.nodes.every((n) => n.healthy)) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(cluster.nodes.map((n) => n.healthy)).toEqual([true, true, true]);
+      expect(cluster.nodes.filter((n) => n.role === 'leader')).toHaveLength(1);
+      expect(cluster.storeMembers.filter((m) => m.healthy)).toHaveLength(3);
+      expect(cluster.storeMembers.filter((m) => m.leader)).toHaveLength(1);
+      expect(processesUnder(dir).length).toBeGreaterThanOrEqual(6);
+    } finally {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    }
+    expect(child.exitCode).toBe(0);
+    expect(processesUnder(dir)).toEqual([]);
+  }, 120_000);
+});
