@@ -28,6 +28,29 @@ const StoreMemberView = Type.Object({
 
 export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   app.get(
+    '/v1/nodes',
+    {
+      config: { scopes: ['admin', 'client'] },
+      schema: {
+        tags: ['cluster'],
+        summary: 'URLs of the nodes with a live heartbeat: what a client SDK refreshes its server list from',
+        response: {
+          200: Type.Object({ nodes: Type.Array(Type.Object({ id: Type.String(), url: Type.String() })) }),
+          ...problemResponses,
+        },
+      },
+    },
+    async () => {
+      const now = deps.clock.now();
+      const ttl = deps.nodeTtlMs ?? 3000;
+      const nodes = deps.membership ? await deps.membership.nodes() : [];
+      return {
+        nodes: nodes.filter((n) => now - n.heartbeatAt < ttl).map((n) => ({ id: n.id, url: n.url })),
+      };
+    },
+  );
+
+  app.get(
     '/v1/cluster',
     {
       config: { scopes: ['admin'] },
