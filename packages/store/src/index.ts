@@ -1,4 +1,4 @@
-export { type EtcdConnectionOptions, EtcdGateway } from './etcd/etcd-gateway.js';
+export { type EtcdConnectionOptions, EtcdGateway, operationDeadline } from './etcd/etcd-gateway.js';
 export { EtcdMembership, type EtcdMembershipOptions } from './etcd/etcd-membership.js';
 export { EtcdStore, type EtcdStoreOptions } from './etcd/etcd-store.js';
 export { Keyspace } from './etcd/keyspace.js';

@@ -4,6 +4,15 @@ import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { type ApiOptions, apiClient } from './api-client.js';
 
+/** The OS user name, or the uid when it has no passwd entry (e.g. `docker run --user 12345`). */
+function userName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? String(process.getuid?.() ?? 'unknown');
+  }
+}
+
 const print = (value: unknown): void => {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 };
@@ -49,14 +58,14 @@ export function registerServerCommands(program: Command, license: Command): void
   withServer(leases.command('checkout <feature>'))
     .description('check a seat out (for scripts and trials; products use @leasehold/client)')
     .option('--license <id>')
-    .option('--client-id <id>', 'client identity', `${hostname()}/${userInfo().username}`)
+    .option('--client-id <id>', 'client identity (default: host/user)')
     .option('--request-id <id>', 'idempotency key (default: a new UUID)')
     .action(async (feature: string, opts: Opts) =>
       print(
         await apiClient(opts)('POST', '/v1/leases', {
           feature,
           license: opts.license,
-          client: { id: opts.clientId, host: hostname(), user: userInfo().username },
+          client: { id: opts.clientId ?? `${hostname()}/${userName()}`, host: hostname(), user: userName() },
           requestId: opts.requestId ?? randomUUID(),
         }),
       ),

@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { LeaseholdError } from '@leasehold/domain';
+import { operationDeadline } from '@leasehold/store';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AppDeps } from './app-deps.js';
 import { installAuth } from './auth.js';
@@ -26,6 +27,9 @@ declare module 'fastify' {
     readonly tokenCache: TokenCache;
   }
 }
+
+/** How long one request may wait on its store in total before answering 503 STORE_UNAVAILABLE. */
+const REQUEST_STORE_BUDGET_MS = 1700;
 
 /** Secrets never reach the logs (pino redaction). */
 export const LOG_REDACT = [
@@ -78,6 +82,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addHook('onRequest', async () => {
     if (closing) throw new LeaseholdError('NODE_SHUTTING_DOWN');
+    // One store deadline for the whole request (token lookup and operation together): a node without
+    // quorum answers 503 within 2 s, not 1.5 s per store call it makes (invariant 8).
+    operationDeadline.enterWith(performance.now() + REQUEST_STORE_BUDGET_MS);
   });
   app.addSchema(Problem);
   installProblemHandlers(app);

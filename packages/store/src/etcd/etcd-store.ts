@@ -31,6 +31,7 @@ import {
   EtcdGateway,
   EtcdTransientError,
   type KeyValue,
+  operationDeadline,
   storeUnavailable,
   type WriteOp,
 } from './etcd-gateway.js';
@@ -91,14 +92,21 @@ export class EtcdStore implements LeaseStore {
     const start = performance.now();
     // Unavailability gives up after the budget (a 503 within 2 s: invariant 8). Conflicts mean etcd is
     // answering and another writer won; those may retry longer, since every round makes progress.
-    const unavailableBy = start + this.#budgetMs;
+    // An enclosing deadline (the HTTP request's, see the server's onRequest hook) may only shorten it.
+    const unavailableBy = Math.min(
+      start + this.#budgetMs,
+      operationDeadline.getStore() ?? Number.POSITIVE_INFINITY,
+    );
     const contendedBy = start + this.#budgetMs * 4;
     let lastError: unknown;
     for (let round = 0; ; round++) {
       const now = performance.now();
       if (now >= contendedBy || (lastError instanceof EtcdTransientError && now >= unavailableBy)) break;
       try {
-        return await attempt();
+        return await operationDeadline.run(
+          lastError instanceof Conflict ? contendedBy : unavailableBy,
+          attempt,
+        );
       } catch (err) {
         if (err instanceof LeaseholdError) throw err;
         if (!(err instanceof Conflict) && !(err instanceof EtcdTransientError)) throw err;
