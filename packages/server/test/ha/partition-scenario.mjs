@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Network-partition scenarios for the HA test (partition.test.ts). Runs INSIDE a private network namespace
-// (`unshare -n -m node partition-scenario.mjs --scenario leader|node --dir <empty dir>`) and refuses to run
-// anywhere else: it rewrites routing rules and nftables of the namespace it is in.
+// Network-partition scenarios for the HA test (partition.test.ts). Runs INSIDE a private network and mount
+// namespace (`unshare -n -m node partition-scenario.mjs --scenario leader|node --dir <empty dir>`) and
+// refuses to run anywhere else: it rewrites the routing rules and nftables of its network namespace and
+// bind-mounts over /etc/passwd in its mount namespace (see overlayPasswd).
 //
 // Layout: etcd members on 127.0.0.11-13, Leasehold nodes on 127.0.0.21-23 (port 7300), every node talks to
 // all three members; this script's own HTTP clients and probes use 127.0.0.1, which no rule ever drops.
@@ -345,6 +346,13 @@ async function call(method, url, body, timeoutMs = FETCH_TIMEOUT_MS) {
 }
 
 const ok = (r) => r.status >= 200 && r.status < 300;
+/**
+ * The node decided, with its store: a grant or renewal, or a refusal the store's state justifies (every seat
+ * taken; a renewal that arrived after its lease ran out, e.g. one sent during a partition). Anything else
+ * (503, timeouts) is a failure to answer.
+ */
+const ANSWERS = new Set(['SEATS_EXHAUSTED', 'LEASE_EXPIRED']);
+const answered = (o) => ok(o) || ANSWERS.has(o.code);
 
 // --- workload ------------------------------------------------------------------------------------------------
 
@@ -469,7 +477,7 @@ function latencyStats(list) {
   const ms = list.map((o) => o.ms).sort((a, b) => a - b);
   const failures = {};
   for (const o of list) {
-    if (ok(o) || o.code === 'SEATS_EXHAUSTED') continue;
+    if (answered(o)) continue;
     const key = `${o.status} ${o.code ?? ''}`.trim();
     failures[key] = (failures[key] ?? 0) + 1;
   }
@@ -477,6 +485,7 @@ function latencyStats(list) {
     count: list.length,
     ok: list.filter(ok).length,
     seatsExhausted: list.filter((o) => o.code === 'SEATS_EXHAUSTED').length,
+    leaseExpired: list.filter((o) => o.code === 'LEASE_EXPIRED').length,
     failures,
     p50Ms: round(percentile(ms, 50)),
     p95Ms: round(percentile(ms, 95)),
@@ -485,7 +494,7 @@ function latencyStats(list) {
 }
 
 /**
- * Per client, runs of consecutive failed checkouts/renewals (SEATS_EXHAUSTED is an answer, not a failure):
+ * Per client, runs of consecutive failed checkouts/renewals (see `answered`):
  * from the first failed call's send to the answer of the next successful one (or the end of the run).
  */
 function failureStreaks(list, endAt) {
@@ -502,7 +511,7 @@ function failureStreaks(list, endAt) {
     let start;
     let failed = 0;
     for (const o of arr) {
-      const good = ok(o) || o.code === 'SEATS_EXHAUSTED';
+      const good = answered(o);
       if (!good) {
         start ??= o.sentAt;
         failed++;
@@ -850,7 +859,7 @@ async function nodeScenario(etcd, nodes) {
     (p) => p.node === victim.name && p.sentAt >= healAt && p.status === 200,
   );
   const firstAnswerAfterHeal = victimOps
-    .filter((o) => o.sentAt >= healAt && (ok(o) || o.code === 'SEATS_EXHAUSTED'))
+    .filter((o) => o.sentAt >= healAt && answered(o))
     .sort((a, b) => a.doneAt - b.doneAt)[0];
   return {
     victim: victim.name,
@@ -863,6 +872,10 @@ async function nodeScenario(etcd, nodes) {
         .map((o) => ({ kind: o.kind, status: o.status, at: round(o.sentAt - cutAt) })),
       answers: countBy(cutOff, (o) => `${o.kind} ${o.status} ${o.code ?? ''} retryable=${o.retryable}`),
       maxAnswerMs: round(Math.max(0, ...cutOff.map((o) => o.ms))),
+      slowest: [...cutOff]
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 3)
+        .map((o) => ({ kind: o.kind, at: round(o.sentAt - cutAt), ms: round(o.ms), code: o.code })),
       // Sent before the cut, answered after it: in flight when the cable was pulled.
       inFlightAtCut: victimOps
         .filter((o) => o.sentAt < cutAt && o.doneAt >= cutAt)
@@ -894,7 +907,7 @@ function timeline(nodes, cutAt, endAt) {
     const mine = ops.filter((o) => o.node === n.name && o.kind !== 'release' && o.sentAt >= cutAt);
     out[n.name] = Array.from({ length: seconds }, (_, i) => {
       const inSecond = mine.filter((o) => Math.floor((o.sentAt - cutAt) / 1000) === i);
-      const good = inSecond.filter((o) => ok(o) || o.code === 'SEATS_EXHAUSTED').length;
+      const good = inSecond.filter(answered).length;
       return `${good}/${inSecond.length - good}`;
     }).join(' ');
   }
@@ -908,7 +921,7 @@ function afterSettle(nodes, run) {
   const out = {};
   for (const n of nodes) {
     const mine = ops.filter((o) => o.node === n.name && o.kind !== 'release' && inWindow(o));
-    const failed = mine.filter((o) => !ok(o) && o.code !== 'SEATS_EXHAUSTED');
+    const failed = mine.filter((o) => !answered(o));
     const probes = run.probes.filter((p) => p.node === n.name && inWindow(p));
     out[n.name] = {
       sent: mine.length,

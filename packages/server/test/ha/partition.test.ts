@@ -21,6 +21,8 @@ const ANSWER_BOUND_MS = 2000;
 interface OpsStats {
   count: number;
   ok: number;
+  seatsExhausted: number;
+  leaseExpired: number;
   failures: Record<string, number>;
   p50Ms: number;
   p95Ms: number;
@@ -218,16 +220,35 @@ function expectInvariants(r: CommonResult): void {
   }
 }
 
+/**
+ * Runs `scenario` once before the tests of the enclosing describe and returns a getter for its result.
+ * When it cannot run (preflight) or fails, every test fails with that error rather than being skipped.
+ */
+function scenarioResult<T>(scenario: 'leader' | 'node', report: (r: T) => void): () => T {
+  let result: T | undefined;
+  let error: unknown;
+  beforeAll(async () => {
+    try {
+      result = await runScenario<T>(scenario);
+      report(result);
+    } catch (err) {
+      error = err;
+    }
+  }, RUN_TIMEOUT_MS + 20_000);
+  return () => {
+    if (error !== undefined) throw error;
+    if (result === undefined) throw new Error(`the '${scenario}' scenario did not run`);
+    return result;
+  };
+}
+
 function summary(title: string, figures: Record<string, unknown>): void {
   const lines = Object.entries(figures).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`);
   process.stderr.write(`${title}\n${lines.join('\n')}\n`);
 }
 
 describe('partition: the etcd leader isolated from the other members and from every node', () => {
-  let r: LeaderResult;
-
-  beforeAll(async () => {
-    r = await runScenario<LeaderResult>('leader');
+  const result = scenarioResult<LeaderResult>('leader', (r) => {
     summary('partition/leader — measured', {
       oldLeader: r.oldLeader,
       newLeader: r.newLeader,
@@ -242,9 +263,10 @@ describe('partition: the etcd leader isolated from the other members and from ev
       outages: r.outages,
       invariants: r.invariants,
     });
-  }, RUN_TIMEOUT_MS + 20_000);
+  });
 
   it('the majority elects a new leader, the isolated one steps down, and rejoins after the heal', () => {
+    const r = result();
     expect(r.newLeader, 'no new leader within 8 s of the cut').toBeDefined();
     expect(r.newLeader?.name).not.toBe(r.oldLeader);
     expect(r.newLeader?.ms).toBeLessThan(3000);
@@ -256,10 +278,12 @@ describe('partition: the etcd leader isolated from the other members and from ev
   });
 
   it('never oversubscribes and never grants two leases for one requestId', () => {
+    const r = result();
     expectInvariants(r);
   });
 
   it('keeps checking out and renewing through every node once the new leader is in (bounded outage)', () => {
+    const r = result();
     for (const [node, s] of Object.entries(r.afterSettle)) {
       expect(s.sent, `${node} sent nothing after the settle time`).toBeGreaterThan(0);
       expect(
@@ -273,6 +297,7 @@ describe('partition: the etcd leader isolated from the other members and from ev
   });
 
   it('keeps /readyz at 200 on nodes that still reach a quorum (honest readiness)', () => {
+    const r = result();
     for (const [node, s] of Object.entries(r.afterSettle)) {
       expect(
         { node, readyzNot200: s.readyzNot200, answers: r.readyz[node]?.cut.answers },
@@ -283,10 +308,7 @@ describe('partition: the etcd leader isolated from the other members and from ev
 });
 
 describe('partition: one node cut off from all etcd members', () => {
-  let r: NodeResult;
-
-  beforeAll(async () => {
-    r = await runScenario<NodeResult>('node');
+  const result = scenarioResult<NodeResult>('node', (r) => {
     summary('partition/node — measured', {
       victim: r.victim,
       seatsHeldAtCut: r.seatsHeldAtCut,
@@ -302,9 +324,10 @@ describe('partition: one node cut off from all etcd members', () => {
       timeline: r.timeline,
       invariants: r.invariants,
     });
-  }, RUN_TIMEOUT_MS + 20_000);
+  });
 
   it('the cut-off node grants nothing: checkouts and renewals answer 503 STORE_UNAVAILABLE within 2 s', () => {
+    const r = result();
     const v = r.victimCalls;
     expect(v.byKind.checkout ?? 0, 'no checkout went through the cut-off node').toBeGreaterThan(0);
     expect(v.byKind.renew ?? 0, 'no renewal went through the cut-off node').toBeGreaterThan(0);
@@ -317,6 +340,7 @@ describe('partition: one node cut off from all etcd members', () => {
   });
 
   it('/readyz on the cut-off node fails with 503 within 2 s', () => {
+    const r = result();
     const ready = r.victimReadyz;
     expect(ready.probesDuringCut).toBeGreaterThan(0);
     expect(Object.keys(ready.answers)).toEqual(['503 STORE_UNAVAILABLE']);
@@ -332,6 +356,7 @@ describe('partition: one node cut off from all etcd members', () => {
   });
 
   it('the other two nodes keep granting and renewing, and stay ready', () => {
+    const r = result();
     const others = Object.keys(r.ops).filter((n) => n !== r.victim);
     expect(others).toHaveLength(2);
     for (const node of others) {
@@ -342,6 +367,7 @@ describe('partition: one node cut off from all etcd members', () => {
   });
 
   it('after the heal the node serves again by itself, without a restart', () => {
+    const r = result();
     expect(r.restartedNodes).toEqual([]);
     expect(r.victimReadyz.healToReadyMs).toBeGreaterThanOrEqual(0);
     expect(r.victimReadyz.healToReadyMs).toBeLessThanOrEqual(10_000);
@@ -351,6 +377,7 @@ describe('partition: one node cut off from all etcd members', () => {
   });
 
   it('never oversubscribes and never grants two leases for one requestId', () => {
+    const r = result();
     expectInvariants(r);
   });
 });
