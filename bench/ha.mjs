@@ -54,12 +54,18 @@ async function license(vendorKey, lid, seats, ttl = 3600) {
 }
 
 async function install(url, token, file) {
-  const res = await fetch(`${url}/v1/licenses`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ license: file }),
-  });
-  if (res.status !== 201) throw new Error(`install: ${res.status} ${await res.text()}`);
+  // Retried on retryable answers, as any client would: etcd may still be draining the last load run.
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(`${url}/v1/licenses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ license: file }),
+    });
+    if (res.status === 201 || res.status === 200) return; // 200: an earlier attempt installed it
+    const text = await res.text();
+    if (attempt >= 10 || !JSON.parse(text).retryable) throw new Error(`install: ${res.status} ${text}`);
+    await sleep(500);
+  }
 }
 
 /** autocannon against each of `urls` at once (CONNECTIONS split between them); 201s per second. */

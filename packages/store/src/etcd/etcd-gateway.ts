@@ -9,7 +9,7 @@ import { Etcd3, GRPCDeadlineExceededError, type IOptions } from 'etcd3';
  * - No automatic retries (etcd3 defaults to 3 retries of *every* call, writes included). Retrying is the
  *   caller's decision: a transaction whose outcome is unknown is resolved by the store reading its own
  *   write back (its compares make a re-run harmless).
- * - A per-member breaker that opens on one deadline and half-opens after 500 ms, instead of etcd3's
+ * - A per-member breaker that opens after two deadlines in a row and half-opens after 500 ms, instead of etcd3's
  *   default (three failures of any kind, open 5 s, which held writes back 5-7 s after a leader kill here).
  *   Without any breaker a blackholed member cost a full call deadline each time the random pick landed on
  *   it: in the partition test a third of all calls failed for as long as one member was cut off. With it,
@@ -112,7 +112,7 @@ export class EtcdGateway {
         host: () =>
           circuitBreaker(
             handleWhen((e) => e instanceof GRPCDeadlineExceededError),
-            { halfOpenAfter: 500, breaker: new ConsecutiveBreaker(1) },
+            { halfOpenAfter: 500, breaker: new ConsecutiveBreaker(2) },
           ),
         global: noop,
       },
