@@ -45,6 +45,17 @@ async function procState(pid: number): Promise<string> {
   return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
 }
 
+/** The state a signal leads to is not visible at once on a loaded machine: poll for it, bounded. */
+async function procStateBecomes(pid: number, wanted: string, timeoutMs = 2000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let state = await procState(pid);
+  while (state !== wanted && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    state = await procState(pid);
+  }
+  return state;
+}
+
 /** Gone, or a zombie waiting for init to reap it: either way no longer running. */
 async function exited(pid: number): Promise<boolean> {
   try {
@@ -147,7 +158,7 @@ describe('EtcdCluster: 3 members, failover lifecycle', () => {
     const [follower] = (await cluster.followers()) as [EtcdMember, ...EtcdMember[]];
     await cluster.pause(follower);
     expect(follower.state).toBe('paused');
-    expect(await procState(follower.pid!)).toBe('T');
+    expect(await procStateBecomes(follower.pid!, 'T')).toBe('T');
     await expect(readHealth(follower.clientUrl, { timeoutMs: 300 })).rejects.toMatchObject({
       code: 'ETCD_GATEWAY',
     });

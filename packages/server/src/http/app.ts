@@ -29,7 +29,7 @@ declare module 'fastify' {
 }
 
 /** How long one request may wait on its store in total before answering 503 STORE_UNAVAILABLE. */
-const REQUEST_STORE_BUDGET_MS = 1700;
+const REQUEST_STORE_BUDGET_MS = 1500;
 
 /** Secrets never reach the logs (pino redaction). */
 export const LOG_REDACT = [

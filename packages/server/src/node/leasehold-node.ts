@@ -128,13 +128,14 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     // reachable answers /healthz, fails /readyz with 503, and becomes ready by itself once the store is.
     let closed = false;
     const bootstrap = (async () => {
-      await untilStoreAnswers(
-        () => keyring.loadFrom(store, clock.now()),
+      const admin = await untilStoreAnswers(
+        () => ensureAdminToken(store, dataDir, config.adminToken, clock, randomUUID),
         () => closed,
         app.log,
       );
-      const admin = await untilStoreAnswers(
-        () => ensureAdminToken(store, dataDir, config.adminToken, clock, randomUUID),
+      // Last, because /readyz reports ready once the keys are in: by then the admin token is too.
+      await untilStoreAnswers(
+        () => keyring.loadFrom(store, clock.now()),
         () => closed,
         app.log,
       );

@@ -80,7 +80,7 @@ export class EtcdStore implements LeaseStore {
   constructor(options: EtcdStoreOptions) {
     this.gateway = new EtcdGateway(options);
     this.keys = new Keyspace(options.prefix ?? '/leasehold/');
-    this.#budgetMs = options.operationBudgetMs ?? 1500;
+    this.#budgetMs = options.operationBudgetMs ?? 1300;
     this.#random = options.random ?? Math.random;
   }
 
