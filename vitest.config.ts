@@ -6,6 +6,7 @@ const clusterTests = [
   'packages/server/test/ha/**/*.test.ts',
   'packages/store/test/etcd-*.test.ts',
   'packages/devtools/test/**/*.test.ts',
+  'packages/client/test/cluster/*.test.ts',
 ];
 
 export default defineConfig({

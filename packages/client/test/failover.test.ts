@@ -1,10 +1,31 @@
-import { createClient, type FetchFunction, LeaseholdClientError } from '@leasehold/client';
+import {
+  type Clock,
+  createClient,
+  type FetchFunction,
+  LeaseholdClientError,
+  systemClock,
+} from '@leasehold/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from './support/cluster.js';
-import { fakeClock } from './support/fake-clock.js';
 import { blackhole, deadUrl, recordingFetch } from './support/network.js';
 
 const origin = (url: string) => new URL(url).origin;
+const leaseCalls = (calls: readonly string[]) =>
+  calls.filter((url) => url.includes('/v1/leases')).map(origin);
+
+/** The system clock, recording the delays of its foreground timers (backoff waits and attempt deadlines). */
+function recordingClock(): Clock & { delays: number[] } {
+  const delays: number[] = [];
+  return {
+    delays,
+    now: systemClock.now,
+    monotonic: systemClock.monotonic,
+    setTimer: (callback, ms, background) => {
+      if (!background) delays.push(ms);
+      return systemClock.setTimer(callback, ms, background);
+    },
+  };
+}
 
 describe('failover between real nodes', () => {
   let cluster: TestCluster;
@@ -18,68 +39,78 @@ describe('failover between real nodes', () => {
   });
   afterAll(() => cluster?.close());
 
-  it('skips a dead first server and then stays with the one that answered', async () => {
+  const client = (options: Parameters<typeof createClient>[0]) => {
+    const c = createClient({ discovery: false, ...options });
+    cleanups.push(() => c.close());
+    return c;
+  };
+
+  it('skips a dead first server and then keeps to the ones that answer', async () => {
     const dead = await deadUrl();
     const recorder = recordingFetch();
-    const client = createClient({
+    const c = client({
       servers: [dead, cluster.urls[0] as string],
       token: cluster.clientToken,
       clientId: 'dead-first',
       fetch: recorder.fetch,
       random: () => 0,
     });
-    const lease = await client.checkout('cad');
-    expect(recorder.calls.map(origin)).toEqual([dead, cluster.urls[0]]);
-
+    const lease = await c.checkout('cad');
+    expect(leaseCalls(recorder.calls)).toEqual([dead, cluster.urls[0]]);
     await lease.renew();
     await lease.release();
-    // The node that answered is preferred now: the dead one is not tried again.
-    expect(recorder.calls.map(origin)).toEqual([dead, cluster.urls[0], cluster.urls[0], cluster.urls[0]]);
+    // The dead node's circuit is open: it is not tried again.
+    expect(leaseCalls(recorder.calls)).toEqual([dead, cluster.urls[0], cluster.urls[0], cluster.urls[0]]);
+    expect(c.metrics().nodes.map((n) => n.circuit)).toEqual(['open', 'closed']);
   });
 
   it('renews on another node when the node that granted the lease is closed', async () => {
     const [a, b] = cluster.urls as [string, string];
     const recorder = recordingFetch();
-    const client = createClient({
+    const c = client({
       servers: [b, a],
       token: cluster.clientToken,
       clientId: 'node-closed',
       fetch: recorder.fetch,
       random: () => 0,
     });
-    const lease = await client.checkout('cad');
-    expect(recorder.calls.map(origin)).toEqual([b]);
+    const lease = await c.checkout('cad');
+    expect(leaseCalls(recorder.calls)).toEqual([b]);
+    const failovers: string[] = [];
+    lease.on('failover', (e) => failovers.push(`${e.from} -> ${e.to}`));
 
     await cluster.closeNode(1);
     const expiry = lease.expiresAt.getTime();
+    const id = lease.id;
     await lease.renew();
+    expect(lease.id).toBe(id);
     expect(lease.expiresAt.getTime()).toBeGreaterThanOrEqual(expiry);
-    expect(recorder.calls.slice(1).map(origin)).toEqual([b, a]);
+    expect(leaseCalls(recorder.calls).slice(1)).toEqual([b, a]);
+    expect(failovers).toEqual([`${b}/ -> ${a}/`]);
     await lease.release();
   });
 
   it('resolves a checkout whose answer was lost by replaying its request id on the next node', async () => {
-    const [, , c] = cluster.urls as [string, string, string];
-    const a = cluster.urls[0] as string;
+    const [a, , c] = cluster.urls as [string, string, string];
     const before = await cluster.inUse('cad');
     let dropped = 0;
     // The first node takes the seat, then the connection breaks before the answer arrives.
     const losesFirstAnswer: FetchFunction = async (url, init) => {
       const response = await fetch(url, init);
-      if (dropped++ === 0) {
+      if (url.endsWith('/v1/leases') && dropped++ === 0) {
         await response.body?.cancel();
         throw new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } });
       }
       return response;
     };
-    const client = createClient({
+    const cl = client({
       servers: [c, a],
       token: cluster.clientToken,
       clientId: 'lost-answer',
       fetch: losesFirstAnswer,
       random: () => 0,
     });
-    const lease = await client.checkout('cad');
+    const lease = await cl.checkout('cad');
     expect(dropped).toBe(2);
     expect(await cluster.inUse('cad')).toBe(before + 1);
 
@@ -95,7 +126,7 @@ describe('failover between real nodes', () => {
     const hung = await blackhole();
     cleanups.push(hung.close);
     const recorder = recordingFetch();
-    const client = createClient({
+    const c = client({
       servers: [hung.url, cluster.urls[0] as string],
       token: cluster.clientToken,
       clientId: 'hung-first',
@@ -103,8 +134,8 @@ describe('failover between real nodes', () => {
       timeoutMs: 150,
       random: () => 0,
     });
-    const lease = await client.checkout('cad');
-    expect(recorder.calls.map(origin)).toEqual([hung.url, cluster.urls[0]]);
+    const lease = await c.checkout('cad');
+    expect(leaseCalls(recorder.calls)).toEqual([hung.url, cluster.urls[0]]);
     await lease.release();
   });
 
@@ -112,9 +143,9 @@ describe('failover between real nodes', () => {
     const dead = [await deadUrl(), await deadUrl()];
     const hung = await blackhole();
     cleanups.push(hung.close);
-    const clock = fakeClock();
+    const clock = recordingClock();
     const recorder = recordingFetch();
-    const client = createClient({
+    const c = client({
       servers: [...dead, hung.url],
       token: cluster.clientToken,
       clientId: 'nobody-home',
@@ -124,7 +155,7 @@ describe('failover between real nodes', () => {
       random: () => 0.5,
       clock,
     });
-    const err = await client.checkout('cad').catch((e: unknown) => e);
+    const err = await c.checkout('cad').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LeaseholdClientError);
     const failure = err as LeaseholdClientError;
     expect(failure).toMatchObject({ code: 'ALL_SERVERS_FAILED', retryable: true, status: undefined });
@@ -137,7 +168,7 @@ describe('failover between real nodes', () => {
       'TIMEOUT',
     ]);
     expect(recorder.calls).toHaveLength(6);
-    // One jittered wait between the two rounds, below the 50 ms cap.
-    expect(clock.sleeps).toEqual([25]);
+    // One jittered wait between the two rounds, below the 50 ms cap; the rest are 100 ms attempt deadlines.
+    expect(clock.delays.filter((ms) => ms !== 100)).toEqual([25]);
   });
 });

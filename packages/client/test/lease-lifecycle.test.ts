@@ -9,14 +9,18 @@ import { LICENSE_ID, startCluster, type TestCluster } from './support/cluster.js
 import { recordingFetch } from './support/network.js';
 
 let cluster: TestCluster;
+const clients: LeaseholdClient[] = [];
 
 beforeAll(async () => {
   cluster = await startCluster({ nodes: 2 });
 });
-afterAll(() => cluster?.close());
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await cluster?.close();
+});
 
 function clientFor(clientId: string, fetch = recordingFetch()): LeaseholdClient {
-  return createClient({
+  const client = createClient({
     servers: cluster.urls,
     token: cluster.clientToken,
     clientId,
@@ -25,7 +29,12 @@ function clientFor(clientId: string, fetch = recordingFetch()): LeaseholdClient 
     fetch: fetch.fetch,
     random: () => 0,
   });
+  clients.push(client);
+  return client;
 }
+
+/** Calls to the lease API only (not the JWKS download or node discovery). */
+const leaseCalls = (calls: readonly string[]) => calls.filter((url) => url.includes('/v1/leases'));
 
 describe('checkout, renew, release against a real node', () => {
   it('checks a seat out, renews it and checks it back in', async () => {
@@ -36,6 +45,10 @@ describe('checkout, renew, release against a real node', () => {
     expect(lease.feature).toBe('cad');
     expect(lease.license).toBe(LICENSE_ID);
     expect(lease.state).toBe('active');
+    expect(lease.status).toBe('active');
+    expect(client.isEntitled('cad')).toBe(true);
+    expect(client.isEntitled('solo')).toBe(false);
+    expect(lease.claims).toMatchObject({ jti: lease.id, grace: 30, sub: 'lifecycle' });
     expect(lease.graceSeconds).toBe(30);
     expect(lease.fence).toBeGreaterThan(0);
     expect(lease.requestId).toMatch(/^[0-9a-f-]{36}$/);
@@ -59,6 +72,8 @@ describe('checkout, renew, release against a real node', () => {
     expect(final.state).toBe('released');
     expect(final.endedAt).toBeInstanceOf(Date);
     expect(lease.state).toBe('released');
+    expect(lease.status).toBe('closed');
+    expect(client.isEntitled('cad')).toBe(false);
     expect(await cluster.inUse('cad')).toBe(before);
     expect(JSON.stringify(lease)).not.toContain(lease.token);
   });
@@ -96,7 +111,7 @@ describe('checkout, renew, release against a real node', () => {
     expect(err).toBeInstanceOf(LeaseholdClientError);
     expect(err).toMatchObject({ code: 'SEATS_EXHAUSTED', status: 409, retryable: false });
     expect((err as LeaseholdClientError).problem).toMatchObject({ seats: 1 });
-    expect(recorder.calls).toHaveLength(1);
+    expect(leaseCalls(recorder.calls)).toHaveLength(1);
     await holder.release();
   });
 
@@ -105,13 +120,13 @@ describe('checkout, renew, release against a real node', () => {
     const client = clientFor('released', recorder);
     const lease = await client.checkout('cad');
     await lease.release();
-    const calls = recorder.calls.length;
+    const calls = leaseCalls(recorder.calls).length;
     await expect(lease.renew()).rejects.toMatchObject({
       code: 'LEASE_RELEASED',
       status: 410,
       retryable: false,
     });
-    expect(recorder.calls).toHaveLength(calls + 1);
+    expect(leaseCalls(recorder.calls)).toHaveLength(calls + 1);
   });
 
   it('reports an unknown lease as LEASE_NOT_FOUND', async () => {
@@ -119,5 +134,18 @@ describe('checkout, renew, release against a real node', () => {
       code: 'LEASE_NOT_FOUND',
       retryable: false,
     });
+  });
+});
+
+describe('node discovery against a real node', () => {
+  it('keeps the configured list: /v1/cluster is admin-only, so a client token gets 403', async () => {
+    const client = clientFor('discovery');
+    const lease = await client.checkout('cad');
+    // Discovery runs in the background after the first call; its one request is quick on loopback.
+    for (let i = 0; i < 50 && client.metrics().discovery === 'on'; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(client.metrics().discovery).toBe('unavailable');
+    expect(client.servers).toEqual(cluster.urls.map((u) => `${u}/`));
+    await lease.release();
   });
 });

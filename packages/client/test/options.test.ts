@@ -18,7 +18,19 @@ describe('createClient options', () => {
     [{ ...base, timeoutMs: 0 }, /timeoutMs/],
     [{ ...base, retry: { rounds: 0 } }, /retry.rounds/],
     [{ ...base, retry: { round: 2 } }, /unknown retry option "round"/],
-    [{ ...base, clock: { now: () => 0 } }, /clock/],
+    [{ ...base, clock: { now: (): number => 0 } }, /clock/],
+    [{ ...base, clock: { now: (): number => 0, monotonic: (): number => 0 } }, /setTimer/],
+    [{ ...base, circuitBreaker: { failures: 0 } }, /circuitBreaker.failures/],
+    [{ ...base, circuitBreaker: { cooldown: 5 } }, /unknown circuitBreaker option "cooldown"/],
+    [{ ...base, circuitBreaker: { cooldownMs: 5000, maxCooldownMs: 1000 } }, /maxCooldownMs/],
+    [{ ...base, renewal: { retryMaxDelayMs: 0 } }, /renewal.retryMaxDelayMs/],
+    [{ ...base, renewal: { graceMs: 1 } }, /unknown renewal option "graceMs"/],
+    [{ ...base, discovery: { intervalMs: 10 } }, /discovery.intervalMs/],
+    [{ ...base, discovery: true }, /discovery/],
+    [{ ...base, maxClockSkewMs: -1 }, /maxClockSkewMs/],
+    [{ ...base, logger: 'console' }, /logger/],
+    [{ ...base, logger: { warn: 'loud' } }, /logger/],
+    [{ ...base, stateStore: { load: () => '' } }, /stateStore/],
   ])('refuses %j', (options, message) => {
     expect(() => createClient(options as Parameters<typeof createClient>[0])).toThrow(message);
     expect(() => createClient(options as Parameters<typeof createClient>[0])).toThrow(TypeError);

@@ -1,5 +1,6 @@
 import * as sdk from '@leasehold/client';
 import { SERVER_ERROR_CODES } from '@leasehold/client';
+import * as testing from '@leasehold/client/testing';
 import { ERROR_CODES } from '@leasehold/domain';
 import { describe, expect, it } from 'vitest';
 
@@ -7,14 +8,29 @@ describe('public API', () => {
   it('exports exactly the documented runtime names', () => {
     expect(Object.keys(sdk).sort()).toEqual([
       'CLIENT_ERROR_CODES',
+      'COUNTER_NAMES',
+      'DIAGNOSTICS_CHANNELS',
       'LEASE_TOKEN_TYP',
       'LeaseholdClientError',
       'SERVER_ERROR_CODES',
       'createClient',
       'fetchJwks',
+      'fileStateStore',
       'isLeaseholdClientError',
+      'nodeFetch',
+      'systemClock',
       'verifyLeaseToken',
     ]);
+  });
+
+  it('exports exactly the test harness from @leasehold/client/testing', () => {
+    expect(Object.keys(testing).sort()).toEqual(['FakeCluster', 'FaultProxy', 'ManualClock']);
+  });
+
+  it('names its diagnostics channels under leasehold:client:', () => {
+    expect(
+      Object.values(sdk.DIAGNOSTICS_CHANNELS).every((name) => name.startsWith('leasehold:client:')),
+    ).toBe(true);
   });
 
   it("knows every code of the server's error registry, and only those", () => {

@@ -138,6 +138,32 @@ describe('verifyLeaseToken', () => {
     );
   });
 
+  it('accepts a token until exp plus its signed grace with withGrace, and within a clock tolerance', async () => {
+    const graceEnd = (exp + 30) * 1000;
+    expect((await verifyLeaseToken(token, jwks, { now: graceEnd - 1, withGrace: true })).exp).toBe(exp);
+    const err = await failure(verifyLeaseToken(token, jwks, { now: graceEnd, withGrace: true }));
+    expect(err.code).toBe('TOKEN_EXPIRED');
+    expect((await verifyLeaseToken(token, jwks, { now: exp * 1000 + 999, clockToleranceMs: 1000 })).exp).toBe(
+      exp,
+    );
+    await expect(verifyLeaseToken(token, jwks, { clockToleranceMs: -1 })).rejects.toBeInstanceOf(TypeError);
+  });
+
+  it('re-checks time on every call, even for a token it has verified before', async () => {
+    expect((await verifyLeaseToken(token, jwks, { now: exp * 1000 - 1 })).jti).toBeDefined();
+    expect((await verifyLeaseToken(token, jwks, { now: exp * 1000 - 1 })).jti).toBeDefined();
+    expect((await failure(verifyLeaseToken(token, jwks, { now: exp * 1000 }))).code).toBe('TOKEN_EXPIRED');
+  });
+
+  it('does not trust an earlier verification once the key under that kid changed in place', async () => {
+    const copy: JSONWebKeySet = { keys: jwks.keys.map((k) => ({ ...k })) };
+    expect((await verifyLeaseToken(token, copy, { now: exp * 1000 - 1 })).jti).toBeDefined();
+    (copy.keys[0] as { x?: string }).x = otherKey.publicJwk.x as string;
+    expect((await failure(verifyLeaseToken(token, copy, { now: exp * 1000 - 1 }))).code).toBe(
+      'TOKEN_INVALID',
+    );
+  });
+
   it('checks the feature and the client id when asked', async () => {
     expect((await failure(verifyLeaseToken(token, jwks, { feature: 'solo' }))).code).toBe('TOKEN_INVALID');
     expect((await failure(verifyLeaseToken(token, jwks, { clientId: 'someone-else' }))).code).toBe(

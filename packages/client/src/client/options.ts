@@ -1,5 +1,9 @@
-import { type Clock, systemClock } from '../time/clock.js';
+import type { RenewalPolicy } from '../lease/lease-handle.js';
+import type { Logger } from '../observability/logger.js';
+import { type Clock, checkClock, systemClock } from '../time/clock.js';
+import type { StateStore } from '../time/state-store.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../transport/backoff.js';
+import { type BreakerPolicy, DEFAULT_BREAKER_POLICY } from '../transport/circuit-breaker.js';
 import type { FetchFunction } from '../transport/http-call.js';
 import { normalizeServerUrl } from '../transport/server-url.js';
 
@@ -11,6 +15,30 @@ export interface RetryOptions {
   readonly baseDelayMs?: number;
   /** Upper bound of any one wait. Default 1000 ms. */
   readonly maxDelayMs?: number;
+}
+
+/** Per-node circuit breakers; see {@link ClientOptions.circuitBreaker}. */
+export interface CircuitBreakerOptions {
+  /** Consecutive retryable failures that open a node's circuit. Default 1. */
+  readonly failures?: number;
+  /** How long an open circuit skips the node before one probe; doubles per failed probe. Default 1000 ms. */
+  readonly cooldownMs?: number;
+  /** Upper bound of that doubling. Default 30,000 ms. */
+  readonly maxCooldownMs?: number;
+}
+
+/** Automatic renewal; see {@link ClientOptions.renewal}. */
+export interface RenewalOptions {
+  /** Longest wait between failed renewal passes while the lease is degraded. Default 5000 ms. */
+  readonly retryMaxDelayMs?: number;
+  /** Longest wait between attempts to get a lost lease back. Default 30,000 ms. */
+  readonly lostRetryMaxDelayMs?: number;
+}
+
+/** Node discovery; see {@link ClientOptions.discovery}. */
+export interface DiscoveryOptions {
+  /** How often to refresh the node list from `GET /v1/cluster`. Default 60,000 ms. */
+  readonly intervalMs?: number;
 }
 
 /** Options of {@link createClient}. */
@@ -30,7 +58,29 @@ export interface ClientOptions {
   /** Deadline of one attempt on one node, headers and body. Default 3000 ms. */
   readonly timeoutMs?: number;
   readonly retry?: RetryOptions;
-  /** Uniform in [0, 1); picks the first server and the backoff jitter. Defaults to `Math.random`. */
+  readonly circuitBreaker?: CircuitBreakerOptions;
+  readonly renewal?: RenewalOptions;
+  /**
+   * Refresh the node list from the cluster (`GET /v1/cluster`), keeping the configured nodes. `false`
+   * keeps exactly the configured list — right when clients must reach the nodes through a proxy or
+   * load balancer whose addresses the nodes do not know.
+   */
+  readonly discovery?: DiscoveryOptions | false;
+  /**
+   * How far this machine's clock may be from the cluster's. A token a node sends that expired longer
+   * ago than this by the local clock is refused: it is an old answer replayed, or the clock is wrong.
+   * Default 300,000 ms (5 minutes, as Kerberos allows).
+   */
+  readonly maxClockSkewMs?: number;
+  /** Where the SDK logs (pino-style `logger.warn(fields, message)`); silent by default. */
+  readonly logger?: Logger;
+  /**
+   * Keeps the wall-clock high-water mark and the cluster's JWK Set across restarts (`fileStateStore`,
+   * or `localStorage` in a browser). Without one, a clock set back between two runs goes unnoticed by
+   * `client.verify`.
+   */
+  readonly stateStore?: StateStore;
+  /** Uniform in [0, 1); picks nodes (two at random per attempt) and jitters waits. Defaults to `Math.random`. */
   readonly random?: () => number;
   /** Defaults to the system clock. */
   readonly clock?: Clock;
@@ -44,6 +94,12 @@ export interface ResolvedOptions {
   readonly fetch: FetchFunction;
   readonly timeoutMs: number;
   readonly retry: RetryPolicy;
+  readonly breaker: BreakerPolicy;
+  readonly renewal: RenewalPolicy;
+  readonly discoveryIntervalMs: number | undefined;
+  readonly maxClockSkewMs: number;
+  readonly logger: Logger | undefined;
+  readonly stateStore: StateStore | undefined;
   readonly random: () => number;
   readonly clock: Clock;
 }
@@ -57,10 +113,20 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'fetch',
   'timeoutMs',
   'retry',
+  'circuitBreaker',
+  'renewal',
+  'discovery',
+  'maxClockSkewMs',
+  'logger',
+  'stateStore',
   'random',
   'clock',
 ]);
 const RETRY_KEYS: ReadonlySet<string> = new Set(['rounds', 'baseDelayMs', 'maxDelayMs']);
+const BREAKER_KEYS: ReadonlySet<string> = new Set(['failures', 'cooldownMs', 'maxCooldownMs']);
+const RENEWAL_KEYS: ReadonlySet<string> = new Set(['retryMaxDelayMs', 'lostRetryMaxDelayMs']);
+const DISCOVERY_KEYS: ReadonlySet<string> = new Set(['intervalMs']);
+const LOGGER_METHODS = ['debug', 'info', 'warn', 'error'] as const;
 const MAX_INFO_LENGTH = 256; // the server's ClientInfo schema
 
 /** Looks the global `fetch` up at call time, so a fetch installed later (a test's mock) is used. */
@@ -100,10 +166,22 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (options.random !== undefined && typeof options.random !== 'function') {
     throw new TypeError('options.random must be a function');
   }
-  const clock = options.clock ?? systemClock;
-  if (typeof clock?.now !== 'function' || typeof clock.sleep !== 'function') {
-    throw new TypeError('options.clock must have now() and sleep(ms)');
+  const clock = options.clock === undefined ? systemClock : checkClock(options.clock);
+  if (
+    options.logger !== undefined &&
+    (typeof options.logger !== 'object' ||
+      options.logger === null ||
+      LOGGER_METHODS.some(
+        (m) => options.logger?.[m] !== undefined && typeof options.logger[m] !== 'function',
+      ))
+  ) {
+    throw new TypeError('options.logger must be an object with debug/info/warn/error methods');
   }
+  const store = options.stateStore;
+  if (store !== undefined && (typeof store?.load !== 'function' || typeof store.save !== 'function')) {
+    throw new TypeError('options.stateStore must have load() and save(state)');
+  }
+  const retry = resolveRetry(options.retry);
 
   return Object.freeze({
     servers: Object.freeze(servers),
@@ -115,16 +193,62 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     }),
     fetch: options.fetch ?? globalFetch,
     timeoutMs: integerInRange(options.timeoutMs ?? 3000, 'timeoutMs', 1),
-    retry: resolveRetry(options.retry),
+    retry,
+    breaker: resolveBreaker(options.circuitBreaker),
+    renewal: resolveRenewal(options.renewal, retry),
+    discoveryIntervalMs: resolveDiscovery(options.discovery),
+    maxClockSkewMs: integerInRange(options.maxClockSkewMs ?? 300_000, 'maxClockSkewMs', 0, 86_400_000),
+    logger: options.logger,
+    stateStore: store,
     random: options.random ?? Math.random,
     clock,
   });
 }
 
+function resolveBreaker(breaker: CircuitBreakerOptions | undefined): BreakerPolicy {
+  if (breaker === undefined) return DEFAULT_BREAKER_POLICY;
+  checkObject(breaker, 'circuitBreaker', BREAKER_KEYS);
+  const d = DEFAULT_BREAKER_POLICY;
+  const cooldownMs = integerInRange(breaker.cooldownMs ?? d.cooldownMs, 'circuitBreaker.cooldownMs', 0);
+  return Object.freeze({
+    failures: integerInRange(breaker.failures ?? d.failures, 'circuitBreaker.failures', 1, 100),
+    cooldownMs,
+    maxCooldownMs: integerInRange(
+      breaker.maxCooldownMs ?? Math.max(cooldownMs, d.maxCooldownMs),
+      'circuitBreaker.maxCooldownMs',
+      cooldownMs,
+    ),
+  });
+}
+
+function resolveRenewal(renewal: RenewalOptions | undefined, retry: RetryPolicy): RenewalPolicy {
+  if (renewal !== undefined) checkObject(renewal, 'renewal', RENEWAL_KEYS);
+  return Object.freeze({
+    baseDelayMs: Math.max(1, retry.baseDelayMs),
+    retryMaxDelayMs: integerInRange(renewal?.retryMaxDelayMs ?? 5000, 'renewal.retryMaxDelayMs', 1),
+    lostRetryMaxDelayMs: integerInRange(
+      renewal?.lostRetryMaxDelayMs ?? 30_000,
+      'renewal.lostRetryMaxDelayMs',
+      1,
+    ),
+  });
+}
+
+function resolveDiscovery(discovery: DiscoveryOptions | false | undefined): number | undefined {
+  if (discovery === false) return undefined;
+  if (discovery === undefined) return 60_000;
+  checkObject(discovery, 'discovery', DISCOVERY_KEYS);
+  return integerInRange(discovery.intervalMs ?? 60_000, 'discovery.intervalMs', 1000, 86_400_000);
+}
+
+function checkObject(value: unknown, name: string, keys: ReadonlySet<string>): void {
+  if (typeof value !== 'object' || value === null) throw new TypeError(`options.${name} must be an object`);
+  rejectUnknown(value, keys, `${name} option`);
+}
+
 function resolveRetry(retry: RetryOptions | undefined): RetryPolicy {
   if (retry === undefined) return DEFAULT_RETRY_POLICY;
-  if (typeof retry !== 'object' || retry === null) throw new TypeError('options.retry must be an object');
-  rejectUnknown(retry, RETRY_KEYS, 'retry option');
+  checkObject(retry, 'retry', RETRY_KEYS);
   return Object.freeze({
     rounds: integerInRange(retry.rounds ?? DEFAULT_RETRY_POLICY.rounds, 'retry.rounds', 1, 10),
     baseDelayMs: integerInRange(

@@ -1,7 +1,7 @@
 /**
  * Codes a Leasehold node may answer with, copied from the server's registry
  * (`packages/domain/src/errors/registry.ts`). The SDK may not depend on the server packages, so the list
- * is repeated here and `test/error-codes.test.ts` keeps the two in step. A newer node may send a code
+ * is repeated here and `test/public-api.test.ts` keeps the two in step. A newer node may send a code
  * this list does not know yet; it still reaches the caller as a string.
  *
  * @example
@@ -53,7 +53,10 @@ export type ServerErrorCode = (typeof SERVER_ERROR_CODES)[number];
  * - `BAD_RESPONSE`: the answer was not a Leasehold answer — a proxy's error page, a node that is
  *   shutting down, a body of the wrong shape (retryable: another node may answer properly).
  * - `ALL_SERVERS_FAILED`: every attempt on every node failed with a retryable error; `attempts` lists them.
- * - `TOKEN_INVALID`, `TOKEN_EXPIRED`, `TOKEN_KID_UNKNOWN`: offline lease-token verification failed.
+ * - `TOKEN_INVALID`, `TOKEN_EXPIRED`, `TOKEN_KID_UNKNOWN`: offline lease-token verification failed. When
+ *   the token came from a node in answer to a call, the attempt is retryable instead: another node of the
+ *   cluster signs with the right key, and a checkout's request id makes the retry safe.
+ * - `CLIENT_CLOSED`: `close()` was called; the client takes no more calls.
  *
  * @example
  * ```ts
@@ -68,6 +71,7 @@ export const CLIENT_ERROR_CODES = Object.freeze({
   TOKEN_INVALID: { retryable: false },
   TOKEN_EXPIRED: { retryable: false },
   TOKEN_KID_UNKNOWN: { retryable: false },
+  CLIENT_CLOSED: { retryable: false },
 } as const);
 
 /** A code the SDK produces itself. */

@@ -16,6 +16,8 @@ export interface LeaseInfo {
   readonly fence: number;
   /** The idempotency key of the checkout that created the lease. */
   readonly requestId: string;
+  /** When the node last granted or renewed the lease (its clock). */
+  readonly renewedAt: Date;
   /** When the current token expires unless renewed. */
   readonly expiresAt: Date;
   /** When to renew: about a third into the lease, so two renewals may fail before it lapses. */
@@ -32,4 +34,6 @@ export interface LeaseInfo {
 export interface LeaseGrant extends LeaseInfo {
   /** The lease token (a JWT); check it offline with `verifyLeaseToken`. */
   readonly token: string;
+  /** The node's advice: renew this many seconds after it answered. */
+  readonly renewInSeconds: number | undefined;
 }

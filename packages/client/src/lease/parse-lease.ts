@@ -40,6 +40,7 @@ export function parseLeaseInfo(json: unknown, server: string): LeaseInfo {
     slot: int('slot'),
     fence: int('fence'),
     requestId: str('requestId'),
+    renewedAt: date('renewedAt'),
     expiresAt: date('expiresAt'),
     renewAfter: date('renewAfter'),
     reservedUntil: date('reservedUntil'),
@@ -51,9 +52,13 @@ export function parseLeaseInfo(json: unknown, server: string): LeaseInfo {
 /** Reads a lease view that carries a token (the answer to a checkout or a renewal). */
 export function parseLeaseGrant(json: unknown, server: string): LeaseGrant {
   const info = parseLeaseInfo(json, server);
-  const token = (json as Record<string, unknown>).token;
+  const { token, renewInSeconds } = json as Record<string, unknown>;
   if (typeof token !== 'string' || token === '') {
     throw badResponse(server, undefined, 'a lease whose "token" is missing or malformed');
   }
-  return Object.freeze({ ...info, token });
+  const advice =
+    typeof renewInSeconds === 'number' && Number.isFinite(renewInSeconds) && renewInSeconds >= 0
+      ? renewInSeconds
+      : undefined;
+  return Object.freeze({ ...info, token, renewInSeconds: advice });
 }

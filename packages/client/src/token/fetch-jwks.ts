@@ -1,4 +1,5 @@
 import type { JSONWebKeySet } from 'jose';
+import { systemClock } from '../time/clock.js';
 import { type FetchFunction, httpCall } from '../transport/http-call.js';
 import { badResponse } from '../transport/read-answer.js';
 import { normalizeServerUrl } from '../transport/server-url.js';
@@ -26,15 +27,16 @@ export const JWKS_PATH = '.well-known/jwks.json';
  */
 export async function fetchJwks(server: string, options: FetchJwksOptions = {}): Promise<JSONWebKeySet> {
   const base = normalizeServerUrl(server);
-  const json = await httpCall(
+  const { body } = await httpCall(
     base,
     { method: 'GET', path: JWKS_PATH },
     {
       fetch: options.fetch ?? ((url, init) => globalThis.fetch(url, init)),
       timeoutMs: options.timeoutMs ?? 3000,
+      clock: systemClock,
     },
   );
-  return parseJwks(json, base);
+  return parseJwks(body, base);
 }
 
 /** Checks that an answer is a JWK Set of objects; the keys themselves are checked when used. */

@@ -1,0 +1,507 @@
+import { generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto';
+import type { JSONWebKeySet, JWK } from 'jose';
+import type { ClientOptions } from '../client/options.js';
+import { type Clock, systemClock } from '../time/clock.js';
+import type { FetchFunction } from '../transport/http-call.js';
+
+/** How a fake node treats requests; see {@link FakeNode.mode}. */
+export type FakeNodeMode =
+  /** Answers. */
+  | 'up'
+  /** Refuses connections at once (a killed process). */
+  | 'down'
+  /** Never answers; the request never arrives (a partition, a blackhole). The client's timeout ends it. */
+  | 'hang'
+  /** Handles the request, then the connection breaks before the answer arrives. */
+  | 'drop-response';
+
+/** One node of a {@link FakeCluster}. */
+export interface FakeNode {
+  readonly url: string;
+  mode: FakeNodeMode;
+  /** Simulated answer time, on the cluster's clock (default 0). */
+  latencyMs: number;
+  /** Rewrites each answer body before it is sent: a compromised or broken node (a tampered token, a lie). */
+  rewriteAnswer: ((body: Record<string, unknown>) => Record<string, unknown>) | undefined;
+  /** Handles matching requests, then breaks the connection before the answer: `drop-response`, selectively. */
+  dropAnswerIf: ((request: FakeRequest) => boolean) | undefined;
+  /** Answers the next `times` requests with this error code (e.g. `STORE_UNAVAILABLE`), handling nothing. */
+  failNext(code: string, times?: number): void;
+}
+
+/** A request a fake node received. */
+export interface FakeRequest {
+  readonly node: string;
+  readonly method: string;
+  readonly path: string;
+  readonly body: Record<string, unknown> | undefined;
+}
+
+/** A lease as the fake cluster stores it. Times are epoch milliseconds of the cluster's clock. */
+export interface FakeLease {
+  readonly id: string;
+  readonly requestId: string;
+  readonly clientId: string;
+  readonly feature: string;
+  readonly slot: number;
+  readonly fence: number;
+  readonly createdAt: number;
+  readonly renewedAt: number;
+  readonly expiresAt: number;
+  readonly reservedUntil: number;
+  readonly revokedAt: number | undefined;
+  readonly endedAt: number | undefined;
+  readonly endReason: 'released' | 'expired' | 'revoked' | undefined;
+}
+
+/** Options of {@link FakeCluster.start}. */
+export interface FakeClusterOptions {
+  /** Node count (URLs `http://node-N.leasehold.test`) or the URLs themselves. Default 3. */
+  readonly nodes?: number | readonly string[];
+  /** Seats per feature of the one license. Default `{ app: 1 }`. */
+  readonly features?: Readonly<Record<string, number>>;
+  readonly licenseId?: string;
+  readonly ttlSeconds?: number;
+  readonly graceSeconds?: number;
+  readonly policy?: 'strict' | 'overdraft';
+  /** The client token the nodes accept. */
+  readonly token?: string;
+  /** The cluster's wall clock (default `Date.now`); with a `ManualClock`, `() => clock.now()`. */
+  readonly now?: () => number;
+  /** Runs `latencyMs` (default the system clock); pass the `ManualClock` the client uses. */
+  readonly clock?: Clock;
+  /**
+   * Answer `GET /v1/cluster` to the client token with the node list. Default `false`: 403, as today's
+   * nodes answer client tokens (the route is admin-only).
+   */
+  readonly listNodes?: boolean;
+}
+
+const ERRORS: Readonly<Record<string, { status: number; retryable: boolean }>> = {
+  VALIDATION_FAILED: { status: 400, retryable: false },
+  ROUTE_NOT_FOUND: { status: 404, retryable: false },
+  UNAUTHENTICATED: { status: 401, retryable: false },
+  FORBIDDEN: { status: 403, retryable: false },
+  LICENSE_REVOKED: { status: 409, retryable: false },
+  FEATURE_NOT_LICENSED: { status: 404, retryable: false },
+  SEATS_EXHAUSTED: { status: 409, retryable: false },
+  REQUEST_ID_CONFLICT: { status: 409, retryable: false },
+  LEASE_NOT_FOUND: { status: 404, retryable: false },
+  LEASE_EXPIRED: { status: 410, retryable: false },
+  LEASE_RELEASED: { status: 410, retryable: false },
+  LEASE_REVOKED: { status: 410, retryable: false },
+  STORE_UNAVAILABLE: { status: 503, retryable: true },
+  NODE_SHUTTING_DOWN: { status: 503, retryable: true },
+  INTERNAL: { status: 500, retryable: true },
+};
+
+class Problem extends Error {
+  constructor(
+    readonly code: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(code);
+  }
+}
+
+class Node implements FakeNode {
+  mode: FakeNodeMode = 'up';
+  latencyMs = 0;
+  rewriteAnswer: FakeNode['rewriteAnswer'];
+  dropAnswerIf: FakeNode['dropAnswerIf'];
+  failures: { code: string; times: number } | undefined;
+  constructor(readonly url: string) {}
+  failNext(code: string, times = 1): void {
+    if (!ERRORS[code]) throw new TypeError(`unknown error code ${code}`);
+    this.failures = { code, times };
+  }
+}
+
+interface SigningKey {
+  readonly kid: string;
+  readonly key: KeyObject;
+  readonly jwk: JWK;
+}
+
+type MutableLease = { -readonly [K in keyof FakeLease]: FakeLease[K] };
+
+/**
+ * An in-process Leasehold cluster behind a `fetch` function — no sockets, no processes — in the spirit of
+ * undici's `MockAgent`: pass `cluster.fetch` to `createClient` and test your licensing code (checkout at
+ * start, degrade on outage, lock on `lost`, release on exit) against node failures you switch on and off.
+ *
+ * It keeps the real API's contract for what the SDK uses: checkout idempotent by client id and request
+ * id, seats per feature, renewals that never shorten a reservation, strict and overdraft grace, release,
+ * operator revocation, problem+json errors with `code` and `retryable`, and EdDSA lease tokens with a
+ * `kid`, served with the JWK Set (keys can be rotated). It is a fake: one license, no audit, no admin API.
+ *
+ * @example
+ * ```ts
+ * const cluster = await FakeCluster.start({ features: { cad: 2 }, ttlSeconds: 60, graceSeconds: 600 });
+ * const client = createClient({ ...cluster.clientOptions(), clientId: 'test-machine' });
+ * const lease = await client.checkout('cad');
+ * cluster.node(0).mode = 'down'; // the client fails over to another node
+ * ```
+ */
+export class FakeCluster {
+  readonly urls: readonly string[];
+  readonly token: string;
+  readonly licenseId: string;
+  /** Every request any node received, in order (not those to `down` or `hang` nodes). */
+  readonly requests: FakeRequest[] = [];
+  readonly #nodes: Node[];
+  readonly #features: Readonly<Record<string, number>>;
+  readonly #ttlMs: number;
+  readonly #graceMs: number;
+  readonly #policy: 'strict' | 'overdraft';
+  readonly #now: () => number;
+  readonly #clock: Clock;
+  readonly #listNodes: boolean;
+  readonly #leases = new Map<string, MutableLease>();
+  readonly #byRequest = new Map<string, MutableLease>();
+  #keys: SigningKey[];
+  #revision = 0;
+  #licenseRevoked = false;
+
+  private constructor(options: FakeClusterOptions) {
+    const nodes = options.nodes ?? 3;
+    this.urls = Object.freeze(
+      typeof nodes === 'number'
+        ? Array.from({ length: nodes }, (_, i) => `http://node-${i + 1}.leasehold.test`)
+        : [...nodes],
+    );
+    if (this.urls.length === 0) throw new TypeError('a fake cluster needs at least one node');
+    this.#nodes = this.urls.map((url) => new Node(url));
+    this.token = options.token ?? 'lh_client_fake';
+    this.licenseId = options.licenseId ?? 'lic-fake';
+    this.#features = options.features ?? { app: 1 };
+    this.#ttlMs = (options.ttlSeconds ?? 60) * 1000;
+    this.#graceMs = (options.graceSeconds ?? 0) * 1000;
+    this.#policy = options.policy ?? 'strict';
+    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
+    this.#listNodes = options.listNodes ?? false;
+    this.#keys = [newKey()];
+  }
+
+  /** Starts a fake cluster (synchronous work, async for symmetry with real clusters). */
+  static async start(options: FakeClusterOptions = {}): Promise<FakeCluster> {
+    return new FakeCluster(options);
+  }
+
+  /** `servers`, `token` and `fetch` for `createClient`; add a `clientId` and anything else. */
+  clientOptions(): Pick<ClientOptions, 'servers' | 'token' | 'fetch'> {
+    return { servers: this.urls, token: this.token, fetch: this.fetch };
+  }
+
+  /** A node by index or URL. */
+  node(which: number | string): FakeNode {
+    const node = typeof which === 'number' ? this.#nodes[which] : this.#nodes.find((n) => n.url === which);
+    if (!node) throw new TypeError(`no fake node ${String(which)}`);
+    return node;
+  }
+
+  /** Sets every node's mode at once (`'hang'`: the whole cluster unreachable). */
+  setAllModes(mode: FakeNodeMode): void {
+    for (const node of this.#nodes) node.mode = mode;
+  }
+
+  /** The cluster's leases, oldest first. */
+  leases(): FakeLease[] {
+    return [...this.#leases.values()].map((lease) => ({ ...lease }));
+  }
+
+  /** Seats of `feature` held now. */
+  inUse(feature: string): number {
+    const now = this.#now();
+    return [...this.#leases.values()].filter((l) => l.feature === feature && holdsSeat(l, now)).length;
+  }
+
+  /** An operator's force-release: renewals answer LEASE_REVOKED; the seat frees at its reservation's end. */
+  revoke(leaseId: string): void {
+    const lease = this.#leases.get(leaseId);
+    if (!lease) throw new TypeError(`no lease ${leaseId}`);
+    lease.revokedAt = this.#now();
+  }
+
+  /** Revokes the license: checkouts and renewals answer LICENSE_REVOKED. */
+  revokeLicense(): void {
+    this.#licenseRevoked = true;
+  }
+
+  /** A new cluster signing key; the JWK Set keeps the old one too, as a rotating cluster does. */
+  rotateKey(): void {
+    this.#keys = [newKey(), ...this.#keys];
+  }
+
+  /**
+   * Signs `claims` with the cluster's current key, under a lease-token header (overridable): for tests of
+   * what a client does with odd tokens (expired, for another client, with a foreign `kid`).
+   */
+  signToken(claims: Record<string, unknown>, header: Record<string, unknown> = {}): string {
+    const key = this.#keys[0] as SigningKey;
+    const input = `${b64(JSON.stringify({ alg: 'EdDSA', kid: key.kid, typ: 'lease+jwt', ...header }))}.${b64(
+      JSON.stringify(claims),
+    )}`;
+    return `${input}.${sign(null, Buffer.from(input), key.key).toString('base64url')}`;
+  }
+
+  jwks(): JSONWebKeySet {
+    return { keys: this.#keys.map((k) => ({ ...k.jwk })) };
+  }
+
+  /** The `fetch` to give the client. */
+  readonly fetch: FetchFunction = async (url, init) => {
+    const node = this.#nodes.find((n) => url.startsWith(n.url));
+    if (!node) throw networkError('ENOTFOUND');
+    if (node.mode === 'down') throw networkError('ECONNREFUSED');
+    if (node.mode === 'hang') return hang(init.signal);
+    if (node.latencyMs > 0) await delay(this.#clock, node.latencyMs, init.signal);
+    init.signal?.throwIfAborted();
+    const path = new URL(url).pathname.slice(new URL(node.url).pathname.replace(/\/$/, '').length);
+    const body =
+      typeof init.body === 'string' ? (JSON.parse(init.body) as Record<string, unknown>) : undefined;
+    const method = init.method ?? 'GET';
+    const request = { node: node.url, method, path, body };
+    this.requests.push(request);
+    const headers = new Headers(init.headers);
+    let answer: { status: number; body: Record<string, unknown> };
+    if (node.failures && node.failures.times > 0) {
+      node.failures.times--;
+      answer = problem(new Problem(node.failures.code));
+    } else {
+      try {
+        answer = this.#route(method, path, body, headers.get('authorization'));
+      } catch (err) {
+        if (!(err instanceof Problem)) throw err;
+        answer = problem(err);
+      }
+    }
+    if (node.mode === 'drop-response' || node.dropAnswerIf?.(request)) throw networkError('ECONNRESET');
+    const sent = node.rewriteAnswer ? node.rewriteAnswer(answer.body) : answer.body;
+    const type = answer.status >= 400 ? 'application/problem+json' : 'application/json';
+    return new Response(JSON.stringify(sent), { status: answer.status, headers: { 'content-type': type } });
+  };
+
+  #route(
+    method: string,
+    path: string,
+    body: Record<string, unknown> | undefined,
+    authorization: string | null,
+  ): { status: number; body: Record<string, unknown> } {
+    if (method === 'GET' && path === '/readyz')
+      return { status: 200, body: { status: 'ready', store: 'fake' } };
+    if (method === 'GET' && path === '/.well-known/jwks.json') {
+      return { status: 200, body: this.jwks() as unknown as Record<string, unknown> };
+    }
+    if (authorization !== `Bearer ${this.token}`) throw new Problem('UNAUTHENTICATED');
+    if (method === 'GET' && path === '/v1/cluster') {
+      if (!this.#listNodes) throw new Problem('FORBIDDEN');
+      return {
+        status: 200,
+        body: {
+          nodes: this.#nodes.map((n, i) => ({ id: `node-${i + 1}`, url: n.url, healthy: n.mode === 'up' })),
+        },
+      };
+    }
+    if (method === 'POST' && path === '/v1/leases') return this.#checkout(body ?? {});
+    const match = /^\/v1\/leases\/([^/]+)(\/renew)?$/.exec(path);
+    if (match) {
+      const id = decodeURIComponent(match[1] as string);
+      if (method === 'POST' && match[2]) return this.#renew(id);
+      if (method === 'DELETE' && !match[2]) return this.#release(id);
+      if (method === 'GET' && !match[2]) return { status: 200, body: this.#view(this.#get(id), this.#now()) };
+    }
+    throw new Problem('ROUTE_NOT_FOUND');
+  }
+
+  #checkout(body: Record<string, unknown>): { status: number; body: Record<string, unknown> } {
+    const { feature, requestId, license } = body;
+    const client = body.client as { id?: unknown } | undefined;
+    if (
+      typeof feature !== 'string' ||
+      typeof requestId !== 'string' ||
+      !/^[A-Za-z0-9._:-]{8,128}$/.test(requestId) ||
+      typeof client?.id !== 'string'
+    ) {
+      throw new Problem('VALIDATION_FAILED');
+    }
+    if (license !== undefined && license !== this.licenseId) throw new Problem('FORBIDDEN');
+    if (this.#licenseRevoked) throw new Problem('LICENSE_REVOKED');
+    const now = this.#now();
+    const seats = this.#features[feature];
+    if (seats === undefined) throw new Problem('FEATURE_NOT_LICENSED');
+    const replayKey = `${client.id}\u0000${requestId}`;
+    const replayed = this.#byRequest.get(replayKey);
+    if (replayed) {
+      if (replayed.feature !== feature) throw new Problem('REQUEST_ID_CONFLICT');
+      const state = leaseState(replayed, now);
+      if (state !== 'active') throw new Problem(ENDED[state]);
+      return { status: 200, body: this.#withToken(replayed, now) };
+    }
+    const taken = new Set(
+      [...this.#leases.values()].filter((l) => l.feature === feature && holdsSeat(l, now)).map((l) => l.slot),
+    );
+    if (taken.size >= seats) throw new Problem('SEATS_EXHAUSTED', { seats, inUse: taken.size });
+    let slot = 0;
+    while (taken.has(slot)) slot++;
+    const expiresAt = now + this.#ttlMs;
+    const lease: MutableLease = {
+      id: randomUUID(),
+      requestId,
+      clientId: client.id,
+      feature,
+      slot,
+      fence: ++this.#revision,
+      createdAt: now,
+      renewedAt: now,
+      expiresAt,
+      reservedUntil: this.#policy === 'strict' ? expiresAt + this.#graceMs : expiresAt,
+      revokedAt: undefined,
+      endedAt: undefined,
+      endReason: undefined,
+    };
+    this.#leases.set(lease.id, lease);
+    this.#byRequest.set(replayKey, lease);
+    return { status: 201, body: this.#withToken(lease, now) };
+  }
+
+  #renew(id: string): { status: number; body: Record<string, unknown> } {
+    const lease = this.#get(id);
+    const now = this.#now();
+    if (lease.endReason === 'released') throw new Problem('LEASE_RELEASED');
+    if (lease.endReason === 'revoked' || (lease.revokedAt !== undefined && holdsSeat(lease, now))) {
+      throw new Problem('LEASE_REVOKED');
+    }
+    if (!holdsSeat(lease, now)) throw new Problem('LEASE_EXPIRED');
+    if (this.#licenseRevoked) throw new Problem('LICENSE_REVOKED');
+    lease.renewedAt = now;
+    lease.expiresAt = now + this.#ttlMs;
+    // Reservations only grow (docs/leases.md).
+    const reserved = this.#policy === 'strict' ? lease.expiresAt + this.#graceMs : lease.expiresAt;
+    lease.reservedUntil = Math.max(lease.reservedUntil, reserved);
+    return { status: 200, body: this.#withToken(lease, now) };
+  }
+
+  #release(id: string): { status: number; body: Record<string, unknown> } {
+    const lease = this.#get(id);
+    const now = this.#now();
+    if (lease.endReason === undefined && holdsSeat(lease, now)) {
+      lease.endReason = 'released';
+      lease.endedAt = now;
+    }
+    return { status: 200, body: this.#view(lease, now) };
+  }
+
+  #get(id: string): MutableLease {
+    const lease = this.#leases.get(id);
+    if (!lease) throw new Problem('LEASE_NOT_FOUND');
+    return lease;
+  }
+
+  #view(lease: FakeLease, now: number): Record<string, unknown> {
+    const renewAfter = lease.renewedAt + Math.floor((lease.expiresAt - lease.renewedAt) / 3);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const state = leaseState(lease, now);
+    return {
+      id: lease.id,
+      license: this.licenseId,
+      feature: lease.feature,
+      state,
+      slot: lease.slot,
+      fence: lease.fence,
+      client: { id: lease.clientId },
+      requestId: lease.requestId,
+      createdAt: iso(lease.createdAt),
+      renewedAt: iso(lease.renewedAt),
+      expiresAt: iso(lease.expiresAt),
+      reservedUntil: iso(lease.reservedUntil),
+      renewAfter: iso(renewAfter),
+      ttlSeconds: (lease.expiresAt - lease.renewedAt) / 1000,
+      renewInSeconds: Math.max(0, renewAfter - now) / 1000,
+      graceSeconds: Math.floor(this.#graceMs / 1000),
+      ...(state === 'active' ? {} : { endedAt: iso(lease.endedAt ?? lease.reservedUntil) }),
+    };
+  }
+
+  #withToken(lease: FakeLease, now: number): Record<string, unknown> {
+    const token = this.signToken({
+      iss: 'leasehold',
+      sub: lease.clientId,
+      jti: lease.id,
+      lic: this.licenseId,
+      feat: lease.feature,
+      fence: lease.fence,
+      slot: lease.slot,
+      grace: Math.floor(this.#graceMs / 1000),
+      iat: Math.floor(now / 1000),
+      exp: Math.floor(lease.expiresAt / 1000),
+    });
+    return { ...this.#view(lease, now), token };
+  }
+}
+
+const ENDED = { expired: 'LEASE_EXPIRED', released: 'LEASE_RELEASED', revoked: 'LEASE_REVOKED' } as const;
+
+function leaseState(lease: FakeLease, now: number): 'active' | 'expired' | 'released' | 'revoked' {
+  if (lease.endReason !== undefined) return lease.endReason;
+  if (now >= lease.reservedUntil) return 'expired';
+  if (lease.revokedAt !== undefined) return 'revoked';
+  return 'active';
+}
+
+function holdsSeat(lease: FakeLease, now: number): boolean {
+  return lease.endReason === undefined && now < lease.reservedUntil;
+}
+
+function problem(err: Problem): { status: number; body: Record<string, unknown> } {
+  const spec = ERRORS[err.code] ?? { status: 500, retryable: true };
+  return {
+    status: spec.status,
+    body: {
+      type: `urn:leasehold:error:${err.code}`,
+      title: err.code,
+      status: spec.status,
+      code: err.code,
+      retryable: spec.retryable,
+      detail: `fake node: ${err.code}`,
+      ...err.extra,
+    },
+  };
+}
+
+function newKey(): SigningKey {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const kid = `fake-${randomUUID().slice(0, 8)}`;
+  const jwk = { ...(publicKey.export({ format: 'jwk' }) as JWK), kid, alg: 'EdDSA', use: 'sig' };
+  return { kid, key: privateKey, jwk };
+}
+
+function b64(text: string): string {
+  return Buffer.from(text).toString('base64url');
+}
+
+/** What undici throws for a connection failure: a TypeError whose cause carries the system code. */
+function networkError(code: string): TypeError {
+  return new TypeError('fetch failed', { cause: Object.assign(new Error(code), { code }) });
+}
+
+function hang(signal: AbortSignal | null | undefined): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+function delay(clock: Clock, ms: number, signal: AbortSignal | null | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cancel = clock.setTimer(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        cancel();
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}

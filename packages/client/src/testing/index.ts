@@ -1,0 +1,17 @@
+/**
+ * @leasehold/client/testing — what a vendor needs to test licensing code built on `@leasehold/client`,
+ * and what the SDK's own tests use: an in-process fake cluster behind a `fetch` function, a manual clock
+ * that drives renewals and grace without waiting, and a TCP fault proxy for tests against real nodes.
+ * Node only (it uses `node:net` and `node:crypto`); never import it from production code.
+ */
+
+export {
+  FakeCluster,
+  type FakeClusterOptions,
+  type FakeLease,
+  type FakeNode,
+  type FakeNodeMode,
+  type FakeRequest,
+} from './fake-cluster.js';
+export { type FaultMode, FaultProxy, type FaultProxyOptions, type FaultProxyStats } from './fault-proxy.js';
+export { ManualClock, type ScheduledTimer } from './manual-clock.js';
