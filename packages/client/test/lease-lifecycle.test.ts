@@ -138,14 +138,13 @@ describe('checkout, renew, release against a real node', () => {
 });
 
 describe('node discovery against a real node', () => {
-  it('keeps the configured list: /v1/cluster is admin-only, so a client token gets 403', async () => {
+  it('a client token gets the node list from /v1/cluster; discovery stays on and keeps the configured nodes', async () => {
     const client = clientFor('discovery');
     const lease = await client.checkout('cad');
-    // Discovery runs in the background after the first call; its one request is quick on loopback.
-    for (let i = 0; i < 50 && client.metrics().discovery === 'on'; i++)
-      await new Promise((r) => setTimeout(r, 20));
-    expect(client.metrics().discovery).toBe('unavailable');
-    expect(client.servers).toEqual(cluster.urls.map((u) => `${u}/`));
+    // Discovery runs in the background after the first call; give its one request time on loopback.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(client.metrics().discovery).toBe('on');
+    for (const url of cluster.urls) expect(client.servers).toContain(`${url}/`);
     await lease.release();
   });
 });

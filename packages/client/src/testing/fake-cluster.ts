@@ -71,8 +71,8 @@ export interface FakeClusterOptions {
   /** Runs `latencyMs` (default the system clock); pass the `ManualClock` the client uses. */
   readonly clock?: Clock;
   /**
-   * Answer `GET /v1/cluster` to the client token with the node list. Default `false`: 403, as today's
-   * nodes answer client tokens (the route is admin-only).
+   * Answer `GET /v1/cluster` to the client token with the node list, as real nodes do. Default `false`:
+   * 403, as older nodes answered client tokens, which keeps a test's server list fixed.
    */
   readonly listNodes?: boolean;
 }

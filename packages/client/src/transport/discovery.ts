@@ -10,7 +10,7 @@ export type DiscoveryState =
   | 'off'
   /** Refreshing the node list from `GET /v1/cluster`. */
   | 'on'
-  /** A node refused the list to this token (403 for a client token today); the configured list stays. */
+  /** A node refused the list to this token (an older node answers 403 to client tokens); the configured list stays. */
   | 'unavailable';
 
 export interface DiscoveryDeps {
@@ -27,8 +27,8 @@ export interface DiscoveryDeps {
 /**
  * Keeps the balancer's node list in step with the cluster's own (`GET /v1/cluster`), every `intervalMs`,
  * in the background. Configured nodes always stay. A definitive refusal (403, 401, 404) ends discovery
- * for this client: today the route is admin-only, and asking again every minute would only fill the
- * nodes' logs.
+ * for this client (nodes before 0.1 served the list to admin tokens only), since asking again every
+ * minute would only fill the nodes' logs.
  */
 export class NodeDiscovery {
   readonly #deps: DiscoveryDeps;

@@ -53,10 +53,12 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
   app.get(
     '/v1/cluster',
     {
-      config: { scopes: ['admin'] },
+      // Client tokens get the node list (the SDK refreshes its servers from it) but not the store's members.
+      config: { scopes: ['admin', 'client'] },
       schema: {
         tags: ['cluster'],
-        summary: 'Nodes (with heartbeat age and role) and the store members (etcd leader, raft term, health)',
+        summary:
+          'Nodes (with heartbeat age and role) and, for admins, the store members (etcd leader, raft term, health)',
         response: {
           200: Type.Object({
             node: Type.String(),
@@ -68,12 +70,13 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
         },
       },
     },
-    async () => {
+    async (request) => {
       const membership = deps.membership;
+      const admin = request.principal?.scope === 'admin';
       const now = deps.clock.now();
       const ttl = deps.nodeTtlMs ?? 3000;
       const [nodes, members] = membership
-        ? await Promise.all([membership.nodes(), membership.storeMembers()])
+        ? await Promise.all([membership.nodes(), admin ? membership.storeMembers() : []])
         : [[], []];
       return {
         node: deps.nodeId,
