@@ -46,6 +46,8 @@ export type Compare =
   | { readonly key: string; readonly target: 'Create' | 'Mod'; readonly equals: number }
   /** Every key in [key, prefixEnd(within)) — vacuously true when there are none (etcd's range compare). */
   | { readonly key: string; readonly within: string; readonly target: 'Create'; readonly equals: 0 }
+  /** Every key in the range was last modified before `below` (nothing created or changed since a read). */
+  | { readonly key: string; readonly within: string; readonly target: 'Mod'; readonly below: number }
   | { readonly key: string; readonly target: 'Value'; readonly equals: string };
 
 export type WriteOp = { readonly put: string; readonly value: string } | { readonly delete: string };
@@ -169,12 +171,14 @@ export class EtcdGateway {
           key: Buffer.from(c.key),
           ...('within' in c ? { range_end: prefixEnd(c.within) } : {}),
           target: c.target,
-          result: 'Equal',
-          ...(c.target === 'Create'
-            ? { create_revision: c.equals }
-            : c.target === 'Mod'
-              ? { mod_revision: c.equals }
-              : { value: Buffer.from(String(c.equals)) }),
+          result: 'below' in c ? 'Less' : 'Equal',
+          ...('below' in c
+            ? { mod_revision: c.below }
+            : c.target === 'Create'
+              ? { create_revision: c.equals }
+              : c.target === 'Mod'
+                ? { mod_revision: c.equals }
+                : { value: Buffer.from(String(c.equals)) }),
         })),
         success: writes.map((w) =>
           'put' in w

@@ -329,9 +329,10 @@ export class EtcdStore implements LeaseStore {
         { from: this.keys.slot(license.id, input.feature, seats), within: poolPrefix },
       ]);
       const above = new Map((tail.results[0] ?? []).map((kv) => [this.keys.slotOf(kv.key), kv]));
-      const usable = seats - (await this.#liveLeftovers(above, seats, input.now));
-      for (let probe = 0; probe < 4 && usable > 0; probe++) {
-        const slot = Math.floor(this.#random() * usable);
+      // Live leftovers (a downgrade) make any free slot below the count insufficient: the careful path counts.
+      const probes = (await this.#liveLeftovers(above, seats, input.now)) > 0 ? 0 : 4;
+      for (let probe = 0; probe < probes; probe++) {
+        const slot = Math.floor(this.#random() * seats);
         const slotKey = this.keys.slot(license.id, input.feature, slot);
         const result = await this.gateway.txn(
           [...base, { key: slotKey, target: 'Create', equals: 0 }],
@@ -346,14 +347,27 @@ export class EtcdStore implements LeaseStore {
       // Four taken slots in a row: the pool is nearly full; look at all of it.
     }
 
-    const { results } = await this.gateway.read([{ prefix: this.keys.pool(license.id, input.feature) }]);
+    const poolPrefix = this.keys.pool(license.id, input.feature);
+    const { results, revision } = await this.gateway.read([{ prefix: poolPrefix }]);
     const present = new Map((results[0] ?? []).map((kv) => [this.keys.slotOf(kv.key), kv]));
-    const usable = seats - (await this.#liveLeftovers(present, seats, input.now));
+    const usable = seats;
+    const guard: Compare[] = [];
+    if ((await this.#liveLeftovers(present, seats, input.now)) > 0) {
+      // After a downgrade live leases sit above the seat count, so a free slot below it is not a free seat:
+      // count every live lease, and let the grant commit only if nothing in the pool changed since this
+      // read (concurrent grants on this pool then serialize until the leftovers are gone).
+      const holders = await this.gateway.getMany(
+        [...present.values()].map((kv) => this.keys.lease(kv.value.toString())),
+      );
+      const live = holders.filter((kv) => kv && holdsSeat(decodeLease(kv), input.now)).length;
+      if (live >= seats) return undefined;
+      guard.push({ key: poolPrefix, within: poolPrefix, target: 'Mod', below: revision + 1 });
+    }
 
     const slot = this.#randomFreeSlot(present, usable);
     if (slot !== undefined) {
       const slotKey = this.keys.slot(license.id, input.feature, slot);
-      return grant(slot, [{ key: slotKey, target: 'Create', equals: 0 }], []);
+      return grant(slot, [{ key: slotKey, target: 'Create', equals: 0 }, ...guard], []);
     }
     // Every usable slot is taken: take over one whose lease ran out, ending that lease in the same write.
     // In random order: concurrent checkouts on a full pool of expired leases then take over different slots.
@@ -381,7 +395,7 @@ export class EtcdStore implements LeaseStore {
             });
           }
         }
-        return grant(slot, compare, extra);
+        return grant(slot, [...compare, ...guard], extra);
       }
     }
     return undefined;
@@ -406,9 +420,8 @@ export class EtcdStore implements LeaseStore {
 
   /**
    * Leases left above the seat count by a license re-issued with fewer seats, still holding seats at
-   * `now`. New grants stay below seats - leftovers, so the total never exceeds the seat count even while
-   * several nodes grant at once: a leftover can never renew (assertRenewable), so their number only falls,
-   * and a node that read an older, larger number is only more careful.
+   * `now` (they can never renew, so their number only falls). While there are any, checkouts count every
+   * live lease of the pool and commit only if the pool is unchanged since they read it (see #tryPool).
    */
   async #liveLeftovers(present: ReadonlyMap<number, KeyValue>, seats: number, now: number): Promise<number> {
     const above = [...present.entries()]
