@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EtcdCluster } from '@leasehold/devtools';
@@ -72,11 +73,20 @@ describe('auto-recovery on etcd', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const port = 40_000 + Math.floor(Math.random() * 10_000);
+  // Ports the OS says are free now (a random pick once collided with an etcd member's ephemeral port).
+  const freePort = () =>
+    new Promise<number>((resolve, reject) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        server.close(() =>
+          typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+        );
+      });
+    });
 
   it('a node started before etcd is up becomes ready by itself', async () => {
     for (const m of etcd.members) await etcd.kill(m.name, 'SIGKILL');
-    const early = node('early', port);
+    const early = node('early', await freePort());
     await early.start();
     const notReady = await fetch(`${early.url}/readyz`, { signal: AbortSignal.timeout(3000) });
     expect(notReady.status).toBe(503);
@@ -137,7 +147,7 @@ describe('auto-recovery on etcd', () => {
   }, 60_000);
 
   it('a node restarted after SIGKILL rejoins, and a restarted etcd member rejoins its cluster', async () => {
-    const second = node('second', port + 1);
+    const second = node('second', await freePort());
     await second.start();
     await waitFor('second ready', ready(second.url));
     await second.kill('SIGKILL');
