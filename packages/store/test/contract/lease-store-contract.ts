@@ -148,7 +148,20 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
         const later = await Promise.allSettled(
           Array.from({ length: 110 }, (_, i) => checkout(`x${i}`, `d${i}`, T0 + 60_000, 'big')),
         );
-        expect(later.filter((r) => r.status === 'fulfilled').length).toBe(100);
+        // 110 takeovers of one full pool at once may exhaust a backend's contention budget: that answer is
+        // the retryable STORE_UNAVAILABLE, and a client retries it with the same request id.
+        let regranted = later.filter((r) => r.status === 'fulfilled').length;
+        for (const [i, r] of later.entries()) {
+          if (r.status === 'rejected' && (r.reason as LeaseholdError).code === 'STORE_UNAVAILABLE') {
+            // Granted now, or by the first attempt whose answer was lost (then this returns that lease).
+            const retried = await checkout(`x${i}`, `d${i}`, T0 + 60_000, 'big').then(
+              () => true,
+              () => false,
+            );
+            if (retried) regranted++;
+          }
+        }
+        expect(regranted).toBe(100);
         expect((await store.listLeases({ now: T0 + 60_000, feature: 'big' })).length).toBe(100);
       });
 
