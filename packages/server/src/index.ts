@@ -9,5 +9,13 @@ export { loadDecryptionKeys, loadVendorKeys } from './keys/vendor-trust.js';
 export { ADMIN_TOKEN_FILE, ensureAdminToken } from './node/admin-token.js';
 export { LeaseSweeper } from './node/lease-sweeper.js';
 export { DATABASE_FILE, type NodeRuntime, type RunningNode, startNode } from './node/leasehold-node.js';
+export { UNMATCHED_ROUTE } from './observability/http-metrics.js';
+export { LatencyWindow } from './observability/latency-window.js';
+export {
+  type GaugeSample,
+  type MetricsSummary,
+  NodeMetrics,
+  type NodeMetricsOptions,
+} from './observability/node-metrics.js';
 export { generateApiToken, hashApiToken } from './tokens/api-token.js';
 export { VERSION } from './version.js';

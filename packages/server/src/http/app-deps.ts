@@ -2,6 +2,8 @@ import type { Clock, LicenseVerificationKeys } from '@leasehold/domain';
 import type { LeaseStore, Membership } from '@leasehold/store';
 import type { FastifyServerOptions } from 'fastify';
 import type { ClusterKeyring } from '../keys/cluster-keyring.js';
+import type { NodeMetrics } from '../observability/node-metrics.js';
+import type { RouteScope } from './auth.js';
 
 /** Everything the HTTP layer needs, injected (STYLE.md rule 4): no route reads the environment or the clock. */
 export interface AppDeps {
@@ -21,4 +23,8 @@ export interface AppDeps {
   readonly bodyLimit?: number;
   /** How long a node trusts a token lookup before reading the store again (0: every request). */
   readonly tokenCacheMs?: number;
+  /** The node's metrics; a fresh set (without process metrics) when absent. */
+  readonly metrics?: NodeMetrics;
+  /** Who may read `/metrics` (default: anyone — see docs/observability.md). */
+  readonly metricsScopes?: readonly RouteScope[];
 }

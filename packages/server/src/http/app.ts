@@ -3,6 +3,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { LeaseholdError } from '@leasehold/domain';
 import { operationDeadline } from '@leasehold/store';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { installMetrics } from '../observability/http-metrics.js';
+import { NodeMetrics } from '../observability/node-metrics.js';
 import type { AppDeps } from './app-deps.js';
 import { installAuth } from './auth.js';
 import { installProblemHandlers } from './problem.js';
@@ -25,6 +27,8 @@ declare module 'fastify' {
     /** Every route with its declared scopes: for the OpenAPI and authorization-matrix tests. */
     readonly routeTable: readonly RouteSummary[];
     readonly tokenCache: TokenCache;
+    /** This app's Prometheus metrics (its own registry) and the dashboard's `summary()`. */
+    readonly metrics: NodeMetrics;
   }
 }
 
@@ -91,6 +95,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const tokens = new TokenCache(deps.store, deps.tokenCacheMs ?? 0, () => deps.clock.monotonic());
   app.decorate('tokenCache', tokens);
   installAuth(app, tokens);
+  const metrics =
+    deps.metrics ??
+    new NodeMetrics({
+      nodeId: deps.nodeId,
+      version: deps.version,
+      store: deps.store.backend,
+      clock: deps.clock,
+    });
+  app.decorate('metrics', metrics);
+  installMetrics(app, metrics, deps.metricsScopes);
 
   await app.register(swagger, {
     openapi: {
