@@ -1,3 +1,37 @@
+export {
+  AUDIT_ACTIONS,
+  type AuditAction,
+  type AuditContext,
+  type AuditEntry,
+  type AuditEvent,
+  type AuditHead,
+  auditEvent,
+} from './audit/audit-event.js';
+export { canonicalJson } from './audit/canonical-json.js';
+export { entryHash, eventOf, GENESIS_HASH, GENESIS_HEAD, sealEvents } from './audit/chain.js';
+export {
+  AUDIT_CHECKPOINT_TYP,
+  type AuditCheckpoint,
+  type StoredCheckpoint,
+  signCheckpoint,
+  verifyCheckpoint,
+} from './audit/checkpoint.js';
+export {
+  type AuditExportLine,
+  type ExportVerification,
+  exportLine,
+  type ParsedAuditFile,
+  parseAuditFile,
+  type VerifyExportOptions,
+  verifyAuditFiles,
+} from './audit/export-format.js';
+export {
+  type AuditProblem,
+  type AuditProblemKind,
+  type ChainInput,
+  type ChainVerification,
+  verifyChain,
+} from './audit/verify-chain.js';
 export { isLeaseholdError, LeaseholdError } from './errors/leasehold-error.js';
 export { ERROR_CODES, ERROR_REGISTRY, type ErrorCode, type ErrorSpec, errorSpec } from './errors/registry.js';
 export {

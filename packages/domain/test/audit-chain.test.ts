@@ -1,0 +1,263 @@
+import {
+  type AuditEntry,
+  type AuditEvent,
+  canonicalJson,
+  entryHash,
+  exportLine,
+  GENESIS_HEAD,
+  generateKeyPairPems,
+  importPrivateKey,
+  sealEvents,
+  signCheckpoint,
+  verifyAuditFiles,
+  verifyChain,
+  verifyCheckpoint,
+} from '@leasehold/domain';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const N = 100_000;
+const ACTIONS = ['lease.granted', 'lease.released', 'lease.expired', 'license.installed'] as const;
+
+function events(count: number, from = 0): AuditEvent[] {
+  return Array.from({ length: count }, (_, i) => ({
+    action: ACTIONS[(from + i) % ACTIONS.length] as AuditEvent['action'],
+    actor: (from + i) % 7 === 0 ? 'system:sweeper' : `client:tok-${(from + i) % 13}`,
+    subject: `lease:l-${from + i}`,
+    time: 1_780_000_000_000 + (from + i) * 37,
+    node: `node-${(from + i) % 3}`,
+    ...((from + i) % 5 === 0 ? { details: { feature: 'cad', slot: (from + i) % 50, replay: false } } : {}),
+  }));
+}
+
+describe('audit chain', () => {
+  let chain: AuditEntry[];
+
+  beforeAll(() => {
+    chain = sealEvents(GENESIS_HEAD, events(N));
+  });
+
+  it(`verifies ${N.toLocaleString('en')} intact entries quickly`, () => {
+    const started = performance.now();
+    const result = verifyChain({ entries: chain });
+    const ms = performance.now() - started;
+    console.info(`verified ${N} entries in ${ms.toFixed(0)} ms`);
+    expect(result).toMatchObject({ ok: true, count: N, head: { seq: N, hash: chain[N - 1]?.hash } });
+    expect(ms).toBeLessThan(5000);
+  });
+
+  it('sealing in batches gives the same chain as sealing at once', () => {
+    const all = events(1000);
+    let head = GENESIS_HEAD;
+    const batched: AuditEntry[] = [];
+    for (let i = 0; i < all.length; i += 63) {
+      const sealed = sealEvents(head, all.slice(i, i + 63));
+      batched.push(...sealed);
+      const last = sealed[sealed.length - 1] as AuditEntry;
+      head = { seq: last.seq, hash: last.hash };
+    }
+    expect(batched).toEqual(chain.slice(0, 1000));
+  });
+
+  // Each tampering kind at an index fast-check picks, over the full 100k chain.
+  const position = () => fc.integer({ min: 0, max: N - 2 });
+  const runs = { numRuns: 4 };
+
+  it('detects a modified entry at its index', () => {
+    fc.assert(
+      fc.property(position(), (k) => {
+        const tampered = chain.slice();
+        tampered[k] = { ...(chain[k] as AuditEntry), actor: 'admin:mallory' };
+        expect(verifyChain({ entries: tampered }).problem).toMatchObject({ kind: 'modified', index: k + 1 });
+      }),
+      runs,
+    );
+  });
+
+  it('detects a modified entry whose hash was recomputed, at its index', () => {
+    fc.assert(
+      fc.property(position(), (k) => {
+        const tampered = chain.slice();
+        const original = chain[k] as AuditEntry;
+        const changed = { ...original, subject: 'lease:forged' };
+        tampered[k] = { ...changed, hash: entryHash(changed.prevHash, changed.seq, changed) };
+        expect(verifyChain({ entries: tampered }).problem).toMatchObject({ kind: 'modified', index: k + 1 });
+      }),
+      runs,
+    );
+  });
+
+  it('detects a deleted entry at its index', () => {
+    fc.assert(
+      fc.property(position(), (k) => {
+        const tampered = [...chain.slice(0, k), ...chain.slice(k + 1)];
+        expect(verifyChain({ entries: tampered }).problem).toMatchObject({ kind: 'deleted', index: k + 1 });
+      }),
+      runs,
+    );
+  });
+
+  it('detects reordered entries at the first one out of place', () => {
+    fc.assert(
+      fc.property(position(), fc.integer({ min: 1, max: 50 }), (k, distance) => {
+        const j = Math.min(N - 1, k + distance);
+        const tampered = chain.slice();
+        [tampered[k], tampered[j]] = [chain[j] as AuditEntry, chain[k] as AuditEntry];
+        expect(verifyChain({ entries: tampered }).problem).toMatchObject({ kind: 'reordered', index: k + 1 });
+      }),
+      runs,
+    );
+  });
+
+  it('detects truncation against a checkpoint at the first missing index', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: N - 1 }), (k) => {
+        const checkpoint = { seq: N, hash: (chain[N - 1] as AuditEntry).hash };
+        const result = verifyChain({ entries: chain.slice(0, k), checkpoints: [checkpoint] });
+        expect(result.problem).toMatchObject({ kind: 'truncated', index: k + 1 });
+        // Without the checkpoint, a truncated chain is a valid shorter chain: that is why checkpoints are
+        // exported and kept apart (docs/audit.md).
+        expect(verifyChain({ entries: chain.slice(0, k) }).ok).toBe(true);
+      }),
+      runs,
+    );
+  });
+
+  it('detects a rewritten suffix (all hashes recomputed) at the checkpoint it contradicts', () => {
+    const k = 70_000;
+    const forged = sealEvents(
+      { seq: k, hash: (chain[k - 1] as AuditEntry).hash },
+      chain.slice(k).map((e) => ({ ...e, actor: e.actor === 'system:sweeper' ? 'admin:mallory' : e.actor })),
+    );
+    const result = verifyChain({
+      entries: [...chain.slice(0, k), ...forged],
+      checkpoints: [{ seq: 80_000, hash: (chain[79_999] as AuditEntry).hash }],
+    });
+    expect(result.problem).toMatchObject({ kind: 'modified', index: 80_000 });
+  });
+
+  it('finds the exact index on small chains for any single tampering (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 300 }),
+        fc.nat(),
+        fc.constantFrom('modify', 'delete', 'swap'),
+        (n, pick, kind) => {
+          const small = sealEvents(GENESIS_HEAD, events(n, pick));
+          const k = pick % (n - 1);
+          const tampered = small.slice();
+          if (kind === 'modify') tampered[k] = { ...(small[k] as AuditEntry), time: 0 };
+          if (kind === 'delete') tampered.splice(k, 1);
+          if (kind === 'swap')
+            [tampered[k], tampered[k + 1]] = [small[k + 1] as AuditEntry, small[k] as AuditEntry];
+          const expected = { modify: 'modified', delete: 'deleted', swap: 'reordered' }[kind];
+          expect(verifyChain({ entries: tampered }).problem).toMatchObject({ kind: expected, index: k + 1 });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('canonical JSON (RFC 8785)', () => {
+  it('sorts keys by UTF-16 code units and serializes numbers as ECMAScript does', () => {
+    // RFC 8785 §3.2.3's sorting example keys, and §3.2.2.3 number forms.
+    expect(canonicalJson({ '\u20ac': 1, '\r': 2, '\ud83d\ude00': 3, '1': 4, '\u0080': 5, '\u00f6': 6 })).toBe(
+      '{"\\r":2,"1":4,"\u0080":5,"\u00f6":6,"\u20ac":1,"\ud83d\ude00":3}',
+    );
+    expect(canonicalJson([1e21, 0.000001, -0, 333333333.33333329, null, true])).toBe(
+      '[1e+21,0.000001,0,333333333.3333333,null,true]',
+    );
+    expect(canonicalJson({ b: { d: 1, c: [2, { f: 'x', e: undefined }] }, a: 'q' })).toBe(
+      '{"a":"q","b":{"c":[2,{"f":"x"}],"d":1}}',
+    );
+    expect(() => canonicalJson({ x: Number.NaN })).toThrow(TypeError);
+  });
+});
+
+describe('checkpoints and exports', () => {
+  it('signs checkpoints that verify against the JWKS, and rejects a tampered one', async () => {
+    const pems = await generateKeyPairPems('sig');
+    const signer = await importPrivateKey(pems.privatePem, 'sig');
+    const jwks = { keys: [signer.publicJwk] };
+    const chain = sealEvents(GENESIS_HEAD, events(2000));
+    const head = chain[1999] as AuditEntry;
+    const cp = await signCheckpoint(
+      { seq: head.seq, hash: head.hash, time: 1_780_000_000_000, node: 'n1' },
+      signer,
+    );
+    await expect(verifyCheckpoint(cp.jws, jwks)).resolves.toMatchObject({ seq: 2000, hash: head.hash });
+
+    const [h, p, s] = cp.jws.split('.') as [string, string, string];
+    const forgedPayload = Buffer.from(
+      JSON.stringify({ seq: 1500, hash: head.hash, node: 'n1', time: 1 }),
+    ).toString('base64url');
+    await expect(verifyCheckpoint(`${h}.${forgedPayload}.${s}`, jwks)).rejects.toThrow();
+    const flipped = `${h}.${p}.${s.slice(0, -2)}${s.endsWith('AA') ? 'BA' : 'AA'}`;
+
+    const file = [
+      ...chain.map((e) => exportLine({ type: 'entry', ...e })),
+      exportLine({ type: 'checkpoint', ...cp }),
+    ];
+    const good = await verifyAuditFiles([file.join('')], { jwks });
+    expect(good).toMatchObject({ ok: true, count: 2000, checkpointsChecked: 1, signaturesChecked: true });
+
+    const bad = await verifyAuditFiles(
+      [file.slice(0, -1).join('') + exportLine({ type: 'checkpoint', ...cp, jws: flipped })],
+      {
+        jwks,
+      },
+    );
+    expect(bad.problem).toMatchObject({ kind: 'bad-checkpoint-signature', index: 2000 });
+
+    // A key that is not the cluster's: the same failure.
+    const other = await importPrivateKey((await generateKeyPairPems('sig')).privatePem, 'sig');
+    const foreign = await signCheckpoint({ seq: 2000, hash: head.hash, time: 1, node: 'x' }, other);
+    const wrongKey = await verifyAuditFiles([file.join('')], { jwks, extraCheckpoints: [foreign.jws] });
+    expect(wrongKey.problem).toMatchObject({ kind: 'bad-checkpoint-signature', index: 2000 });
+
+    // Truncation against an exported checkpoint kept apart from the (truncated) export.
+    const truncated = chain.slice(0, 1234).map((e) => exportLine({ type: 'entry', ...e }));
+    const cut = await verifyAuditFiles([truncated.join('')], { jwks, extraCheckpoints: [cp.jws] });
+    expect(cut.problem).toMatchObject({ kind: 'truncated', index: 1235 });
+  });
+
+  it('reports pending records and a torn last line as an unsealed tail, not tampering', async () => {
+    const chain = sealEvents(GENESIS_HEAD, events(100));
+    const lines = chain.map((e) => exportLine({ type: 'entry', ...e }));
+    const pending = exportLine({ type: 'pending', ...events(1, 100)[0]! });
+    const torn = pending.slice(0, 30);
+    const result = await verifyAuditFiles([lines.join('') + pending + torn]);
+    expect(result).toMatchObject({ ok: true, count: 100, unsealedTail: 2 });
+    // A broken line in the middle is not a crash artefact.
+    const middle = await verifyAuditFiles([
+      lines.slice(0, 50).join('') + torn + '\n' + lines.slice(50).join(''),
+    ]);
+    expect(middle.problem).toMatchObject({ kind: 'malformed' });
+  });
+
+  it('verifies archived segments and the live export as one chain, in any file order', async () => {
+    const chain = sealEvents(GENESIS_HEAD, events(3000));
+    const segment = (from: number, to: number) =>
+      (from > 0
+        ? exportLine({ type: 'anchor', seq: from, hash: (chain[from - 1] as AuditEntry).hash })
+        : '') +
+      chain
+        .slice(from, to)
+        .map((e) => exportLine({ type: 'entry', ...e }))
+        .join('');
+    const files = [segment(2000, 3000), segment(0, 1000), segment(1000, 2000)];
+    await expect(verifyAuditFiles(files)).resolves.toMatchObject({ ok: true, count: 3000, partial: false });
+    // The live part alone verifies from its anchor, and says the earlier history was not given.
+    await expect(verifyAuditFiles([files[0] as string])).resolves.toMatchObject({
+      ok: true,
+      count: 1000,
+      firstSeq: 2001,
+      partial: true,
+    });
+    // A whole segment missing is a deletion at its first seq.
+    await expect(verifyAuditFiles([files[0] as string, files[1] as string])).resolves.toMatchObject({
+      problem: { kind: 'deleted', index: 1001 },
+    });
+  });
+});
