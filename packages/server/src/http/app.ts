@@ -3,8 +3,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { LeaseholdError } from '@leasehold/domain';
 import { operationDeadline } from '@leasehold/store';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { observeApp } from '../observability/app-observability.js';
 import { installMetrics } from '../observability/http-metrics.js';
-import { NodeMetrics } from '../observability/node-metrics.js';
+import type { NodeMetrics } from '../observability/node-metrics.js';
 import type { AppDeps } from './app-deps.js';
 import { installAuth } from './auth.js';
 import { installProblemHandlers } from './problem.js';
@@ -48,7 +49,9 @@ export const LOG_REDACT = [
  * Builds the node's HTTP API. No sockets are opened here: tests drive it with `app.inject()` and the
  * node binds it to a port.
  */
-export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
+  // From here on the store is the measured one, for every route and the token lookups alike.
+  const { deps, metrics } = observeApp(given);
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: deps.bodyLimit ?? 128 * 1024,
@@ -95,14 +98,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const tokens = new TokenCache(deps.store, deps.tokenCacheMs ?? 0, () => deps.clock.monotonic());
   app.decorate('tokenCache', tokens);
   installAuth(app, tokens);
-  const metrics =
-    deps.metrics ??
-    new NodeMetrics({
-      nodeId: deps.nodeId,
-      version: deps.version,
-      store: deps.store.backend,
-      clock: deps.clock,
-    });
   app.decorate('metrics', metrics);
   installMetrics(app, metrics, deps.metricsScopes);
 

@@ -16,6 +16,7 @@ import type { NodeConfig } from '../config/config-schema.js';
 import { buildApp, LOG_REDACT } from '../http/app.js';
 import { ClusterKeyring } from '../keys/cluster-keyring.js';
 import { loadDecryptionKeys, loadVendorKeys } from '../keys/vendor-trust.js';
+import { NodeMetrics } from '../observability/node-metrics.js';
 import { VERSION } from '../version.js';
 import { type AdminTokenResult, ensureAdminToken } from './admin-token.js';
 import { LeaseSweeper } from './lease-sweeper.js';
@@ -97,7 +98,16 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
   try {
     const nodeId = config.nodeId ?? `${hostname()}:${config.port === 0 ? process.pid : config.port}`;
     const keyring = ClusterKeyring.empty();
+    // Made here, not by the app, so the sweeper's expiries count into the same registry.
+    const metrics = new NodeMetrics({
+      nodeId,
+      version: VERSION,
+      store: store.backend,
+      clock,
+      processMetrics: true,
+    });
     const app = await buildApp({
+      metrics,
       store,
       clock,
       keyring,
@@ -114,7 +124,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     if (vendorKeys.size === 0) {
       app.log.warn('no vendor keys configured (--vendor-key): every license install will be refused');
     }
-    const sweeper = new LeaseSweeper(store, clock, app.log, {
+    const sweeper = new LeaseSweeper(metrics.meterStore(store), clock, app.log, {
       intervalMs: config.sweepIntervalMs,
       retentionMs: config.endedLeaseRetentionMs,
       isLeader: () => membership.leadership('sweeper').leader,

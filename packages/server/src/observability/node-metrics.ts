@@ -1,6 +1,8 @@
 import type { Clock } from '@leasehold/domain';
+import type { LeaseStore } from '@leasehold/store';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { LatencyWindow } from './latency-window.js';
+import { meterStore } from './metered-store.js';
 
 /** What the dashboard charts: cumulative counts since start and latency over the last minute. */
 export interface MetricsSummary {
@@ -29,6 +31,18 @@ export interface GaugeSample {
   readonly value: number;
 }
 
+export interface PeerClockSkew {
+  /** The peer's node id. */
+  readonly peer: string;
+  /** Peer clock minus ours, in milliseconds. */
+  readonly skewMs: number;
+}
+
+export interface AuditStatus {
+  readonly headSeq: number;
+  readonly unsealed: number;
+}
+
 /** Seconds, from 1 ms to 10 s: checkouts take ~1 ms on SQLite and a few on etcd; 1.5 s is the budget. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -44,6 +58,10 @@ export class NodeMetrics {
   readonly #window: LatencyWindow;
   #requests = 0;
   #errors = 0;
+  #peerClockSkew: (() => readonly PeerClockSkew[]) | undefined;
+  #auditStatus: (() => Promise<AuditStatus>) | undefined;
+  readonly #metered = new WeakMap<LeaseStore, LeaseStore>();
+  readonly #meters = new WeakSet<LeaseStore>();
 
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
@@ -134,6 +152,27 @@ export class NodeMetrics {
       registers,
     });
 
+    // Families whose numbers come from other modules: declared here so alerts and dashboards can rely
+    // on the names; they have samples once their source is attached.
+    this.gauge(
+      'leasehold_peer_clock_skew_seconds',
+      "Each peer's clock minus this node's, from the peer probe (NTP-style midpoint estimate).",
+      () =>
+        (this.#peerClockSkew?.() ?? []).map((p) => ({ labels: { peer: p.peer }, value: p.skewMs / 1000 })),
+      ['peer'],
+    );
+    const audit = async () => (this.#auditStatus ? [await this.#auditStatus()] : []);
+    this.gauge(
+      'leasehold_audit_chain_length',
+      'Sealed records in the audit hash chain (head sequence).',
+      async () => (await audit()).map((a) => ({ value: a.headSeq })),
+    );
+    this.gauge(
+      'leasehold_audit_unsealed_events',
+      'Audit records written but not yet sealed into the chain.',
+      async () => (await audit()).map((a) => ({ value: a.unsealed })),
+    );
+
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -174,7 +213,12 @@ export class NodeMetrics {
       registers: [this.registry],
       async collect() {
         this.reset();
-        for (const sample of await read()) {
+        // A source that cannot answer (store down) reports no samples; the scrape itself must succeed,
+        // or Prometheus would see the whole node as down.
+        const samples = await Promise.resolve()
+          .then(read)
+          .catch(() => []);
+        for (const sample of samples) {
           if (sample.labels) this.set(sample.labels, sample.value);
           else this.set(sample.value);
         }
@@ -187,6 +231,31 @@ export class NodeMetrics {
     const existing = this.registry.getSingleMetric(name);
     if (existing) return existing as Counter<L>;
     return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /**
+   * The store, measured: operation latency and errors, and the seat events. One wrapper per store, so
+   * the HTTP layer and the sweeper count into the same series.
+   */
+  meterStore<S extends LeaseStore>(store: S): S {
+    if (this.#meters.has(store)) return store;
+    let metered = this.#metered.get(store);
+    if (!metered) {
+      metered = meterStore(store, this);
+      this.#metered.set(store, metered);
+      this.#meters.add(metered);
+    }
+    return metered as S;
+  }
+
+  /** Attaches the peer probe's results (`leasehold_peer_clock_skew_seconds{peer}`). */
+  setPeerClockSkewSource(read: () => readonly PeerClockSkew[]): void {
+    this.#peerClockSkew = read;
+  }
+
+  /** Attaches the audit trail's status (`leasehold_audit_chain_length`, `leasehold_audit_unsealed_events`). */
+  setAuditSource(read: () => Promise<AuditStatus>): void {
+    this.#auditStatus = read;
   }
 
   /** The exposition text for `/metrics`. */
