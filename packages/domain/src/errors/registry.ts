@@ -78,6 +78,11 @@ export const ERROR_REGISTRY = {
   // Availability.
   STORE_UNAVAILABLE: { status: 503, retryable: true, title: 'The store cannot be reached; try another node' },
   NODE_SHUTTING_DOWN: { status: 503, retryable: true, title: 'This node is shutting down; try another node' },
+  TOO_MANY_STREAMS: {
+    status: 503,
+    retryable: true,
+    title: 'This node has as many live event streams open as it allows; try another node',
+  },
   INTERNAL: { status: 500, retryable: true, title: 'Internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { LeaseholdError } from '@leasehold/domain';
 import { operationDeadline } from '@leasehold/store';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { installDashboard } from '../dashboard/dashboard-routes.js';
 import { observeApp } from '../observability/app-observability.js';
 import { installMetrics } from '../observability/http-metrics.js';
 import type { NodeMetrics } from '../observability/node-metrics.js';
@@ -125,6 +126,7 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
   await app.register(leaseRoutes, { deps });
   await app.register(tokenRoutes, { deps });
   await app.register(clusterRoutes, { deps });
+  await installDashboard(app, deps);
 
   app.get('/openapi.json', { config: { scopes: ['public'] }, schema: { hide: true } }, async () =>
     app.swagger(),

@@ -1,0 +1,148 @@
+import { LeaseholdError } from '@leasehold/domain';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Type from 'typebox';
+import type { AppDeps } from '../http/app-deps.js';
+import type { RouteScope } from '../http/auth.js';
+import { problemResponses } from '../http/schemas.js';
+import { type Asset, loadDashboardAssets } from './dashboard-assets.js';
+import { LiveSnapshots, type StatsSummary } from './live-snapshots.js';
+import { DASHBOARD_HEADERS } from './security-headers.js';
+
+/** Who may watch the dashboard's live stream (the page itself is public: it holds no data). */
+const STREAM_SCOPES: readonly RouteScope[] = ['admin'];
+/** One snapshot a second: heartbeat ages and usage bars move visibly, the store reads stay cheap. */
+const SNAPSHOT_INTERVAL_MS = 1000;
+/** Streams per node: each is a socket held open; beyond this the node refuses with a retryable 503. */
+const MAX_STREAMS = 64;
+/** A departed node stays on the dashboard, marked down, for this long. */
+const KEEP_DEPARTED_MS = 5 * 60_000;
+
+export interface DashboardOptions {
+  readonly snapshotIntervalMs?: number;
+  readonly maxStreams?: number;
+}
+
+/**
+ * The web dashboard: the page at `/`, its files under `/dashboard/`, and the live stream at `/v1/events`
+ * (server-sent events; see docs/dashboard.md). Installed on the root instance, like auth, so its hooks
+ * see every route's responses.
+ */
+export async function installDashboard(
+  app: FastifyInstance,
+  deps: AppDeps,
+  options: DashboardOptions = {},
+): Promise<LiveSnapshots> {
+  const assets = loadDashboardAssets();
+  const metrics = (app as unknown as { metrics?: { summary(): StatsSummary } }).metrics;
+  const live = new LiveSnapshots({
+    store: deps.store,
+    membership: deps.membership,
+    nodeId: deps.nodeId,
+    nodeTtlMs: deps.nodeTtlMs ?? 3000,
+    now: () => deps.clock.now(),
+    stats: () => metrics?.summary() ?? null,
+    intervalMs: options.snapshotIntervalMs ?? SNAPSHOT_INTERVAL_MS,
+    maxSubscribers: options.maxStreams ?? MAX_STREAMS,
+    keepDepartedMs: KEEP_DEPARTED_MS,
+  });
+  const streams = new Set<FastifyReply>();
+
+  // A checkout, check-in or force-release through this node shows on its dashboards at once.
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) live.refreshSoon();
+  });
+  // Open streams would hold `close()` (and the node's SIGTERM drain) until their sockets time out.
+  app.addHook('preClose', async () => {
+    live.close();
+    for (const reply of streams) reply.raw.end();
+  });
+
+  const send = (request: FastifyRequest, reply: FastifyReply, file: Asset) => {
+    reply.headers(DASHBOARD_HEADERS).header('etag', file.etag).type(file.type);
+    if (request.headers['if-none-match'] === file.etag) return reply.code(304).send();
+    return reply.send(file.body);
+  };
+
+  app.get(
+    '/',
+    {
+      config: { scopes: ['public'] },
+      schema: {
+        tags: ['dashboard'],
+        summary: 'The dashboard (HTML); sign in with an admin or operator token',
+        produces: ['text/html'],
+        response: { 200: Type.String(), ...problemResponses },
+      },
+    },
+    async (request, reply) => send(request, reply, assets.shell),
+  );
+
+  app.get(
+    '/dashboard/:file',
+    {
+      config: { scopes: ['public'] },
+      schema: {
+        tags: ['dashboard'],
+        summary: "The dashboard's scripts and stylesheets",
+        params: Type.Object({ file: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }) }),
+        response: { 200: Type.String(), ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const { file } = request.params as { file: string };
+      const found = assets.files.get(file);
+      if (!found) throw new LeaseholdError('ROUTE_NOT_FOUND', `no dashboard file "${file}"`);
+      return send(request, reply, found);
+    },
+  );
+
+  app.get(
+    '/v1/events',
+    {
+      config: { scopes: STREAM_SCOPES },
+      schema: {
+        tags: ['dashboard'],
+        summary: 'Live cluster snapshots for the dashboard (text/event-stream)',
+        description:
+          'Server-sent events: `hello` once ({node, scope, intervalMs}), then `snapshot` every second and ' +
+          'after every change made through this node: nodes (departed ones kept as down for 5 minutes), ' +
+          'store members, seat usage per license and feature, and request stats.',
+        produces: ['text/event-stream'],
+        response: { 200: Type.String(), ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const raw = reply.raw;
+      let congested = false;
+      const write = (event: string, data: unknown) => {
+        // A slow reader skips snapshots instead of buffering them: only the latest one matters.
+        if (congested) return;
+        congested = !raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      };
+      const unsubscribe = live.subscribe((snapshot) => write('snapshot', snapshot));
+      reply.hijack();
+      streams.add(reply);
+      raw.on('drain', () => {
+        congested = false;
+      });
+      raw.on('close', () => {
+        unsubscribe();
+        streams.delete(reply);
+      });
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        // Proxies (nginx) would otherwise buffer the stream.
+        'x-accel-buffering': 'no',
+      });
+      write('hello', {
+        node: deps.nodeId,
+        scope: request.principal?.scope,
+        intervalMs: options.snapshotIntervalMs ?? SNAPSHOT_INTERVAL_MS,
+      });
+    },
+  );
+
+  return live;
+}
