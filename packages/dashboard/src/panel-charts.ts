@@ -19,6 +19,12 @@ export class ChartsPanel {
   #latencyChart: uPlot | undefined;
   #rateChart: uPlot | undefined;
 
+  constructor() {
+    // A new sign-in starts new charts: drop the previous session's.
+    byId('chart-latency').replaceChildren();
+    byId('chart-rates').replaceChildren();
+  }
+
   update(snapshot: Snapshot): void {
     const stats = snapshot.stats;
     byId('charts-status').textContent = stats ? '' : 'this node reports no request metrics';
@@ -26,23 +32,24 @@ export class ChartsPanel {
     const t = Date.parse(snapshot.time) / 1000;
     push(this.#latency, t, stats.latencyMs.p50, stats.latencyMs.p99);
     const prev = this.#previous;
-    if (prev && t > prev.t && stats.requestsTotal >= prev.requests) {
+    // Rates over at least ~1 s: snapshots pushed on change come milliseconds apart, and a burst divided
+    // by a few milliseconds would draw a spike of thousands per second.
+    if (!prev || stats.requestsTotal < prev.requests) {
+      this.#previous = { t, requests: stats.requestsTotal, errors: stats.errorsTotal };
+    } else if (t - prev.t >= 0.9) {
       const dt = t - prev.t;
-      push(
-        this.#rates,
-        t,
-        (stats.requestsTotal - prev.requests) / dt,
-        (stats.errorsTotal - prev.errors) / dt,
-      );
+      const errors = (stats.errorsTotal - prev.errors) / dt;
+      push(this.#rates, t, (stats.requestsTotal - prev.requests) / dt, errors);
+      this.#previous = { t, requests: stats.requestsTotal, errors: stats.errorsTotal };
     }
-    this.#previous = { t, requests: stats.requestsTotal, errors: stats.errorsTotal };
     byId('charts-latest').textContent =
       `p50 ${stats.latencyMs.p50.toFixed(1)} ms · p99 ${stats.latencyMs.p99.toFixed(1)} ms · ` +
       `${stats.requestsTotal} requests · ${stats.errorsTotal} errors (5xx)`;
     this.#latencyChart ??= chart('chart-latency', 'ms', ['p50', 'p99'], ['#2b6cb0', '#c05621']);
     this.#rateChart ??= chart('chart-rates', 'per second', ['requests', 'errors'], ['#2f855a', '#c53030']);
-    this.#latencyChart.setData(this.#latency);
-    this.#rateChart.setData(this.#rates);
+    // One point has no time span: uPlot would stretch the axis over years. Draw from two on.
+    if (this.#latency[0].length >= 2) this.#latencyChart.setData(this.#latency);
+    if (this.#rates[0].length >= 2) this.#rateChart.setData(this.#rates);
   }
 
   resize(): void {
