@@ -20,10 +20,11 @@ describe('error registry', () => {
     expect(rows).toEqual(registry);
   });
 
-  it('only 5xx codes are retryable, and every status is an error status', () => {
+  it('only 5xx codes and 429 are retryable, and every status is an error status', () => {
     for (const [code, spec] of Object.entries(ERROR_REGISTRY)) {
       expect(spec.status, code).toBeGreaterThanOrEqual(400);
-      expect(spec.retryable, code).toBe(spec.status >= 500);
+      // 429 is transient by definition (RFC 6585 §4): wait for Retry-After, or use another node.
+      expect(spec.retryable, code).toBe(spec.status >= 500 || spec.status === 429);
     }
   });
 });

@@ -24,6 +24,7 @@ export const ERROR_REGISTRY = {
   UNAUTHENTICATED: { status: 401, retryable: false, title: 'A valid bearer token is required' },
   FORBIDDEN: { status: 403, retryable: false, title: 'The token does not allow this operation' },
   TOKEN_NOT_FOUND: { status: 404, retryable: false, title: 'No such API token' },
+  RATE_LIMITED: { status: 429, retryable: true, title: 'Too many requests; wait for Retry-After' },
 
   // License files.
   LICENSE_MALFORMED: {
@@ -82,6 +83,25 @@ export const ERROR_REGISTRY = {
     status: 503,
     retryable: true,
     title: 'This node has as many live event streams open as it allows; try another node',
+  },
+  CLOCK_BEHIND: {
+    status: 503,
+    retryable: true,
+    title: "This node's clock is earlier than the latest time it signed with; try another node",
+  },
+
+  // Encryption at rest. They stop a node at start; 5xx and retryable like INTERNAL: another node, with the
+  // right key, may answer.
+  KEK_MISMATCH: {
+    status: 500,
+    retryable: true,
+    title: 'The key-encryption key does not unwrap the stored data key',
+  },
+  KEK_INVALID: { status: 500, retryable: true, title: 'The key-encryption key is missing or malformed' },
+  DATA_DECRYPTION_FAILED: {
+    status: 500,
+    retryable: true,
+    title: 'A stored record does not decrypt under the data key (tampered or swapped)',
   },
   INTERNAL: { status: 500, retryable: true, title: 'Internal error' },
 } as const satisfies Record<string, ErrorSpec>;

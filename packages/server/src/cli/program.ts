@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { registerDev } from './dev-command.js';
+import { registerKek } from './kek-command.js';
 import { registerKeys } from './keys-command.js';
 import { issueLicenseFile } from './license-issue.js';
 import { registerServe } from './serve-command.js';
@@ -42,5 +43,6 @@ export function buildProgram(): Command {
 
   registerServerCommands(program, license);
   registerDev(program);
+  registerKek(program);
   return program;
 }

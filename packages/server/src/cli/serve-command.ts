@@ -26,6 +26,10 @@ export function registerServe(program: Command): void {
     )
     .option('--advertise-url <url>', 'URL clients and peers use for this node (env LEASEHOLD_ADVERTISE_URL)')
     .option('--node-id <id>', 'stable node id (env LEASEHOLD_NODE_ID; default host:port)')
+    .option(
+      '--kek-file <file>',
+      'key-encryption key, base64 of 32 bytes (env LEASEHOLD_KEK_FILE, LEASEHOLD_KEK)',
+    )
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env LEASEHOLD_LOG_LEVEL)')
     .action(async (opts: Record<string, unknown>) => {
       let config: ReturnType<typeof loadConfig>;
@@ -44,6 +48,7 @@ export function registerServe(program: Command): void {
             etcdEndpoints: opts.etcdEndpoints,
             advertiseUrl: opts.advertiseUrl,
             nodeId: opts.nodeId,
+            kekFile: opts.kekFile,
           },
         });
       } catch (err) {

@@ -33,6 +33,23 @@ export const NodeConfigSchema = Type.Object(
     sweepIntervalMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
     endedLeaseRetentionMs: Type.Integer({ minimum: 0, default: 24 * 3_600_000 }),
     nodeId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    /** Key-encryption key, base64 of 32 bytes (secret; redacted in logs). Prefer kekFile. */
+    kek: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    /** A file holding the base64 KEK. Embedded default: <dataDir>/kek, made at first start. */
+    kekFile: Type.Optional(Type.String({ minLength: 1 })),
+    /** Lease calls (checkout, renew, check-in, reads) per token per node per minute; 0 turns it off. */
+    leaseRateLimitPerMinute: Type.Integer({ minimum: 0, default: 6000 }),
+    /** Failed authentications per client address per node per minute before 429; 0 turns it off. */
+    authFailureLimitPerMinute: Type.Integer({ minimum: 0, default: 30 }),
+    bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 128 * 1024 }),
+    /** Request line plus headers; larger answers 431 (Node's `maxHeaderSize`). */
+    maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024, default: 16 * 1024 }),
+    /** Whole request (headers and body) must arrive within this; 408 otherwise. */
+    requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
+    /** Headers must arrive within this (slowloris); Node answers 408. */
+    headersTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+    /** An idle keep-alive connection closes after this. */
+    keepAliveTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5_000 }),
   },
   { additionalProperties: false },
 );
@@ -57,4 +74,13 @@ export const ENV_KEYS: Readonly<Record<string, keyof NodeConfig>> = {
   LEASEHOLD_LOG_LEVEL: 'logLevel',
   LEASEHOLD_SWEEP_INTERVAL_MS: 'sweepIntervalMs',
   LEASEHOLD_NODE_ID: 'nodeId',
+  LEASEHOLD_KEK: 'kek',
+  LEASEHOLD_KEK_FILE: 'kekFile',
+  LEASEHOLD_LEASE_RATE_LIMIT_PER_MINUTE: 'leaseRateLimitPerMinute',
+  LEASEHOLD_AUTH_FAILURE_LIMIT_PER_MINUTE: 'authFailureLimitPerMinute',
+  LEASEHOLD_BODY_LIMIT_BYTES: 'bodyLimitBytes',
+  LEASEHOLD_MAX_HEADER_BYTES: 'maxHeaderBytes',
+  LEASEHOLD_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
+  LEASEHOLD_HEADERS_TIMEOUT_MS: 'headersTimeoutMs',
+  LEASEHOLD_KEEP_ALIVE_TIMEOUT_MS: 'keepAliveTimeoutMs',
 };

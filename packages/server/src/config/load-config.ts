@@ -14,6 +14,13 @@ const NUMBER_KEYS = new Set<keyof NodeConfig>([
   'heartbeatIntervalMs',
   'nodeTtlSeconds',
   'etcdCallTimeoutMs',
+  'leaseRateLimitPerMinute',
+  'authFailureLimitPerMinute',
+  'bodyLimitBytes',
+  'maxHeaderBytes',
+  'requestTimeoutMs',
+  'headersTimeoutMs',
+  'keepAliveTimeoutMs',
 ]);
 
 export interface ConfigSources {

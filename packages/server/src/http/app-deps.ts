@@ -3,7 +3,9 @@ import type { LeaseStore, Membership } from '@leasehold/store';
 import type { FastifyServerOptions } from 'fastify';
 import type { ClusterKeyring } from '../keys/cluster-keyring.js';
 import type { NodeMetrics } from '../observability/node-metrics.js';
+import type { ClockHighWater } from '../time/clock-high-water.js';
 import type { RouteScope } from './auth.js';
+import type { HttpLimits } from './limits/http-limits.js';
 
 /** Everything the HTTP layer needs, injected (STYLE.md rule 4): no route reads the environment or the clock. */
 export interface AppDeps {
@@ -21,6 +23,10 @@ export interface AppDeps {
   readonly version: string;
   readonly logger?: FastifyServerOptions['logger'];
   readonly bodyLimit?: number;
+  /** Refuses to sign lease tokens with a clock earlier than the persisted mark; none in some tests. */
+  readonly clockHighWater?: ClockHighWater;
+  /** Rate, size and time limits; defaults in http/limits/http-limits.ts. */
+  readonly limits?: Partial<HttpLimits>;
   /** How long a node trusts a token lookup before reading the store again (0: every request). */
   readonly tokenCacheMs?: number;
   /** The node's metrics; a fresh set (without process metrics) when absent. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { LeaseSweeper } from '@leasehold/server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../helpers/test-app.js';
-import { parseExposition, valueOf } from './exposition.js';
+import { parseExposition, sampleValue } from './exposition.js';
 
 const silent = { info() {}, warn() {} } as never;
 
@@ -47,42 +47,51 @@ describe('metrics count exactly what happened', () => {
 
     let { samples, text } = await scrape(t);
     expect(
-      valueOf(samples, 'leasehold_checkouts_granted_total', { license: 'lic-1', feature: 'solver' }),
+      sampleValue(samples, 'leasehold_checkouts_granted_total', { license: 'lic-1', feature: 'solver' }),
     ).toBe(4);
-    expect(valueOf(samples, 'leasehold_checkouts_denied_total', { reason: 'SEATS_EXHAUSTED' })).toBe(denials);
-    expect(valueOf(samples, 'leasehold_checkouts_denied_total')).toBe(denials);
-    expect(valueOf(samples, 'leasehold_leases_renewed_total')).toBe(2);
-    expect(valueOf(samples, 'leasehold_leases_released_total')).toBe(1);
-    expect(valueOf(samples, 'leasehold_leases_expired_total')).toBe(0);
+    expect(sampleValue(samples, 'leasehold_checkouts_denied_total', { reason: 'SEATS_EXHAUSTED' })).toBe(
+      denials,
+    );
+    expect(sampleValue(samples, 'leasehold_checkouts_denied_total')).toBe(denials);
+    expect(sampleValue(samples, 'leasehold_leases_renewed_total')).toBe(2);
+    expect(sampleValue(samples, 'leasehold_leases_released_total')).toBe(1);
+    expect(sampleValue(samples, 'leasehold_leases_expired_total')).toBe(0);
     const seat = { license: 'lic-1', feature: 'solver' };
-    expect(valueOf(samples, 'leasehold_seats_licensed', seat)).toBe(3);
-    expect(valueOf(samples, 'leasehold_seats_in_use', seat)).toBe(3);
-    expect(valueOf(samples, 'leasehold_seats_free', seat)).toBe(0);
-    expect(valueOf(samples, 'leasehold_store_up')).toBe(1);
+    expect(sampleValue(samples, 'leasehold_seats_licensed', seat)).toBe(3);
+    expect(sampleValue(samples, 'leasehold_seats_in_use', seat)).toBe(3);
+    expect(sampleValue(samples, 'leasehold_seats_free', seat)).toBe(0);
+    expect(sampleValue(samples, 'leasehold_store_up')).toBe(1);
 
     // Requests by route pattern and status; failures by code.
     const checkouts = { method: 'POST', route: '/v1/leases' };
-    expect(valueOf(samples, 'leasehold_http_requests_total', { ...checkouts, status: '201' })).toBe(4);
-    expect(valueOf(samples, 'leasehold_http_requests_total', { ...checkouts, status: '409' })).toBe(denials);
-    expect(valueOf(samples, 'leasehold_http_requests_total', { ...checkouts, status: '200' })).toBe(1);
+    expect(sampleValue(samples, 'leasehold_http_requests_total', { ...checkouts, status: '201' })).toBe(4);
+    expect(sampleValue(samples, 'leasehold_http_requests_total', { ...checkouts, status: '409' })).toBe(
+      denials,
+    );
+    expect(sampleValue(samples, 'leasehold_http_requests_total', { ...checkouts, status: '200' })).toBe(1);
     expect(
-      valueOf(samples, 'leasehold_http_request_duration_seconds_count', { ...checkouts, status: '201' }),
+      sampleValue(samples, 'leasehold_http_request_duration_seconds_count', { ...checkouts, status: '201' }),
     ).toBe(4);
     expect(
-      valueOf(samples, 'leasehold_http_request_failures_total', { ...checkouts, code: 'SEATS_EXHAUSTED' }),
+      sampleValue(samples, 'leasehold_http_request_failures_total', {
+        ...checkouts,
+        code: 'SEATS_EXHAUSTED',
+      }),
     ).toBe(denials);
     expect(
-      valueOf(samples, 'leasehold_http_requests_total', {
+      sampleValue(samples, 'leasehold_http_requests_total', {
         method: 'POST',
         route: '/v1/leases/:id/renew',
         status: '200',
       }),
     ).toBe(2);
     // Store operations: every checkout reached the store once (4 grants + 1 replay + M denials).
-    expect(valueOf(samples, 'leasehold_store_operation_duration_seconds_count', { op: 'acquireSeat' })).toBe(
-      5 + denials,
+    expect(
+      sampleValue(samples, 'leasehold_store_operation_duration_seconds_count', { op: 'acquireSeat' }),
+    ).toBe(5 + denials);
+    expect(sampleValue(samples, 'leasehold_store_operation_errors_total', { op: 'acquireSeat' })).toBe(
+      denials,
     );
-    expect(valueOf(samples, 'leasehold_store_operation_errors_total', { op: 'acquireSeat' })).toBe(denials);
     // Bounded labels: no client ids, no lease ids, no raw URLs.
     for (const secretish of ['client-1', 'late-0', 'again', ...leases]) expect(text).not.toContain(secretish);
 
@@ -94,9 +103,9 @@ describe('metrics count exactly what happened', () => {
     });
     expect(await sweeper.sweepOnce()).toBe(3);
     ({ samples } = await scrape(t));
-    expect(valueOf(samples, 'leasehold_leases_expired_total')).toBe(3);
-    expect(valueOf(samples, 'leasehold_seats_in_use', seat)).toBe(0);
-    expect(valueOf(samples, 'leasehold_seats_free', seat)).toBe(3);
+    expect(sampleValue(samples, 'leasehold_leases_expired_total')).toBe(3);
+    expect(sampleValue(samples, 'leasehold_seats_in_use', seat)).toBe(0);
+    expect(sampleValue(samples, 'leasehold_seats_free', seat)).toBe(3);
   });
 
   it('labels requests no route matched with one value, whatever the URL', async () => {
@@ -105,9 +114,11 @@ describe('metrics count exactly what happened', () => {
       expect((await t.call({ method: 'GET', url })).statusCode).toBe(404);
     }
     const { samples, text } = await scrape(t);
-    expect(valueOf(samples, 'leasehold_http_requests_total', { route: 'unmatched', status: '404' })).toBe(3);
+    expect(sampleValue(samples, 'leasehold_http_requests_total', { route: 'unmatched', status: '404' })).toBe(
+      3,
+    );
     expect(
-      valueOf(samples, 'leasehold_http_request_failures_total', {
+      sampleValue(samples, 'leasehold_http_request_failures_total', {
         route: 'unmatched',
         code: 'ROUTE_NOT_FOUND',
       }),
@@ -125,17 +136,17 @@ describe('metrics count exactly what happened', () => {
     const { samples } = await scrape(t);
     const route = { method: 'GET', route: '/v1/licenses' };
     expect(
-      valueOf(samples, 'leasehold_http_request_failures_total', { ...route, code: 'UNAUTHENTICATED' }),
+      sampleValue(samples, 'leasehold_http_request_failures_total', { ...route, code: 'UNAUTHENTICATED' }),
     ).toBe(1);
     expect(
-      valueOf(samples, 'leasehold_http_request_failures_total', { ...route, code: 'STORE_UNAVAILABLE' }),
+      sampleValue(samples, 'leasehold_http_request_failures_total', { ...route, code: 'STORE_UNAVAILABLE' }),
     ).toBe(1);
-    expect(valueOf(samples, 'leasehold_store_up')).toBe(0);
+    expect(sampleValue(samples, 'leasehold_store_up')).toBe(0);
     expect(
-      valueOf(samples, 'leasehold_store_operation_errors_total', { code: 'STORE_UNAVAILABLE' }),
+      sampleValue(samples, 'leasehold_store_operation_errors_total', { code: 'STORE_UNAVAILABLE' }),
     ).toBeGreaterThan(0);
     // A store that cannot answer drops the seat series instead of reporting stale numbers.
-    expect(valueOf(samples, 'leasehold_seats_licensed')).toBeUndefined();
+    expect(sampleValue(samples, 'leasehold_seats_licensed')).toBeUndefined();
   });
 
   it('each app counts only its own traffic (a registry per app)', async () => {
@@ -144,7 +155,9 @@ describe('metrics count exactly what happened', () => {
     try {
       await other.install();
       const { samples } = await scrape(t);
-      expect(valueOf(samples, 'leasehold_http_requests_total', { route: '/v1/licenses' })).toBeUndefined();
+      expect(
+        sampleValue(samples, 'leasehold_http_requests_total', { route: '/v1/licenses' }),
+      ).toBeUndefined();
       expect(t.app.metrics.registry).not.toBe(other.app.metrics.registry);
     } finally {
       await other.close();
