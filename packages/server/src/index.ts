@@ -4,7 +4,9 @@ export { DevCluster, type DevClusterOptions } from './dev/dev-cluster.js';
 export { LEASEHOLD_BIN, NodeProcess, type NodeState } from './dev/node-process.js';
 export { buildApp, LOG_REDACT, type RouteSummary } from './http/app.js';
 export type { AppDeps } from './http/app-deps.js';
+export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits/http-limits.js';
 export { ClusterKeyring } from './keys/cluster-keyring.js';
+export { KEK_FILE, type KekSettings, type ResolvedKek, resolveKek } from './keys/key-encryption-key.js';
 export { loadDecryptionKeys, loadVendorKeys } from './keys/vendor-trust.js';
 export { ADMIN_TOKEN_FILE, ensureAdminToken } from './node/admin-token.js';
 export { LeaseSweeper } from './node/lease-sweeper.js';
@@ -17,5 +19,6 @@ export {
   NodeMetrics,
   type NodeMetricsOptions,
 } from './observability/node-metrics.js';
+export { ClockHighWater, HIGH_WATER_FILE } from './time/clock-high-water.js';
 export { generateApiToken, hashApiToken } from './tokens/api-token.js';
 export { VERSION } from './version.js';

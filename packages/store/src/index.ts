@@ -1,3 +1,5 @@
+export { type DataKey, unwrapDataKey, type WrappedDataKey } from './crypto/data-key.js';
+export { KEK_BYTES, kekFingerprint, parseKek } from './crypto/key-encryption-key.js';
 export { type EtcdConnectionOptions, EtcdGateway, operationDeadline } from './etcd/etcd-gateway.js';
 export { EtcdMembership, type EtcdMembershipOptions } from './etcd/etcd-membership.js';
 export { EtcdStore, type EtcdStoreOptions } from './etcd/etcd-store.js';
@@ -8,6 +10,7 @@ export type {
   ApiTokenRecord,
   ForceReleaseInput,
   InstallLicenseResult,
+  KekRotation,
   LeaseQuery,
   LeaseRef,
   LeaseStore,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { EtcdStore } from '@leasehold/store';
 import { describeLeaseStoreContract } from './contract/lease-store-contract.js';
 import { etcdEndpoints } from './support/etcd.js';
@@ -7,5 +7,5 @@ import { etcdEndpoints } from './support/etcd.js';
 // own key prefix, so runs never see each other's data.
 describeLeaseStoreContract('etcd', async () => {
   const endpoints = await etcdEndpoints();
-  return new EtcdStore({ endpoints, prefix: `/contract-${randomUUID()}/` });
+  return new EtcdStore({ endpoints, prefix: `/contract-${randomUUID()}/`, kek: randomBytes(32) });
 });

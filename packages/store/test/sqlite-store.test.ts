@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,4 +11,8 @@ let n = 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // A real file (WAL, fsync), not :memory:, so the suite exercises what production runs.
-describeLeaseStoreContract('sqlite', async () => new SqliteStore({ path: join(dir, `store-${++n}.db`) }));
+const kek = randomBytes(32);
+describeLeaseStoreContract(
+  'sqlite',
+  async () => new SqliteStore({ path: join(dir, `store-${++n}.db`), kek }),
+);

@@ -9,6 +9,8 @@ import { installMetrics } from '../observability/http-metrics.js';
 import type { NodeMetrics } from '../observability/node-metrics.js';
 import type { AppDeps } from './app-deps.js';
 import { installAuth } from './auth.js';
+import { DEFAULT_HTTP_LIMITS, serverLimitOptions } from './limits/http-limits.js';
+import { installRateLimits } from './limits/rate-limits.js';
 import { installProblemHandlers } from './problem.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { healthRoutes } from './routes/health.js';
@@ -44,6 +46,9 @@ export const LOG_REDACT = [
   '*.token',
   '*.license',
   '*.privatePem',
+  '*.raw',
+  '*.kek',
+  '*.adminToken',
 ];
 
 /**
@@ -53,9 +58,15 @@ export const LOG_REDACT = [
 export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
   // From here on the store is the measured one, for every route and the token lookups alike.
   const { deps, metrics } = observeApp(given);
+  const limits = {
+    ...DEFAULT_HTTP_LIMITS,
+    ...(deps.bodyLimit === undefined ? {} : { bodyLimitBytes: deps.bodyLimit }),
+    ...deps.limits,
+  };
   const app = Fastify({
     logger: deps.logger ?? false,
-    bodyLimit: deps.bodyLimit ?? 128 * 1024,
+    // Body and header sizes, request, header and keep-alive timeouts (docs/security.md "Limits").
+    ...serverLimitOptions(limits),
     // Reject unknown body fields instead of silently dropping them: a typo must not pass unnoticed.
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
@@ -98,7 +109,7 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
   installProblemHandlers(app);
   const tokens = new TokenCache(deps.store, deps.tokenCacheMs ?? 0, () => deps.clock.monotonic());
   app.decorate('tokenCache', tokens);
-  installAuth(app, tokens);
+  installAuth(app, tokens, await installRateLimits(app, limits));
   app.decorate('metrics', metrics);
   installMetrics(app, metrics, deps.metricsScopes);
 
@@ -113,7 +124,7 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
       },
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'lh_admin_… or lh_client_…' },
+          bearer: { type: 'http', scheme: 'bearer', description: 'lh_admin_…, lh_operator_… or lh_client_…' },
         },
       },
       security: [{ bearer: [] }],

@@ -1,15 +1,18 @@
+import { timingSafeEqual } from 'node:crypto';
 import { LeaseholdError } from '@leasehold/domain';
 import type { ApiTokenRecord } from '@leasehold/store';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hashApiToken } from '../tokens/api-token.js';
+import type { AuthFailureLimiter } from './limits/rate-limits.js';
 import type { TokenCache } from './token-cache.js';
 
 /**
  * Who may call a route. Every route declares its scopes in `config.scopes`; registering a route without
- * them fails at start-up, so no route is open by accident. `operator` and finer roles come with the
- * security issue and slot in here.
+ * them fails at start-up, so no route is open by accident. `admin` may do everything; `operator` reads
+ * everything and force-releases leases, but installs, revokes, checks out and manages tokens never;
+ * `client` uses the lease routes of its one license (docs/security.md has the table).
  */
-export type RouteScope = 'public' | 'admin' | 'client';
+export type RouteScope = 'public' | 'admin' | 'operator' | 'client';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -22,22 +25,24 @@ declare module 'fastify' {
 
 const MAX_TOKEN_LENGTH = 512;
 
-export function installAuth(app: FastifyInstance, tokens: TokenCache): void {
+export function installAuth(app: FastifyInstance, tokens: TokenCache, failures?: AuthFailureLimiter): void {
   app.decorateRequest('principal', undefined);
   app.addHook('onRoute', (route) => {
     if (!route.config?.scopes || route.config.scopes.length === 0) {
       throw new Error(`route ${String(route.method)} ${route.url} declares no scopes`);
     }
   });
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     const scopes = request.routeOptions.config.scopes;
     // The not-found handler has no scopes: it answers ROUTE_NOT_FOUND to anyone.
     if (!scopes || scopes.includes('public')) return;
-    const token = bearerToken(request);
-    const record = await tokens.find(hashApiToken(token));
-    if (!record || record.revokedAt !== undefined) {
-      throw new LeaseholdError('UNAUTHENTICATED', 'the bearer token is unknown or revoked');
-    }
+    // An address over its failure budget is refused before its token is even looked at.
+    await failures?.check(request, reply);
+    const record = await authenticate(request, tokens).catch(async (err: unknown) => {
+      // Only a refused token counts, not a store that could not answer.
+      if ((err as LeaseholdError).code === 'UNAUTHENTICATED') await failures?.record(request);
+      throw err;
+    });
     if (!scopes.includes(record.scope)) {
       throw new LeaseholdError('FORBIDDEN', `a ${record.scope} token may not call this route`, {
         allowedScopes: scopes,
@@ -45,6 +50,21 @@ export function installAuth(app: FastifyInstance, tokens: TokenCache): void {
     }
     request.principal = record;
   });
+}
+
+async function authenticate(request: FastifyRequest, tokens: TokenCache): Promise<ApiTokenRecord> {
+  const hash = hashApiToken(bearerToken(request));
+  const record = await tokens.find(hash);
+  // Found by its hash (an index lookup), then compared in constant time anyway: no code path compares
+  // secret-derived bytes with an early exit.
+  if (
+    !record ||
+    record.revokedAt !== undefined ||
+    !timingSafeEqual(Buffer.from(record.hash, 'hex'), Buffer.from(hash, 'hex'))
+  ) {
+    throw new LeaseholdError('UNAUTHENTICATED', 'the bearer token is unknown or revoked');
+  }
+  return record;
 }
 
 function bearerToken(request: FastifyRequest): string {
@@ -57,7 +77,7 @@ function bearerToken(request: FastifyRequest): string {
   return match[1];
 }
 
-/** The license a client token is bound to (undefined for admin tokens, which see every license). */
+/** The license a client token is bound to (undefined for admin and operator tokens, which see every license). */
 export function licenseScope(request: FastifyRequest): string | undefined {
   const p = request.principal;
   if (p?.scope !== 'client') return undefined;

@@ -122,7 +122,7 @@ export type CheckoutBody = Static<typeof CheckoutBody>;
 
 export const TokenView = Type.Object({
   id: Type.String(),
-  scope: Type.Union([Type.Literal('admin'), Type.Literal('client')]),
+  scope: Type.Union([Type.Literal('admin'), Type.Literal('operator'), Type.Literal('client')]),
   license: Type.Optional(Type.String()),
   name: Type.Optional(Type.String()),
   createdAt: Timestamp,

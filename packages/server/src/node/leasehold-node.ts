@@ -15,8 +15,10 @@ import type { FastifyInstance } from 'fastify';
 import type { NodeConfig } from '../config/config-schema.js';
 import { buildApp, LOG_REDACT } from '../http/app.js';
 import { ClusterKeyring } from '../keys/cluster-keyring.js';
+import { resolveKek } from '../keys/key-encryption-key.js';
 import { loadDecryptionKeys, loadVendorKeys } from '../keys/vendor-trust.js';
 import { NodeMetrics } from '../observability/node-metrics.js';
+import { ClockHighWater, HIGH_WATER_FILE } from '../time/clock-high-water.js';
 import { VERSION } from '../version.js';
 import { type AdminTokenResult, ensureAdminToken } from './admin-token.js';
 import { LeaseSweeper } from './lease-sweeper.js';
@@ -59,9 +61,11 @@ function openStore(
   config: NodeConfig,
   dataDir: string,
   clock: Clock,
+  kek: Buffer,
 ): { store: LeaseStore; membership: Membership } {
   if (config.store === 'etcd') {
     const store = new EtcdStore({
+      kek,
       endpoints: config.etcdEndpoints,
       prefix: config.etcdPrefix,
       callTimeoutMs: config.etcdCallTimeoutMs,
@@ -78,6 +82,7 @@ function openStore(
     return { store, membership };
   }
   const store = new SqliteStore({
+    kek,
     path: join(dataDir, DATABASE_FILE),
     synchronous: config.sqliteSynchronous,
   });
@@ -94,7 +99,11 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     loadVendorKeys(config.vendorKeys),
     loadDecryptionKeys(config.licenseDecryptionKeys),
   ]);
-  const { store, membership } = openStore(config, dataDir, clock);
+  // Before the store: a wrong or missing key-encryption key stops the start with KEK_* (never garbage).
+  const kek = resolveKek(config, dataDir);
+  // Read before serving: an unreadable mark stops the start; a clock behind it keeps /readyz failing.
+  const clockHighWater = new ClockHighWater(clock, join(dataDir, HIGH_WATER_FILE));
+  const { store, membership } = openStore(config, dataDir, clock, kek.kek);
   try {
     const nodeId = config.nodeId ?? `${hostname()}:${config.port === 0 ? process.pid : config.port}`;
     const keyring = ClusterKeyring.empty();
@@ -120,7 +129,24 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       tokenCacheMs: config.store === 'etcd' ? 1000 : 0,
       version: VERSION,
       logger: runtime.logger ?? { level: config.logLevel, redact: LOG_REDACT },
+      clockHighWater,
+      limits: {
+        leaseRateLimitPerMinute: config.leaseRateLimitPerMinute,
+        authFailureLimitPerMinute: config.authFailureLimitPerMinute,
+        bodyLimitBytes: config.bodyLimitBytes,
+        maxHeaderBytes: config.maxHeaderBytes,
+        requestTimeoutMs: config.requestTimeoutMs,
+        headersTimeoutMs: config.headersTimeoutMs,
+        keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      },
     });
+    if (kek.generated) {
+      app.log.warn(
+        { kekFile: kek.source },
+        'generated a key-encryption key beside the data it protects; keep it elsewhere (--kek-file or ' +
+          'LEASEHOLD_KEK) so that a copy of the data directory alone does not reveal licenses and keys',
+      );
+    }
     if (vendorKeys.size === 0) {
       app.log.warn('no vendor keys configured (--vendor-key): every license install will be refused');
     }
@@ -180,6 +206,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
         const cut = setTimeout(() => app.server.closeAllConnections(), 3000);
         await drained;
         clearTimeout(cut);
+        clockHighWater.close();
         await store.close();
       },
     };

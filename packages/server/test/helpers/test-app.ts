@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,12 +12,14 @@ import {
   type PrivateKeyInfo,
   type PublicKeyInfo,
 } from '@leasehold/domain';
-import { buildApp, ClusterKeyring, ensureAdminToken } from '@leasehold/server';
+import { type AppDeps, buildApp, ClusterKeyring, ensureAdminToken } from '@leasehold/server';
 import { SqliteStore } from '@leasehold/store';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 
 export const ADMIN_TOKEN = `lh_admin_${'t'.repeat(43)}`;
 export const T0 = Date.UTC(2026, 0, 1);
+/** A fixed key-encryption key, so a test can reopen its data directory. */
+export const TEST_KEK = createHash('sha256').update('leasehold test kek').digest();
 
 export interface Vendor {
   readonly key: PrivateKeyInfo;
@@ -70,13 +72,13 @@ export interface TestApp {
 
 /** A node's HTTP API over a real SQLite file, driven by inject() and a manual clock. */
 export async function makeTestApp(
-  options: { vendor?: Vendor; clock?: ManualClock; dataDir?: string } = {},
+  options: { vendor?: Vendor; clock?: ManualClock; dataDir?: string; deps?: Partial<AppDeps> } = {},
 ): Promise<TestApp> {
   const clock = options.clock ?? new ManualClock(T0);
   const vendor = options.vendor ?? (await makeVendor(clock.now()));
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'leasehold-app-'));
   writeFileSync(join(dataDir, 'vendor.pub.pem'), vendor.publicPem);
-  const store = new SqliteStore({ path: join(dataDir, 'leasehold.db') });
+  const store = new SqliteStore({ path: join(dataDir, 'leasehold.db'), kek: TEST_KEK });
   const keyring = await ClusterKeyring.load(store, clock.now());
   await ensureAdminToken(store, dataDir, ADMIN_TOKEN, clock, randomUUID);
   const app = await buildApp({
@@ -87,6 +89,7 @@ export async function makeTestApp(
     newId: randomUUID,
     nodeId: 'test-node',
     version: '0.0.0-test',
+    ...options.deps,
   });
   const call: TestApp['call'] = ({ token, ...rest }) => {
     const headers = { ...(rest.headers ?? {}) } as Record<string, string>;

@@ -13,12 +13,18 @@ import {
   seatsExhausted,
   seatsFor,
 } from '@leasehold/domain';
+import type { RandomBytes } from '../crypto/aes-gcm.js';
+import { newDataKey, parseWrappedDataKey, unwrapDataKey, wrapDataKey } from '../crypto/data-key.js';
+import { kekFingerprint } from '../crypto/key-encryption-key.js';
+import { RecordCipher } from '../crypto/record-cipher.js';
+import { openSigningKey, sealLicense, sealSigningKey } from '../crypto/sealed-records.js';
 import type {
   AcquireSeatInput,
   AcquireSeatResult,
   ApiTokenRecord,
   ForceReleaseInput,
   InstallLicenseResult,
+  KekRotation,
   LeaseQuery,
   LeaseRef,
   LeaseStore,
@@ -45,6 +51,10 @@ export interface EtcdStoreOptions extends EtcdConnectionOptions {
   readonly operationBudgetMs?: number;
   /** Randomness for slot choice and backoff jitter (injected, STYLE.md rule 4). */
   readonly random?: () => number;
+  /** The key-encryption key (32 bytes) the data key is wrapped under; see docs/security.md. */
+  readonly kek: Uint8Array;
+  /** Randomness for the data key and nonces (injected). */
+  readonly randomBytes?: RandomBytes;
 }
 
 /** Pools up to this many seats are read whole at checkout; larger ones are probed (see #tryPool). */
@@ -76,8 +86,13 @@ export class EtcdStore implements LeaseStore {
   readonly #budgetMs: number;
   readonly #random: () => number;
   #licenseCache: LicenseSnapshot = { rev: -1, licenses: [] };
+  readonly #kek: Uint8Array;
+  readonly #randomBytes: RandomBytes | undefined;
+  #cipher: RecordCipher | undefined;
 
   constructor(options: EtcdStoreOptions) {
+    this.#kek = options.kek;
+    this.#randomBytes = options.randomBytes;
     this.gateway = new EtcdGateway(options);
     this.keys = new Keyspace(options.prefix ?? '/leasehold/');
     this.#budgetMs = options.operationBudgetMs ?? 1300;
@@ -103,9 +118,8 @@ export class EtcdStore implements LeaseStore {
       const now = performance.now();
       if (now >= contendedBy || (lastError instanceof EtcdTransientError && now >= unavailableBy)) break;
       try {
-        return await operationDeadline.run(
-          lastError instanceof Conflict ? contendedBy : unavailableBy,
-          attempt,
+        return await operationDeadline.run(lastError instanceof Conflict ? contendedBy : unavailableBy, () =>
+          this.#cipher ? attempt() : this.#loadDataKey().then(attempt),
         );
       } catch (err) {
         if (err instanceof LeaseholdError) throw err;
@@ -125,6 +139,69 @@ export class EtcdStore implements LeaseStore {
       : storeUnavailable(lastError);
   }
 
+  #sealer(): RecordCipher {
+    if (!this.#cipher) throw new Error('the data key is read before any record (see #optimistic)');
+    return this.#cipher;
+  }
+
+  /**
+   * Reads and unwraps the cluster's data key, or makes it (create-if-absent: two nodes starting at once
+   * keep one). A wrong KEK is KEK_MISMATCH. Records written before encryption at rest are sealed in the
+   * same transaction that creates the data key, guarded by their mod revisions.
+   */
+  async #loadDataKey(): Promise<void> {
+    const { results } = await this.gateway.read([
+      { key: this.keys.dataKey() },
+      { prefix: this.keys.licenses() },
+      { prefix: this.keys.signingKeys() },
+    ]);
+    const stored = results[0]?.[0];
+    if (stored) {
+      const dataKey = unwrapDataKey(parseWrappedDataKey(stored.value.toString()), this.#kek);
+      this.#cipher = new RecordCipher(dataKey, this.#randomBytes);
+      return;
+    }
+    const dataKey = newDataKey(this.#randomBytes);
+    const cipher = new RecordCipher(dataKey, this.#randomBytes);
+    const compare: Compare[] = [{ key: this.keys.dataKey(), target: 'Create', equals: 0 }];
+    const writes: WriteOp[] = [
+      { put: this.keys.dataKey(), value: JSON.stringify(wrapDataKey(dataKey, this.#kek, this.#randomBytes)) },
+    ];
+    for (const kv of results[1] ?? []) {
+      const plain = JSON.parse(kv.value.toString()) as InstalledLicense;
+      if (RecordCipher.isSealed(plain.raw)) continue;
+      compare.push({ key: kv.key, target: 'Mod', equals: kv.modRevision });
+      writes.push({ put: kv.key, value: JSON.stringify(sealLicense(plain, cipher)) });
+    }
+    for (const kv of results[2] ?? []) {
+      if (kv.key.endsWith('~first')) continue;
+      const plain = JSON.parse(kv.value.toString()) as StoredSigningKey;
+      if (RecordCipher.isSealed(plain.privatePem)) continue;
+      compare.push({ key: kv.key, target: 'Mod', equals: kv.modRevision });
+      writes.push({ put: kv.key, value: JSON.stringify(sealSigningKey(plain, cipher)) });
+    }
+    await this.#commit(compare, writes); // a Conflict re-reads: another node made the key first
+    this.#cipher = cipher;
+  }
+
+  async rotateKek(newKek: Uint8Array): Promise<KekRotation> {
+    return this.#optimistic(async () => {
+      const { results } = await this.gateway.read([{ key: this.keys.dataKey() }]);
+      const kv = results[0]?.[0];
+      const dataKey = this.#sealer().dataKey;
+      if (!kv || parseWrappedDataKey(kv.value.toString()).id !== dataKey.id) {
+        throw new Error('the data key changed under an open store');
+      }
+      // Opening proved the old KEK; the data key itself is in memory.
+      const rewrapped = wrapDataKey(dataKey, newKek, this.#randomBytes);
+      await this.#commit(
+        [{ key: kv.key, target: 'Mod', equals: kv.modRevision }],
+        [{ put: kv.key, value: JSON.stringify(rewrapped) }],
+      );
+      return { dataKeyId: dataKey.id, kek: kekFingerprint(newKek) };
+    });
+  }
+
   async #commit(compare: readonly Compare[], writes: readonly WriteOp[]): Promise<number> {
     const result = await this.gateway.txn(compare, writes);
     if (!result.succeeded) throw new Conflict();
@@ -139,7 +216,10 @@ export class EtcdStore implements LeaseStore {
         { prefix: this.keys.licenses() },
       ]);
       const current = results[0]?.[0]?.modRevision ?? 0;
-      this.#licenseCache = { rev: current, licenses: (results[1] ?? []).map(decodeLicense) };
+      this.#licenseCache = {
+        rev: current,
+        licenses: (results[1] ?? []).map((kv) => decodeLicense(kv, this.#sealer())),
+      };
       // A newer revision than the one the caller read makes its compare fail, and it re-reads: correct.
     }
     return this.#licenseCache;
@@ -159,14 +239,14 @@ export class EtcdStore implements LeaseStore {
     return this.#optimistic(async () => {
       const { results } = await this.gateway.read([{ key: this.keys.license(license.id) }]);
       const kv = results[0]?.[0];
-      const existing = kv && decodeLicense(kv);
+      const existing = kv && decodeLicense(kv, this.#sealer());
       const outcome = installOutcome(existing, license);
       if (outcome === 'unchanged' && existing) return { outcome, license: existing };
       const installed: InstalledLicense = { ...license, installedAt: now, revokedAt: undefined };
       await this.#commit(
         [{ key: this.keys.license(license.id), target: 'Mod', equals: kv?.modRevision ?? 0 }],
         [
-          { put: this.keys.license(license.id), value: encodeLicense(installed) },
+          { put: this.keys.license(license.id), value: encodeLicense(installed, this.#sealer()) },
           { put: this.keys.licenseRev(), value: license.id },
         ],
       );
@@ -177,12 +257,14 @@ export class EtcdStore implements LeaseStore {
   async getLicense(id: string): Promise<InstalledLicense | undefined> {
     const { results } = await this.#optimistic(() => this.gateway.read([{ key: this.keys.license(id) }]));
     const kv = results[0]?.[0];
-    return kv && decodeLicense(kv);
+    return kv && decodeLicense(kv, this.#sealer());
   }
 
   async listLicenses(): Promise<InstalledLicense[]> {
     const { results } = await this.#optimistic(() => this.gateway.read([{ prefix: this.keys.licenses() }]));
-    return (results[0] ?? []).map(decodeLicense).sort((a, b) => a.id.localeCompare(b.id));
+    return (results[0] ?? [])
+      .map((kv) => decodeLicense(kv, this.#sealer()))
+      .sort((a, b) => a.id.localeCompare(b.id));
   }
 
   revokeLicense(id: string, now: number): Promise<InstalledLicense> {
@@ -190,13 +272,13 @@ export class EtcdStore implements LeaseStore {
       const { results } = await this.gateway.read([{ key: this.keys.license(id) }]);
       const kv = results[0]?.[0];
       if (!kv) throw new LeaseholdError('LICENSE_NOT_FOUND', `no license "${id}" is installed`);
-      const existing = decodeLicense(kv);
+      const existing = decodeLicense(kv, this.#sealer());
       if (existing.revokedAt !== undefined) return existing;
       const revoked = { ...existing, revokedAt: now };
       await this.#commit(
         [{ key: kv.key, target: 'Mod', equals: kv.modRevision }],
         [
-          { put: kv.key, value: encodeLicense(revoked) },
+          { put: kv.key, value: encodeLicense(revoked, this.#sealer()) },
           { put: this.keys.licenseRev(), value: id },
         ],
       );
@@ -619,7 +701,10 @@ export class EtcdStore implements LeaseStore {
         [{ key: marker, target: 'Create', equals: 0 }],
         [
           { put: marker, value: candidate.kid },
-          { put: this.keys.signingKey(candidate.kid), value: JSON.stringify(candidate) },
+          {
+            put: this.keys.signingKey(candidate.kid),
+            value: JSON.stringify(sealSigningKey(candidate, this.#sealer())),
+          },
         ],
       );
       return [candidate];
@@ -632,7 +717,7 @@ export class EtcdStore implements LeaseStore {
     );
     return (results[0] ?? [])
       .filter((kv) => !kv.key.endsWith('~first'))
-      .map((kv) => decodeJson<StoredSigningKey>(kv))
+      .map((kv) => openSigningKey(decodeJson<StoredSigningKey>(kv), this.#sealer()))
       .sort((a, b) => b.createdAt - a.createdAt || a.kid.localeCompare(b.kid));
   }
 

@@ -10,6 +10,7 @@
  *   {p}signing-keys/{kid}               StoredSigningKey (JSON)
  *   {p}tokens/{id}                      the token's hash
  *   {p}token-hash/{hash}                ApiTokenRecord (JSON)
+ *   {p}data-key                         the data key wrapped under the KEK (WrappedDataKey JSON)
  */
 export class Keyspace {
   constructor(readonly prefix: string) {
@@ -32,6 +33,7 @@ export class Keyspace {
   token = (id: string) => `${this.prefix}tokens/${enc(id)}`;
   tokenHash = (hash: string) => `${this.prefix}token-hash/${enc(hash)}`;
   tokenHashes = () => `${this.prefix}token-hash/`;
+  dataKey = () => `${this.prefix}data-key`;
   /** Node membership and elections (see membership). */
   node = (id: string) => `${this.prefix}nodes/${enc(id)}`;
   nodes = () => `${this.prefix}nodes/`;

@@ -1,4 +1,6 @@
 import type { InstalledLicense, Lease } from '@leasehold/domain';
+import type { RecordCipher } from '../crypto/record-cipher.js';
+import { openLicense, sealLicense } from '../crypto/sealed-records.js';
 import type { KeyValue } from './etcd-gateway.js';
 
 /** JSON codecs for records kept in etcd. `undefined` fields are dropped by JSON and restored as such. */
@@ -23,13 +25,17 @@ export function decodeLease(kv: KeyValue): Lease {
   };
 }
 
-export function encodeLicense(license: InstalledLicense): string {
-  return JSON.stringify(license);
+/** A license record with its secret fields (`raw`, `customer`) sealed under the data key. */
+export function encodeLicense(license: InstalledLicense, cipher: RecordCipher): string {
+  return JSON.stringify(sealLicense(license, cipher));
 }
 
-export function decodeLicense(kv: KeyValue): InstalledLicense {
+export function decodeLicense(kv: KeyValue, cipher: RecordCipher): InstalledLicense {
   const license = JSON.parse(kv.value.toString()) as InstalledLicense;
-  return { ...license, issuer: license.issuer ?? undefined, revokedAt: license.revokedAt ?? undefined };
+  return openLicense(
+    { ...license, issuer: license.issuer ?? undefined, revokedAt: license.revokedAt ?? undefined },
+    cipher,
+  );
 }
 
 export function decodeJson<T>(kv: KeyValue): T {

@@ -14,6 +14,11 @@ export interface LeaseStore {
   /** Resolves when the store can serve a linearizable read now; throws STORE_UNAVAILABLE otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Wraps the store's data key under a new key-encryption key (`leasehold kek rotate`; the store was
+   * opened with the old one). Records stay as they are; nodes keep the data key in memory until restart.
+   */
+  rotateKek(newKek: Uint8Array): Promise<KekRotation>;
 
   // Licenses -------------------------------------------------------------------------------------
   /** Installs a verified license, or a newer version of it. A lower or different same version is a replay. */
@@ -61,6 +66,12 @@ export interface LeaseStore {
   findTokenByHash(hash: string): Promise<ApiTokenRecord | undefined>;
   listTokens(): Promise<ApiTokenRecord[]>;
   revokeToken(id: string, now: number): Promise<ApiTokenRecord>;
+}
+
+export interface KekRotation {
+  readonly dataKeyId: string;
+  /** Fingerprint of the KEK the data key is wrapped under now. */
+  readonly kek: string;
 }
 
 export interface InstallLicenseResult {
@@ -114,12 +125,12 @@ export interface SeatUsage {
 
 export interface StoredSigningKey {
   readonly kid: string;
-  /** PKCS#8 PEM. Encrypted at rest by the security issue's key-encryption key. */
+  /** PKCS#8 PEM. The backends encrypt it at rest under the data key (docs/security.md). */
   readonly privatePem: string;
   readonly createdAt: number;
 }
 
-export type TokenScope = 'admin' | 'client';
+export type TokenScope = 'admin' | 'operator' | 'client';
 
 export interface ApiTokenRecord {
   readonly id: string;

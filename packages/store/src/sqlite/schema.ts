@@ -94,4 +94,25 @@ export const MIGRATIONS: readonly string[] = [
     revoked_at INTEGER
   ) STRICT;
   `,
+  // 2: encryption at rest and the operator scope. The data key, wrapped under the key-encryption key
+  // (packages/store/src/crypto/); one row. api_tokens is rebuilt because SQLite cannot alter a CHECK.
+  `
+  CREATE TABLE data_keys (
+    id TEXT PRIMARY KEY,
+    record TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE api_tokens_v2 (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    scope TEXT NOT NULL CHECK (scope IN ('admin', 'operator', 'client')),
+    license_id TEXT,
+    name TEXT,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  ) STRICT;
+  INSERT INTO api_tokens_v2 SELECT id, hash, scope, license_id, name, created_at, revoked_at FROM api_tokens;
+  DROP TABLE api_tokens;
+  ALTER TABLE api_tokens_v2 RENAME TO api_tokens;
+  `,
 ];

@@ -12,12 +12,24 @@ import {
   seatsExhausted,
 } from '@leasehold/domain';
 import Database from 'better-sqlite3';
+import type { RandomBytes } from '../crypto/aes-gcm.js';
+import {
+  newDataKey,
+  parseWrappedDataKey,
+  unwrapDataKey,
+  type WrappedDataKey,
+  wrapDataKey,
+} from '../crypto/data-key.js';
+import { kekFingerprint } from '../crypto/key-encryption-key.js';
+import { RecordCipher } from '../crypto/record-cipher.js';
+import { openLicense, openSigningKey, sealLicense, sealSigningKey } from '../crypto/sealed-records.js';
 import type {
   AcquireSeatInput,
   AcquireSeatResult,
   ApiTokenRecord,
   ForceReleaseInput,
   InstallLicenseResult,
+  KekRotation,
   LeaseQuery,
   LeaseRef,
   LeaseStore,
@@ -50,6 +62,10 @@ export interface SqliteStoreOptions {
   readonly synchronous?: 'FULL' | 'NORMAL';
   /** How long a write waits for another process's lock before answering STORE_UNAVAILABLE. */
   readonly busyTimeoutMs?: number;
+  /** The key-encryption key (32 bytes) the store's data key is wrapped under; see docs/security.md. */
+  readonly kek: Uint8Array;
+  /** Randomness for data keys and nonces (injected, STYLE.md rule 4). */
+  readonly random?: RandomBytes;
 }
 
 /**
@@ -62,6 +78,8 @@ export class SqliteStore implements LeaseStore {
   readonly #db: Database.Database;
   readonly #sql: Statements;
   readonly #commits: GroupCommitter;
+  readonly #cipher: RecordCipher;
+  readonly #random: RandomBytes | undefined;
   #licenseCache: { revision: number; licenses: InstalledLicense[] } | undefined;
 
   constructor(options: SqliteStoreOptions) {
@@ -73,6 +91,64 @@ export class SqliteStore implements LeaseStore {
     this.#migrate();
     this.#sql = prepareStatements(this.#db);
     this.#commits = new GroupCommitter(this.#db, translate);
+    this.#random = options.random;
+    try {
+      this.#cipher = this.#openDataKey(options.kek, options.random);
+    } catch (err) {
+      this.#db.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Unwraps the store's data key, or makes one at first open. A data file written before encryption at
+   * rest is encrypted in the same transaction that stores the new data key: no plaintext stays behind.
+   */
+  #openDataKey(kek: Uint8Array, random: RandomBytes | undefined): RecordCipher {
+    let migrated = 0;
+    const cipher = this.#db
+      .transaction(() => {
+        const row = this.#sql.getDataKey.get() as { record: string } | undefined;
+        if (row) return new RecordCipher(unwrapDataKey(parseWrappedDataKey(row.record), kek), random);
+        const dataKey = newDataKey(random);
+        const wrapped: WrappedDataKey = wrapDataKey(dataKey, kek, random);
+        this.#sql.insertDataKey.run(wrapped.id, JSON.stringify(wrapped));
+        const cipher = new RecordCipher(dataKey, random);
+        for (const row of this.#sql.allLicenses.all() as LicenseRow[]) {
+          if (RecordCipher.isSealed(row.raw)) continue;
+          const sealed = sealLicense(licenseFromRow(row, []), cipher);
+          this.#sql.sealLicenseSecrets.run(sealed.raw, sealed.customer, row.id);
+          migrated++;
+        }
+        for (const row of this.#sql.listSigningKeys.all() as SigningKeyRow[]) {
+          if (RecordCipher.isSealed(row.private_pem)) continue;
+          this.#sql.sealSigningKey.run(sealSigningKey(signingKeyFromRow(row), cipher).privatePem, row.kid);
+          migrated++;
+        }
+        return cipher;
+      })
+      .immediate();
+    // The plaintext the migration replaced still sits in free pages: rewrite the file without them.
+    if (migrated > 0) this.#db.exec('VACUUM');
+    return cipher;
+  }
+
+  /**
+   * `leasehold kek rotate`: wraps the data key under `newKek` (this store was opened with the old one).
+   * Records are not rewritten; nodes that run keep the data key in memory and need `newKek` at their
+   * next start.
+   */
+  rotateKek(newKek: Uint8Array): Promise<KekRotation> {
+    return this.#write(() => {
+      const row = this.#sql.getDataKey.get() as { record: string } | undefined;
+      if (!row) throw new Error('the data key vanished from an open store');
+      const current = parseWrappedDataKey(row.record);
+      if (current.id !== this.#cipher.dataKey.id) throw new Error('the data key changed under an open store');
+      // The open already proved the old KEK; the data key itself is in memory.
+      const rewrapped = wrapDataKey(this.#cipher.dataKey, newKek, this.#random);
+      this.#sql.updateDataKey.run(JSON.stringify(rewrapped), rewrapped.id);
+      return { dataKeyId: rewrapped.id, kek: kekFingerprint(newKek) };
+    });
   }
 
   /** The raw handle, for integrity checks in tests and `leasehold doctor`. */
@@ -140,7 +216,7 @@ export class SqliteStore implements LeaseStore {
       byLicense.set(e.license_id, list);
     }
     return (this.#sql.allLicenses.all() as LicenseRow[]).map((row) =>
-      licenseFromRow(row, byLicense.get(row.id) ?? []),
+      openLicense(licenseFromRow(row, byLicense.get(row.id) ?? []), this.#cipher),
     );
   }
 
@@ -170,11 +246,12 @@ export class SqliteStore implements LeaseStore {
       if (outcome !== 'unchanged') {
         this.#nextRevision();
         this.#sql.bumpLicenseRevision.run();
+        const sealed = sealLicense(license, this.#cipher);
         this.#sql.upsertLicense.run({
           id: license.id,
           version: license.version,
           issuer: license.issuer ?? null,
-          customer: license.customer,
+          customer: sealed.customer,
           product: license.product,
           issued_at: license.issuedAt,
           not_before: license.notBefore,
@@ -183,7 +260,7 @@ export class SqliteStore implements LeaseStore {
           lease_grace_ms: license.lease.graceMs,
           lease_policy: license.lease.policy,
           signed_by: license.signedBy,
-          raw: license.raw,
+          raw: sealed.raw,
           installed_at: now,
         });
         this.#sql.deleteEntitlements.run(license.id);
@@ -399,15 +476,22 @@ export class SqliteStore implements LeaseStore {
   ensureSigningKey(candidate: StoredSigningKey): Promise<StoredSigningKey[]> {
     return this.#write(() => {
       const existing = this.#sql.listSigningKeys.all() as SigningKeyRow[];
-      if (existing.length > 0) return existing.map(signingKeyFromRow);
+      if (existing.length > 0) return existing.map((row) => this.#signingKey(row));
       this.#nextRevision();
-      this.#sql.insertSigningKey.run(candidate.kid, candidate.privatePem, candidate.createdAt);
+      const sealed = sealSigningKey(candidate, this.#cipher);
+      this.#sql.insertSigningKey.run(sealed.kid, sealed.privatePem, sealed.createdAt);
       return [candidate];
     });
   }
 
   listSigningKeys(): Promise<StoredSigningKey[]> {
-    return this.#read(() => (this.#sql.listSigningKeys.all() as SigningKeyRow[]).map(signingKeyFromRow));
+    return this.#read(() =>
+      (this.#sql.listSigningKeys.all() as SigningKeyRow[]).map((row) => this.#signingKey(row)),
+    );
+  }
+
+  #signingKey(row: SigningKeyRow): StoredSigningKey {
+    return openSigningKey(signingKeyFromRow(row), this.#cipher);
   }
 
   // Tokens ---------------------------------------------------------------------------------------

@@ -77,6 +77,12 @@ const SQL = {
   revokeNamedTokensExcept:
     'UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND hash != ? AND revoked_at IS NULL',
   deleteToken: 'DELETE FROM api_tokens WHERE id = ?',
+
+  getDataKey: 'SELECT record FROM data_keys ORDER BY id LIMIT 1',
+  insertDataKey: 'INSERT INTO data_keys (id, record) VALUES (?, ?)',
+  updateDataKey: 'UPDATE data_keys SET record = ? WHERE id = ?',
+  sealLicenseSecrets: 'UPDATE licenses SET raw = ?, customer = ? WHERE id = ?',
+  sealSigningKey: 'UPDATE signing_keys SET private_pem = ? WHERE kid = ?',
 } as const;
 
 export type Statements = { readonly [K in keyof typeof SQL]: Database.Statement };

@@ -30,7 +30,7 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
   app.get(
     '/v1/nodes',
     {
-      config: { scopes: ['admin', 'client'] },
+      config: { scopes: ['admin', 'operator', 'client'] },
       schema: {
         tags: ['cluster'],
         summary: 'URLs of the nodes with a live heartbeat: what a client SDK refreshes its server list from',
@@ -54,11 +54,11 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
     '/v1/cluster',
     {
       // Client tokens get the node list (the SDK refreshes its servers from it) but not the store's members.
-      config: { scopes: ['admin', 'client'] },
+      config: { scopes: ['admin', 'operator', 'client'] },
       schema: {
         tags: ['cluster'],
         summary:
-          'Nodes (with heartbeat age and role) and, for admins, the store members (etcd leader, raft term, health)',
+          'Nodes (with heartbeat age and role) and, for admins and operators, the store members (etcd leader, raft term, health)',
         response: {
           200: Type.Object({
             node: Type.String(),
@@ -72,7 +72,7 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
     },
     async (request) => {
       const membership = deps.membership;
-      const admin = request.principal?.scope === 'admin';
+      const admin = request.principal?.scope === 'admin' || request.principal?.scope === 'operator';
       const now = deps.clock.now();
       const ttl = deps.nodeTtlMs ?? 3000;
       const [nodes, members] = membership

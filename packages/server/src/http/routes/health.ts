@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { LeaseholdError } from '@leasehold/domain';
 import Type from 'typebox';
 import type { AppDeps } from '../app-deps.js';
 import { problemResponses } from '../schemas.js';
@@ -48,6 +49,17 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       await deps.store.ping();
       // Honest readiness: a node that has not finished loading its keys from the store cannot serve.
       if (!deps.keyring.loaded) deps.keyring.jwks(); // throws STORE_UNAVAILABLE until the keys are in
+      // A node whose clock went back behind its high-water mark cannot sign lease tokens: not ready.
+      const behind = deps.clockHighWater?.behindBy(deps.clock.now()) ?? 0;
+      if (behind > 0) {
+        throw new LeaseholdError(
+          'CLOCK_BEHIND',
+          `this node's clock reads ${behind} ms behind its high-water mark`,
+          {
+            behindMs: behind,
+          },
+        );
+      }
       return { status: 'ready' as const, store: deps.store.backend };
     },
   );

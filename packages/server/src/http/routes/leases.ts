@@ -15,6 +15,10 @@ const ENDED_CODE = {
 export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   const { store, clock, keyring } = deps;
 
+  // The time a lease token will be signed with; CLOCK_BEHIND (before any store write) when this node's
+  // clock reads earlier than the latest time it signed with (time/clock-high-water.ts).
+  const signingTime = () => deps.clockHighWater?.admit(clock.now()) ?? clock.now();
+
   const withToken = async (lease: Lease, now: number) => ({
     ...leaseView(lease, now),
     token: await signLeaseToken(lease, now, keyring.signer),
@@ -41,7 +45,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         throw new LeaseholdError('FORBIDDEN', `this token is bound to license "${scope}"`);
       }
       // The lease window starts when the write is sent, not when its answer arrives (DESIGN.md).
-      const sentAt = clock.now();
+      const sentAt = signingTime();
       const { lease, replayed } = await store.acquireSeat({
         leaseId: deps.newId(),
         requestId: body.requestId,
@@ -74,7 +78,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       },
     },
     async (request) => {
-      const sentAt = clock.now();
+      const sentAt = signingTime();
       const lease = await store.renewLease({
         leaseId: request.params.id,
         licenseId: licenseScope(request),
@@ -110,7 +114,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
   app.get(
     '/v1/leases/:id',
     {
-      config: { scopes: ['admin', 'client'] },
+      config: { scopes: ['admin', 'operator', 'client'] },
       schema: {
         tags: ['leases'],
         summary: 'One lease',
@@ -131,7 +135,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
   app.get(
     '/v1/leases',
     {
-      config: { scopes: ['admin'] },
+      config: { scopes: ['admin', 'operator'] },
       schema: {
         tags: ['leases'],
         summary: 'Leases holding seats now (or all recent ones with all=true)',
@@ -158,7 +162,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
   app.post(
     '/v1/leases/:id/force-release',
     {
-      config: { scopes: ['admin'] },
+      config: { scopes: ['admin', 'operator'] },
       schema: {
         tags: ['leases'],
         summary: 'Operator force-release',

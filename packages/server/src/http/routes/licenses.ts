@@ -49,7 +49,7 @@ export const licenseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
   app.get(
     '/v1/licenses',
     {
-      config: { scopes: ['admin'] },
+      config: { scopes: ['admin', 'operator'] },
       schema: {
         tags: ['licenses'],
         summary: 'Installed licenses with seat usage',
@@ -66,7 +66,7 @@ export const licenseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
   app.get(
     '/v1/licenses/:id',
     {
-      config: { scopes: ['admin'] },
+      config: { scopes: ['admin', 'operator'] },
       schema: {
         tags: ['licenses'],
         summary: 'One installed license',

@@ -18,7 +18,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         summary: 'Create an API token; the secret is in this response only',
         body: Type.Object(
           {
-            scope: Type.Union([Type.Literal('admin'), Type.Literal('client')]),
+            scope: Type.Union([Type.Literal('admin'), Type.Literal('operator'), Type.Literal('client')]),
             license: Type.Optional(Id),
             name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
           },
@@ -43,7 +43,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
           throw new LeaseholdError('LICENSE_NOT_FOUND', `no license "${license}" is installed`);
         }
       } else if (license !== undefined) {
-        throw new LeaseholdError('VALIDATION_FAILED', 'an admin token is not bound to a license');
+        throw new LeaseholdError('VALIDATION_FAILED', `an ${scope} token is not bound to a license`);
       }
       const secret = generateApiToken(scope);
       const record = await store.createToken({

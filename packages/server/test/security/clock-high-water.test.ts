@@ -1,0 +1,131 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type LeaseholdError, ManualClock } from '@leasehold/domain';
+import { ClockHighWater, HIGH_WATER_FILE } from '@leasehold/server';
+import { afterEach, describe, expect, it } from 'vitest';
+import { makeTestApp, T0, type TestApp } from '../helpers/test-app.js';
+
+const dirs: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'leasehold-hwm-'));
+  dirs.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const codeOf = (fn: () => unknown): string | undefined => {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    return (err as LeaseholdError).code;
+  }
+};
+
+describe('clock high-water mark', () => {
+  it('persists ahead in steps: one fsync per step of signing, and the file is never behind a signature', () => {
+    const clock = new ManualClock(T0);
+    const path = join(tempDir(), HIGH_WATER_FILE);
+    const mark = new ClockHighWater(clock, path, 1000);
+    let signed = 0;
+    for (let i = 0; i < 1000; i++) {
+      clock.advance(10); // 1,000 signatures over 10 s
+      signed = mark.admit();
+      expect(Number(readFileSync(path, 'utf8'))).toBeGreaterThanOrEqual(signed);
+    }
+    expect(mark.writes).toBe(10);
+  });
+
+  it('refuses a clock that went back, and signs again once it passes the mark', () => {
+    const clock = new ManualClock(T0);
+    const mark = new ClockHighWater(clock, join(tempDir(), HIGH_WATER_FILE));
+    mark.admit();
+    clock.setWall(T0 - 5000);
+    let error: LeaseholdError | undefined;
+    try {
+      mark.admit();
+    } catch (err) {
+      error = err as LeaseholdError;
+    }
+    expect(error?.code).toBe('CLOCK_BEHIND');
+    expect(error?.retryable).toBe(true);
+    expect(error?.details).toEqual({ behindMs: 5000 });
+    clock.setWall(T0 + 1);
+    expect(mark.admit()).toBe(T0 + 1);
+  });
+
+  it('keeps the mark across a crash (no close): a restarted node with its clock set back refuses', () => {
+    const clock = new ManualClock(T0);
+    const path = join(tempDir(), HIGH_WATER_FILE);
+    new ClockHighWater(clock, path).admit();
+    clock.setWall(T0 - 60_000); // e.g. the RTC lost a minute over the reboot
+    const restarted = new ClockHighWater(clock, path);
+    expect(codeOf(() => restarted.admit())).toBe('CLOCK_BEHIND');
+    expect(restarted.behindBy()).toBeGreaterThanOrEqual(60_000);
+  });
+
+  it('a clean close writes the exact mark: a restart right after need not wait out the step', () => {
+    const clock = new ManualClock(T0);
+    const path = join(tempDir(), HIGH_WATER_FILE);
+    const first = new ClockHighWater(clock, path, 60_000);
+    first.admit();
+    expect(first.mark).toBe(T0 + 60_000);
+    first.close();
+    const second = new ClockHighWater(clock, path, 60_000);
+    expect(second.mark).toBe(T0);
+    expect(second.admit()).toBe(T0);
+  });
+
+  it('an unreadable mark file stops the start instead of being taken as zero', () => {
+    const path = join(tempDir(), HIGH_WATER_FILE);
+    writeFileSync(path, '');
+    expect(codeOf(() => new ClockHighWater(new ManualClock(T0), path))).toBe('CLOCK_BEHIND');
+  });
+});
+
+describe('CLOCK_BEHIND over HTTP', () => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('checkout and renewal answer 503 CLOCK_BEHIND and /readyz fails while the clock is behind, also after a restart', async () => {
+    const clock = new ManualClock(T0);
+    const dataDir = tempDir();
+    const open = async () =>
+      makeTestApp({
+        clock,
+        dataDir,
+        deps: { clockHighWater: new ClockHighWater(clock, join(dataDir, HIGH_WATER_FILE)) },
+      });
+    t = await open();
+    expect((await t.install()).statusCode).toBe(201);
+    const lease = await t.checkout();
+    expect(lease.statusCode).toBe(201);
+
+    clock.setWall(T0 - 10 * 60_000);
+    const refused = await t.checkout();
+    expect(refused.statusCode).toBe(503);
+    expect(refused.headers['content-type']).toContain('application/problem+json');
+    expect(refused.json()).toMatchObject({ code: 'CLOCK_BEHIND', retryable: true });
+    const renew = await t.call({ method: 'POST', url: `/v1/leases/${lease.json().id}/renew` });
+    expect(renew.json().code).toBe('CLOCK_BEHIND');
+    expect((await t.call({ method: 'GET', url: '/readyz', token: null })).json().code).toBe('CLOCK_BEHIND');
+    // Nothing was written for the refused checkout: its seat is still free.
+    const leases = await t.call({ method: 'GET', url: '/v1/leases' });
+    expect(leases.json().leases).toHaveLength(1);
+
+    await t.close(true); // crash-like: the mark file stays as written ahead
+    t = await open();
+    expect((await t.call({ method: 'GET', url: '/readyz', token: null })).statusCode).toBe(503);
+    expect((await t.checkout()).json().code).toBe('CLOCK_BEHIND');
+
+    clock.setWall(T0 + 2000); // past the mark (written at most one step ahead)
+    expect((await t.call({ method: 'GET', url: '/readyz', token: null })).statusCode).toBe(200);
+    expect((await t.checkout()).statusCode).toBe(201);
+  });
+});
