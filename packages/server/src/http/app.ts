@@ -49,6 +49,15 @@ export const LOG_REDACT = [
   '*.raw',
   '*.kek',
   '*.adminToken',
+  // Top-level keys of a log object (the wildcard above starts one level down) and the details an
+  // error carries to its problem body (pino serializes them under err.details).
+  'token',
+  'license',
+  'privatePem',
+  'kek',
+  'adminToken',
+  '*.details.token',
+  '*.details.license',
 ];
 
 /**
