@@ -1,4 +1,5 @@
 import { LeaseholdError } from '@leasehold/domain';
+import { operationDeadline } from '@leasehold/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { AppDeps } from '../http/app-deps.js';
@@ -9,11 +10,16 @@ import { LiveSnapshots, type StatsSummary } from './live-snapshots.js';
 import { DASHBOARD_HEADERS } from './security-headers.js';
 
 /** Who may watch the dashboard's live stream (the page itself is public: it holds no data). */
-const STREAM_SCOPES: readonly RouteScope[] = ['admin'];
+const STREAM_SCOPES: readonly RouteScope[] = ['admin', 'operator'];
 /** One snapshot a second: heartbeat ages and usage bars move visibly, the store reads stay cheap. */
 const SNAPSHOT_INTERVAL_MS = 1000;
 /** Streams per node: each is a socket held open; beyond this the node refuses with a retryable 503. */
 const MAX_STREAMS = 64;
+/**
+ * An open stream re-checks its token this often (and at once after a revocation through this node): a
+ * revoked token's dashboard stops receiving data within this bound on every node.
+ */
+const TOKEN_RECHECK_MS = 10_000;
 /** A departed node stays on the dashboard, marked down, for this long. */
 const KEEP_DEPARTED_MS = 5 * 60_000;
 
@@ -45,16 +51,21 @@ export async function installDashboard(
     maxSubscribers: options.maxStreams ?? MAX_STREAMS,
     keepDepartedMs: KEEP_DEPARTED_MS,
   });
-  const streams = new Set<FastifyReply>();
+  /** Open streams, each with its token re-check. */
+  const streams = new Map<FastifyReply, () => void>();
 
   // A checkout, check-in or force-release through this node shows on its dashboards at once.
   app.addHook('onResponse', async (request, reply) => {
-    if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) live.refreshSoon();
+    if (request.method === 'GET' || request.method === 'HEAD' || reply.statusCode >= 400) return;
+    live.refreshSoon();
+    if (request.method === 'DELETE' && request.routeOptions.url === '/v1/tokens/:id') {
+      for (const recheck of streams.values()) recheck();
+    }
   });
   // Open streams would hold `close()` (and the node's SIGTERM drain) until their sockets time out.
   app.addHook('preClose', async () => {
     live.close();
-    for (const reply of streams) reply.raw.end();
+    for (const reply of streams.keys()) reply.raw.end();
   });
 
   const send = (request: FastifyRequest, reply: FastifyReply, file: Asset) => {
@@ -106,7 +117,8 @@ export async function installDashboard(
         description:
           'Server-sent events: `hello` once ({node, scope, intervalMs}), then `snapshot` every second and ' +
           'after every change made through this node: nodes (departed ones kept as down for 5 minutes), ' +
-          'store members, seat usage per license and feature, and request stats.',
+          'store members, seat usage per license and feature, and request stats. `end` and the end of ' +
+          'the stream when its token is revoked (checked every 10 s, and at once on a revocation here).',
         produces: ['text/event-stream'],
         response: { 200: Type.String(), ...problemResponses },
       },
@@ -116,16 +128,34 @@ export async function installDashboard(
       let congested = false;
       const write = (event: string, data: unknown) => {
         // A slow reader skips snapshots instead of buffering them: only the latest one matters.
-        if (congested) return;
+        if (congested || raw.writableEnded || raw.destroyed) return;
         congested = !raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       };
       const unsubscribe = live.subscribe((snapshot) => write('snapshot', snapshot));
       reply.hijack();
-      streams.add(reply);
+      const hash = request.principal?.hash ?? '';
+      const recheck = () => {
+        operationDeadline
+          .run(performance.now() + TOKEN_RECHECK_MS / 2, () => app.tokenCache.find(hash))
+          .then(
+            (record) => {
+              if (record && record.revokedAt === undefined) return;
+              congested = false;
+              write('end', { code: 'UNAUTHENTICATED', detail: 'the token was revoked' });
+              raw.end();
+            },
+            // The store is unreachable: the snapshots say so; the token is re-checked next time.
+            () => undefined,
+          );
+      };
+      // Outside the request's context: its store deadline must not carry over into later checks.
+      const timer = operationDeadline.exit(() => setInterval(recheck, TOKEN_RECHECK_MS).unref());
+      streams.set(reply, recheck);
       raw.on('drain', () => {
         congested = false;
       });
       raw.on('close', () => {
+        clearInterval(timer);
         unsubscribe();
         streams.delete(reply);
       });

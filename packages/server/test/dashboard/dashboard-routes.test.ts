@@ -70,7 +70,7 @@ describe('GET /v1/events', () => {
   });
   afterEach(() => t.close());
 
-  it('needs an admin token: 401 without one, 403 for a client token', async () => {
+  it('needs an admin or operator token: 401 without one, 403 for a client token', async () => {
     const none = await t.call({ method: 'GET', url: '/v1/events', token: null });
     expect([none.statusCode, none.json().code]).toEqual([401, 'UNAUTHENTICATED']);
     const bad = await t.call({ method: 'GET', url: '/v1/events', token: `lh_admin_${'x'.repeat(43)}` });
@@ -114,6 +114,28 @@ describe('GET /v1/events', () => {
     // Pushed by the checkout itself, not by the next one-second tick.
     expect(performance.now() - checkedOutAt).toBeLessThan(500);
     expect(snapshot.usage[0].inUse).toBe(1);
+    // An operator may watch too (the security model's read-mostly role).
+    const operator = await t.call({
+      method: 'POST',
+      url: '/v1/tokens',
+      payload: { scope: 'operator', name: 'on-call' },
+    });
+    expect(operator.statusCode).toBe(201);
+    const watching = await fetch(`${base}/v1/events`, {
+      headers: { authorization: `Bearer ${operator.json().token}` },
+    });
+    expect(watching.status).toBe(200);
+    const operatorEvents = sseEvents(watching);
+    expect(await operatorEvents.next('hello')).toMatchObject({ scope: 'operator' });
+    expect((await operatorEvents.next('snapshot')).usage[0].inUse).toBe(1);
+    // Revoking its token through this node ends its stream at once.
+    const revoked = await t.call({ method: 'DELETE', url: `/v1/tokens/${operator.json().id}` });
+    expect(revoked.statusCode).toBe(200);
+    expect(await operatorEvents.next('end')).toEqual({
+      code: 'UNAUTHENTICATED',
+      detail: 'the token was revoked',
+    });
+    expect(await operatorEvents.end()).toBe(true);
     const closing = performance.now();
     await t.app.close();
     expect(await events.end()).toBe(true);
