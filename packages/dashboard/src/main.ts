@@ -9,7 +9,7 @@ import { forgetToken, savedToken, saveToken } from './session.js';
 import type { Hello, Snapshot } from './snapshot.js';
 
 /** Heartbeat ages tick this often between snapshots. */
-const TICK_MS = 250;
+const TICK_MS = 200;
 /** Leases and audit events are read over plain GETs this often (and whenever seat counts change). */
 const POLL_MS = 5000;
 /** No snapshot for this long: the stream is presumed dead and reopened. */

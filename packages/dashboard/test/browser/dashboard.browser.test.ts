@@ -17,9 +17,11 @@ const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = resolve(import.meta.dirname, '../../../../test-artifacts/dashboard');
 /** The nodes' default heartbeat TTL (LEASEHOLD_NODE_TTL_SECONDS) and interval. */
 const NODE_TTL_MS = 3000;
-/** The page re-evaluates heartbeat ages every 250 ms (main.ts TICK_MS); the test polls every 50 ms. */
-const UI_TICK_MS = 250;
+/** The page re-evaluates heartbeat ages every 200 ms (main.ts TICK_MS); the test polls every 50 ms. */
+const UI_TICK_MS = 200;
 const POLL_MS = 50;
+/** Timer lateness on two cores shared by 3 etcd members, 3 nodes, Chromium and this test. */
+const SCHEDULING_SLACK_MS = 250;
 
 describe('dashboard in Chromium against a 3-node cluster', () => {
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-dashboard-'));
@@ -153,7 +155,7 @@ describe('dashboard in Chromium against a 3-node cluster', () => {
     expect(downMs, 'node-3 marked down').toBeDefined();
     // Its last heartbeat was before the kill, so its age reaches the TTL at most TTL after the kill;
     // the page re-checks ages every tick and the test looks every poll.
-    expect(downMs ?? Infinity).toBeLessThanOrEqual(NODE_TTL_MS + UI_TICK_MS + POLL_MS);
+    expect(downMs ?? Infinity).toBeLessThanOrEqual(NODE_TTL_MS + UI_TICK_MS + POLL_MS + SCHEDULING_SLACK_MS);
     expect(await page.getAttribute('#nodes-summary', 'data-healthy')).toBe('2');
     // It stays listed as down after membership dropped its record.
     await expect
