@@ -13,8 +13,11 @@ export { LeaseSweeper } from './node/lease-sweeper.js';
 export { DATABASE_FILE, type NodeRuntime, type RunningNode, startNode } from './node/leasehold-node.js';
 export { UNMATCHED_ROUTE } from './observability/http-metrics.js';
 export { LatencyWindow } from './observability/latency-window.js';
+export { LeaderTracker } from './observability/leader-tracker.js';
 export {
+  type AuditStatus,
   type GaugeSample,
+  type GaugeSource,
   type MetricsSummary,
   NodeMetrics,
   type NodeMetricsOptions,

@@ -50,6 +50,11 @@ export const NodeConfigSchema = Type.Object(
     headersTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
     /** An idle keep-alive connection closes after this. */
     keepAliveTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5_000 }),
+    /**
+     * Who may read /metrics: `public` (default: Prometheus scrapes without credentials; the numbers
+     * name licenses and features but no clients or secrets) or `token` (an admin or operator token).
+     */
+    metricsAuth: Type.Union([Type.Literal('public'), Type.Literal('token')], { default: 'public' }),
   },
   { additionalProperties: false },
 );
@@ -83,4 +88,5 @@ export const ENV_KEYS: Readonly<Record<string, keyof NodeConfig>> = {
   LEASEHOLD_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
   LEASEHOLD_HEADERS_TIMEOUT_MS: 'headersTimeoutMs',
   LEASEHOLD_KEEP_ALIVE_TIMEOUT_MS: 'keepAliveTimeoutMs',
+  LEASEHOLD_METRICS_AUTH: 'metricsAuth',
 };

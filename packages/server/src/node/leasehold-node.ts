@@ -117,6 +117,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     });
     const app = await buildApp({
       metrics,
+      metricsScopes: config.metricsAuth === 'token' ? ['admin', 'operator'] : ['public'],
       store,
       clock,
       keyring,

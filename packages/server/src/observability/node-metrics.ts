@@ -25,22 +25,61 @@ export interface NodeMetricsOptions {
   readonly processMetrics?: boolean;
 }
 
+/** Reads a gauge's samples at scrape time. */
+export type GaugeSource = () => readonly GaugeSample[] | Promise<readonly GaugeSample[]>;
+
 /** One labelled value a gauge reports at scrape time. */
 export interface GaugeSample {
   readonly labels?: Record<string, string>;
   readonly value: number;
 }
 
-export interface PeerClockSkew {
-  /** The peer's node id. */
-  readonly peer: string;
-  /** Peer clock minus ours, in milliseconds. */
-  readonly skewMs: number;
-}
-
 export interface AuditStatus {
   readonly headSeq: number;
   readonly unsealed: number;
+}
+
+/**
+ * A gauge whose samples are read at scrape time. Unlike a plain prom-client gauge, one without labels
+ * reports nothing (rather than 0) when its source has no value: "no audit trail" is not "empty chain".
+ */
+class SourcedGauge extends Gauge {
+  #empty = true;
+
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    registry: Registry,
+    read: GaugeSource,
+  ) {
+    const self = { gauge: undefined as SourcedGauge | undefined };
+    super({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        // A source that cannot answer (store down) reports no samples; the scrape itself must succeed,
+        // or Prometheus would see the whole node as down.
+        const samples = await Promise.resolve()
+          .then(read)
+          .catch(() => []);
+        for (const sample of samples) {
+          if (sample.labels) this.set(sample.labels, sample.value);
+          else this.set(sample.value);
+        }
+        if (self.gauge) self.gauge.#empty = samples.length === 0;
+      },
+    });
+    self.gauge = this;
+  }
+
+  override async get() {
+    const metric = await super.get();
+    return this.#empty ? { ...metric, values: [] } : metric;
+  }
 }
 
 const PROMTOOL_UNFRIENDLY = [
@@ -64,7 +103,7 @@ export class NodeMetrics {
   readonly #window: LatencyWindow;
   #requests = 0;
   #errors = 0;
-  #peerClockSkew: (() => readonly PeerClockSkew[]) | undefined;
+  readonly #sources = new Map<string, GaugeSource>();
   #auditStatus: (() => Promise<AuditStatus>) | undefined;
   readonly #metered = new WeakMap<LeaseStore, LeaseStore>();
   readonly #meters = new WeakSet<LeaseStore>();
@@ -163,8 +202,7 @@ export class NodeMetrics {
     this.gauge(
       'leasehold_peer_clock_skew_seconds',
       "Each peer's clock minus this node's, from the peer probe (NTP-style midpoint estimate).",
-      () =>
-        (this.#peerClockSkew?.() ?? []).map((p) => ({ labels: { peer: p.peer }, value: p.skewMs / 1000 })),
+      () => [], // no samples until the peer probe registers its source (node/peer-clock-gauge.ts)
       ['peer'],
     );
     const audit = async () => (this.#auditStatus ? [await this.#auditStatus()] : []);
@@ -206,35 +244,16 @@ export class NodeMetrics {
   /**
    * Adds a gauge read at scrape time: the one-liner for metrics owned elsewhere, e.g.
    * `app.metrics.gauge('leasehold_audit_chain_length', 'Audit records.', async () => [{ value: n }])`.
-   * `labelNames` lists every label the samples carry. Registering a name twice returns the existing
-   * gauge, so two callers cannot collide.
+   * `labelNames` lists every label the samples carry. Registering a name again returns the existing
+   * gauge with `read` as its source from now on: families declared here without a source (peer clock
+   * skew) get their numbers from the module that registers them later.
    */
-  gauge(
-    name: string,
-    help: string,
-    read: () => readonly GaugeSample[] | Promise<readonly GaugeSample[]>,
-    labelNames: readonly string[] = [],
-  ): Gauge {
+  gauge(name: string, help: string, read: GaugeSource, labelNames: readonly string[] = []): Gauge {
+    const sources = this.#sources;
+    sources.set(name, read);
     const existing = this.registry.getSingleMetric(name);
     if (existing) return existing as Gauge;
-    return new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [this.registry],
-      async collect() {
-        this.reset();
-        // A source that cannot answer (store down) reports no samples; the scrape itself must succeed,
-        // or Prometheus would see the whole node as down.
-        const samples = await Promise.resolve()
-          .then(read)
-          .catch(() => []);
-        for (const sample of samples) {
-          if (sample.labels) this.set(sample.labels, sample.value);
-          else this.set(sample.value);
-        }
-      },
-    });
+    return new SourcedGauge(name, help, labelNames, this.registry, () => sources.get(name)?.() ?? []);
   }
 
   /** A counter owned elsewhere (rate limits, replication); registering a name twice returns the existing one. */
@@ -257,11 +276,6 @@ export class NodeMetrics {
       this.#meters.add(metered);
     }
     return metered as S;
-  }
-
-  /** Attaches the peer probe's results (`leasehold_peer_clock_skew_seconds{peer}`). */
-  setPeerClockSkewSource(read: () => readonly PeerClockSkew[]): void {
-    this.#peerClockSkew = read;
   }
 
   /** Attaches the audit trail's status (`leasehold_audit_chain_length`, `leasehold_audit_unsealed_events`). */

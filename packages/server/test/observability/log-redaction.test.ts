@@ -111,7 +111,10 @@ describe('logs: JSON with request ids, no secrets', () => {
     log.info({ lease: { token: secret }, body: { license: secret }, key: { privatePem: secret } }, 'nested');
     log.error({ err: new LeaseholdError('LICENSE_MALFORMED', 'bad', { license: secret }) }, 'error details');
     log.error({ err: Object.assign(new Error('wrapped'), { token: secret }) }, 'error property');
-    const lines = sink.text().split('\n').filter((l) => l !== '');
+    const lines = sink
+      .text()
+      .split('\n')
+      .filter((l) => l !== '');
     expect(lines).toHaveLength(5);
     for (const line of lines) expect(line).not.toContain(secret);
     expect(sink.text()).toContain('[Redacted]');
