@@ -1,3 +1,6 @@
+export { segmentName, writeSegment } from './audit/archive-segment.js';
+export { exportAuditLines } from './audit/audit-export.js';
+export { AuditKeeper, type AuditKeeperOptions } from './audit/audit-keeper.js';
 export { type NodeConfig, NodeConfigSchema } from './config/config-schema.js';
 export { ConfigError, loadConfig } from './config/load-config.js';
 export { DevCluster, type DevClusterOptions } from './dev/dev-cluster.js';

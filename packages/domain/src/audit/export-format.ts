@@ -153,7 +153,7 @@ export async function verifyAuditFiles(
     })(),
     anchor,
     // Anchors inside the range are unsigned but still pin the hash the archiver saw at that seq.
-    checkpoints: [...points, ...anchors.filter((a) => a !== anchor)],
+    checkpoints: [...points, ...anchors.filter((a) => a !== anchor && a.seq > 0)],
     badCheckpoints,
     unsealed: files.reduce((n, f) => n + f.pending + f.torn, 0),
   });
@@ -171,6 +171,7 @@ export async function verifyAuditFiles(
       : result;
   return {
     ...withMalformed,
+    checkpointsChecked: points.length,
     files: files.length,
     signaturesChecked: options.jwks !== undefined,
     partial: anchor !== undefined,

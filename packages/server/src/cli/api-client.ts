@@ -19,17 +19,26 @@ export class ApiError extends Error {
   }
 }
 
-/**
- * The CLI's view of a node. Server: --server, else LEASEHOLD_SERVER, else the local default. Token:
- * --token, else LEASEHOLD_TOKEN, else `<data-dir>/admin.token` when this machine runs the node.
- */
-export function apiClient(opts: ApiOptions, env: NodeJS.ProcessEnv = process.env) {
+/** Which node the CLI talks to and with which token (for calls that stream, like `audit export`). */
+export function apiTarget(
+  opts: ApiOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): { server: string; token: string | undefined } {
   const server = (opts.server ?? env.LEASEHOLD_SERVER ?? 'http://127.0.0.1:7300').replace(/\/+$/, '');
   const tokenFile = join(opts.dataDir ?? env.LEASEHOLD_DATA_DIR ?? './data', 'admin.token');
   const token =
     opts.token ??
     env.LEASEHOLD_TOKEN ??
     (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
+  return { server, token };
+}
+
+/**
+ * The CLI's view of a node. Server: --server, else LEASEHOLD_SERVER, else the local default. Token:
+ * --token, else LEASEHOLD_TOKEN, else `<data-dir>/admin.token` when this machine runs the node.
+ */
+export function apiClient(opts: ApiOptions, env: NodeJS.ProcessEnv = process.env) {
+  const { server, token } = apiTarget(opts, env);
 
   return async function call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = {};

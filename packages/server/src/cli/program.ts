@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
+import { registerAudit } from './audit-command.js';
 import { registerDev } from './dev-command.js';
 import { registerKek } from './kek-command.js';
 import { registerKeys } from './keys-command.js';
@@ -44,5 +45,6 @@ export function buildProgram(): Command {
   registerServerCommands(program, license);
   registerDev(program);
   registerKek(program);
+  registerAudit(program);
   return program;
 }

@@ -32,6 +32,14 @@ export const NodeConfigSchema = Type.Object(
     ),
     sweepIntervalMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
     endedLeaseRetentionMs: Type.Integer({ minimum: 0, default: 24 * 3_600_000 }),
+    /** Audit trail (docs/audit.md): how often the elected node seals pending records into the chain. */
+    auditSealIntervalMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
+    /** How often the elected node signs a checkpoint of the chain's head (when it moved). */
+    auditCheckpointIntervalMs: Type.Integer({ minimum: 100, maximum: 86_400_000, default: 60_000 }),
+    /** Sealed entries kept in the store; beyond this the oldest are archived to auditArchiveDir. 0: never. */
+    auditMaxLiveEntries: Type.Integer({ minimum: 0, default: 100_000 }),
+    /** Where archived audit segments go (default <dataDir>/audit-archive; shared storage in a cluster). */
+    auditArchiveDir: Type.Optional(Type.String({ minLength: 1 })),
     nodeId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     /** Key-encryption key, base64 of 32 bytes (secret; redacted in logs). Prefer kekFile. */
     kek: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
@@ -78,6 +86,10 @@ export const ENV_KEYS: Readonly<Record<string, keyof NodeConfig>> = {
   LEASEHOLD_ADMIN_TOKEN: 'adminToken',
   LEASEHOLD_LOG_LEVEL: 'logLevel',
   LEASEHOLD_SWEEP_INTERVAL_MS: 'sweepIntervalMs',
+  LEASEHOLD_AUDIT_SEAL_INTERVAL_MS: 'auditSealIntervalMs',
+  LEASEHOLD_AUDIT_CHECKPOINT_INTERVAL_MS: 'auditCheckpointIntervalMs',
+  LEASEHOLD_AUDIT_MAX_LIVE_ENTRIES: 'auditMaxLiveEntries',
+  LEASEHOLD_AUDIT_ARCHIVE_DIR: 'auditArchiveDir',
   LEASEHOLD_NODE_ID: 'nodeId',
   LEASEHOLD_KEK: 'kek',
   LEASEHOLD_KEK_FILE: 'kekFile',

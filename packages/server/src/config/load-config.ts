@@ -10,6 +10,9 @@ const LIST_KEYS = new Set<keyof NodeConfig>(['vendorKeys', 'licenseDecryptionKey
 const NUMBER_KEYS = new Set<keyof NodeConfig>([
   'port',
   'sweepIntervalMs',
+  'auditSealIntervalMs',
+  'auditCheckpointIntervalMs',
+  'auditMaxLiveEntries',
   'endedLeaseRetentionMs',
   'heartbeatIntervalMs',
   'nodeTtlSeconds',

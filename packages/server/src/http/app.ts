@@ -12,6 +12,7 @@ import { installAuth } from './auth.js';
 import { DEFAULT_HTTP_LIMITS, serverLimitOptions } from './limits/http-limits.js';
 import { installRateLimits } from './limits/rate-limits.js';
 import { installProblemHandlers } from './problem.js';
+import { auditRoutes } from './routes/audit.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { healthRoutes } from './routes/health.js';
 import { leaseRoutes } from './routes/leases.js';
@@ -145,6 +146,7 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
   await app.register(licenseRoutes, { deps });
   await app.register(leaseRoutes, { deps });
   await app.register(tokenRoutes, { deps });
+  await app.register(auditRoutes, { deps });
   await app.register(clusterRoutes, { deps });
   await installDashboard(app, deps);
 

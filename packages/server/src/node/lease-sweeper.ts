@@ -7,6 +7,8 @@ export interface SweeperOptions {
   readonly retentionMs: number;
   /** Whether this node is the elected one; followers skip their turn. */
   readonly isLeader?: () => boolean;
+  /** This node's id, for the audit records of the expiries it writes. */
+  readonly node?: string;
 }
 
 /**
@@ -38,7 +40,10 @@ export class LeaseSweeper {
     if (this.options.isLeader && !this.options.isLeader()) return 0;
     try {
       const now = this.clock.now();
-      const expired = await this.store.expireLeases(now, 1000);
+      const expired = await this.store.expireLeases(now, 1000, {
+        actor: 'system:sweeper',
+        node: this.options.node ?? 'unnamed',
+      });
       for (const lease of expired) {
         this.log.info({ lease: lease.id, feature: lease.feature, license: lease.licenseId }, 'lease expired');
       }

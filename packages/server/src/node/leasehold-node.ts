@@ -12,6 +12,7 @@ import {
   SqliteStore,
 } from '@leasehold/store';
 import type { FastifyInstance } from 'fastify';
+import { AuditKeeper } from '../audit/audit-keeper.js';
 import type { NodeConfig } from '../config/config-schema.js';
 import { buildApp, LOG_REDACT } from '../http/app.js';
 import { ClusterKeyring } from '../keys/cluster-keyring.js';
@@ -62,12 +63,14 @@ function openStore(
   dataDir: string,
   clock: Clock,
   kek: Buffer,
+  nodeId: string,
 ): { store: LeaseStore; membership: Membership } {
   if (config.store === 'etcd') {
     const store = new EtcdStore({
       kek,
       endpoints: config.etcdEndpoints,
       prefix: config.etcdPrefix,
+      node: nodeId,
       callTimeoutMs: config.etcdCallTimeoutMs,
     });
     const membership = new EtcdMembership({
@@ -84,6 +87,7 @@ function openStore(
   const store = new SqliteStore({
     kek,
     path: join(dataDir, DATABASE_FILE),
+    node: nodeId,
     synchronous: config.sqliteSynchronous,
   });
   return { store, membership: new SingleNodeMembership(() => clock.now(), 'sqlite') };
@@ -103,9 +107,9 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
   const kek = resolveKek(config, dataDir);
   // Read before serving: an unreadable mark stops the start; a clock behind it keeps /readyz failing.
   const clockHighWater = new ClockHighWater(clock, join(dataDir, HIGH_WATER_FILE));
-  const { store, membership } = openStore(config, dataDir, clock, kek.kek);
+  const nodeId = config.nodeId ?? `${hostname()}:${config.port === 0 ? process.pid : config.port}`;
+  const { store, membership } = openStore(config, dataDir, clock, kek.kek, nodeId);
   try {
-    const nodeId = config.nodeId ?? `${hostname()}:${config.port === 0 ? process.pid : config.port}`;
     const keyring = ClusterKeyring.empty();
     // Made here, not by the app, so the sweeper's expiries count into the same registry.
     const metrics = new NodeMetrics({
@@ -155,7 +159,34 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       intervalMs: config.sweepIntervalMs,
       retentionMs: config.endedLeaseRetentionMs,
       isLeader: () => membership.leadership('sweeper').leader,
+      node: nodeId,
     });
+    // The audit trail's singleton work runs on the sweeper's elected node (docs/audit.md).
+    const auditKeeper = new AuditKeeper(store, clock, app.log, {
+      node: nodeId,
+      sealIntervalMs: config.auditSealIntervalMs,
+      checkpointIntervalMs: config.auditCheckpointIntervalMs,
+      maxLiveEntries: config.auditMaxLiveEntries,
+      archiveDir: resolve(config.auditArchiveDir ?? join(dataDir, 'audit-archive')),
+      isLeader: () => membership.leadership('sweeper').leader,
+      signer: () => (keyring.loaded ? keyring.signer : undefined),
+      membership,
+    });
+    metrics.setAuditSource(async () => {
+      const status = await store.auditStatus();
+      return { headSeq: status.head.seq, unsealed: status.unsealed };
+    });
+    const nodeEvent = (action: 'node.joined' | 'node.left', reason: string) =>
+      store
+        .recordAudit({
+          action,
+          actor: 'system',
+          subject: `node:${nodeId}`,
+          time: clock.now(),
+          node: nodeId,
+          details: { reason },
+        })
+        .catch((err: unknown) => app.log.warn({ err, action }, 'could not record the audit event'));
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -179,7 +210,9 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       await membership
         .join({ id: nodeId, url: config.advertiseUrl ?? url, version: VERSION, startedAt: clock.now() })
         .catch((err: unknown) => app.log.warn({ err }, 'first heartbeat failed; retrying'));
+      await nodeEvent('node.joined', 'start');
       sweeper.start();
+      auditKeeper.start();
       return admin;
     })();
     bootstrap.catch((err: unknown) => app.log.error({ err }, 'start-up failed'));
@@ -199,6 +232,13 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
         closed = true;
         await bootstrap.catch(() => undefined);
         await sweeper.stop();
+        await auditKeeper.stop();
+        // A leader that leaves says so itself (its successor starts watching without it); others' departures
+        // are recorded by the leader when their heartbeat record disappears (audit-keeper.ts).
+        if (membership.leadership('sweeper').leader) {
+          await nodeEvent('node.left', 'shutdown');
+          await auditKeeper.sealAll().catch(() => 0);
+        }
         await membership.leave();
         // Drain in-flight requests for a moment, then cut the rest: connections whose client aborted a
         // request are never idle to Node, and would hold close() for Fastify's 72 s keep-alive timeout

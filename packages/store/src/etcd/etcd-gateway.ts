@@ -40,7 +40,9 @@ export type ReadOp =
   | { readonly key: string }
   | { readonly prefix: string }
   /** Keys in [from, prefixEnd(within)): the tail of a prefix from one key on. */
-  | { readonly from: string; readonly within: string };
+  | { readonly from: string; readonly within: string }
+  /** Keys in [from, to), at most `limit` of them, by key (descending: from the end): paging. */
+  | { readonly from: string; readonly to: string; readonly limit: number; readonly descending?: boolean };
 
 export type Compare =
   | { readonly key: string; readonly target: 'Create' | 'Mod'; readonly equals: number }
@@ -77,7 +79,14 @@ const rangeOp = (op: ReadOp) => ({
       ? { key: Buffer.from(op.key) }
       : 'prefix' in op
         ? { key: Buffer.from(op.prefix), range_end: prefixEnd(op.prefix) }
-        : { key: Buffer.from(op.from), range_end: prefixEnd(op.within) },
+        : 'within' in op
+          ? { key: Buffer.from(op.from), range_end: prefixEnd(op.within) }
+          : {
+              key: Buffer.from(op.from),
+              range_end: Buffer.from(op.to),
+              limit: op.limit,
+              ...(op.descending ? { sort_order: 'Descend' as const, sort_target: 'Key' as const } : {}),
+            },
 });
 
 const rangeResult = (r: {

@@ -1,6 +1,12 @@
 import {
+  type AuditAction,
+  type AuditContext,
+  type AuditEntry,
+  type AuditEvent,
+  type AuditHead,
   assertRenewable,
   assertSameCheckout,
+  auditEvent,
   checkoutCandidates,
   holdsSeat,
   type InstalledLicense,
@@ -10,6 +16,7 @@ import {
   LeaseholdError,
   type License,
   leaseWindow,
+  type StoredCheckpoint,
   seatsExhausted,
   seatsFor,
 } from '@leasehold/domain';
@@ -22,6 +29,9 @@ import type {
   AcquireSeatInput,
   AcquireSeatResult,
   ApiTokenRecord,
+  AuditQuery,
+  AuditSealResult,
+  AuditStatus,
   ForceReleaseInput,
   InstallLicenseResult,
   KekRotation,
@@ -31,6 +41,7 @@ import type {
   SeatUsage,
   StoredSigningKey,
 } from '../port/lease-store.js';
+import { AuditConflict, EtcdAudit } from './etcd-audit.js';
 import {
   type Compare,
   type EtcdConnectionOptions,
@@ -55,6 +66,8 @@ export interface EtcdStoreOptions extends EtcdConnectionOptions {
   readonly kek: Uint8Array;
   /** Randomness for the data key and nonces (injected). */
   readonly randomBytes?: RandomBytes;
+  /** The node named by audit records of calls that pass no audit context (docs/audit.md). */
+  readonly node?: string;
 }
 
 /** Pools up to this many seats are read whole at checkout; larger ones are probed (see #tryPool). */
@@ -89,6 +102,8 @@ export class EtcdStore implements LeaseStore {
   readonly #kek: Uint8Array;
   readonly #randomBytes: RandomBytes | undefined;
   #cipher: RecordCipher | undefined;
+  readonly #audit: EtcdAudit;
+  readonly #node: string;
 
   constructor(options: EtcdStoreOptions) {
     this.#kek = options.kek;
@@ -97,6 +112,21 @@ export class EtcdStore implements LeaseStore {
     this.keys = new Keyspace(options.prefix ?? '/leasehold/');
     this.#budgetMs = options.operationBudgetMs ?? 1300;
     this.#random = options.random ?? Math.random;
+    this.#audit = new EtcdAudit(this.gateway, this.keys, this.#random);
+    this.#node = options.node ?? 'unnamed';
+  }
+
+  /** The pending audit record of a change, as one more write in the change's own transaction. */
+  #pending(
+    audit: AuditContext | undefined,
+    action: AuditAction,
+    subject: string,
+    time: number,
+    details?: AuditEvent['details'],
+  ): WriteOp {
+    return this.#audit.pendingWrite(
+      auditEvent(audit ?? { actor: 'system', node: this.#node }, action, subject, time, details),
+    );
   }
 
   /**
@@ -235,7 +265,7 @@ export class EtcdStore implements LeaseStore {
 
   // Licenses -------------------------------------------------------------------------------------
 
-  installLicense(license: License, now: number): Promise<InstallLicenseResult> {
+  installLicense(license: License, now: number, audit?: AuditContext): Promise<InstallLicenseResult> {
     return this.#optimistic(async () => {
       const { results } = await this.gateway.read([{ key: this.keys.license(license.id) }]);
       const kv = results[0]?.[0];
@@ -248,6 +278,13 @@ export class EtcdStore implements LeaseStore {
         [
           { put: this.keys.license(license.id), value: encodeLicense(installed, this.#sealer()) },
           { put: this.keys.licenseRev(), value: license.id },
+          this.#pending(
+            audit,
+            outcome === 'upgraded' ? 'license.upgraded' : 'license.installed',
+            `license:${license.id}`,
+            now,
+            { version: license.version },
+          ),
         ],
       );
       return { outcome, license: installed };
@@ -267,7 +304,7 @@ export class EtcdStore implements LeaseStore {
       .sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  revokeLicense(id: string, now: number): Promise<InstalledLicense> {
+  revokeLicense(id: string, now: number, audit?: AuditContext): Promise<InstalledLicense> {
     return this.#optimistic(async () => {
       const { results } = await this.gateway.read([{ key: this.keys.license(id) }]);
       const kv = results[0]?.[0];
@@ -280,6 +317,7 @@ export class EtcdStore implements LeaseStore {
         [
           { put: kv.key, value: encodeLicense(revoked, this.#sealer()) },
           { put: this.keys.licenseRev(), value: id },
+          this.#pending(audit, 'license.revoked', `license:${id}`, now),
         ],
       );
       return revoked;
@@ -347,7 +385,7 @@ export class EtcdStore implements LeaseStore {
         { key: this.keys.slot(license.id, input.feature, slot), target: 'Create', equals: 0 },
         { key: this.keys.slot(license.id, input.feature, seats), within: pool, target: 'Create', equals: 0 },
       ],
-      this.#grantWrites(lease, requestKey),
+      this.#grantWrites(lease, requestKey, input.audit),
     );
     return result.succeeded ? { ...lease, fence: result.revision } : undefined;
   }
@@ -373,11 +411,20 @@ export class EtcdStore implements LeaseStore {
     };
   }
 
-  #grantWrites(lease: Lease, requestKey: string, extra: WriteOp[] = []): WriteOp[] {
+  #grantWrites(
+    lease: Lease,
+    requestKey: string,
+    audit: AuditContext | undefined,
+    extra: WriteOp[] = [],
+  ): WriteOp[] {
     return [
       { put: this.keys.slot(lease.licenseId, lease.feature, lease.slot), value: lease.id },
       { put: this.keys.lease(lease.id), value: encodeLease(lease) },
       { put: requestKey, value: lease.id },
+      this.#pending(audit, 'lease.granted', `lease:${lease.id}`, lease.createdAt, {
+        ...leaseDetails(lease),
+        client: lease.client.id,
+      }),
       ...extra,
     ];
   }
@@ -396,7 +443,7 @@ export class EtcdStore implements LeaseStore {
       { key: requestKey, target: 'Create', equals: 0 },
     ];
     const writesFor = (slot: number, extra: WriteOp[] = []) =>
-      this.#grantWrites({ ...lease, slot }, requestKey, extra);
+      this.#grantWrites({ ...lease, slot }, requestKey, input.audit, extra);
     const grant = async (slot: number, compare: Compare[], extra: WriteOp[]): Promise<Lease> => {
       const fence = await this.#commit([...base, ...compare], writesFor(slot, extra));
       return { ...lease, slot, fence };
@@ -471,10 +518,19 @@ export class EtcdStore implements LeaseStore {
         if (holder && holderKv) {
           compare.push({ key: holderKv.key, target: 'Mod', equals: holderKv.modRevision });
           if (holder.endReason === undefined) {
-            extra.push({
-              put: holderKv.key,
-              value: encodeLease(ended(holder, holder.reservedUntil, 'expired')),
-            });
+            extra.push(
+              {
+                put: holderKv.key,
+                value: encodeLease(ended(holder, holder.reservedUntil, 'expired')),
+              },
+              this.#pending(
+                { actor: 'system:expiry', node: this.#node },
+                'lease.expired',
+                `lease:${holder.id}`,
+                input.now,
+                leaseDetails(holder),
+              ),
+            );
           }
         }
         return grant(slot, [...compare, ...guard], extra);
@@ -574,7 +630,7 @@ export class EtcdStore implements LeaseStore {
         input.now >= lease.reservedUntil
           ? ended(lease, lease.reservedUntil, 'expired')
           : ended(lease, input.now, 'released');
-      await this.#end(kv, lease, result);
+      await this.#end(kv, lease, result, input.audit, input.now);
       return result;
     });
   }
@@ -585,25 +641,51 @@ export class EtcdStore implements LeaseStore {
       if (lease.endReason !== undefined) return lease;
       if (input.now >= lease.reservedUntil) {
         const result = ended(lease, lease.reservedUntil, 'expired');
-        await this.#end(kv, lease, result);
+        await this.#end(kv, lease, result, input.audit, input.now);
         return result;
       }
       const revoked: Lease = { ...lease, revokedAt: lease.revokedAt ?? input.now };
       if (input.immediate) {
         const result = ended(revoked, input.now, 'revoked');
-        await this.#end(kv, lease, result);
+        await this.#end(kv, lease, result, input.audit, input.now);
         return result;
       }
-      await this.#commit(this.#owns(kv, lease), [{ put: kv.key, value: encodeLease(revoked) }]);
+      await this.#commit(this.#owns(kv, lease), [
+        { put: kv.key, value: encodeLease(revoked) },
+        ...(lease.revokedAt === undefined
+          ? [
+              this.#pending(input.audit, 'lease.force-released', `lease:${lease.id}`, input.now, {
+                ...leaseDetails(lease),
+                immediate: false,
+              }),
+            ]
+          : []),
+      ]);
       return revoked;
     });
   }
 
   /** Writes a lease's end and frees its slot, in one transaction. */
-  async #end(kv: KeyValue, lease: Lease, result: Lease): Promise<void> {
+  async #end(
+    kv: KeyValue,
+    lease: Lease,
+    result: Lease,
+    audit: AuditContext | undefined,
+    now: number,
+  ): Promise<void> {
+    const action: AuditAction =
+      result.endReason === 'released'
+        ? 'lease.released'
+        : result.endReason === 'expired'
+          ? 'lease.expired'
+          : 'lease.force-released';
     await this.#commit(this.#owns(kv, lease), [
       { put: kv.key, value: encodeLease(result) },
       { delete: this.keys.slot(lease.licenseId, lease.feature, lease.slot) },
+      this.#pending(audit, action, `lease:${lease.id}`, now, {
+        ...leaseDetails(lease),
+        ...(result.endReason === 'revoked' ? { immediate: true } : {}),
+      }),
     ]);
   }
 
@@ -653,7 +735,7 @@ export class EtcdStore implements LeaseStore {
     );
   }
 
-  async expireLeases(now: number, limit: number): Promise<Lease[]> {
+  async expireLeases(now: number, limit: number, audit?: AuditContext): Promise<Lease[]> {
     const overdue = (await this.#liveLeaseEntries())
       .filter(({ lease }) => lease.endReason === undefined && now >= lease.reservedUntil)
       .sort((a, b) => a.lease.reservedUntil - b.lease.reservedUntil)
@@ -662,7 +744,7 @@ export class EtcdStore implements LeaseStore {
     for (const { kv, lease } of overdue) {
       const result = ended(lease, lease.reservedUntil, 'expired');
       try {
-        await this.#optimistic(() => this.#end(kv, lease, result));
+        await this.#optimistic(() => this.#end(kv, lease, result, audit, now));
         expired.push(result);
       } catch (err) {
         // Someone else ended or renewed it first (or etcd is away): the next sweep looks again.
@@ -723,7 +805,7 @@ export class EtcdStore implements LeaseStore {
 
   // Tokens ---------------------------------------------------------------------------------------
 
-  createToken(record: ApiTokenRecord): Promise<ApiTokenRecord> {
+  createToken(record: ApiTokenRecord, audit?: AuditContext): Promise<ApiTokenRecord> {
     return this.#optimistic(async () => {
       const { results } = await this.gateway.read([{ key: this.keys.tokenHash(record.hash) }]);
       const existing = results[0]?.[0];
@@ -740,13 +822,17 @@ export class EtcdStore implements LeaseStore {
         [
           { put: this.keys.tokenHash(record.hash), value: JSON.stringify(record) },
           { put: this.keys.token(record.id), value: record.hash },
+          this.#tokenPending(audit, 'token.created', record, record.createdAt),
         ],
       );
       return record;
     });
   }
 
-  replaceNamedToken(record: ApiTokenRecord & { readonly name: string }): Promise<ApiTokenRecord> {
+  replaceNamedToken(
+    record: ApiTokenRecord & { readonly name: string },
+    audit?: AuditContext,
+  ): Promise<ApiTokenRecord> {
     return this.#optimistic(async () => {
       const { results } = await this.gateway.read([{ prefix: this.keys.tokenHashes() }]);
       const all = (results[0] ?? []).map((kv) => ({ kv, token: decodeJson<ApiTokenRecord>(kv) }));
@@ -756,7 +842,10 @@ export class EtcdStore implements LeaseStore {
         if (token.name !== record.name || token.hash === record.hash || token.revokedAt !== undefined)
           continue;
         compare.push({ key: kv.key, target: 'Mod', equals: kv.modRevision });
-        writes.push({ put: kv.key, value: JSON.stringify({ ...token, revokedAt: record.createdAt }) });
+        writes.push(
+          { put: kv.key, value: JSON.stringify({ ...token, revokedAt: record.createdAt }) },
+          this.#tokenPending(audit, 'token.revoked', token, record.createdAt),
+        );
       }
       const same = all.find(({ token }) => token.hash === record.hash);
       let live: ApiTokenRecord = record;
@@ -771,6 +860,7 @@ export class EtcdStore implements LeaseStore {
         writes.push(
           { put: this.keys.tokenHash(record.hash), value: JSON.stringify(record) },
           { put: this.keys.token(record.id), value: record.hash },
+          this.#tokenPending(audit, 'token.created', record, record.createdAt),
         );
         if (same) writes.push({ delete: this.keys.token(same.token.id) });
       }
@@ -794,7 +884,7 @@ export class EtcdStore implements LeaseStore {
       .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
   }
 
-  revokeToken(id: string, now: number): Promise<ApiTokenRecord> {
+  revokeToken(id: string, now: number, audit?: AuditContext): Promise<ApiTokenRecord> {
     return this.#optimistic(async () => {
       const pointer = await this.gateway.read([{ key: this.keys.token(id) }]);
       const hash = pointer.results[0]?.[0]?.value.toString();
@@ -807,11 +897,84 @@ export class EtcdStore implements LeaseStore {
       const revoked = { ...token, revokedAt: now };
       await this.#commit(
         [{ key: kv.key, target: 'Mod', equals: kv.modRevision }],
-        [{ put: kv.key, value: JSON.stringify(revoked) }],
+        [
+          { put: kv.key, value: JSON.stringify(revoked) },
+          this.#tokenPending(audit, 'token.revoked', token, now),
+        ],
       );
       return revoked;
     });
   }
+
+  #tokenPending(
+    audit: AuditContext | undefined,
+    action: AuditAction,
+    token: ApiTokenRecord,
+    now: number,
+  ): WriteOp {
+    return this.#pending(audit, action, `token:${token.id}`, now, {
+      scope: token.scope,
+      ...(token.licenseId !== undefined ? { license: token.licenseId } : {}),
+      ...(token.name !== undefined ? { name: token.name } : {}),
+    });
+  }
+
+  // Audit trail ----------------------------------------------------------------------------------
+
+  recordAudit(event: AuditEvent): Promise<void> {
+    return this.#optimistic(async () => {
+      await this.#commit([], [this.#audit.pendingWrite(event)]);
+    });
+  }
+
+  async sealAudit(limit: number): Promise<AuditSealResult> {
+    let sealed = 0;
+    let head: AuditHead | undefined;
+    // Batches of at most SEAL_BATCH (etcd's 128-operation limit); each is its own guarded transaction.
+    while (sealed < limit) {
+      const batch = await this.#optimistic(() => this.#audit.sealBatch(limit - sealed).catch(auditConflict));
+      sealed += batch.sealed;
+      head = batch.head;
+      if (batch.sealed === 0) break;
+    }
+    return { sealed, head: head ?? (await this.auditStatus()).head };
+  }
+
+  auditStatus(): Promise<AuditStatus> {
+    return this.#optimistic(() => this.#audit.status());
+  }
+
+  auditEntries(query: AuditQuery): Promise<AuditEntry[]> {
+    return this.#optimistic(() => this.#audit.entries(query));
+  }
+
+  pendingAudit(limit: number): Promise<AuditEvent[]> {
+    return this.#optimistic(() => this.#audit.pending(limit));
+  }
+
+  saveAuditCheckpoint(checkpoint: StoredCheckpoint): Promise<void> {
+    return this.#optimistic(() => this.#audit.saveCheckpoint(checkpoint));
+  }
+
+  listAuditCheckpoints(): Promise<StoredCheckpoint[]> {
+    return this.#optimistic(() => this.#audit.checkpoints());
+  }
+
+  async pruneAudit(throughSeq: number): Promise<AuditHead> {
+    for (;;) {
+      const anchor = await this.#optimistic(() => this.#audit.pruneBatch(throughSeq).catch(auditConflict));
+      if (anchor.seq >= throughSeq) return anchor;
+    }
+  }
+}
+
+/** Turns the audit module's compare failure into this store's Conflict (re-read and retry). */
+function auditConflict(err: unknown): never {
+  throw err instanceof AuditConflict ? new Conflict() : err;
+}
+
+function leaseDetails(lease: Lease): { license: string; feature: string; slot: number } {
+  return { license: lease.licenseId, feature: lease.feature, slot: lease.slot };
 }
 
 function shuffle<T>(items: T[], random: () => number): T[] {

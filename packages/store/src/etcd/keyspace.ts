@@ -10,6 +10,9 @@
  *   {p}signing-keys/{kid}               StoredSigningKey (JSON)
  *   {p}tokens/{id}                      the token's hash
  *   {p}token-hash/{hash}                ApiTokenRecord (JSON)
+ *   {p}audit/pending/{id}               an AuditEvent written with its change, not yet sealed
+ *   {p}audit/log/{seq}                  AuditEntry (JSON), seq zero-padded; {p}audit/head {seq, hash}
+ *   {p}audit/anchor                     {seq, hash} of the last archived entry; audit/checkpoints/{seq}
  *   {p}data-key                         the data key wrapped under the KEK (WrappedDataKey JSON)
  */
 export class Keyspace {
@@ -38,6 +41,15 @@ export class Keyspace {
   node = (id: string) => `${this.prefix}nodes/${enc(id)}`;
   nodes = () => `${this.prefix}nodes/`;
   election = (name: string) => `${this.prefix}elections/${enc(name)}/`;
+  /** The audit trail (docs/audit.md): pending records, the sealed chain, its head and anchor, checkpoints. */
+  auditPending = () => `${this.prefix}audit/pending/`;
+  auditPendingRecord = (id: string) => `${this.auditPending()}${enc(id)}`;
+  auditLog = () => `${this.prefix}audit/log/`;
+  auditEntry = (seq: number) => `${this.auditLog()}${String(seq).padStart(15, '0')}`;
+  auditHead = () => `${this.prefix}audit/head`;
+  auditAnchor = () => `${this.prefix}audit/anchor`;
+  auditCheckpoints = () => `${this.prefix}audit/checkpoints/`;
+  auditCheckpoint = (seq: number) => `${this.auditCheckpoints()}${String(seq).padStart(15, '0')}`;
 
   /** The slot number at the end of a slot key. */
   slotOf(key: string): number {

@@ -1,4 +1,14 @@
-import type { ClientInfo, InstalledLicense, Lease, License } from '@leasehold/domain';
+import type {
+  AuditContext,
+  AuditEntry,
+  AuditEvent,
+  AuditHead,
+  ClientInfo,
+  InstalledLicense,
+  Lease,
+  License,
+  StoredCheckpoint,
+} from '@leasehold/domain';
 
 /**
  * The store port: every operation is named by its intent and is atomic inside the backend (one SQLite
@@ -22,11 +32,11 @@ export interface LeaseStore {
 
   // Licenses -------------------------------------------------------------------------------------
   /** Installs a verified license, or a newer version of it. A lower or different same version is a replay. */
-  installLicense(license: License, now: number): Promise<InstallLicenseResult>;
+  installLicense(license: License, now: number, audit?: AuditContext): Promise<InstallLicenseResult>;
   getLicense(id: string): Promise<InstalledLicense | undefined>;
   listLicenses(): Promise<InstalledLicense[]>;
   /** Stops new checkouts and renewals under the license at once. Idempotent. */
-  revokeLicense(id: string, now: number): Promise<InstalledLicense>;
+  revokeLicense(id: string, now: number, audit?: AuditContext): Promise<InstalledLicense>;
 
   // Seats ----------------------------------------------------------------------------------------
   /**
@@ -47,7 +57,7 @@ export interface LeaseStore {
   listLeases(query: LeaseQuery): Promise<Lease[]>;
   seatUsage(now: number): Promise<SeatUsage[]>;
   /** Marks leases whose reservation ran out as expired; returns them. Seats are free at the deadline anyway. */
-  expireLeases(now: number, limit: number): Promise<Lease[]>;
+  expireLeases(now: number, limit: number, audit?: AuditContext): Promise<Lease[]>;
   /** Forgets ended leases (and so their request ids) that ended before `before`. */
   purgeEndedLeases(before: number): Promise<number>;
 
@@ -57,15 +67,62 @@ export interface LeaseStore {
   listSigningKeys(): Promise<StoredSigningKey[]>;
 
   // API tokens (only hashes are stored) ----------------------------------------------------------
-  createToken(record: ApiTokenRecord): Promise<ApiTokenRecord>;
+  createToken(record: ApiTokenRecord, audit?: AuditContext): Promise<ApiTokenRecord>;
   /**
    * Makes `record` the one live token of its name (the bootstrap admin token): revokes the others of that
    * name and creates it unless a live token with its hash exists. Returns the live record.
    */
-  replaceNamedToken(record: ApiTokenRecord & { readonly name: string }): Promise<ApiTokenRecord>;
+  replaceNamedToken(
+    record: ApiTokenRecord & { readonly name: string },
+    audit?: AuditContext,
+  ): Promise<ApiTokenRecord>;
   findTokenByHash(hash: string): Promise<ApiTokenRecord | undefined>;
   listTokens(): Promise<ApiTokenRecord[]>;
-  revokeToken(id: string, now: number): Promise<ApiTokenRecord>;
+  revokeToken(id: string, now: number, audit?: AuditContext): Promise<ApiTokenRecord>;
+
+  // Audit trail (docs/audit.md) ------------------------------------------------------------------
+  // Every state-changing method above writes its audit event as a *pending* record inside its own
+  // transaction, naming `audit` (or, when a call passes none, `system` on the node the store was opened
+  // for). Replays and unchanged installs record nothing. Renewals are not audited (see audit-event.ts).
+  /** Records an event that is no store change of its own (node joined / left) as pending. */
+  recordAudit(event: AuditEvent): Promise<void>;
+  /**
+   * Moves up to `limit` pending records, in commit order, into the hash chain (one guarded transaction
+   * per batch, so two sealers never fork the chain). Run by the elected node.
+   */
+  sealAudit(limit: number): Promise<AuditSealResult>;
+  /** Head of the sealed chain, where the live part starts, and how many records await sealing. */
+  auditStatus(): Promise<AuditStatus>;
+  /** Sealed entries still in the store, by seq: ascending after `afterSeq`, or newest first before `beforeSeq`. */
+  auditEntries(query: AuditQuery): Promise<AuditEntry[]>;
+  /** Pending (unsealed) events in commit order. */
+  pendingAudit(limit: number): Promise<AuditEvent[]>;
+  saveAuditCheckpoint(checkpoint: StoredCheckpoint): Promise<void>;
+  listAuditCheckpoints(): Promise<StoredCheckpoint[]>;
+  /**
+   * Deletes sealed entries up to `throughSeq` (written to an archive segment first) and moves the anchor
+   * there, so the live part still verifies from it. Returns the new anchor.
+   */
+  pruneAudit(throughSeq: number): Promise<AuditHead>;
+}
+
+export interface AuditSealResult {
+  readonly sealed: number;
+  readonly head: AuditHead;
+}
+
+export interface AuditStatus {
+  readonly head: AuditHead;
+  /** Where the live chain starts: GENESIS_HEAD, or the last archived entry. */
+  readonly anchor: AuditHead;
+  /** Pending records: the unsealed tail. */
+  readonly unsealed: number;
+}
+
+export interface AuditQuery {
+  readonly afterSeq?: number | undefined;
+  readonly beforeSeq?: number | undefined;
+  readonly limit: number;
 }
 
 export interface KekRotation {
@@ -89,6 +146,7 @@ export interface AcquireSeatInput {
   readonly client: ClientInfo;
   /** When the write is sent: the lease window starts here. */
   readonly now: number;
+  readonly audit?: AuditContext | undefined;
 }
 
 export interface AcquireSeatResult {
@@ -102,6 +160,8 @@ export interface LeaseRef {
   /** When set, only a lease of this license is visible (client tokens are scoped to one license). */
   readonly licenseId?: string | undefined;
   readonly now: number;
+  /** Who acts (release and force-release are audited; renewals are not). */
+  readonly audit?: AuditContext | undefined;
 }
 
 export interface ForceReleaseInput extends LeaseRef {

@@ -1,3 +1,5 @@
+import { AUDIT_MIGRATION } from './sqlite-audit.js';
+
 /**
  * SQLite schema, versioned with `PRAGMA user_version`. Each entry migrates from the previous version.
  *
@@ -115,4 +117,6 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE api_tokens;
   ALTER TABLE api_tokens_v2 RENAME TO api_tokens;
   `,
+  // 3: the audit trail (sqlite-audit.ts, docs/audit.md).
+  AUDIT_MIGRATION,
 ];

@@ -1,6 +1,12 @@
 import {
+  type AuditAction,
+  type AuditContext,
+  type AuditEntry,
+  type AuditEvent,
+  type AuditHead,
   assertRenewable,
   assertSameCheckout,
+  auditEvent,
   checkoutCandidates,
   type InstalledLicense,
   installOutcome,
@@ -9,6 +15,7 @@ import {
   LeaseholdError,
   type License,
   leaseWindow,
+  type StoredCheckpoint,
   seatsExhausted,
 } from '@leasehold/domain';
 import Database from 'better-sqlite3';
@@ -27,6 +34,9 @@ import type {
   AcquireSeatInput,
   AcquireSeatResult,
   ApiTokenRecord,
+  AuditQuery,
+  AuditSealResult,
+  AuditStatus,
   ForceReleaseInput,
   InstallLicenseResult,
   KekRotation,
@@ -49,6 +59,7 @@ import {
   tokenFromRow,
 } from './rows.js';
 import { MIGRATIONS } from './schema.js';
+import { SqliteAudit } from './sqlite-audit.js';
 import { prepareStatements, type Statements } from './statements.js';
 
 export interface SqliteStoreOptions {
@@ -66,6 +77,8 @@ export interface SqliteStoreOptions {
   readonly kek: Uint8Array;
   /** Randomness for data keys and nonces (injected, STYLE.md rule 4). */
   readonly random?: RandomBytes;
+  /** The node named by audit records of calls that pass no audit context (docs/audit.md). */
+  readonly node?: string;
 }
 
 /**
@@ -78,6 +91,8 @@ export class SqliteStore implements LeaseStore {
   readonly #db: Database.Database;
   readonly #sql: Statements;
   readonly #commits: GroupCommitter;
+  readonly #audit: SqliteAudit;
+  readonly #node: string;
   readonly #cipher: RecordCipher;
   readonly #random: RandomBytes | undefined;
   #licenseCache: { revision: number; licenses: InstalledLicense[] } | undefined;
@@ -91,6 +106,8 @@ export class SqliteStore implements LeaseStore {
     this.#migrate();
     this.#sql = prepareStatements(this.#db);
     this.#commits = new GroupCommitter(this.#db, translate);
+    this.#audit = new SqliteAudit(this.#db);
+    this.#node = options.node ?? 'embedded';
     this.#random = options.random;
     try {
       this.#cipher = this.#openDataKey(options.kek, options.random);
@@ -240,7 +257,7 @@ export class SqliteStore implements LeaseStore {
 
   // Licenses -------------------------------------------------------------------------------------
 
-  installLicense(license: License, now: number): Promise<InstallLicenseResult> {
+  installLicense(license: License, now: number, audit?: AuditContext): Promise<InstallLicenseResult> {
     return this.#write(() => {
       const outcome = installOutcome(this.#license(license.id), license);
       if (outcome !== 'unchanged') {
@@ -265,6 +282,7 @@ export class SqliteStore implements LeaseStore {
         });
         this.#sql.deleteEntitlements.run(license.id);
         for (const e of license.entitlements) this.#sql.insertEntitlement.run(license.id, e.feature, e.seats);
+        this.#record(audit, `license.${outcome}`, `license:${license.id}`, now, { version: license.version });
       }
       const installed = this.#license(license.id);
       if (!installed) throw new Error('license vanished inside its own transaction');
@@ -280,7 +298,7 @@ export class SqliteStore implements LeaseStore {
     return this.#read(() => this.#allLicenses());
   }
 
-  revokeLicense(id: string, now: number): Promise<InstalledLicense> {
+  revokeLicense(id: string, now: number, audit?: AuditContext): Promise<InstalledLicense> {
     return this.#write(() => {
       const existing = this.#license(id);
       if (!existing) throw new LeaseholdError('LICENSE_NOT_FOUND', `no license "${id}" is installed`);
@@ -288,6 +306,7 @@ export class SqliteStore implements LeaseStore {
       this.#nextRevision();
       this.#sql.bumpLicenseRevision.run();
       this.#sql.revokeLicense.run(now, id);
+      this.#record(audit, 'license.revoked', `license:${id}`, now);
       return { ...existing, revokedAt: now };
     });
   }
@@ -334,6 +353,12 @@ export class SqliteStore implements LeaseStore {
         this.#sql.insertLease.run(row);
         this.#sql.removeFreeSlot.run(license.id, input.feature, slot);
         this.#sql.takeSlotFromPool.run({ license_id: license.id, feature: input.feature, slot });
+        this.#record(input.audit, 'lease.granted', `lease:${row.id}`, input.now, {
+          license: license.id,
+          feature: input.feature,
+          slot,
+          client: input.client.id,
+        });
         return { lease: leaseFromRow(row), replayed: false };
       }
       throw seatsExhausted(input.feature, seats);
@@ -349,7 +374,7 @@ export class SqliteStore implements LeaseStore {
     let pool = this.#sql.getPool.get(licenseId, feature) as { live: number; high_water: number };
     if (pool.live >= seats) {
       for (const row of this.#sql.overdueInPool.all(licenseId, feature, now) as LeaseRow[]) {
-        this.#end(row, row.reserved_until, 'expired');
+        this.#end(row, row.reserved_until, 'expired', { actor: 'system:expiry', node: this.#node }, now);
       }
       pool = this.#sql.getPool.get(licenseId, feature) as { live: number; high_water: number };
       if (pool.live >= seats) return undefined;
@@ -366,10 +391,36 @@ export class SqliteStore implements LeaseStore {
     row: Pick<LeaseRow, 'id' | 'license_id' | 'feature' | 'slot'>,
     at: number,
     reason: LeaseEndReason,
+    audit: AuditContext | undefined,
+    now: number,
+    action: AuditAction = reason === 'released'
+      ? 'lease.released'
+      : reason === 'expired'
+        ? 'lease.expired'
+        : 'lease.force-released',
   ): void {
     if (this.#sql.endLease.run(at, reason, row.id).changes === 0) return;
     this.#sql.returnSlotToPool.run(row.license_id, row.feature);
     this.#sql.addFreeSlot.run(row.license_id, row.feature, row.slot);
+    this.#record(audit, action, `lease:${row.id}`, now, {
+      license: row.license_id,
+      feature: row.feature,
+      slot: row.slot,
+      ...(reason === 'revoked' ? { immediate: true } : {}),
+    });
+  }
+
+  /** The pending audit record of a change, inside the change's own transaction. */
+  #record(
+    audit: AuditContext | undefined,
+    action: AuditAction,
+    subject: string,
+    time: number,
+    details?: AuditEvent['details'],
+  ): void {
+    this.#audit.record(
+      auditEvent(audit ?? { actor: 'system', node: this.#node }, action, subject, time, details),
+    );
   }
 
   renewLease(input: LeaseRef): Promise<Lease> {
@@ -397,7 +448,13 @@ export class SqliteStore implements LeaseStore {
         ? { ...lease, endedAt: lease.reservedUntil, endReason: 'expired' }
         : { ...lease, endedAt: input.now, endReason: 'released' };
       this.#nextRevision();
-      this.#end(leaseRow(lease), ended.endedAt ?? input.now, ended.endReason ?? 'released');
+      this.#end(
+        leaseRow(lease),
+        ended.endedAt ?? input.now,
+        ended.endReason ?? 'released',
+        input.audit,
+        input.now,
+      );
       return ended;
     });
   }
@@ -408,16 +465,24 @@ export class SqliteStore implements LeaseStore {
       if (lease.endReason !== undefined) return lease;
       if (input.now >= lease.reservedUntil) {
         this.#nextRevision();
-        this.#end(leaseRow(lease), lease.reservedUntil, 'expired');
+        this.#end(leaseRow(lease), lease.reservedUntil, 'expired', input.audit, input.now);
         return { ...lease, endedAt: lease.reservedUntil, endReason: 'expired' as const };
       }
       this.#nextRevision();
       if (input.immediate) {
         this.#sql.revokeLease.run(input.now, lease.id);
-        this.#end(leaseRow(lease), input.now, 'revoked');
+        this.#end(leaseRow(lease), input.now, 'revoked', input.audit, input.now);
         return { ...lease, revokedAt: input.now, endedAt: input.now, endReason: 'revoked' as const };
       }
       this.#sql.revokeLease.run(input.now, lease.id);
+      if (lease.revokedAt === undefined) {
+        this.#record(input.audit, 'lease.force-released', `lease:${lease.id}`, input.now, {
+          license: lease.licenseId,
+          feature: lease.feature,
+          slot: lease.slot,
+          immediate: false,
+        });
+      }
       return { ...lease, revokedAt: lease.revokedAt ?? input.now };
     });
   }
@@ -455,13 +520,13 @@ export class SqliteStore implements LeaseStore {
     );
   }
 
-  expireLeases(now: number, limit: number): Promise<Lease[]> {
+  expireLeases(now: number, limit: number, audit?: AuditContext): Promise<Lease[]> {
     return this.#write(() => {
       const rows = this.#sql.overdueLeases.all(now, limit) as LeaseRow[];
       if (rows.length === 0) return [];
       this.#nextRevision();
       return rows.map((row) => {
-        this.#end(row, row.reserved_until, 'expired');
+        this.#end(row, row.reserved_until, 'expired', audit, now);
         return leaseFromRow({ ...row, ended_at: row.reserved_until, end_reason: 'expired' });
       });
     });
@@ -496,22 +561,32 @@ export class SqliteStore implements LeaseStore {
 
   // Tokens ---------------------------------------------------------------------------------------
 
-  createToken(record: ApiTokenRecord): Promise<ApiTokenRecord> {
+  createToken(record: ApiTokenRecord, audit?: AuditContext): Promise<ApiTokenRecord> {
     return this.#write(() => {
       this.#nextRevision();
       this.#sql.insertToken.run(tokenRow(record));
+      this.#recordToken(audit, 'token.created', record, record.createdAt);
       return record;
     });
   }
 
-  replaceNamedToken(record: ApiTokenRecord & { readonly name: string }): Promise<ApiTokenRecord> {
+  replaceNamedToken(
+    record: ApiTokenRecord & { readonly name: string },
+    audit?: AuditContext,
+  ): Promise<ApiTokenRecord> {
     return this.#write(() => {
       this.#nextRevision();
+      for (const row of this.#sql.listTokens.all() as TokenRow[]) {
+        if (row.name === record.name && row.hash !== record.hash && row.revoked_at === null) {
+          this.#recordToken(audit, 'token.revoked', tokenFromRow(row), record.createdAt);
+        }
+      }
       this.#sql.revokeNamedTokensExcept.run(record.createdAt, record.name, record.hash);
       const existing = this.#sql.findTokenByHash.get(record.hash) as TokenRow | undefined;
       if (existing && existing.revoked_at === null) return tokenFromRow(existing);
       if (existing) this.#sql.deleteToken.run(existing.id);
       this.#sql.insertToken.run(tokenRow(record));
+      this.#recordToken(audit, 'token.created', record, record.createdAt);
       return record;
     });
   }
@@ -527,15 +602,63 @@ export class SqliteStore implements LeaseStore {
     return this.#read(() => (this.#sql.listTokens.all() as TokenRow[]).map(tokenFromRow));
   }
 
-  revokeToken(id: string, now: number): Promise<ApiTokenRecord> {
+  revokeToken(id: string, now: number, audit?: AuditContext): Promise<ApiTokenRecord> {
     return this.#write(() => {
       const row = this.#sql.getToken.get(id) as TokenRow | undefined;
       if (!row) throw new LeaseholdError('TOKEN_NOT_FOUND', `no API token "${id}"`);
       if (row.revoked_at !== null) return tokenFromRow(row);
       this.#nextRevision();
       this.#sql.revokeToken.run(now, id);
+      this.#recordToken(audit, 'token.revoked', tokenFromRow(row), now);
       return tokenFromRow({ ...row, revoked_at: now });
     });
+  }
+
+  #recordToken(
+    audit: AuditContext | undefined,
+    action: AuditAction,
+    token: ApiTokenRecord,
+    now: number,
+  ): void {
+    this.#record(audit, action, `token:${token.id}`, now, {
+      scope: token.scope,
+      ...(token.licenseId !== undefined ? { license: token.licenseId } : {}),
+      ...(token.name !== undefined ? { name: token.name } : {}),
+    });
+  }
+
+  // Audit trail ----------------------------------------------------------------------------------
+
+  recordAudit(event: AuditEvent): Promise<void> {
+    return this.#write(() => this.#audit.record(event));
+  }
+
+  sealAudit(limit: number): Promise<AuditSealResult> {
+    return this.#write(() => this.#audit.seal(limit));
+  }
+
+  auditStatus(): Promise<AuditStatus> {
+    return this.#read(() => this.#audit.status());
+  }
+
+  auditEntries(query: AuditQuery): Promise<AuditEntry[]> {
+    return this.#read(() => this.#audit.entries(query));
+  }
+
+  pendingAudit(limit: number): Promise<AuditEvent[]> {
+    return this.#read(() => this.#audit.pending(limit));
+  }
+
+  saveAuditCheckpoint(checkpoint: StoredCheckpoint): Promise<void> {
+    return this.#write(() => this.#audit.saveCheckpoint(checkpoint));
+  }
+
+  listAuditCheckpoints(): Promise<StoredCheckpoint[]> {
+    return this.#read(() => this.#audit.checkpoints());
+  }
+
+  pruneAudit(throughSeq: number): Promise<AuditHead> {
+    return this.#write(() => this.#audit.prune(throughSeq));
   }
 }
 

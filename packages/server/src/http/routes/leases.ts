@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Lease, LeaseholdError, leaseState, signLeaseToken } from '@leasehold/domain';
 import Type from 'typebox';
 import type { AppDeps } from '../app-deps.js';
+import { requestActor } from '../audit-actor.js';
 import { licenseScope } from '../auth.js';
 import { CheckoutBody, Id, IdParams, LeaseView, LeaseWithToken, problemResponses } from '../schemas.js';
 import { leaseView } from '../views.js';
@@ -53,6 +54,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         licenseId: body.license ?? scope,
         client: body.client,
         now: sentAt,
+        audit: requestActor(request, deps.nodeId),
       });
       const state = leaseState(lease, clock.now());
       if (state !== 'active') throw new LeaseholdError(ENDED_CODE[state]);
@@ -105,6 +107,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         leaseId: request.params.id,
         licenseId: licenseScope(request),
         now,
+        audit: requestActor(request, deps.nodeId),
       });
       request.log.info({ lease: lease.id, state: lease.endReason }, 'seat checked in');
       return leaseView(lease, now);
@@ -182,7 +185,12 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
     async (request) => {
       const now = clock.now();
       const immediate = request.body?.immediate ?? false;
-      const lease = await store.forceRelease({ leaseId: request.params.id, immediate, now });
+      const lease = await store.forceRelease({
+        leaseId: request.params.id,
+        immediate,
+        now,
+        audit: requestActor(request, deps.nodeId),
+      });
       request.log.warn({ lease: lease.id, immediate }, 'lease force-released');
       return leaseView(lease, now);
     },

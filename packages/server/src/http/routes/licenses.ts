@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { LeaseholdError, verifyLicense } from '@leasehold/domain';
 import Type from 'typebox';
 import type { AppDeps } from '../app-deps.js';
+import { requestActor } from '../audit-actor.js';
 import { IdParams, LicenseView, problemResponses } from '../schemas.js';
 import { licenseView } from '../views.js';
 
@@ -38,7 +39,11 @@ export const licenseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
     async (request, reply) => {
       const now = clock.now();
       const verified = await verifyLicense(request.body.license, deps.licenseKeys, now);
-      const { outcome, license } = await store.installLicense(verified, now);
+      const { outcome, license } = await store.installLicense(
+        verified,
+        now,
+        requestActor(request, deps.nodeId),
+      );
       request.log.info({ license: license.id, version: license.version, outcome }, 'license installed');
       const view = licenseView(license, await store.seatUsage(now), now);
       if (outcome === 'unchanged') return reply.code(200).send({ outcome, license: view });
@@ -95,7 +100,7 @@ export const licenseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
     },
     async (request) => {
       const now = clock.now();
-      const license = await store.revokeLicense(request.params.id, now);
+      const license = await store.revokeLicense(request.params.id, now, requestActor(request, deps.nodeId));
       request.log.warn({ license: license.id }, 'license revoked');
       return licenseView(license, await store.seatUsage(now), now);
     },

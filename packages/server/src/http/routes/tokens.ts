@@ -3,6 +3,7 @@ import { LeaseholdError } from '@leasehold/domain';
 import Type from 'typebox';
 import { generateApiToken, hashApiToken } from '../../tokens/api-token.js';
 import type { AppDeps } from '../app-deps.js';
+import { requestActor } from '../audit-actor.js';
 import { Id, IdParams, problemResponses, TokenView } from '../schemas.js';
 import { tokenView } from '../views.js';
 
@@ -46,15 +47,18 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         throw new LeaseholdError('VALIDATION_FAILED', `an ${scope} token is not bound to a license`);
       }
       const secret = generateApiToken(scope);
-      const record = await store.createToken({
-        id: deps.newId(),
-        hash: hashApiToken(secret),
-        scope,
-        licenseId: license,
-        name,
-        createdAt: clock.now(),
-        revokedAt: undefined,
-      });
+      const record = await store.createToken(
+        {
+          id: deps.newId(),
+          hash: hashApiToken(secret),
+          scope,
+          licenseId: license,
+          name,
+          createdAt: clock.now(),
+          revokedAt: undefined,
+        },
+        requestActor(request, deps.nodeId),
+      );
       request.log.info({ tokenId: record.id, scope }, 'API token created');
       return reply.code(201).send({ ...tokenView(record), token: secret });
     },
@@ -85,7 +89,11 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       },
     },
     async (request) => {
-      const revoked = await store.revokeToken(request.params.id, clock.now());
+      const revoked = await store.revokeToken(
+        request.params.id,
+        clock.now(),
+        requestActor(request, deps.nodeId),
+      );
       app.tokenCache.forget(revoked.hash);
       return tokenView(revoked);
     },

@@ -1,0 +1,27 @@
+import { exportLine } from '@leasehold/domain';
+import type { LeaseStore } from '@leasehold/store';
+
+/**
+ * The live audit trail as NDJSON lines: the anchor (where the live chain starts), sealed entries in seq
+ * order, the signed checkpoints, then pending records (the unsealed tail). Paged, so a long chain never
+ * sits in memory whole. Entries sealed while the export runs are included up to the head read first, so
+ * the export is one consistent prefix of the chain.
+ */
+export async function* exportAuditLines(store: LeaseStore, pageSize = 1000): AsyncGenerator<string> {
+  const status = await store.auditStatus();
+  yield exportLine({ type: 'anchor', ...status.anchor });
+  let after = status.anchor.seq;
+  while (after < status.head.seq) {
+    const page = await store.auditEntries({
+      afterSeq: after,
+      limit: Math.min(pageSize, status.head.seq - after),
+    });
+    if (page.length === 0) break; // archived under us: the anchor line above says where the chain starts
+    for (const entry of page) yield exportLine({ type: 'entry', ...entry });
+    after = page[page.length - 1]?.seq ?? status.head.seq;
+  }
+  for (const checkpoint of await store.listAuditCheckpoints()) {
+    if (checkpoint.seq <= status.head.seq) yield exportLine({ type: 'checkpoint', ...checkpoint });
+  }
+  for (const event of await store.pendingAudit(100_000)) yield exportLine({ type: 'pending', ...event });
+}

@@ -1,0 +1,144 @@
+import { type Clock, type PrivateKeyInfo, signCheckpoint } from '@leasehold/domain';
+import type { LeaseStore, Membership } from '@leasehold/store';
+import type { FastifyBaseLogger } from 'fastify';
+import { writeSegment } from './archive-segment.js';
+
+export interface AuditKeeperOptions {
+  /** This node's id: the `node` of the events and checkpoints it writes. */
+  readonly node: string;
+  /** How often pending records are sealed into the chain. */
+  readonly sealIntervalMs: number;
+  /** How often the head is signed (when it moved). */
+  readonly checkpointIntervalMs: number;
+  /** More sealed entries than this in the store are archived, oldest first (0: never archive). */
+  readonly maxLiveEntries: number;
+  readonly archiveDir: string;
+  /** Whether this node is the elected one; only it seals, signs and archives. */
+  readonly isLeader: () => boolean;
+  /** The cluster key that signs checkpoints (undefined until the keyring is loaded). */
+  readonly signer: () => PrivateKeyInfo | undefined;
+  /** In a cluster: the leader records node.left for nodes whose heartbeat record disappeared. */
+  readonly membership?: Membership;
+}
+
+/** Records sealed per store call; sealing loops until the pending queue is drained. */
+const SEAL_LIMIT = 5000;
+
+/**
+ * The audit trail's singleton work, on the elected node: seal pending records into the hash chain,
+ * sign checkpoints of its head with the cluster key, archive the oldest entries when the live chain
+ * grows past its bound, and notice nodes that left. Every store write it makes is guarded inside the
+ * store (head and anchor mod revisions), so a deposed leader that still runs a tick cannot fork the chain.
+ */
+export class AuditKeeper {
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #lastCheckpointAt = Number.NEGATIVE_INFINITY;
+  #lastCheckpointSeq = 0;
+  /** Node ids seen at the previous tick while leading; undefined when not leading. */
+  #knownNodes: Set<string> | undefined;
+
+  constructor(
+    private readonly store: LeaseStore,
+    private readonly clock: Clock,
+    private readonly log: FastifyBaseLogger,
+    private readonly options: AuditKeeperOptions,
+  ) {}
+
+  start(): void {
+    this.#timer ??= setInterval(() => {
+      this.#running ??= this.tick().then(() => {
+        this.#running = undefined;
+      });
+    }, this.options.sealIntervalMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#running;
+  }
+
+  /** One round of the keeper's work; errors are logged and retried at the next tick. */
+  async tick(): Promise<void> {
+    if (!this.options.isLeader()) {
+      this.#knownNodes = undefined;
+      return;
+    }
+    try {
+      await this.#watchNodes();
+      await this.sealAll();
+      await this.#checkpoint();
+      await this.#archive();
+    } catch (err) {
+      this.log.warn({ err }, 'audit upkeep failed; retrying at the next interval');
+    }
+  }
+
+  /** Seals until nothing is pending; returns how many records were sealed. */
+  async sealAll(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const { sealed } = await this.store.sealAudit(SEAL_LIMIT);
+      total += sealed;
+      if (sealed < SEAL_LIMIT) return total;
+    }
+  }
+
+  async #checkpoint(): Promise<void> {
+    const signer = this.options.signer();
+    const now = this.clock.now();
+    if (!signer || now - this.#lastCheckpointAt < this.options.checkpointIntervalMs) return;
+    const { head } = await this.store.auditStatus();
+    if (head.seq === 0 || head.seq === this.#lastCheckpointSeq) return;
+    const checkpoint = await signCheckpoint({ ...head, time: now, node: this.options.node }, signer);
+    await this.store.saveAuditCheckpoint(checkpoint);
+    this.#lastCheckpointAt = now;
+    this.#lastCheckpointSeq = head.seq;
+    this.log.debug({ seq: head.seq }, 'audit checkpoint signed');
+  }
+
+  async #archive(): Promise<void> {
+    const max = this.options.maxLiveEntries;
+    if (max <= 0) return;
+    const { head, anchor } = await this.store.auditStatus();
+    const live = head.seq - anchor.seq;
+    if (live <= max) return;
+    // Archive down to half the bound, so archival runs rarely and in large segments.
+    const through = head.seq - Math.floor(max / 2);
+    const entries = await this.store.auditEntries({ afterSeq: anchor.seq, limit: through - anchor.seq });
+    if (entries.length === 0 || entries[entries.length - 1]?.seq !== through) return;
+    const path = writeSegment(
+      this.options.archiveDir,
+      anchor,
+      entries,
+      await this.store.listAuditCheckpoints(),
+    );
+    const moved = await this.store.pruneAudit(through);
+    this.log.info({ path, from: anchor.seq + 1, through: moved.seq }, 'audit entries archived');
+  }
+
+  async #watchNodes(): Promise<void> {
+    const membership = this.options.membership;
+    if (!membership) return;
+    const ids = new Set((await membership.nodes()).map((n) => n.id));
+    const known = this.#knownNodes;
+    if (!known) {
+      this.#knownNodes = ids; // just became leader: this is the baseline
+      return;
+    }
+    for (const id of known) {
+      if (ids.has(id)) continue;
+      await this.store.recordAudit({
+        action: 'node.left',
+        actor: 'system:membership',
+        subject: `node:${id}`,
+        time: this.clock.now(),
+        node: this.options.node,
+        details: { reason: 'heartbeat record gone' },
+      });
+    }
+    // Only after every departure is recorded: a failed write is retried at the next tick.
+    this.#knownNodes = ids;
+  }
+}

@@ -1,0 +1,143 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { verifyAuditFiles } from '@leasehold/domain';
+import { AuditKeeper, ClusterKeyring } from '@leasehold/server';
+import type { FastifyBaseLogger } from 'fastify';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeTestApp, type TestApp } from './helpers/test-app.js';
+
+const silent = { warn() {}, info() {}, debug() {} } as unknown as FastifyBaseLogger;
+
+describe('audit trail over HTTP', () => {
+  let t: TestApp;
+  let archiveDir: string;
+  let keeper: AuditKeeper;
+  beforeEach(async () => {
+    t = await makeTestApp();
+    archiveDir = mkdtempSync(join(tmpdir(), 'leasehold-archive-'));
+    const keyring = await ClusterKeyring.load(t.store, t.clock.now());
+    keeper = new AuditKeeper(t.store, t.clock, silent, {
+      node: 'test-node',
+      sealIntervalMs: 1000,
+      checkpointIntervalMs: 0,
+      maxLiveEntries: 0,
+      archiveDir,
+      isLeader: () => true,
+      signer: () => keyring.signer,
+    });
+  });
+  afterEach(async () => {
+    await t.close();
+    rmSync(archiveDir, { recursive: true, force: true });
+  });
+
+  it('lists sealed events newest first with actor, head and unsealed count', async () => {
+    expect((await t.install()).statusCode).toBe(201);
+    const token = await t.call({
+      method: 'POST',
+      url: '/v1/tokens',
+      payload: { scope: 'client', license: 'lic-1' },
+    });
+    expect(token.statusCode).toBe(201);
+    const lease = await t.checkout({}, token.json().token);
+    expect(lease.statusCode).toBe(201);
+    const before = (await t.call({ method: 'GET', url: '/v1/audit/events' })).json();
+    expect(before.events).toEqual([]);
+    expect(before.unsealed).toBe(4); // bootstrap admin token, install, client token, checkout
+
+    await keeper.tick();
+    const res = await t.call({ method: 'GET', url: '/v1/audit/events?limit=3' });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.unsealed).toBe(0);
+    expect(body.head.seq).toBe(4);
+    expect(body.events.map((e: { seq: number; action: string }) => [e.seq, e.action])).toEqual([
+      [4, 'lease.granted'],
+      [3, 'token.created'],
+      [2, 'license.installed'],
+    ]);
+    const adminId = (await t.store.listTokens()).find((k) => k.scope === 'admin')?.id;
+    expect(body.events[0]).toMatchObject({
+      actor: `client:${token.json().id}`,
+      node: 'test-node',
+      subject: `lease:${lease.json().id}`,
+      time: t.clock.now(),
+      details: { license: 'lic-1', feature: 'solver', client: 'client-1' },
+    });
+    expect(body.events[2].actor).toBe(`admin:${adminId}`);
+    const older = (await t.call({ method: 'GET', url: '/v1/audit/events?before=2' })).json();
+    expect(older.events.map((e: { action: string }) => e.action)).toEqual(['token.created']);
+  });
+
+  it('refuses client tokens and bad queries with coded problems', async () => {
+    await t.install();
+    const token = (
+      await t.call({ method: 'POST', url: '/v1/tokens', payload: { scope: 'client', license: 'lic-1' } })
+    ).json();
+    const forbidden = await t.call({ method: 'GET', url: '/v1/audit/export', token: token.token });
+    expect([forbidden.statusCode, forbidden.json().code]).toEqual([403, 'FORBIDDEN']);
+    const bad = await t.call({ method: 'GET', url: '/v1/audit/events?limit=0' });
+    expect([bad.statusCode, bad.headers['content-type'], bad.json().code]).toEqual([
+      400,
+      'application/problem+json; charset=utf-8',
+      'VALIDATION_FAILED',
+    ]);
+    const unknown = await t.call({ method: 'GET', url: '/v1/audit/events?since=3' });
+    expect(unknown.json().code).toBe('VALIDATION_FAILED');
+  });
+
+  it('exports NDJSON with signed checkpoints that verifies against the JWKS; pending is an unsealed tail', async () => {
+    await t.install(await t.vendor.issue({ features: { solver: { seats: 10 } } }));
+    for (let i = 0; i < 3; i++) await t.checkout({ client: { id: `c${i}` } });
+    await keeper.tick(); // seals and signs a checkpoint of the head
+    await t.checkout({ client: { id: 'late' } }); // pending
+    const res = await t.call({ method: 'GET', url: '/v1/audit/export' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('application/x-ndjson; charset=utf-8');
+    const types = res.body
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).type);
+    expect(types).toEqual(['anchor', 'entry', 'entry', 'entry', 'entry', 'entry', 'checkpoint', 'pending']);
+    const jwks = (await t.call({ method: 'GET', url: '/.well-known/jwks.json', token: null })).json();
+    const result = await verifyAuditFiles([res.body], { jwks });
+    expect(result).toMatchObject({
+      ok: true,
+      count: 5,
+      checkpointsChecked: 1,
+      signaturesChecked: true,
+      unsealedTail: 1,
+    });
+  });
+
+  it('archives beyond the live bound into segments that verify with the live export as one chain', async () => {
+    const archiving = new AuditKeeper(t.store, t.clock, silent, {
+      node: 'test-node',
+      sealIntervalMs: 1000,
+      checkpointIntervalMs: 0,
+      maxLiveEntries: 20,
+      archiveDir,
+      isLeader: () => true,
+      signer: () => undefined,
+    });
+    await t.install(await t.vendor.issue({ features: { solver: { seats: 100 } } }));
+    for (let i = 0; i < 60; i++) await t.checkout({ client: { id: `c${i}` } });
+    await archiving.tick();
+    const segments = readdirSync(archiveDir).sort();
+    expect(segments).toEqual(['audit-000000000000001-000000000000052.ndjson']);
+    const status = await t.store.auditStatus();
+    expect(status).toMatchObject({ head: { seq: 62 }, anchor: { seq: 52 }, unsealed: 0 });
+    const live = (await t.call({ method: 'GET', url: '/v1/audit/export' })).body;
+    const segment = readFileSync(join(archiveDir, segments[0] as string), 'utf8');
+    await expect(verifyAuditFiles([live, segment])).resolves.toMatchObject({
+      ok: true,
+      count: 62,
+      partial: false,
+    });
+    await expect(verifyAuditFiles([live])).resolves.toMatchObject({ ok: true, count: 10, partial: true });
+    // The events page reads only the live part.
+    const page = (await t.call({ method: 'GET', url: '/v1/audit/events?limit=1000' })).json();
+    expect(page.events).toHaveLength(10);
+  });
+});

@@ -1,0 +1,159 @@
+import {
+  type AuditEntry,
+  type AuditEvent,
+  type AuditHead,
+  canonicalJson,
+  GENESIS_HEAD,
+  type StoredCheckpoint,
+  sealEvents,
+} from '@leasehold/domain';
+import type { AuditQuery, AuditSealResult, AuditStatus } from '../port/lease-store.js';
+import type { EtcdGateway, KeyValue, WriteOp } from './etcd-gateway.js';
+import type { Keyspace } from './keyspace.js';
+
+/**
+ * etcd refuses a transaction with more than --max-txn-ops (128 by default) operations. A seal batch
+ * writes each entry and deletes its pending key, plus the head: 60 entries are 121 operations.
+ */
+export const SEAL_BATCH = 60;
+/** Entries deleted per archival transaction (one delete each, plus the anchor). */
+const PRUNE_BATCH = 100;
+
+/** The compare failed: another sealer (or archiver) moved first. The caller re-reads and retries. */
+export class AuditConflict extends Error {}
+
+/**
+ * The audit trail in etcd. A pending record is one more put in the transaction of the change it
+ * describes; sealing orders pending records by create revision (the order etcd committed them; records
+ * of one transaction by key) and appends them to the chain in a transaction guarded by the head key's
+ * mod revision, so two nodes that both believe they lead can never fork the chain.
+ */
+export class EtcdAudit {
+  #counter = 0;
+
+  constructor(
+    private readonly gateway: EtcdGateway,
+    private readonly keys: Keyspace,
+    private readonly random: () => number,
+  ) {}
+
+  /** The write that records `event` as pending, for the caller's transaction. */
+  pendingWrite(event: AuditEvent): WriteOp {
+    // Unique without coordination: time, a per-process counter, and randomness. Order comes from the
+    // create revision, not from this id.
+    const id = `${event.time.toString(36).padStart(9, '0')}-${(this.#counter++).toString(36)}-${Math.floor(
+      this.random() * 2 ** 48,
+    ).toString(36)}`;
+    return { put: this.keys.auditPendingRecord(id), value: canonicalJson(event) };
+  }
+
+  async #pendingKvs(): Promise<{
+    head: KeyValue | undefined;
+    anchor: KeyValue | undefined;
+    pending: KeyValue[];
+  }> {
+    const { results } = await this.gateway.read([
+      { key: this.keys.auditHead() },
+      { key: this.keys.auditAnchor() },
+      { prefix: this.keys.auditPending() },
+    ]);
+    const pending = (results[2] ?? [])
+      .slice()
+      .sort((a, b) => a.createRevision - b.createRevision || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return { head: results[0]?.[0], anchor: results[1]?.[0], pending };
+  }
+
+  /** One guarded batch; AuditConflict when another sealer moved the head first. */
+  async sealBatch(limit: number): Promise<AuditSealResult> {
+    const { head: headKv, pending } = await this.#pendingKvs();
+    const head = headKv ? (JSON.parse(headKv.value.toString()) as AuditHead) : GENESIS_HEAD;
+    const batch = pending.slice(0, Math.min(limit, SEAL_BATCH));
+    if (batch.length === 0) return { sealed: 0, head };
+    const entries = sealEvents(
+      head,
+      batch.map((kv) => JSON.parse(kv.value.toString()) as AuditEvent),
+    );
+    const last = entries[entries.length - 1] as AuditEntry;
+    const next: AuditHead = { seq: last.seq, hash: last.hash };
+    const writes: WriteOp[] = [];
+    entries.forEach((entry, i) => {
+      writes.push({ put: this.keys.auditEntry(entry.seq), value: JSON.stringify(entry) });
+      writes.push({ delete: (batch[i] as KeyValue).key });
+    });
+    writes.push({ put: this.keys.auditHead(), value: JSON.stringify(next) });
+    const result = await this.gateway.txn(
+      [{ key: this.keys.auditHead(), target: 'Mod', equals: headKv?.modRevision ?? 0 }],
+      writes,
+    );
+    if (!result.succeeded) throw new AuditConflict();
+    return { sealed: batch.length, head: next };
+  }
+
+  async status(): Promise<AuditStatus> {
+    const { head, anchor, pending } = await this.#pendingKvs();
+    return {
+      head: head ? (JSON.parse(head.value.toString()) as AuditHead) : GENESIS_HEAD,
+      anchor: anchor ? (JSON.parse(anchor.value.toString()) as AuditHead) : GENESIS_HEAD,
+      unsealed: pending.length,
+    };
+  }
+
+  async entries(query: AuditQuery): Promise<AuditEntry[]> {
+    const op =
+      query.beforeSeq !== undefined
+        ? {
+            from: this.keys.auditLog(),
+            to: this.keys.auditEntry(Math.max(0, query.beforeSeq)),
+            limit: query.limit,
+            descending: true,
+          }
+        : {
+            from: this.keys.auditEntry((query.afterSeq ?? 0) + 1),
+            to: `${this.keys.auditLog()}~`,
+            limit: query.limit,
+          };
+    const { results } = await this.gateway.read([op]);
+    return (results[0] ?? []).map((kv) => JSON.parse(kv.value.toString()) as AuditEntry);
+  }
+
+  async pending(limit: number): Promise<AuditEvent[]> {
+    const { pending } = await this.#pendingKvs();
+    return pending.slice(0, limit).map((kv) => JSON.parse(kv.value.toString()) as AuditEvent);
+  }
+
+  async saveCheckpoint(checkpoint: StoredCheckpoint): Promise<void> {
+    const key = this.keys.auditCheckpoint(checkpoint.seq);
+    // Create-if-absent: a checkpoint, once stored, is never replaced.
+    await this.gateway.txn(
+      [{ key, target: 'Create', equals: 0 }],
+      [{ put: key, value: JSON.stringify(checkpoint) }],
+    );
+  }
+
+  async checkpoints(): Promise<StoredCheckpoint[]> {
+    const { results } = await this.gateway.read([{ prefix: this.keys.auditCheckpoints() }]);
+    return (results[0] ?? []).map((kv) => JSON.parse(kv.value.toString()) as StoredCheckpoint);
+  }
+
+  /** One archival batch: deletes up to PRUNE_BATCH entries after the anchor, through `throughSeq`. */
+  async pruneBatch(throughSeq: number): Promise<AuditHead> {
+    const { results } = await this.gateway.read([{ key: this.keys.auditAnchor() }]);
+    const anchorKv = results[0]?.[0];
+    const anchor = anchorKv ? (JSON.parse(anchorKv.value.toString()) as AuditHead) : GENESIS_HEAD;
+    if (throughSeq <= anchor.seq) return anchor;
+    const upTo = Math.min(throughSeq, anchor.seq + PRUNE_BATCH);
+    const batch = await this.entries({ afterSeq: anchor.seq, limit: upTo - anchor.seq });
+    const last = batch[batch.length - 1];
+    if (!last || last.seq !== upTo) throw new RangeError(`no sealed audit entry ${upTo} to archive through`);
+    const next: AuditHead = { seq: last.seq, hash: last.hash };
+    const result = await this.gateway.txn(
+      [{ key: this.keys.auditAnchor(), target: 'Mod', equals: anchorKv?.modRevision ?? 0 }],
+      [
+        ...batch.map((e) => ({ delete: this.keys.auditEntry(e.seq) })),
+        { put: this.keys.auditAnchor(), value: JSON.stringify(next) },
+      ],
+    );
+    if (!result.succeeded) throw new AuditConflict();
+    return next;
+  }
+}
