@@ -8,7 +8,14 @@ export {
   auditEvent,
 } from './audit/audit-event.js';
 export { canonicalJson } from './audit/canonical-json.js';
-export { entryHash, eventOf, GENESIS_HASH, GENESIS_HEAD, sealEvents } from './audit/chain.js';
+export {
+  canonicalEntry,
+  entryHash,
+  eventOf,
+  GENESIS_HASH,
+  GENESIS_HEAD,
+  sealEvents,
+} from './audit/chain.js';
 export {
   AUDIT_CHECKPOINT_TYP,
   type AuditCheckpoint,

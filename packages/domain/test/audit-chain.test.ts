@@ -1,8 +1,11 @@
 import {
+  AUDIT_ACTIONS,
   type AuditEntry,
   type AuditEvent,
+  canonicalEntry,
   canonicalJson,
   entryHash,
+  eventOf,
   exportLine,
   GENESIS_HEAD,
   generateKeyPairPems,
@@ -160,6 +163,30 @@ describe('audit chain', () => {
 });
 
 describe('canonical JSON (RFC 8785)', () => {
+  it('writes entries exactly as the generic canonicalization does', () => {
+    const text = fc.string({ unit: 'binary' });
+    fc.assert(
+      fc.property(
+        fc.record(
+          {
+            action: fc.constantFrom(...AUDIT_ACTIONS),
+            actor: text,
+            subject: text,
+            node: text,
+            time: fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })),
+            details: fc.dictionary(text, fc.oneof(text, fc.integer(), fc.boolean(), fc.constant(null))),
+          },
+          { requiredKeys: ['action', 'actor', 'subject', 'node', 'time'] },
+        ),
+        fc.nat(),
+        (event, seq) => {
+          expect(canonicalEntry(seq, event)).toBe(canonicalJson({ ...eventOf(event), seq }));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   it('sorts keys by UTF-16 code units and serializes numbers as ECMAScript does', () => {
     // RFC 8785 §3.2.3's sorting example keys, and §3.2.2.3 number forms.
     expect(canonicalJson({ '\u20ac': 1, '\r': 2, '\ud83d\ude00': 3, '1': 4, '\u0080': 5, '\u00f6': 6 })).toBe(

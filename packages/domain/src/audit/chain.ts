@@ -22,10 +22,22 @@ export function eventOf(entry: AuditEvent): AuditEvent {
  * entries breaks the link even when every entry is intact.
  */
 export function entryHash(prevHash: string, seq: number, event: AuditEvent): string {
-  return createHash('sha256')
-    .update(prevHash)
-    .update(canonicalJson({ ...eventOf(event), seq }))
-    .digest('hex');
+  return createHash('sha256').update(prevHash).update(canonicalEntry(seq, event)).digest('hex');
+}
+
+/**
+ * JCS of `{ ...event, seq }`, written out for the event's fixed keys in their sorted order (action,
+ * actor, details, node, seq, subject, time). The same string as `canonicalJson` (a property test pins
+ * that), about five times faster: the generic walk was most of the time `audit verify` took on 100,000
+ * entries (measured with --cpu-prof, docs/audit.md).
+ */
+export function canonicalEntry(seq: number, event: AuditEvent): string {
+  const details = event.details === undefined ? '' : `,"details":${canonicalJson(event.details)}`;
+  return (
+    `{"action":${JSON.stringify(event.action)},"actor":${JSON.stringify(event.actor)}${details}` +
+    `,"node":${JSON.stringify(event.node)},"seq":${canonicalJson(seq)}` +
+    `,"subject":${JSON.stringify(event.subject)},"time":${canonicalJson(event.time)}}`
+  );
 }
 
 /** Appends `events` after `head`, in order; returns the new entries (the last is the new head). */
