@@ -7,6 +7,7 @@ const clusterTests = [
   'packages/store/test/etcd-*.test.ts',
   'packages/devtools/test/**/*.test.ts',
   'packages/client/test/cluster/*.test.ts',
+  'packages/server/test/tls/**/*.test.ts',
   'packages/dashboard/test/browser/*.test.ts',
 ];
 

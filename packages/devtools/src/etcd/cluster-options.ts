@@ -30,6 +30,13 @@ export interface EtcdClusterOptions {
   readonly startTimeoutMs?: number;
   /** fetch for the harness's HTTP calls to members; defaults to the global one. */
   readonly fetch?: typeof fetch;
+  /**
+   * Mutual TLS for clients and peers: members serve https URLs and require a certificate from this CA
+   * (`--client-cert-auth`, `--peer-client-cert-auth`). The harness issues the members' and its own client
+   * certificate from the CA directory (made by `initCertificateAuthority`, `leasehold certs init`) into
+   * `<dataDir>/tls/`.
+   */
+  readonly tls?: { readonly caDir: string };
 }
 
 /** {@link EtcdClusterOptions} checked, with defaults filled in. */
@@ -46,6 +53,9 @@ export interface ClusterConfig {
   readonly extraArgs: readonly string[];
   readonly startTimeoutMs: number;
   readonly fetch: typeof fetch;
+  /** Whether the caller gave its own fetch (the TLS harness makes one otherwise). */
+  readonly customFetch: boolean;
+  readonly tls: { readonly caDir: string } | undefined;
 }
 
 const KNOWN_KEYS = new Set<string>([
@@ -61,6 +71,7 @@ const KNOWN_KEYS = new Set<string>([
   'extraArgs',
   'startTimeoutMs',
   'fetch',
+  'tls',
 ]);
 
 /** Checks `options` once (caller mistakes throw `TypeError` naming the option) and fills in defaults. */
@@ -102,6 +113,9 @@ export function clusterConfig(options: EtcdClusterOptions): ClusterConfig {
   }
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
   if (!(startTimeoutMs > 0)) throw new TypeError('EtcdCluster.start: startTimeoutMs must be positive');
+  if (options.tls !== undefined && (typeof options.tls.caDir !== 'string' || options.tls.caDir === '')) {
+    throw new TypeError('EtcdCluster.start: tls.caDir must be the directory of a CA (ca.crt, ca.key)');
+  }
   return Object.freeze({
     size,
     dataDir: resolve(options.dataDir),
@@ -115,5 +129,7 @@ export function clusterConfig(options: EtcdClusterOptions): ClusterConfig {
     extraArgs: Object.freeze([...(options.extraArgs ?? [])]),
     startTimeoutMs,
     fetch: options.fetch ?? fetch,
+    customFetch: options.fetch !== undefined,
+    tls: options.tls ? Object.freeze({ caDir: resolve(options.tls.caDir) }) : undefined,
   });
 }

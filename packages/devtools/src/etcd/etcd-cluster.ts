@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { access, mkdir, rm } from 'node:fs/promises';
+import { access, mkdir, readFile, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type CertificateFiles, issueCertificateFiles } from '../certs/cert-files.js';
+import { tlsFetch } from '../certs/tls-fetch.js';
 import { DevtoolsError } from '../errors.js';
 import { pollUntil } from '../lib/poll.js';
 import { type ClusterConfig, clusterConfig, type EtcdClusterOptions } from './cluster-options.js';
@@ -51,13 +53,25 @@ export class EtcdCluster {
   readonly token: string;
   /** The etcd binary the members run. */
   readonly bin: string;
+  /**
+   * With `tls`: the CA and the harness's client certificate (PEM files), which any etcd client of this
+   * cluster may use too; `undefined` for a plaintext cluster.
+   */
+  readonly tls: CertificateFiles | undefined;
   readonly #config: ClusterConfig;
   readonly #processes: readonly MemberProcess[];
   readonly #flags: ClusterFlags;
   #stopping: Promise<void> | undefined;
 
-  private constructor(config: ClusterConfig, bin: string, processes: MemberProcess[], token: string) {
-    this.#config = config;
+  private constructor(
+    config: ClusterConfig,
+    bin: string,
+    processes: MemberProcess[],
+    token: string,
+    tls: ClusterTls | undefined,
+  ) {
+    this.#config = tls && !config.customFetch ? { ...config, fetch: tlsFetch(tls.clientPem) } : config;
+    this.tls = tls?.client;
     this.#processes = processes;
     this.members = processes;
     this.bin = bin;
@@ -71,6 +85,7 @@ export class EtcdCluster {
       autoCompactionRetention: config.autoCompaction.retention,
       quotaBackendBytes: config.quotaBackendBytes,
       extraArgs: config.extraArgs,
+      ...(tls ? { tls: tls.member } : {}),
     };
   }
 
@@ -98,6 +113,10 @@ export class EtcdCluster {
       }
     }
 
+    const tls = config.tls
+      ? await issueClusterTls(config.tls.caDir, config.dataDir, config.hosts)
+      : undefined;
+    const scheme = tls ? 'https' : 'http';
     for (let attempt = 1; ; attempt++) {
       const ports = await freePorts([...config.hosts, ...config.hosts]);
       const processes: MemberProcess[] = [];
@@ -109,14 +128,14 @@ export class EtcdCluster {
           new MemberProcess({
             name,
             host,
-            clientUrl: httpUrl(host, ports[i]!),
-            peerUrl: httpUrl(host, ports[names.length + i]!),
+            clientUrl: memberUrl(scheme, host, ports[i]!),
+            peerUrl: memberUrl(scheme, host, ports[names.length + i]!),
             dataDir: join(dir, 'data'),
             logFile: join(dir, 'etcd.log'),
           }),
         );
       }
-      const cluster = new EtcdCluster(config, bin, processes, `leasehold-${randomUUID()}`);
+      const cluster = new EtcdCluster(config, bin, processes, `leasehold-${randomUUID()}`, tls);
       try {
         await cluster.#boot();
         return cluster;
@@ -449,8 +468,35 @@ async function anyPortTaken(processes: readonly MemberProcess[]): Promise<boolea
   return false;
 }
 
-function httpUrl(host: string, port: number): string {
-  return `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+function memberUrl(scheme: 'http' | 'https', host: string, port: number): string {
+  return `${scheme}://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+}
+
+interface ClusterTls {
+  /** The members' certificate (server and client usage: they serve clients and call each other). */
+  readonly member: CertificateFiles;
+  /** The harness's client certificate. */
+  readonly client: CertificateFiles;
+  readonly clientPem: { readonly ca: string; readonly cert: string; readonly key: string };
+}
+
+/** Issues the members' and the harness's certificates from the CA into `<dataDir>/tls/`. */
+async function issueClusterTls(
+  caDir: string,
+  dataDir: string,
+  hosts: readonly string[],
+): Promise<ClusterTls> {
+  const out = join(dataDir, 'tls');
+  if (await exists(out)) {
+    throw new TypeError(`EtcdCluster.start: ${out} already exists; use a fresh dataDir`);
+  }
+  const sans = [...new Set([...hosts, '127.0.0.1', 'localhost'])];
+  const member = await issueCertificateFiles(caDir, out, { name: 'etcd-member', sans, kind: 'peer' });
+  const client = await issueCertificateFiles(caDir, out, { name: 'etcd-harness', kind: 'client' });
+  const [ca, cert, key] = await Promise.all(
+    [client.ca, client.cert, client.key].map((f) => readFile(f, 'utf8')),
+  );
+  return { member, client, clientPem: { ca: ca!, cert: cert!, key: key! } };
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -9,6 +9,8 @@ export interface ClusterFlags {
   readonly autoCompactionRetention: string;
   readonly quotaBackendBytes: number;
   readonly extraArgs: readonly string[];
+  /** PEM files for mutual TLS on client and peer URLs; plaintext when absent. */
+  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
 }
 
 /** What differs between members. */
@@ -53,6 +55,25 @@ export function memberArgs(member: MemberFlags, cluster: ClusterFlags, state: 'n
     '--log-level=warn',
     // stderr is the member's log file (spawn-etcd.ts), so Go panics land there too.
     '--log-outputs=stderr',
+    ...tlsArgs(cluster.tls),
     ...cluster.extraArgs,
+  ];
+}
+
+/**
+ * Client and peer mutual TLS: every client and every peer must present a certificate from the CA. One
+ * certificate (server and client usage) serves both sides, as the members call each other too.
+ */
+function tlsArgs(tls: ClusterFlags['tls']): string[] {
+  if (!tls) return [];
+  return [
+    `--cert-file=${tls.cert}`,
+    `--key-file=${tls.key}`,
+    `--trusted-ca-file=${tls.ca}`,
+    '--client-cert-auth=true',
+    `--peer-cert-file=${tls.cert}`,
+    `--peer-key-file=${tls.key}`,
+    `--peer-trusted-ca-file=${tls.ca}`,
+    '--peer-client-cert-auth=true',
   ];
 }

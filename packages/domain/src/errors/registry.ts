@@ -25,6 +25,11 @@ export const ERROR_REGISTRY = {
   FORBIDDEN: { status: 403, retryable: false, title: 'The token does not allow this operation' },
   TOKEN_NOT_FOUND: { status: 404, retryable: false, title: 'No such API token' },
   RATE_LIMITED: { status: 429, retryable: true, title: 'Too many requests; wait for Retry-After' },
+  PEER_CERTIFICATE_REQUIRED: {
+    status: 401,
+    retryable: false,
+    title: 'This node-to-node route needs a client certificate from the cluster CA',
+  },
 
   // License files.
   LICENSE_MALFORMED: {

@@ -14,6 +14,7 @@ export function registerDev(program: Command): void {
     .option('-d, --data-dir <dir>', 'where etcd and node data go', './data/dev-cluster')
     .option('--vendor-key <file>', 'trusted vendor public key; repeatable', collect)
     .option('--fresh', 'start from empty data directories')
+    .option('--tls', 'mutual TLS everywhere: a dev CA, etcd client+peer cert auth, HTTPS-only nodes')
     .action(
       async (opts: {
         nodes: number;
@@ -22,6 +23,7 @@ export function registerDev(program: Command): void {
         dataDir: string;
         vendorKey?: string[];
         fresh?: boolean;
+        tls?: boolean;
       }) => {
         if (![1, 3, 5].includes(opts.etcd)) throw new Error('--etcd must be 1, 3 or 5 (an odd quorum)');
         const cluster = await DevCluster.start({
@@ -31,6 +33,7 @@ export function registerDev(program: Command): void {
           dataDir: opts.dataDir,
           vendorKeys: opts.vendorKey ?? [],
           fresh: Boolean(opts.fresh),
+          tls: Boolean(opts.tls),
           ...(process.env.LEASEHOLD_ADMIN_TOKEN ? { adminToken: process.env.LEASEHOLD_ADMIN_TOKEN } : {}),
         });
         const lines = [
@@ -38,8 +41,16 @@ export function registerDev(program: Command): void {
           `etcd:  ${cluster.etcd.clientUrls().join(' ')}`,
           ...cluster.nodes.map((n) => `${n.name}: ${n.url}`),
           `admin token: ${cluster.adminToken}`,
+          ...(cluster.tls
+            ? [
+                `CA:    ${cluster.tls.caFile}`,
+                `client certificate (optional for API calls): ${cluster.tls.clientCertFile} ${cluster.tls.clientKeyFile}`,
+                `curl:  curl --cacert ${cluster.tls.caFile} -H 'authorization: Bearer ${cluster.adminToken}' ${cluster.nodes[0]?.url}/v1/cluster`,
+              ]
+            : []),
           '',
-          `try:  LEASEHOLD_SERVER=${cluster.nodes[0]?.url} LEASEHOLD_TOKEN=${cluster.adminToken} npx leasehold status`,
+          // The CLI's fetch trusts Node's CA list; NODE_EXTRA_CA_CERTS adds the dev CA to it.
+          `try:  ${cluster.tls ? `NODE_EXTRA_CA_CERTS=${cluster.tls.caFile} ` : ''}LEASEHOLD_SERVER=${cluster.nodes[0]?.url} LEASEHOLD_TOKEN=${cluster.adminToken} npx leasehold status`,
           'Ctrl-C stops everything.',
           '',
         ];

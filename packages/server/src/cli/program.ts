@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { registerAudit } from './audit-command.js';
+import { registerCerts } from './certs-command.js';
 import { registerDev } from './dev-command.js';
 import { registerKek } from './kek-command.js';
 import { registerKeys } from './keys-command.js';
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerServerCommands(program, license);
   registerDev(program);
   registerKek(program);
+  registerCerts(program);
   registerAudit(program);
   return program;
 }

@@ -26,6 +26,13 @@ export function registerServe(program: Command): void {
     )
     .option('--advertise-url <url>', 'URL clients and peers use for this node (env LEASEHOLD_ADVERTISE_URL)')
     .option('--node-id <id>', 'stable node id (env LEASEHOLD_NODE_ID; default host:port)')
+    .option('--tls-cert <file>', 'serve HTTPS only, with this certificate, PEM (env LEASEHOLD_TLS_CERT)')
+    .option('--tls-key <file>', 'private key of --tls-cert, PEM (env LEASEHOLD_TLS_KEY)')
+    .option('--tls-ca <file>', 'cluster CA: verifies client and peer certificates (env LEASEHOLD_TLS_CA)')
+    .option('--tls-client-auth <mode>', 'none | optional | require (env LEASEHOLD_TLS_CLIENT_AUTH)')
+    .option('--etcd-tls-ca <file>', 'CA of the etcd members (env LEASEHOLD_ETCD_TLS_CA)')
+    .option('--etcd-tls-cert <file>', 'client certificate for etcd, PEM (env LEASEHOLD_ETCD_TLS_CERT)')
+    .option('--etcd-tls-key <file>', 'private key of --etcd-tls-cert (env LEASEHOLD_ETCD_TLS_KEY)')
     .option(
       '--kek-file <file>',
       'key-encryption key, base64 of 32 bytes (env LEASEHOLD_KEK_FILE, LEASEHOLD_KEK)',
@@ -49,6 +56,13 @@ export function registerServe(program: Command): void {
             advertiseUrl: opts.advertiseUrl,
             nodeId: opts.nodeId,
             kekFile: opts.kekFile,
+            tlsCert: opts.tlsCert,
+            tlsKey: opts.tlsKey,
+            tlsCa: opts.tlsCa,
+            tlsClientAuth: opts.tlsClientAuth,
+            etcdTlsCa: opts.etcdTlsCa,
+            etcdTlsCert: opts.etcdTlsCert,
+            etcdTlsKey: opts.etcdTlsKey,
           },
         });
       } catch (err) {
@@ -58,7 +72,12 @@ export function registerServe(program: Command): void {
         }
         throw err;
       }
-      const node = await startNode(config);
+      const node = await startNode(config).catch((err: unknown) => {
+        // A certificate file that cannot be read is a configuration mistake, told as one.
+        if (!(err instanceof ConfigError)) throw err;
+        process.stderr.write(`leasehold: ${err.message}\n`);
+        process.exit(2);
+      });
       process.stdout.write(`Leasehold node listening on ${node.url}\n`);
       node.ready.then(
         (admin) => {

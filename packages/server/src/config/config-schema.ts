@@ -16,6 +16,22 @@ export const NodeConfigSchema = Type.Object(
     etcdPrefix: Type.String({ pattern: '^/.*/$', default: '/leasehold/' }),
     /** Per-call etcd deadline; store operations give up (503) after about 1.5x this without quorum. */
     etcdCallTimeoutMs: Type.Integer({ minimum: 50, maximum: 10_000, default: 500 }),
+    /** Mutual TLS to etcd (https endpoints): CA of the members, our client certificate and key (PEM files). */
+    etcdTlsCa: Type.Optional(Type.String({ minLength: 1 })),
+    etcdTlsCert: Type.Optional(Type.String({ minLength: 1 })),
+    etcdTlsKey: Type.Optional(Type.String({ minLength: 1 })),
+    /** The node serves HTTPS only (no plaintext port) with this certificate and key (PEM files). */
+    tlsCert: Type.Optional(Type.String({ minLength: 1 })),
+    tlsKey: Type.Optional(Type.String({ minLength: 1 })),
+    /** The cluster CA: verifies client certificates and the peers this node probes (PEM file). */
+    tlsCa: Type.Optional(Type.String({ minLength: 1 })),
+    /**
+     * Client certificates: `none`; `optional` (default with tlsCa: SDK clients use bearer tokens, peers
+     * present certificates, a certificate that fails verification ends the connection); `require`.
+     */
+    tlsClientAuth: Type.Optional(
+      Type.Union([Type.Literal('none'), Type.Literal('optional'), Type.Literal('require')]),
+    ),
     /** The URL peers and clients use to reach this node (default: http://host:port). */
     advertiseUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
     heartbeatIntervalMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 1000 }),
@@ -91,6 +107,13 @@ export const ENV_KEYS: Readonly<Record<string, keyof NodeConfig>> = {
   LEASEHOLD_AUDIT_MAX_LIVE_ENTRIES: 'auditMaxLiveEntries',
   LEASEHOLD_AUDIT_ARCHIVE_DIR: 'auditArchiveDir',
   LEASEHOLD_NODE_ID: 'nodeId',
+  LEASEHOLD_ETCD_TLS_CA: 'etcdTlsCa',
+  LEASEHOLD_ETCD_TLS_CERT: 'etcdTlsCert',
+  LEASEHOLD_ETCD_TLS_KEY: 'etcdTlsKey',
+  LEASEHOLD_TLS_CERT: 'tlsCert',
+  LEASEHOLD_TLS_KEY: 'tlsKey',
+  LEASEHOLD_TLS_CA: 'tlsCa',
+  LEASEHOLD_TLS_CLIENT_AUTH: 'tlsClientAuth',
   LEASEHOLD_KEK: 'kek',
   LEASEHOLD_KEK_FILE: 'kekFile',
   LEASEHOLD_LEASE_RATE_LIMIT_PER_MINUTE: 'leaseRateLimitPerMinute',

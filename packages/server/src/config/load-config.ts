@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import Value from 'typebox/value';
 import { ENV_KEYS, type NodeConfig, NodeConfigSchema } from './config-schema.js';
+import { tlsConfigProblems } from './tls-rules.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -84,6 +85,8 @@ export function loadConfig(sources: ConfigSources): NodeConfig {
     });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
+  const tlsProblems = tlsConfigProblems(withDefaults);
+  if (tlsProblems.length > 0) throw new ConfigError(`invalid configuration: ${tlsProblems.join('; ')}`);
   return Object.freeze({
     ...withDefaults,
     vendorKeys: Object.freeze([...withDefaults.vendorKeys]),

@@ -1,6 +1,12 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { EtcdCluster } from '@leasehold/devtools';
+import {
+  type CertificateFiles,
+  EtcdCluster,
+  initCertificateAuthority,
+  issueCertificateFiles,
+  tlsFetch,
+} from '@leasehold/devtools';
 import { generateApiToken } from '../tokens/api-token.js';
 import { NodeProcess } from './node-process.js';
 
@@ -21,6 +27,22 @@ export interface DevClusterOptions {
   readonly etcdElectionMs?: number;
   /** Start from empty directories. */
   readonly fresh?: boolean;
+  /** Extra environment for single nodes by name (`node-2`), after `nodeEnv`: e.g. libfaketime for one. */
+  readonly nodeEnvByName?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /**
+   * Mutual TLS everywhere: a development CA in `<dataDir>/tls/`, etcd with client and peer certificate
+   * auth, nodes serving HTTPS only and calling etcd and each other with their node certificates.
+   */
+  readonly tls?: boolean;
+}
+
+/** The dev cluster's PKI: what a client needs to call its nodes over TLS. */
+export interface DevClusterTls {
+  /** The CA certificate every node and etcd member chains to. */
+  readonly caFile: string;
+  /** A client certificate (`kind client`) for tools that want mutual TLS, e.g. curl. */
+  readonly clientCertFile: string;
+  readonly clientKeyFile: string;
 }
 
 /**
@@ -33,13 +55,17 @@ export class DevCluster {
     readonly etcd: EtcdCluster,
     readonly nodes: readonly NodeProcess[],
     readonly adminToken: string,
+    readonly tls: DevClusterTls | undefined,
   ) {}
 
   static async start(options: DevClusterOptions): Promise<DevCluster> {
     const dataDir = resolve(options.dataDir);
     if (options.fresh) rmSync(dataDir, { recursive: true, force: true });
     mkdirSync(dataDir, { recursive: true });
+    const host = options.host ?? '127.0.0.1';
+    const pki = options.tls ? await makeDevPki(join(dataDir, 'tls'), host, options.nodes) : undefined;
     const etcd = await EtcdCluster.start({
+      ...(pki ? { tls: { caDir: pki.caDir } } : {}),
       members: options.etcdMembers,
       dataDir: join(dataDir, 'etcd'),
       ...(options.etcdHeartbeatMs ? { heartbeatMs: options.etcdHeartbeatMs } : {}),
@@ -48,7 +74,6 @@ export class DevCluster {
     try {
       await etcd.waitHealthy(20_000);
       const adminToken = options.adminToken ?? generateApiToken('admin');
-      const host = options.host ?? '127.0.0.1';
       const ports = await freePorts(options.nodes, options.basePort ?? 0, host);
       const nodes = ports.map((port, i) => {
         const name = `node-${i + 1}`;
@@ -66,14 +91,22 @@ export class DevCluster {
           '--node-id',
           name,
           ...(options.vendorKeys ?? []).flatMap((k) => ['--vendor-key', resolve(k)]),
+          ...(pki ? nodeTlsArgs(pki.nodes[i]!) : []),
         ];
-        return new NodeProcess(name, `http://${host}:${port}`, args, {
-          LEASEHOLD_ADMIN_TOKEN: adminToken,
-          LEASEHOLD_LOG_LEVEL: 'warn',
-          ...options.nodeEnv,
-        });
+        return new NodeProcess(
+          name,
+          `${pki ? 'https' : 'http'}://${host}:${port}`,
+          args,
+          {
+            LEASEHOLD_ADMIN_TOKEN: adminToken,
+            LEASEHOLD_LOG_LEVEL: 'warn',
+            ...options.nodeEnv,
+            ...options.nodeEnvByName?.[name],
+          },
+          pki?.fetch,
+        );
       });
-      const cluster = new DevCluster(etcd, nodes, adminToken);
+      const cluster = new DevCluster(etcd, nodes, adminToken, pki?.summary);
       try {
         // One at a time: the first creates the cluster signing key, the rest find it.
         for (const node of nodes) await node.start();
@@ -96,6 +129,53 @@ export class DevCluster {
     await Promise.all(this.nodes.map((n) => n.kill('SIGTERM')));
     await this.etcd.stop();
   }
+}
+
+interface DevPki {
+  readonly caDir: string;
+  readonly nodes: readonly CertificateFiles[];
+  readonly summary: DevClusterTls;
+  /** Trusts the CA and presents the client certificate: for health checks of TLS nodes. */
+  readonly fetch: typeof fetch;
+}
+
+/**
+ * The development CA and the certificates the cluster needs, in `dir`: one `peer` certificate per node
+ * (its HTTPS server, its calls to peers, and its etcd client certificate) and one client certificate.
+ */
+async function makeDevPki(dir: string, host: string, nodes: number): Promise<DevPki> {
+  const caDir = join(dir, 'ca');
+  await initCertificateAuthority(caDir, { commonName: 'Leasehold dev cluster CA' });
+  const sans = [...new Set([host, '127.0.0.1', 'localhost'])];
+  const nodeFiles: CertificateFiles[] = [];
+  for (let i = 1; i <= nodes; i++) {
+    nodeFiles.push(await issueCertificateFiles(caDir, dir, { name: `node-${i}`, sans, kind: 'peer' }));
+  }
+  const client = await issueCertificateFiles(caDir, dir, { name: 'dev-client', kind: 'client' });
+  const [ca, cert, key] = [client.ca, client.cert, client.key].map((f) => readFileSync(f, 'utf8'));
+  return {
+    caDir,
+    nodes: nodeFiles,
+    summary: { caFile: client.ca, clientCertFile: client.cert, clientKeyFile: client.key },
+    fetch: tlsFetch({ ca: ca!, cert: cert!, key: key! }),
+  };
+}
+
+function nodeTlsArgs(files: CertificateFiles): string[] {
+  return [
+    '--tls-cert',
+    files.cert,
+    '--tls-key',
+    files.key,
+    '--tls-ca',
+    files.ca,
+    '--etcd-tls-ca',
+    files.ca,
+    '--etcd-tls-cert',
+    files.cert,
+    '--etcd-tls-key',
+    files.key,
+  ];
 }
 
 async function freePorts(count: number, base: number, host: string): Promise<number[]> {

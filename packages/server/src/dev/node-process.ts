@@ -21,6 +21,8 @@ export class NodeProcess {
     readonly url: string,
     private readonly args: readonly string[],
     private readonly env: Readonly<Record<string, string>>,
+    /** For the /healthz wait: a TLS node needs a fetch that trusts its CA (devtools' tlsFetch). */
+    private readonly fetchImpl: typeof fetch = fetch,
   ) {}
 
   get state(): NodeState {
@@ -56,7 +58,7 @@ export class NodeProcess {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.#state !== 'running') break;
-      const ok = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(500) }).then(
+      const ok = await this.fetchImpl(`${this.url}/healthz`, { signal: AbortSignal.timeout(500) }).then(
         (r) => r.ok,
         () => false,
       );

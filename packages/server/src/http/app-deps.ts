@@ -1,7 +1,9 @@
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Clock, LicenseVerificationKeys } from '@leasehold/domain';
 import type { LeaseStore, Membership } from '@leasehold/store';
 import type { FastifyServerOptions } from 'fastify';
 import type { ClusterKeyring } from '../keys/cluster-keyring.js';
+import type { PeerReading } from '../node/peer-probe.js';
 import type { NodeMetrics } from '../observability/node-metrics.js';
 import type { ClockHighWater } from '../time/clock-high-water.js';
 import type { RouteScope } from './auth.js';
@@ -27,6 +29,10 @@ export interface AppDeps {
   readonly clockHighWater?: ClockHighWater;
   /** Rate, size and time limits; defaults in http/limits/http-limits.ts. */
   readonly limits?: Partial<HttpLimits>;
+  /** The node serves HTTPS with these options (cert, key, client-certificate policy); plaintext when absent. */
+  readonly https?: HttpsServerOptions;
+  /** The peer probe's last reading of each other node (clock skew, round trip), by node id. */
+  readonly peerReadings?: () => ReadonlyMap<string, PeerReading>;
   /** How long a node trusts a token lookup before reading the store again (0: every request). */
   readonly tokenCacheMs?: number;
   /** The node's metrics; a fresh set (without process metrics) when absent. */

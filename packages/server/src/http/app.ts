@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { LeaseholdError } from '@leasehold/domain';
 import { operationDeadline } from '@leasehold/store';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { installDashboard } from '../dashboard/dashboard-routes.js';
 import { observeApp } from '../observability/app-observability.js';
 import { installMetrics } from '../observability/http-metrics.js';
@@ -17,6 +17,7 @@ import { clusterRoutes } from './routes/cluster.js';
 import { healthRoutes } from './routes/health.js';
 import { leaseRoutes } from './routes/leases.js';
 import { licenseRoutes } from './routes/licenses.js';
+import { peerRoutes } from './routes/peer.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { Problem } from './schemas.js';
 import { TokenCache } from './token-cache.js';
@@ -85,7 +86,10 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
     genReqId: () => deps.newId(),
     // Fastify's own closing answer is not problem+json; ours (below) is, with a retryable code.
     return503OnClosing: false,
-  }).withTypeProvider<TypeBoxTypeProvider>();
+    // With TLS the one listener is HTTPS; no plaintext port is ever opened (docs/security.md).
+    // (Node's HTTPS server takes the same header size and timeout options as the plain one.)
+    ...(deps.https ? { https: { ...serverLimitOptions(limits).http, ...deps.https } } : {}),
+  } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
 
   // Fastify parses text/plain by default; this API speaks JSON only, so anything else is a 415.
   app.removeContentTypeParser('text/plain');
@@ -148,6 +152,7 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
   await app.register(tokenRoutes, { deps });
   await app.register(auditRoutes, { deps });
   await app.register(clusterRoutes, { deps });
+  await app.register(peerRoutes, { deps });
   await installDashboard(app, deps);
 
   app.get('/openapi.json', { config: { scopes: ['public'] }, schema: { hide: true } }, async () =>

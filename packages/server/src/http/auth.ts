@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import { LeaseholdError } from '@leasehold/domain';
 import type { ApiTokenRecord } from '@leasehold/store';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -12,7 +13,7 @@ import type { TokenCache } from './token-cache.js';
  * everything and force-releases leases, but installs, revokes, checks out and manages tokens never;
  * `client` uses the lease routes of its one license (docs/security.md has the table).
  */
-export type RouteScope = 'public' | 'admin' | 'operator' | 'client';
+export type RouteScope = 'public' | 'admin' | 'operator' | 'client' | 'peer';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -36,6 +37,8 @@ export function installAuth(app: FastifyInstance, tokens: TokenCache, failures?:
     const scopes = request.routeOptions.config.scopes;
     // The not-found handler has no scopes: it answers ROUTE_NOT_FOUND to anyone.
     if (!scopes || scopes.includes('public')) return;
+    // Node-to-node routes: authenticated by the TLS client certificate, not a token (docs/security.md).
+    if (scopes.includes('peer')) return requirePeerCertificate(request);
     // An address over its failure budget is refused before its token is even looked at.
     await failures?.check(request, reply);
     const record = await authenticate(request, tokens).catch(async (err: unknown) => {
@@ -66,6 +69,37 @@ async function authenticate(request: FastifyRequest, tokens: TokenCache): Promis
   }
   return record;
 }
+
+/**
+ * `peer` routes answer a caller whose client certificate chained to the cluster CA in the handshake. On a
+ * plaintext node (no TLS configured: nothing to verify with) they are as open as `/healthz`; they reveal
+ * no more than the node's clock.
+ */
+function requirePeerCertificate(request: FastifyRequest): void {
+  const socket = request.raw.socket as Partial<TLSSocket>;
+  if (socket.encrypted !== true || !socket.getPeerCertificate) return;
+  const cert = socket.getPeerCertificate();
+  if (Object.keys(cert).length === 0) {
+    throw new LeaseholdError('PEER_CERTIFICATE_REQUIRED', 'no client certificate was presented');
+  }
+  if (socket.authorized !== true) {
+    throw new LeaseholdError(
+      'PEER_CERTIFICATE_REQUIRED',
+      `the client certificate does not verify against the cluster CA (${String(socket.authorizationError)})`,
+    );
+  }
+  // Node certificates are issued for both usages (`certs issue --kind peer`); a client-only certificate
+  // from the same CA (a tool's, an operator's) does not make its holder a node.
+  if (!(cert.ext_key_usage ?? []).includes(SERVER_AUTH_OID)) {
+    throw new LeaseholdError(
+      'PEER_CERTIFICATE_REQUIRED',
+      'the client certificate is not a node (peer) certificate',
+    );
+  }
+}
+
+/** id-kp-serverAuth (RFC 5280 §4.2.1.12). */
+const SERVER_AUTH_OID = '1.3.6.1.5.5.7.3.1';
 
 function bearerToken(request: FastifyRequest): string {
   const header = request.headers.authorization;

@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import { type Clock, type LeaseholdError, systemClock } from '@leasehold/domain';
 import {
   EtcdMembership,
   EtcdStore,
+  type EtcdStoreOptions,
   type LeaseStore,
   type Membership,
   SingleNodeMembership,
@@ -20,9 +22,12 @@ import { resolveKek } from '../keys/key-encryption-key.js';
 import { loadDecryptionKeys, loadVendorKeys } from '../keys/vendor-trust.js';
 import { NodeMetrics } from '../observability/node-metrics.js';
 import { ClockHighWater, HIGH_WATER_FILE } from '../time/clock-high-water.js';
+import { enforceOptionalClientAuth, loadEtcdCredentials, loadNodeTls } from '../tls/node-tls.js';
 import { VERSION } from '../version.js';
 import { type AdminTokenResult, ensureAdminToken } from './admin-token.js';
 import { LeaseSweeper } from './lease-sweeper.js';
+import { addPeerClockGauge } from './peer-clock-gauge.js';
+import { PeerProbe, peerTimeRequest } from './peer-probe.js';
 
 export interface RunningNode {
   readonly url: string;
@@ -63,11 +68,13 @@ function openStore(
   dataDir: string,
   clock: Clock,
   kek: Buffer,
+  credentials: EtcdStoreOptions['credentials'],
   nodeId: string,
 ): { store: LeaseStore; membership: Membership } {
   if (config.store === 'etcd') {
     const store = new EtcdStore({
       kek,
+      ...(credentials ? { credentials } : {}),
       endpoints: config.etcdEndpoints,
       prefix: config.etcdPrefix,
       node: nodeId,
@@ -107,8 +114,17 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
   const kek = resolveKek(config, dataDir);
   // Read before serving: an unreadable mark stops the start; a clock behind it keeps /readyz failing.
   const clockHighWater = new ClockHighWater(clock, join(dataDir, HIGH_WATER_FILE));
+  // Certificates are read before anything opens: a missing file stops the start (never plaintext instead).
+  const tls = loadNodeTls(config);
   const nodeId = config.nodeId ?? `${hostname()}:${config.port === 0 ? process.pid : config.port}`;
-  const { store, membership } = openStore(config, dataDir, clock, kek.kek, nodeId);
+  const { store, membership } = openStore(
+    config,
+    dataDir,
+    clock,
+    kek.kek,
+    loadEtcdCredentials(config),
+    nodeId,
+  );
   try {
     const keyring = ClusterKeyring.empty();
     // Made here, not by the app, so the sweeper's expiries count into the same registry.
@@ -119,7 +135,10 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       clock,
       processMetrics: true,
     });
+    let probe: PeerProbe | undefined;
     const app = await buildApp({
+      ...(tls ? { https: tls.server } : {}),
+      peerReadings: () => probe?.readings() ?? new Map(),
       metrics,
       metricsScopes: config.metricsAuth === 'token' ? ['admin', 'operator'] : ['public'],
       store,
@@ -151,6 +170,20 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
         'generated a key-encryption key beside the data it protects; keep it elsewhere (--kek-file or ' +
           'LEASEHOLD_KEK) so that a copy of the data directory alone does not reveal licenses and keys',
       );
+    }
+    if (tls?.clientAuth === 'optional') enforceOptionalClientAuth(app.server as unknown as TlsServer);
+    const peerRequest = config.store === 'etcd' ? peerTimeRequest(tls?.peerClient) : undefined;
+    if (peerRequest) {
+      probe = new PeerProbe({
+        membership,
+        selfId: nodeId,
+        clock,
+        intervalMs: config.heartbeatIntervalMs,
+        timeoutMs: Math.max(250, Math.min(config.heartbeatIntervalMs, 2000)),
+        request: peerRequest,
+        log: app.log,
+      });
+      addPeerClockGauge(metrics, probe);
     }
     if (vendorKeys.size === 0) {
       app.log.warn('no vendor keys configured (--vendor-key): every license install will be refused');
@@ -191,7 +224,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    const url = `${tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     // The node listens at once and finishes starting in the background: one started before its store is
     // reachable answers /healthz, fails /readyz with 503, and becomes ready by itself once the store is.
     let closed = false;
@@ -213,6 +246,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       await nodeEvent('node.joined', 'start');
       sweeper.start();
       auditKeeper.start();
+      probe?.start();
       return admin;
     })();
     bootstrap.catch((err: unknown) => app.log.error({ err }, 'start-up failed'));
@@ -239,6 +273,8 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
           await nodeEvent('node.left', 'shutdown');
           await auditKeeper.sealAll().catch(() => 0);
         }
+        await probe?.stop();
+        peerRequest?.close();
         await membership.leave();
         // Drain in-flight requests for a moment, then cut the rest: connections whose client aborted a
         // request are never idle to Node, and would hold close() for Fastify's 72 s keep-alive timeout

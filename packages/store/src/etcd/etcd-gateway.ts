@@ -23,7 +23,10 @@ export interface EtcdConnectionOptions {
   readonly endpoints: readonly string[];
   /** Per-call deadline; a call to a member without quorum fails after this long. */
   readonly callTimeoutMs?: number;
-  /** Passed to etcd3 (TLS credentials, auth) — the security issue fills these in. */
+  /**
+   * Mutual TLS to etcd (endpoints `https://`): the CA that signed the members' certificates, and our
+   * client certificate and key, all PEM. etcd started with `--client-cert-auth` refuses a client without.
+   */
   readonly credentials?: IOptions['credentials'];
 }
 
@@ -111,10 +114,13 @@ export const operationDeadline = new AsyncLocalStorage<number>();
 
 export class EtcdGateway {
   readonly client: Etcd3;
+  /** The TLS credentials of the connection, for other calls to the same members (the JSON gateway). */
+  readonly credentials: IOptions['credentials'];
   readonly #callTimeoutMs: number;
 
   constructor(options: EtcdConnectionOptions) {
     this.#callTimeoutMs = options.callTimeoutMs ?? 1000;
+    this.credentials = options.credentials;
     this.client = new Etcd3({
       hosts: [...options.endpoints],
       credentials: options.credentials,

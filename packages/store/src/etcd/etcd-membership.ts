@@ -1,6 +1,7 @@
 import type { Lease as EtcdLease } from 'etcd3';
 import type { Membership, NodeAnnouncement, NodeRecord, StoreMember } from '../port/membership.js';
 import type { EtcdGateway } from './etcd-gateway.js';
+import { postGateway } from './json-gateway.js';
 import type { Keyspace } from './keyspace.js';
 
 export interface EtcdMembershipOptions {
@@ -138,12 +139,13 @@ export class EtcdMembership implements Membership {
     return Promise.all(
       this.options.endpoints.map(async (endpoint): Promise<StoreMember> => {
         try {
-          const response = await fetch(`${endpoint.replace(/\/+$/, '')}/v3/maintenance/status`, {
-            method: 'POST',
-            body: '{}',
-            signal: AbortSignal.timeout(1000),
-          });
-          const status = (await response.json()) as {
+          // With mutual TLS the gateway wants the same client certificate as gRPC.
+          const response = await postGateway(
+            `${endpoint.replace(/\/+$/, '')}/v3/maintenance/status`,
+            {},
+            { credentials: this.options.gateway.credentials, timeoutMs: 1000 },
+          );
+          const status = response.json as {
             header?: { member_id?: string };
             leader?: string;
             raftTerm?: string;
@@ -155,7 +157,10 @@ export class EtcdMembership implements Membership {
             name: status.header?.member_id ?? endpoint,
             endpoint,
             healthy:
-              response.ok && errors.length === 0 && status.leader !== undefined && status.leader !== '0',
+              response.status === 200 &&
+              errors.length === 0 &&
+              status.leader !== undefined &&
+              status.leader !== '0',
             leader: status.leader !== undefined && status.leader === status.header?.member_id,
             raftTerm: status.raftTerm === undefined ? undefined : Number(status.raftTerm),
             dbSizeBytes: status.dbSize === undefined ? undefined : Number(status.dbSize),

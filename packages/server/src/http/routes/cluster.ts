@@ -14,6 +14,13 @@ const NodeView = Type.Object({
   heartbeatAgeMs: Type.Integer({ description: "Age of the node's last heartbeat, by this node's clock" }),
   healthy: Type.Boolean(),
   self: Type.Boolean(),
+  // From this node's peer probe (node/peer-probe.ts); absent for itself and before the first probe.
+  clockSkewMs: Type.Optional(
+    Type.Integer({ description: "That node's clock minus this node's, ms (NTP-style, ±rttMs/2)" }),
+  ),
+  rttMs: Type.Optional(Type.Number({ description: 'Round trip of the last successful clock probe, ms' })),
+  lastProbeAgeMs: Type.Optional(Type.Integer({ description: 'Age of the last probe of that node, ms' })),
+  reachable: Type.Optional(Type.Boolean({ description: 'Whether that node answered the last probe' })),
 });
 
 const StoreMemberView = Type.Object({
@@ -92,6 +99,7 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
             heartbeatAgeMs: Math.round(age),
             healthy: age < ttl,
             self: n.id === deps.nodeId,
+            ...peerView(deps, n.id),
           };
         }),
         storeMembers: members,
@@ -99,3 +107,15 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
     },
   );
 };
+
+/** The peer probe's reading of one node, as /v1/cluster shows it. */
+function peerView(deps: AppDeps, id: string) {
+  const reading = id === deps.nodeId ? undefined : deps.peerReadings?.().get(id);
+  if (!reading) return {};
+  return {
+    ...(reading.clockSkewMs === undefined ? {} : { clockSkewMs: Math.round(reading.clockSkewMs) }),
+    ...(reading.rttMs === undefined ? {} : { rttMs: Math.round(reading.rttMs * 10) / 10 }),
+    lastProbeAgeMs: Math.max(0, Math.round(deps.clock.monotonic() - reading.probedAt)),
+    reachable: reading.reachable,
+  };
+}

@@ -1,0 +1,82 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config/load-config.js';
+import { startNode } from '../src/node/leasehold-node.js';
+
+const load = (flags: Record<string, unknown>, env: Record<string, string> = {}) => loadConfig({ env, flags });
+
+/** A configuration that asks for TLS never falls back to plaintext: half of one is refused by name. */
+describe('TLS configuration', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'leasehold-tls-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    [{ tlsCert: 'node.crt' }, 'tlsCert and tlsKey go together'],
+    [{ tlsKey: 'node.key' }, 'tlsCert and tlsKey go together'],
+    [{ tlsCa: 'ca.crt' }, 'tlsCa and tlsClientAuth need tlsCert and tlsKey'],
+    [{ tlsCert: 'a', tlsKey: 'b', tlsClientAuth: 'require' }, "tlsClientAuth 'require' needs tlsCa"],
+    [{ tlsCert: 'a', tlsKey: 'b', advertiseUrl: 'http://node-1:7300' }, 'advertiseUrl must be https://'],
+    [{ etcdEndpoints: ['https://127.0.0.1:2379'] }, 'https:// etcdEndpoints need etcdTlsCa'],
+    [
+      { etcdEndpoints: ['http://127.0.0.1:2379'], etcdTlsCa: 'ca.crt' },
+      'etcdEndpoints must be https:// when etcd TLS settings are given',
+    ],
+    [
+      { etcdEndpoints: ['https://127.0.0.1:2379', 'http://127.0.0.1:2380'], etcdTlsCa: 'ca.crt' },
+      'etcdEndpoints mix http:// and https://',
+    ],
+    [
+      { etcdEndpoints: ['https://127.0.0.1:2379'], etcdTlsCa: 'ca.crt', etcdTlsCert: 'c.crt' },
+      'etcdTlsCert and etcdTlsKey go together',
+    ],
+    [
+      { etcdEndpoints: ['https://127.0.0.1:2379'], etcdTlsCert: 'c.crt', etcdTlsKey: 'c.key' },
+      'etcdTlsCert needs etcdTlsCa',
+    ],
+  ])('%j is refused: %s', (flags, message) => {
+    expect(() => load(flags)).toThrow(ConfigError);
+    expect(() => load(flags)).toThrow(message);
+  });
+
+  it('reads the settings from LEASEHOLD_* variables, and refuses an unknown client-auth mode', () => {
+    const config = load(
+      {},
+      {
+        LEASEHOLD_TLS_CERT: 'n.crt',
+        LEASEHOLD_TLS_KEY: 'n.key',
+        LEASEHOLD_TLS_CA: 'ca.crt',
+        LEASEHOLD_TLS_CLIENT_AUTH: 'require',
+        LEASEHOLD_ETCD_ENDPOINTS: 'https://127.0.0.1:2379',
+        LEASEHOLD_ETCD_TLS_CA: 'ca.crt',
+        LEASEHOLD_ETCD_TLS_CERT: 'c.crt',
+        LEASEHOLD_ETCD_TLS_KEY: 'c.key',
+      },
+    );
+    expect(config).toMatchObject({
+      tlsCert: 'n.crt',
+      tlsKey: 'n.key',
+      tlsCa: 'ca.crt',
+      tlsClientAuth: 'require',
+      etcdTlsCa: 'ca.crt',
+      etcdTlsCert: 'c.crt',
+      etcdTlsKey: 'c.key',
+    });
+    expect(() => load({ tlsCert: 'a', tlsKey: 'b', tlsCa: 'c', tlsClientAuth: 'maybe' })).toThrow(
+      'tlsClientAuth',
+    );
+  });
+
+  it('a certificate file that cannot be read stops the start with a ConfigError naming the file', async () => {
+    const key = join(dir, 'node.key');
+    writeFileSync(key, 'not used');
+    const config = load({
+      dataDir: join(dir, 'data'),
+      port: 0,
+      tlsCert: join(dir, 'missing.crt'),
+      tlsKey: key,
+    });
+    await expect(startNode(config, { logger: false })).rejects.toThrow(/cannot read tlsCert .*missing\.crt/);
+  });
+});
