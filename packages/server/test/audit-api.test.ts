@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyAuditFiles } from '@leasehold/domain';
@@ -123,6 +123,8 @@ describe('audit trail over HTTP', () => {
     });
     await t.install(await t.vendor.issue({ features: { solver: { seats: 100 } } }));
     for (let i = 0; i < 60; i++) await t.checkout({ client: { id: `c${i}` } });
+    // A segment a crash left behind before its entries were pruned: superseded, not kept twice.
+    writeFileSync(join(archiveDir, 'audit-000000000000001-000000000000040.ndjson'), 'stale\n');
     await archiving.tick();
     const segments = readdirSync(archiveDir).sort();
     expect(segments).toEqual(['audit-000000000000001-000000000000052.ndjson']);

@@ -1,11 +1,22 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { type AuditEntry, type AuditHead, exportLine, type StoredCheckpoint } from '@leasehold/domain';
 
 /** `audit-000000000000001-000000000050000.ndjson`: names sort in seq order. */
 export function segmentName(from: number, to: number): string {
-  return `audit-${String(from).padStart(15, '0')}-${String(to).padStart(15, '0')}.ndjson`;
+  return `audit-${pad(from)}-${pad(to)}.ndjson`;
 }
+
+const pad = (seq: number) => String(seq).padStart(15, '0');
 
 /**
  * Writes one archive segment durably: the anchor it continues from, its entries, and the checkpoints
@@ -41,6 +52,12 @@ export function writeSegment(
     closeSync(fd);
   }
   renameSync(temp, path);
+  // A segment from the same seq left by a crash before its entries were pruned is superseded by this one
+  // (its entries are still in the store, and now in this file): keep one, or verify would see them twice.
+  const prefix = `audit-${pad(first.seq)}-`;
+  for (const name of readdirSync(dir)) {
+    if (name.startsWith(prefix) && join(dir, name) !== path) rmSync(join(dir, name), { force: true });
+  }
   const dirFd = openSync(dir, 'r');
   try {
     fsyncSync(dirFd);
