@@ -22,7 +22,13 @@ async function problemOf(res: Response): Promise<ApiProblem> {
  * Calls this node's API with the signed-in token in the Authorization header: the token never goes into
  * a URL (where access logs and browser history would keep it) or a cookie.
  */
-export async function api<T>(token: string, method: string, path: string, body?: unknown): Promise<T> {
+export async function api<T>(
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  signal?: AbortSignal,
+): Promise<T> {
   const res = await fetch(path, {
     method,
     headers: {
@@ -31,6 +37,7 @@ export async function api<T>(token: string, method: string, path: string, body?:
     },
     body: body === undefined ? null : JSON.stringify(body),
     cache: 'no-store',
+    signal: signal ?? null,
   });
   if (!res.ok) throw await problemOf(res);
   return (await res.json()) as T;

@@ -18,6 +18,7 @@ const STALE_MS = 4000;
 interface Session {
   readonly abort: AbortController;
   readonly timers: number[];
+  readonly nodes: NodesPanel;
 }
 
 let session: Session | undefined;
@@ -38,10 +39,21 @@ function showSignIn(message = ''): void {
   setConnection('lost', 'signed out');
 }
 
+/** Ends the session and wipes what it showed: the next sign-in (perhaps another role) starts blank. */
 function stop(): void {
   session?.abort.abort();
   for (const t of session?.timers ?? []) clearInterval(t);
+  session?.nodes.dispose();
   session = undefined;
+  for (const id of ['nodes-body', 'members-body', 'usage-list', 'leases-body', 'audit-body']) {
+    byId(id).replaceChildren();
+  }
+  for (const id of ['nodes-summary', 'members-summary', 'leases-status', 'audit-status', 'charts-latest']) {
+    const el = byId(id);
+    el.textContent = '';
+    for (const key of Object.keys(el.dataset)) delete el.dataset[key];
+  }
+  byId('problems').textContent = '';
 }
 
 function signOut(message = ''): void {
@@ -57,9 +69,9 @@ function signOut(message = ''): void {
 function start(token: string): void {
   stop();
   const abort = new AbortController();
-  const current: Session = { abort, timers: [] };
-  session = current;
   const nodes = new NodesPanel();
+  const current: Session = { abort, timers: [], nodes };
+  session = current;
   const charts = new ChartsPanel();
   activeCharts = charts;
   let leases: LeasesPanel | undefined;
@@ -78,9 +90,9 @@ function start(token: string): void {
       byId('whoami').textContent = `${hello.scope} · node ${hello.node}`;
       document.body.dataset.role = hello.scope;
       if (!leases) {
-        leases = new LeasesPanel(token, hello.scope === 'admin');
+        leases = new LeasesPanel(token, hello.scope === 'admin', abort.signal);
         leases.refresh();
-        void refreshAudit(token);
+        void refreshAudit(token, abort.signal);
       }
       setConnection('live', `live from ${hello.node}`);
       return;
@@ -139,7 +151,7 @@ function start(token: string): void {
     window.setInterval(() => nodes.render(), TICK_MS),
     window.setInterval(() => {
       leases?.refresh();
-      if (leases) void refreshAudit(token);
+      if (leases) void refreshAudit(token, abort.signal);
     }, POLL_MS),
   );
   void loop();

@@ -18,10 +18,11 @@ interface AuditPage {
 }
 
 /** The latest audit events, newest first; "not available" on a node without the audit API. */
-export async function refreshAudit(token: string): Promise<void> {
+export async function refreshAudit(token: string, signal: AbortSignal): Promise<void> {
   const status = byId('audit-status');
   try {
-    const page = await api<AuditPage>(token, 'GET', '/v1/audit/events?limit=50');
+    const page = await api<AuditPage>(token, 'GET', '/v1/audit/events?limit=50', undefined, signal);
+    if (signal.aborted) return;
     const events = [...page.events].sort((a, b) => b.seq - a.seq);
     replaceChildren(
       byId('audit-body'),
@@ -45,6 +46,7 @@ export async function refreshAudit(token: string): Promise<void> {
       : '';
     status.dataset.available = 'true';
   } catch (err) {
+    if (signal.aborted) return;
     status.dataset.available = 'false';
     replaceChildren(byId('audit-body'), []);
     status.textContent =

@@ -22,9 +22,11 @@ export class LeasesPanel {
   #loading: Promise<void> | undefined;
   #again = false;
 
+  /** `signal` aborts with the session: a late answer must not paint a signed-out or newer session. */
   constructor(
     private readonly token: string,
     private readonly canRelease: boolean,
+    private readonly signal: AbortSignal,
   ) {
     byId('leases-immediate-label').hidden = !canRelease;
   }
@@ -47,7 +49,14 @@ export class LeasesPanel {
   async #load(): Promise<void> {
     const status = byId('leases-status');
     try {
-      const { leases } = await api<{ leases: LeaseView[] }>(this.token, 'GET', '/v1/leases?limit=500');
+      const { leases } = await api<{ leases: LeaseView[] }>(
+        this.token,
+        'GET',
+        '/v1/leases?limit=500',
+        undefined,
+        this.signal,
+      );
+      if (this.signal.aborted) return;
       replaceChildren(
         byId('leases-body'),
         leases.length > 0
@@ -56,6 +65,7 @@ export class LeasesPanel {
       );
       status.textContent = `${leases.length} lease${leases.length === 1 ? '' : 's'} holding seats`;
     } catch (err) {
+      if (this.signal.aborted) return;
       status.textContent =
         err instanceof ApiProblem && err.code === 'FORBIDDEN'
           ? 'this token may not list leases'
