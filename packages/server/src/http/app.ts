@@ -5,7 +5,7 @@ import { operationDeadline } from '@leasehold/store';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { installDashboard } from '../dashboard/dashboard-routes.js';
 import { observeApp } from '../observability/app-observability.js';
-import { installMetrics } from '../observability/http-metrics.js';
+import { installMetrics, metricsRoute } from '../observability/http-metrics.js';
 import type { NodeMetrics } from '../observability/node-metrics.js';
 import type { AppDeps } from './app-deps.js';
 import { installAuth } from './auth.js';
@@ -125,7 +125,7 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
   app.decorate('tokenCache', tokens);
   installAuth(app, tokens, await installRateLimits(app, limits));
   app.decorate('metrics', metrics);
-  installMetrics(app, metrics, deps.metricsScopes);
+  installMetrics(app, metrics);
 
   await app.register(swagger, {
     openapi: {
@@ -155,6 +155,7 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
   await app.register(peerRoutes, { deps });
   await installDashboard(app, deps);
 
+  metricsRoute(app, metrics, deps.metricsScopes);
   app.get('/openapi.json', { config: { scopes: ['public'] }, schema: { hide: true } }, async () =>
     app.swagger(),
   );

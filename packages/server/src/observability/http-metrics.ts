@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Type from 'typebox';
 import type { RouteScope } from '../http/auth.js';
+import { problemResponses } from '../http/schemas.js';
 import type { NodeMetrics } from './node-metrics.js';
 
 /** The route label of requests no route matched: one value, whatever URL was asked for. */
@@ -32,14 +34,10 @@ function problemCode(request: FastifyRequest, reply: FastifyReply, payload: unkn
 }
 
 /**
- * Counts every response by route pattern and status, and serves `/metrics`. Hooks are on the root
- * instance, so they see every route, the not-found handler and errors thrown by other hooks (auth).
+ * Counts every response by route pattern and status. Hooks are on the root instance, so they see every
+ * route, the not-found handler and errors thrown by other hooks (auth).
  */
-export function installMetrics(
-  app: FastifyInstance,
-  metrics: NodeMetrics,
-  scopes: readonly RouteScope[] = ['public'],
-): void {
+export function installMetrics(app: FastifyInstance, metrics: NodeMetrics): void {
   app.addHook('onSend', async (request, reply, payload) => {
     problemCode(request, reply, payload);
     return payload;
@@ -52,11 +50,29 @@ export function installMetrics(
       metrics.httpFailures.inc({ method, route, code: problemCodes.get(request) ?? 'UNKNOWN' });
     }
   });
+}
+
+/**
+ * Serves `/metrics`. Registered after the OpenAPI plugin (unlike the hooks above), so that the route
+ * is in the spec like every other.
+ */
+export function metricsRoute(
+  app: FastifyInstance,
+  metrics: NodeMetrics,
+  scopes: readonly RouteScope[] = ['public'],
+): void {
   app.get(
     '/metrics',
     {
       config: { scopes },
-      schema: { hide: true },
+      schema: {
+        tags: ['observability'],
+        summary: 'Prometheus metrics',
+        description:
+          'Text exposition format 0.0.4. Public unless the node runs with metricsAuth "token" ' +
+          '(docs/observability.md).',
+        response: { 200: Type.String(), ...problemResponses },
+      },
     },
     async (_request, reply) => {
       const { contentType, body } = await metrics.expose();
