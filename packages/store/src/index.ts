@@ -1,5 +1,6 @@
-export { type DataKey, unwrapDataKey, type WrappedDataKey } from './crypto/data-key.js';
+export { type DataKey, newDataKey, unwrapDataKey, type WrappedDataKey } from './crypto/data-key.js';
 export { KEK_BYTES, kekFingerprint, parseKek } from './crypto/key-encryption-key.js';
+export { RecordCipher, type SealedKind } from './crypto/record-cipher.js';
 export { type EtcdConnectionOptions, EtcdGateway, operationDeadline } from './etcd/etcd-gateway.js';
 export { EtcdMembership, type EtcdMembershipOptions } from './etcd/etcd-membership.js';
 export { EtcdStore, type EtcdStoreOptions } from './etcd/etcd-store.js';

@@ -18,6 +18,8 @@ export const ERROR_REGISTRY = {
   MALFORMED_REQUEST: { status: 400, retryable: false, title: 'The request body is not valid JSON' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, title: 'Send application/json' },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false, title: 'The request body is too large' },
+  HEADERS_TOO_LARGE: { status: 431, retryable: false, title: 'The request headers are too large' },
+  REQUEST_TIMEOUT: { status: 408, retryable: false, title: 'The request did not arrive in time' },
   ROUTE_NOT_FOUND: { status: 404, retryable: false, title: 'No such route' },
 
   // Authentication and authorization.

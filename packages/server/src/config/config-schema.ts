@@ -61,8 +61,8 @@ export const NodeConfigSchema = Type.Object(
     kek: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     /** A file holding the base64 KEK. Embedded default: <dataDir>/kek, made at first start. */
     kekFile: Type.Optional(Type.String({ minLength: 1 })),
-    /** Lease calls (checkout, renew, check-in, reads) per token per node per minute; 0 turns it off. */
-    leaseRateLimitPerMinute: Type.Integer({ minimum: 0, default: 6000 }),
+    /** Lease calls (checkout, renew, check-in, reads) per client token per node per minute; 0: off. */
+    leaseRateLimitPerMinute: Type.Integer({ minimum: 0, default: 12_000 }),
     /** Failed authentications per client address per node per minute before 429; 0 turns it off. */
     authFailureLimitPerMinute: Type.Integer({ minimum: 0, default: 30 }),
     bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 128 * 1024 }),

@@ -86,6 +86,7 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
     genReqId: () => deps.newId(),
     // Fastify's own closing answer is not problem+json; ours (below) is, with a retryable code.
     return503OnClosing: false,
+    frameworkErrors: frameworkProblem,
     // With TLS the one listener is HTTPS; no plaintext port is ever opened (docs/security.md).
     // (Node's HTTPS server takes the same header size and timeout options as the plain one.)
     ...(deps.https ? { https: { ...serverLimitOptions(limits).http, ...deps.https } } : {}),

@@ -14,7 +14,7 @@ export interface AuthFailureLimiter {
 
 /**
  * @fastify/rate-limit with its in-memory store, so every limit is per node (docs/security.md "Limits").
- * Lease routes are limited per token (key = token id, so a token cannot escape by changing address);
+ * Lease routes are limited per client token (key = token id, so it cannot escape by changing address);
  * failed authentications per client address. Over the limit: 429 RATE_LIMITED with Retry-After.
  */
 export async function installRateLimits(
@@ -47,9 +47,11 @@ export async function installRateLimits(
       timeWindow: MINUTE_MS,
       keyGenerator: (request) => `token:${request.principal?.id ?? request.ip}`,
     });
-    // preHandler: after authentication, so the key is the token's id.
+    // preHandler: after authentication, so the key is the token's id. Client tokens only: they are the
+    // ones handed to every installation of a product; admin and operator tokens stay with people.
     app.addHook('preHandler', async (request, reply) => {
-      if (!request.principal || !request.routeOptions.url?.startsWith('/v1/leases')) return;
+      if (request.principal?.scope !== 'client' || !request.routeOptions.url?.startsWith('/v1/leases'))
+        return;
       const state = await leaseCalls(request);
       if (!state.isAllowed && state.isExceeded) {
         throw limited(reply, state.ttlInSeconds, 'too many lease calls for this token on this node');
