@@ -61,15 +61,17 @@ export class NodesPanel {
   #row(node: NodeStatus, elapsed: number, ttlMs: number, stale: boolean): HTMLTableRowElement {
     const age = node.heartbeatAgeMs + elapsed;
     const up = node.healthy && age < ttlMs;
-    const state = stale ? 'unknown' : up ? 'up' : 'down';
-    const text = stale ? 'unknown' : up ? 'healthy' : node.departed ? 'down (left the cluster)' : 'down';
+    // Without news, a node last seen healthy is "unknown"; one already down stays down.
+    const unknown = stale && node.healthy;
+    const state = unknown ? 'unknown' : up ? 'up' : 'down';
+    const text = unknown ? 'unknown' : up ? 'healthy' : node.departed ? 'down (left the cluster)' : 'down';
     return h(
       'tr',
       { 'data-node': node.id, 'data-state': state, class: state },
       h('td', {}, node.id, node.self ? h('span', { class: 'badge' }, 'this node') : null),
       // Another node's dashboard is a sign-in away (the token is kept per origin).
       h('td', {}, node.self ? node.url : h('a', { href: `${node.url}/`, rel: 'noreferrer' }, node.url)),
-      h('td', {}, up && !stale ? (node.role ?? '') : '—'),
+      h('td', {}, state === 'up' ? (node.role ?? '') : '—'),
       h('td', { class: 'state' }, h('span', { class: `dot ${state}` }), text),
       h('td', { class: 'num' }, formatAge(age)),
       h('td', {}, node.version),

@@ -210,6 +210,8 @@ describe('dashboard in Chromium against a 3-node cluster', () => {
     await cluster.nodes[0]?.kill('SIGKILL');
     await page.locator('tr[data-node="node-2"][data-state="unknown"]').waitFor({ timeout: 10_000 });
     expect(await page.textContent('#nodes-summary')).toContain('no news from node-1');
+    // node-3 was known to be down already: it stays down.
+    expect(await page.getAttribute('tr[data-node="node-3"]', 'data-state')).toBe('down');
     expect(await page.getAttribute('#connection', 'data-state')).not.toBe('live');
     expect(await page.getAttribute('tr[data-node="node-2"] a', 'href')).toBe(`${cluster.urls()[1]}/`);
     await shot('07-serving-node-down');
