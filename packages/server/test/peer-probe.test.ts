@@ -1,0 +1,122 @@
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { createCertificateAuthority, issueCertificate } from '@leasehold/devtools';
+import { ManualClock } from '@leasehold/domain';
+import type { Membership, NodeRecord } from '@leasehold/store';
+import { describe, expect, it } from 'vitest';
+import { PeerProbe, peerTimeRequest } from '../src/node/peer-probe.js';
+
+/** A membership whose node list the test sets. */
+function staticMembership(ids: () => string[]): Membership {
+  return {
+    join: async () => undefined,
+    leave: async () => undefined,
+    nodes: async () =>
+      ids().map(
+        (id): NodeRecord => ({
+          id,
+          url: `https://${id}.test:7300`,
+          version: 'test',
+          startedAt: 0,
+          heartbeatAt: 0,
+          leads: [],
+        }),
+      ),
+    storeMembers: async () => [],
+    leadership: () => ({ leader: false, fence: undefined }),
+  };
+}
+
+const log = { warn: () => undefined };
+
+describe('peer clock probe (NTP-style, fake clock)', () => {
+  it('skew = peer time − (send time + RTT/2); unreachable keeps the last skew; departed peers drop out', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 28));
+    let members: string[] = [];
+    // Each peer answers after 40 ms (20 ms each way) with its clock read on arrival.
+    const offsets: Record<string, number> = { ahead: 5000, behind: -1200 };
+    let downFails = false;
+    const probe = new PeerProbe({
+      membership: staticMembership(() => members),
+      selfId: 'self',
+      clock,
+      intervalMs: 1000,
+      timeoutMs: 500,
+      log,
+      request: async (url) => {
+        const id = new URL(url).hostname.replace('.test', '');
+        if (id === 'down' && downFails)
+          throw Object.assign(new Error('connect refused'), { code: 'ECONNREFUSED' });
+        clock.advance(20);
+        const peerTime = clock.now() + (offsets[id] ?? 0);
+        clock.advance(20);
+        return peerTime;
+      },
+    });
+    // One peer per round: the fake clock is shared, so concurrent probes would share its advances.
+    members = ['self', 'ahead'];
+    await probe.probeOnce();
+    expect(probe.readings().get('ahead')).toMatchObject({ clockSkewMs: 5000, rttMs: 40, reachable: true });
+
+    members = ['self', 'behind'];
+    await probe.probeOnce();
+    expect([...probe.readings().keys()]).toEqual(['behind']);
+    expect(probe.readings().get('behind')).toMatchObject({ clockSkewMs: -1200, rttMs: 40, reachable: true });
+
+    members = ['self', 'down'];
+    await probe.probeOnce();
+    expect(probe.readings().get('down')).toMatchObject({ clockSkewMs: 0, reachable: true });
+    downFails = true;
+    await probe.probeOnce();
+    expect(probe.readings().get('down')).toMatchObject({
+      clockSkewMs: 0,
+      rttMs: 40,
+      reachable: false,
+      error: 'ECONNREFUSED: connect refused',
+    });
+
+    await probe.stop();
+    members = ['self', 'late'];
+    probe.start(); // a stopped probe stays stopped
+    await probe.probeOnce();
+    expect(probe.readings().has('late')).toBe(false);
+  });
+});
+
+describe('peer time transport', () => {
+  it('presents the node certificate over mutual TLS, and refuses a plaintext peer URL', async () => {
+    const ca = await createCertificateAuthority();
+    const server = await issueCertificate(ca, { name: 'node-2', sans: ['127.0.0.1'], kind: 'peer' });
+    const client = await issueCertificate(ca, { name: 'node-1', sans: ['127.0.0.1'], kind: 'peer' });
+    const seen: string[] = [];
+    const https = createServer(
+      {
+        cert: server.certPem,
+        key: server.keyPem,
+        ca: ca.certPem,
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (req, res) => {
+        seen.push((req.socket as TLSSocket).getPeerCertificate().subject.CN ?? '');
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ node: 'node-2', time: 1234.5 }));
+      },
+    );
+    await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+    const { port } = https.address() as AddressInfo;
+    const request = peerTimeRequest({ ca: ca.certPem, cert: client.certPem, key: client.keyPem });
+    try {
+      expect(await request(`https://127.0.0.1:${port}`, 2000)).toBe(1234.5);
+      expect(await request(`https://127.0.0.1:${port}/`, 2000)).toBe(1234.5);
+      expect(seen).toEqual(['node-1', 'node-1']);
+      await expect(request(`http://127.0.0.1:${port}`, 2000)).rejects.toThrow(
+        /refusing to probe .* in plaintext/,
+      );
+    } finally {
+      request.close();
+      await new Promise((resolve) => https.close(resolve));
+    }
+  });
+});
