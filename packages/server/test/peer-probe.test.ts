@@ -99,7 +99,7 @@ describe('peer time transport', () => {
         rejectUnauthorized: true,
       },
       (req, res) => {
-        seen.push((req.socket as TLSSocket).getPeerCertificate().subject.CN ?? '');
+        seen.push(String((req.socket as TLSSocket).getPeerCertificate().subject.CN));
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify({ node: 'node-2', time: 1234.5 }));
       },
