@@ -13,6 +13,8 @@ import { DASHBOARD_HEADERS } from './security-headers.js';
 const STREAM_SCOPES: readonly RouteScope[] = ['admin', 'operator'];
 /** One snapshot a second: heartbeat ages and usage bars move visibly, the store reads stay cheap. */
 const SNAPSHOT_INTERVAL_MS = 1000;
+/** Snapshots pushed by changes through this node start at least this far apart (4 a second at most). */
+const CHANGE_GAP_MS = 250;
 /** Streams per node: each is a socket held open; beyond this the node refuses with a retryable 503. */
 const MAX_STREAMS = 64;
 /**
@@ -48,6 +50,8 @@ export async function installDashboard(
     now: () => deps.clock.now(),
     stats: () => metrics?.summary() ?? null,
     intervalMs: options.snapshotIntervalMs ?? SNAPSHOT_INTERVAL_MS,
+    minGapMs: CHANGE_GAP_MS,
+    monotonic: () => deps.clock.monotonic(),
     maxSubscribers: options.maxStreams ?? MAX_STREAMS,
     keepDepartedMs: KEEP_DEPARTED_MS,
   });
@@ -57,7 +61,7 @@ export async function installDashboard(
   // A checkout, check-in or force-release through this node shows on its dashboards at once.
   app.addHook('onResponse', async (request, reply) => {
     if (request.method === 'GET' || request.method === 'HEAD' || reply.statusCode >= 400) return;
-    live.refreshSoon();
+    live.changed();
     if (request.method === 'DELETE' && request.routeOptions.url === '/v1/tokens/:id') {
       for (const recheck of streams.values()) recheck();
     }

@@ -37,6 +37,13 @@ export interface LiveSnapshotsOptions {
   readonly now: () => number;
   readonly stats: () => StatsSummary | null;
   readonly intervalMs: number;
+  /**
+   * Change-driven snapshots start at least this far apart: a node taking a thousand checkouts a second
+   * must not rebuild (and re-read the store for) a thousand snapshots a second.
+   */
+  readonly minGapMs: number;
+  /** Monotonic milliseconds, for the gap. */
+  readonly monotonic: () => number;
   readonly maxSubscribers: number;
   /** How long a departed node stays on the dashboard as down. */
   readonly keepDepartedMs: number;
@@ -46,7 +53,7 @@ type Subscriber = (snapshot: DashboardSnapshot) => void;
 
 /**
  * One snapshot loop per node, shared by every open stream: the store is read once a second however many
- * dashboards watch, and not at all when none do. A change made through this node (`refreshSoon`) pushes a
+ * dashboards watch, and not at all when none do. A change made through this node (`changed`) pushes a
  * new snapshot at once; changes made through other nodes show at the next tick.
  */
 export class LiveSnapshots {
@@ -56,6 +63,8 @@ export class LiveSnapshots {
   #building: Promise<void> | undefined;
   #again = false;
   #closed = false;
+  #lastStart = Number.NEGATIVE_INFINITY;
+  #pending: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: LiveSnapshotsOptions) {
     this.#roster = new NodeRoster(options.nodeId, options.nodeTtlMs, options.keepDepartedMs);
@@ -84,6 +93,21 @@ export class LiveSnapshots {
     };
   }
 
+  /**
+   * Something changed through this node: push a snapshot as soon as the minimum gap since the last one
+   * allows. Any number of calls within the gap make one snapshot.
+   */
+  changed(): void {
+    if (this.#subscribers.size === 0 || this.#closed || this.#pending) return;
+    const wait = Math.max(0, this.#lastStart + this.options.minGapMs - this.options.monotonic());
+    this.#pending = operationDeadline.exit(() =>
+      setTimeout(() => {
+        this.#pending = undefined;
+        this.refreshSoon();
+      }, wait),
+    );
+  }
+
   /** Builds and pushes a snapshot now, or right after the one being built (coalesced). */
   refreshSoon(): void {
     if (this.#subscribers.size === 0 || this.#closed) return;
@@ -91,6 +115,7 @@ export class LiveSnapshots {
       this.#again = true;
       return;
     }
+    this.#lastStart = this.options.monotonic();
     this.#building = operationDeadline
       .run(performance.now() + this.options.intervalMs, () => this.#build())
       .then(
@@ -116,7 +141,9 @@ export class LiveSnapshots {
 
   #stop(): void {
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#pending) clearTimeout(this.#pending);
     this.#timer = undefined;
+    this.#pending = undefined;
   }
 
   async #build(): Promise<DashboardSnapshot> {

@@ -63,6 +63,8 @@ describe('LiveSnapshots', () => {
         now: () => T0,
         stats: () => null,
         intervalMs: 1000,
+        minGapMs: 250,
+        monotonic: () => performance.now(),
         maxSubscribers: 2,
         keepDepartedMs: 60_000,
       });
@@ -87,6 +89,41 @@ describe('LiveSnapshots', () => {
       );
     } finally {
       await t.close().catch(() => undefined);
+    }
+  });
+
+  it('turns a burst of changes into a snapshot at most every minimum gap', async () => {
+    const t = await makeTestApp();
+    try {
+      const live = new LiveSnapshots({
+        store: t.store,
+        membership: undefined,
+        nodeId: 'n',
+        nodeTtlMs: 3000,
+        now: () => T0,
+        stats: () => null,
+        intervalMs: 60_000,
+        minGapMs: 200,
+        monotonic: () => performance.now(),
+        maxSubscribers: 2,
+        keepDepartedMs: 60_000,
+      });
+      let pushed = 0;
+      live.subscribe(() => pushed++);
+      await expect.poll(() => pushed).toBe(1);
+      const start = performance.now();
+      // A thousand checkouts' worth of changes over ~600 ms.
+      while (performance.now() - start < 600) {
+        for (let i = 0; i < 50; i++) live.changed();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await new Promise((r) => setTimeout(r, 250));
+      // One every 200 ms at most (plus the first): not one per change.
+      expect(pushed).toBeGreaterThanOrEqual(3);
+      expect(pushed).toBeLessThanOrEqual(5);
+      live.close();
+    } finally {
+      await t.close();
     }
   });
 });
