@@ -38,7 +38,7 @@ export class EtcdAudit {
   ) {}
 
   /** The write that records `event` as pending, for the caller's transaction. */
-  pendingWrite(event: AuditEvent): WriteOp {
+  pendingWrite(event: AuditEvent): { readonly put: string; readonly value: string } {
     // Unique without coordination: time, a per-process counter, and randomness. Order comes from the
     // create revision, not from this id.
     const id = `${event.time.toString(36).padStart(9, '0')}-${(this.#counter++).toString(36)}-${Math.floor(

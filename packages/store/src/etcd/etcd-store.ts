@@ -922,8 +922,11 @@ export class EtcdStore implements LeaseStore {
   // Audit trail ----------------------------------------------------------------------------------
 
   recordAudit(event: AuditEvent): Promise<void> {
+    // One key for every attempt, written only if absent: a retry after an unknown outcome finds the first
+    // attempt's record instead of adding a second one.
+    const write = this.#audit.pendingWrite(event);
     return this.#optimistic(async () => {
-      await this.#commit([], [this.#audit.pendingWrite(event)]);
+      await this.gateway.txn([{ key: write.put, target: 'Create', equals: 0 }], [write]);
     });
   }
 
