@@ -90,7 +90,7 @@ function start(token: string): void {
       byId('whoami').textContent = `${hello.scope} · node ${hello.node}`;
       document.body.dataset.role = hello.scope;
       if (!leases) {
-        leases = new LeasesPanel(token, hello.scope === 'admin', abort.signal);
+        leases = new LeasesPanel(token, hello.canForceRelease, abort.signal);
         leases.refresh();
         void refreshAudit(token, abort.signal);
       }

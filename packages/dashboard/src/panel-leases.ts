@@ -14,7 +14,7 @@ interface LeaseView {
 }
 
 /**
- * The leases holding seats now, with force-release for admins. A force-release stops renewals; by default
+ * The leases holding seats now, with force-release for the tokens the server lets do it. A force-release stops renewals; by default
  * the seat frees when the last token handed out runs out (no two valid tokens for one seat), and
  * "free the seat at once" asks for `immediate` — the operator's call, documented in docs/dashboard.md.
  */

@@ -53,4 +53,6 @@ export interface Hello {
   readonly node: string;
   readonly scope: string;
   readonly intervalMs: number;
+  /** Whether this token may force-release leases (the server's own route policy). */
+  readonly canForceRelease: boolean;
 }

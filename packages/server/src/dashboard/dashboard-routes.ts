@@ -119,7 +119,7 @@ export async function installDashboard(
         tags: ['dashboard'],
         summary: 'Live cluster snapshots for the dashboard (text/event-stream)',
         description:
-          'Server-sent events: `hello` once ({node, scope, intervalMs}), then `snapshot` every second and ' +
+          'Server-sent events: `hello` once ({node, scope, intervalMs, canForceRelease}), then `snapshot` every second and ' +
           'after every change made through this node: nodes (departed ones kept as down for 5 minutes), ' +
           'store members, seat usage per license and feature, and request stats. `end` and the end of ' +
           'the stream when its token is revoked (checked every 10 s, and at once on a revocation here).',
@@ -170,10 +170,19 @@ export async function installDashboard(
         // Proxies (nginx) would otherwise buffer the stream.
         'x-accel-buffering': 'no',
       });
+      const scope = request.principal?.scope;
       write('hello', {
         node: deps.nodeId,
-        scope: request.principal?.scope,
+        scope,
         intervalMs: options.snapshotIntervalMs ?? SNAPSHOT_INTERVAL_MS,
+        // From the route's own declaration, so the page offers exactly what the server will allow.
+        canForceRelease: app.routeTable.some(
+          (r) =>
+            r.method === 'POST' &&
+            r.url === '/v1/leases/:id/force-release' &&
+            scope !== undefined &&
+            r.scopes.includes(scope),
+        ),
       });
     },
   );

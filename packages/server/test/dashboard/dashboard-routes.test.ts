@@ -95,7 +95,7 @@ describe('GET /v1/events', () => {
     expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
     const events = sseEvents(res);
     const hello = await events.next('hello');
-    expect(hello).toEqual({ node: 'test-node', scope: 'admin', intervalMs: 1000 });
+    expect(hello).toEqual({ node: 'test-node', scope: 'admin', intervalMs: 1000, canForceRelease: true });
     const first = await events.next('snapshot');
     expect(first).toMatchObject({
       node: 'test-node',
