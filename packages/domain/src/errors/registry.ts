@@ -21,6 +21,8 @@ export const ERROR_REGISTRY = {
   HEADERS_TOO_LARGE: { status: 431, retryable: false, title: 'The request headers are too large' },
   REQUEST_TIMEOUT: { status: 408, retryable: false, title: 'The request did not arrive in time' },
   ROUTE_NOT_FOUND: { status: 404, retryable: false, title: 'No such route' },
+  BAD_URL: { status: 400, retryable: false, title: 'The URL is not valid (bad percent-encoding)' },
+  URL_TOO_LONG: { status: 414, retryable: false, title: 'A path parameter is over the length limit' },
 
   // Authentication and authorization.
   UNAUTHENTICATED: { status: 401, retryable: false, title: 'A valid bearer token is required' },

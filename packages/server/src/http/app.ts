@@ -11,7 +11,7 @@ import type { AppDeps } from './app-deps.js';
 import { installAuth } from './auth.js';
 import { DEFAULT_HTTP_LIMITS, serverLimitOptions } from './limits/http-limits.js';
 import { installRateLimits } from './limits/rate-limits.js';
-import { installProblemHandlers } from './problem.js';
+import { frameworkProblem, installProblemHandlers } from './problem.js';
 import { auditRoutes } from './routes/audit.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { healthRoutes } from './routes/health.js';
@@ -56,6 +56,7 @@ export const LOG_REDACT = [
   'token',
   'license',
   'privatePem',
+  'raw',
   'kek',
   'adminToken',
   '*.details.token',

@@ -33,6 +33,9 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'MALFORMED_REQUEST',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_REQUEST',
   FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_REQUEST',
+  // Raised by the router before any route runs; they reach us through Fastify's `frameworkErrors`.
+  FST_ERR_BAD_URL: 'BAD_URL',
+  FST_ERR_MAX_PARAM_LENGTH: 'URL_TOO_LONG',
 };
 
 export function toLeaseholdError(err: FastifyError | Error): LeaseholdError {
@@ -54,6 +57,14 @@ export function toLeaseholdError(err: FastifyError | Error): LeaseholdError {
   return new LeaseholdError('INTERNAL', 'internal error; the request id is in the logs', undefined, {
     cause: err,
   });
+}
+
+/**
+ * Fastify's `frameworkErrors` option: the router answers a bad or over-long URL itself, in plain JSON,
+ * unless this is set (found by the API fuzzer: a 200-character id got a 414 without a code).
+ */
+export function frameworkProblem(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  sendProblem(reply, toLeaseholdError(err));
 }
 
 export function installProblemHandlers(app: FastifyInstance): void {

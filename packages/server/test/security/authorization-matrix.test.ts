@@ -1,0 +1,140 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, makeTestApp, type TestApp } from '../helpers/test-app.js';
+
+/**
+ * The authorization matrix (issue 5): every route × every kind of caller, against the policy below.
+ * The policy is written out here, not read from the routes' own declarations, so a route that declares
+ * the wrong scopes fails; a route missing from the policy fails too, so no new route goes unreviewed.
+ *
+ *   admin     everything
+ *   operator  every read, plus force-release (issue 5: "read + force-release")
+ *   client    the lease routes of the one license its token is bound to, and the node list
+ */
+type Caller = 'anonymous' | 'bogus' | 'admin' | 'operator' | 'client';
+const CALLERS: readonly Caller[] = ['anonymous', 'bogus', 'admin', 'operator', 'client'];
+const PUBLIC: readonly Caller[] = CALLERS;
+const READ: readonly Caller[] = ['admin', 'operator'];
+const ADMIN: readonly Caller[] = ['admin'];
+const LEASE: readonly Caller[] = ['admin', 'client'];
+
+const POLICY: Readonly<Record<string, readonly Caller[]>> = {
+  'GET /healthz': PUBLIC,
+  'GET /readyz': PUBLIC,
+  'GET /.well-known/jwks.json': PUBLIC,
+  'GET /openapi.json': PUBLIC,
+  'POST /v1/licenses': ADMIN,
+  'GET /v1/licenses': READ,
+  'GET /v1/licenses/:id': READ,
+  'POST /v1/licenses/:id/revoke': ADMIN,
+  'POST /v1/leases': LEASE,
+  'POST /v1/leases/:id/renew': LEASE,
+  'DELETE /v1/leases/:id': LEASE,
+  'GET /v1/leases/:id': ['admin', 'operator', 'client'],
+  'GET /v1/leases': READ,
+  'POST /v1/leases/:id/force-release': ['admin', 'operator'],
+  'POST /v1/tokens': ADMIN,
+  'GET /v1/tokens': ADMIN,
+  'DELETE /v1/tokens/:id': ADMIN,
+  'GET /v1/audit/events': READ,
+  'GET /v1/audit/export': READ,
+  'GET /v1/nodes': ['admin', 'operator', 'client'],
+  'GET /v1/cluster': ['admin', 'operator', 'client'],
+  'GET /v1/events': READ,
+  // Peers prove themselves with a node certificate over mTLS (tls tests); a plaintext node has none to
+  // ask for, and the route tells only the time.
+  'GET /v1/peer/time': PUBLIC,
+  'GET /metrics': PUBLIC,
+  'GET /': PUBLIC,
+  'GET /dashboard/:file': PUBLIC,
+};
+
+/** Routes that stream until the client leaves: called over a real socket and left after the head. */
+const STREAMING = new Set(['GET /v1/events']);
+
+describe('authorization matrix', () => {
+  let t: TestApp;
+  let tokens: Record<Caller, string | null>;
+
+  beforeEach(async () => {
+    t = await makeTestApp();
+    expect((await t.install()).statusCode).toBe(201);
+    const make = async (payload: object) => {
+      const res = await t.call({ method: 'POST', url: '/v1/tokens', payload });
+      expect(res.statusCode, res.body).toBe(201);
+      return res.json().token as string;
+    };
+    tokens = {
+      anonymous: null,
+      bogus: `lh_admin_${'x'.repeat(43)}`,
+      admin: undefined as unknown as string,
+      operator: await make({ scope: 'operator', name: 'ops' }),
+      client: await make({ scope: 'client', license: 'lic-1', name: 'app' }),
+    };
+  });
+  afterEach(() => t.close());
+
+  /** Opens a stream over a real socket, reads its status (and body when it is an error), and leaves. */
+  const streamHead = async (url: string, token: string | null) => {
+    // One listener per test; t.close() in afterEach closes it with the app.
+    const address = t.app.server.listening ? undefined : await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const base = address ?? `http://127.0.0.1:${(t.app.server.address() as { port: number }).port}`;
+    const abort = new AbortController();
+    const res = await fetch(`${base}${url}`, {
+      headers: token === null ? {} : { authorization: `Bearer ${token}` },
+      signal: abort.signal,
+    });
+    const body = res.ok ? '' : await res.text();
+    abort.abort();
+    return { statusCode: res.status, body, json: () => JSON.parse(body) };
+  };
+
+  /** Fresh records for the route's `:id`, made with the admin token, so a call can act on them. */
+  const target = async (url: string): Promise<{ url: string; payload?: object }> => {
+    if (url.startsWith('/v1/leases/:id')) {
+      const lease = (await t.checkout({ client: { id: `c-${Math.random()}` } })).json();
+      return { url: url.replace(':id', lease.id), payload: url.endsWith('force-release') ? {} : undefined };
+    }
+    if (url.startsWith('/v1/licenses/:id')) return { url: url.replace(':id', 'lic-1') };
+    if (url.startsWith('/v1/tokens/:id')) {
+      const res = await t.call({ method: 'POST', url: '/v1/tokens', payload: { scope: 'admin', name: 'x' } });
+      return { url: url.replace(':id', res.json().id) };
+    }
+    if (url === '/v1/leases') {
+      return { url, payload: { feature: 'solver', client: { id: 'c' }, requestId: `req-${Math.random()}` } };
+    }
+    if (url === '/v1/licenses') return { url, payload: { license: await t.vendor.issue({ ver: 2 }) } };
+    if (url === '/v1/tokens') return { url, payload: { scope: 'client', license: 'lic-1' } };
+    if (url === '/dashboard/:file') return { url: '/dashboard/main.js' };
+    return { url };
+  };
+
+  it('lists every route of the node in the policy', async () => {
+    await t.app.ready();
+    const routes = t.app.routeTable.map((r) => `${r.method} ${r.url}`).sort();
+    expect(routes).toEqual(Object.keys(POLICY).sort());
+  });
+
+  for (const [route, allowed] of Object.entries(POLICY)) {
+    it(`${route}: ${allowed.join(', ')}`, async () => {
+      const [method, url] = route.split(' ') as [string, string];
+      // Denied callers first: an allowed call may change what the route acts on (a revocation).
+      const order = [...CALLERS].sort((a, b) => Number(allowed.includes(a)) - Number(allowed.includes(b)));
+      for (const caller of order) {
+        const { url: concrete, payload } = await target(url);
+        const token = caller === 'admin' ? undefined : tokens[caller];
+        const res = STREAMING.has(route)
+          ? await streamHead(concrete, token === undefined ? ADMIN_TOKEN : token)
+          : await t.call({ method: method as 'GET', url: concrete, token, payload });
+        const seen = `${caller} ${method} ${concrete} → ${res.statusCode} ${res.body.slice(0, 200)}`;
+        expect(res.statusCode, seen).toBeLessThan(500);
+        if (allowed.includes(caller)) {
+          expect([401, 403], seen).not.toContain(res.statusCode);
+        } else if (caller === 'anonymous' || caller === 'bogus') {
+          expect([res.statusCode, res.json().code], seen).toEqual([401, 'UNAUTHENTICATED']);
+        } else {
+          expect([res.statusCode, res.json().code], seen).toEqual([403, 'FORBIDDEN']);
+        }
+      }
+    });
+  }
+});
