@@ -16,8 +16,8 @@ import type { Keyspace } from './keyspace.js';
  * writes each entry and deletes its pending key, plus the head: 60 entries are 121 operations.
  */
 export const SEAL_BATCH = 60;
-/** Entries deleted per archival transaction (one delete each, plus the anchor). */
-const PRUNE_BATCH = 100;
+/** Entries per archival transaction: a delete each, a delete per checkpoint among them, and the anchor. */
+const PRUNE_BATCH = 60;
 
 /** The compare failed: another sealer (or archiver) moved first. The caller re-reads and retries. */
 export class AuditConflict extends Error {}
@@ -146,10 +146,19 @@ export class EtcdAudit {
     const last = batch[batch.length - 1];
     if (!last || last.seq !== upTo) throw new RangeError(`no sealed audit entry ${upTo} to archive through`);
     const next: AuditHead = { seq: last.seq, hash: last.hash };
+    // Their checkpoints went into the segment with them (at most one per entry: within etcd's limit).
+    const checkpoints = await this.gateway.read([
+      {
+        from: this.keys.auditCheckpoint(anchor.seq + 1),
+        to: this.keys.auditCheckpoint(upTo + 1),
+        limit: PRUNE_BATCH,
+      },
+    ]);
     const result = await this.gateway.txn(
       [{ key: this.keys.auditAnchor(), target: 'Mod', equals: anchorKv?.modRevision ?? 0 }],
       [
         ...batch.map((e) => ({ delete: this.keys.auditEntry(e.seq) })),
+        ...(checkpoints.results[0] ?? []).map((kv) => ({ delete: kv.key })),
         { put: this.keys.auditAnchor(), value: JSON.stringify(next) },
       ],
     );

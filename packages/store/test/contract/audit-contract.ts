@@ -171,9 +171,14 @@ export function describeAuditContract(backend: string, open: StoreFactory): void
       await store.saveAuditCheckpoint(checkpoint);
       await store.saveAuditCheckpoint({ ...checkpoint, jws: 'other' }); // never replaced
       expect(await store.listAuditCheckpoints()).toEqual([checkpoint]);
+      const early = { seq: 100, hash: 'h'.repeat(64), time: T0, node: 'node-1', jws: 'a.b.c' };
+      await store.saveAuditCheckpoint(early);
+      expect(await store.listAuditCheckpoints()).toEqual([early, checkpoint]);
 
       const all = await store.auditEntries({ afterSeq: 0, limit: 1000 });
       const anchor = await store.pruneAudit(230);
+      // Checkpoints inside the archived range leave with it (into the segment); the later one stays.
+      expect(await store.listAuditCheckpoints()).toEqual([checkpoint]);
       expect(anchor).toEqual({ seq: 230, hash: all[229]?.hash });
       const live = await store.auditEntries({ afterSeq: 0, limit: 1000 });
       expect(live.map((e) => e.seq)).toEqual(all.slice(230).map((e) => e.seq));
