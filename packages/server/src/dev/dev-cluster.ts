@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   type CertificateFiles,
@@ -74,6 +75,11 @@ export class DevCluster {
     try {
       await etcd.waitHealthy(20_000);
       const adminToken = options.adminToken ?? generateApiToken('admin');
+      // One key-encryption key for every node (an etcd cluster needs a shared one), kept with the dev
+      // cluster's data so a restart finds it; a real deployment keeps it elsewhere (docs/security.md).
+      const kekFile = join(dataDir, 'kek');
+      if (!existsSync(kekFile))
+        writeFileSync(kekFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
       const ports = await freePorts(options.nodes, options.basePort ?? 0, host);
       const nodes = ports.map((port, i) => {
         const name = `node-${i + 1}`;
@@ -90,6 +96,8 @@ export class DevCluster {
           join(dataDir, name),
           '--node-id',
           name,
+          '--kek-file',
+          kekFile,
           ...(options.vendorKeys ?? []).flatMap((k) => ['--vendor-key', resolve(k)]),
           ...(pki ? nodeTlsArgs(pki.nodes[i]!) : []),
         ];

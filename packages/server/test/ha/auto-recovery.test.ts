@@ -55,6 +55,8 @@ describe('auto-recovery on etcd', () => {
         LEASEHOLD_ADMIN_TOKEN: ADMIN_TOKEN,
         LEASEHOLD_LOG_LEVEL: 'warn',
         LEASEHOLD_HEARTBEAT_INTERVAL_MS: '500',
+        // Every node of an etcd cluster shares one key-encryption key (docs/security.md).
+        LEASEHOLD_KEK: Buffer.alloc(32, 1).toString('base64'),
       },
     );
     nodes.push(n);

@@ -650,7 +650,8 @@ async function startNodes(etcd, vendorKeyFile) {
         '--log-level',
         'warn',
       ],
-      { LEASEHOLD_ADMIN_TOKEN: adminToken },
+      // Every node of an etcd cluster shares one key-encryption key (docs/security.md).
+      { LEASEHOLD_ADMIN_TOKEN: adminToken, LEASEHOLD_KEK: Buffer.alloc(32, 1).toString('base64') },
     );
   });
   // One at a time: the first creates the cluster signing key, the others find it (as DevCluster does).
