@@ -56,7 +56,7 @@ describe('audit trail across SIGKILL, through the CLI', () => {
     ];
     const env = {
       LEASEHOLD_ADMIN_TOKEN: ADMIN_TOKEN,
-      LEASEHOLD_AUDIT_SEAL_INTERVAL_MS: '200',
+      LEASEHOLD_AUDIT_SEAL_INTERVAL_MS: '700',
       LEASEHOLD_AUDIT_CHECKPOINT_INTERVAL_MS: '300',
     };
     node = await spawnNode(args, env);
@@ -98,7 +98,8 @@ describe('audit trail across SIGKILL, through the CLI', () => {
       }
     };
     const running = Array.from({ length: 8 }, (_, w) => worker(w));
-    await new Promise((r) => setTimeout(r, 1500)); // several seals and at least one checkpoint
+    // Two or more seals (each with a checkpoint) during the load, and up to 700 ms of records after the last.
+    await new Promise((r) => setTimeout(r, 2000));
     await node.kill('SIGKILL');
     stop = true;
     await Promise.all(running);
