@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createCertificateAuthority, issueCertificate } from '@leasehold/devtools';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config/load-config.js';
 import { startNode } from '../src/node/leasehold-node.js';
@@ -78,5 +79,23 @@ describe('TLS configuration', () => {
       tlsKey: key,
     });
     await expect(startNode(config, { logger: false })).rejects.toThrow(/cannot read tlsCert .*missing\.crt/);
+  });
+
+  it('a key that does not belong to the certificate stops the start with a ConfigError', async () => {
+    const ca = await createCertificateAuthority();
+    const [one, other] = await Promise.all(
+      ['a', 'b'].map((name) => issueCertificate(ca, { name, sans: ['127.0.0.1'], kind: 'peer' })),
+    );
+    writeFileSync(join(dir, 'one.crt'), one!.certPem);
+    writeFileSync(join(dir, 'other.key'), other!.keyPem);
+    const config = load({
+      dataDir: join(dir, 'data-mismatch'),
+      port: 0,
+      tlsCert: join(dir, 'one.crt'),
+      tlsKey: join(dir, 'other.key'),
+    });
+    const start = startNode(config, { logger: false });
+    await expect(start).rejects.toThrow(ConfigError);
+    await expect(start).rejects.toThrow(/do not form a usable TLS identity/);
   });
 });

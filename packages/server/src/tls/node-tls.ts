@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ServerOptions } from 'node:https';
-import type { TLSSocket, Server as TlsServer } from 'node:tls';
+import { createSecureContext, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import type { EtcdConnectionOptions } from '@leasehold/store';
 import type { NodeConfig } from '../config/config-schema.js';
 import { ConfigError } from '../config/load-config.js';
@@ -37,6 +37,16 @@ export function loadNodeTls(config: NodeConfig): NodeTls | undefined {
   const key = readPem(config.tlsKey, 'tlsKey');
   const ca = config.tlsCa === undefined ? undefined : readPem(config.tlsCa, 'tlsCa');
   const clientAuth = effectiveClientAuth(config);
+  try {
+    // Parses the PEMs and pairs key with certificate now, so that a wrong file is a configuration error
+    // naming the settings, not a stack trace from deep inside the HTTPS server.
+    createSecureContext({ cert, key, ...(ca === undefined ? {} : { ca }) });
+  } catch (err) {
+    const files = [config.tlsCert, config.tlsKey, config.tlsCa].filter(Boolean).join(', ');
+    throw new ConfigError(
+      `tlsCert/tlsKey/tlsCa (${files}) do not form a usable TLS identity: ${(err as Error).message}`,
+    );
+  }
   return {
     clientAuth,
     peerClient: { ca, cert, key },
