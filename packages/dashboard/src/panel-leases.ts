@@ -1,6 +1,9 @@
 import { ApiProblem, api } from './api.js';
 import { byId, formatTime, h, replaceChildren } from './dom.js';
 
+/** Rows the table shows at most: a page, not a bulk export. */
+const LIST_LIMIT = 500;
+
 interface LeaseView {
   readonly id: string;
   readonly license: string;
@@ -52,7 +55,7 @@ export class LeasesPanel {
       const { leases } = await api<{ leases: LeaseView[] }>(
         this.token,
         'GET',
-        '/v1/leases?limit=500',
+        `/v1/leases?limit=${LIST_LIMIT}`,
         undefined,
         this.signal,
       );
@@ -63,7 +66,10 @@ export class LeasesPanel {
           ? leases.map((l) => this.#row(l))
           : [h('tr', {}, h('td', { colspan: 8, class: 'empty' }, 'no seats held'))],
       );
-      status.textContent = `${leases.length} lease${leases.length === 1 ? '' : 's'} holding seats`;
+      status.textContent =
+        leases.length >= LIST_LIMIT
+          ? `the first ${LIST_LIMIT} leases holding seats (use the API or CLI for all)`
+          : `${leases.length} lease${leases.length === 1 ? '' : 's'} holding seats`;
     } catch (err) {
       if (this.signal.aborted) return;
       status.textContent =

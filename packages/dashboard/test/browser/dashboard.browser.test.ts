@@ -17,8 +17,11 @@ const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = resolve(import.meta.dirname, '../../../../test-artifacts/dashboard');
 /** The nodes' default heartbeat TTL (LEASEHOLD_NODE_TTL_SECONDS) and interval. */
 const NODE_TTL_MS = 3000;
-/** Timer and rendering lateness on two cores shared by 3 etcd members, 3 nodes, Chromium and this test. */
-const SCHEDULING_SLACK_MS = 250;
+/**
+ * Timer and rendering lateness on two cores shared by 3 etcd members, 3 nodes, Chromium, this test and
+ * whatever else runs: 3.49 s was seen once at a load average of 6 (2.2-2.9 s otherwise; docs/dashboard.md).
+ */
+const SCHEDULING_SLACK_MS = 1000;
 
 describe('dashboard in Chromium against a 3-node cluster', () => {
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-dashboard-'));
@@ -109,6 +112,43 @@ describe('dashboard in Chromium against a 3-node cluster', () => {
     await page.locator('#usage-list li[data-usage="lic-1/solver"][data-in-use="0"]').waitFor();
     await page.locator('#chart-latency canvas').waitFor();
     await shot('02-signed-in');
+  });
+
+  it('streams a snapshot about every second (measured on the wire)', async () => {
+    const abort = new AbortController();
+    const res = await fetch(`${base}/v1/events`, {
+      headers: { authorization: `Bearer ${cluster.adminToken}` },
+      signal: abort.signal,
+    });
+    expect(res.status).toBe(200);
+    const reader = (res.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+    const arrivals: number[] = [];
+    const sizes: number[] = [];
+    let buffer = '';
+    while (arrivals.length < 7) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (block.startsWith('event: snapshot')) {
+          arrivals.push(performance.now());
+          sizes.push(Buffer.byteLength(block));
+        }
+      }
+    }
+    abort.abort();
+    // From the second one: the first comes at once on subscribing, off the one-second beat.
+    const gaps = arrivals.slice(2).map((t, i) => t - (arrivals[i + 1] ?? t));
+    const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+    console.log(
+      `dashboard: snapshots every ${mean.toFixed(0)} ms on average (gaps ${gaps.map((g) => g.toFixed(0)).join(', ')} ms), ` +
+        `${Math.min(...sizes)}-${Math.max(...sizes)} bytes each (3 nodes, 3 etcd members, 2 features)`,
+    );
+    expect(mean).toBeGreaterThan(800);
+    expect(mean).toBeLessThan(1300);
+    expect(Math.max(...sizes)).toBeLessThan(8192);
   });
 
   it('shows a checkout made through another node without a reload', async () => {
