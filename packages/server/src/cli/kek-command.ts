@@ -3,6 +3,7 @@ import { EtcdStore, kekFingerprint, type LeaseStore, SqliteStore } from '@leaseh
 import type { Command } from 'commander';
 import { KEK_FILE, readKekFile } from '../keys/key-encryption-key.js';
 import { DATABASE_FILE } from '../node/leasehold-node.js';
+import { loadEtcdCredentials } from '../tls/node-tls.js';
 
 interface RotateOptions {
   old?: string;
@@ -10,6 +11,9 @@ interface RotateOptions {
   dataDir: string;
   etcdEndpoints?: string[];
   etcdPrefix: string;
+  etcdTlsCa?: string;
+  etcdTlsCert?: string;
+  etcdTlsKey?: string;
 }
 
 /**
@@ -30,6 +34,9 @@ export function registerKek(program: Command): void {
       v.split(',').map((s) => s.trim()),
     )
     .option('--etcd-prefix <prefix>', "the cluster's key prefix", '/leasehold/')
+    .option('--etcd-tls-ca <file>', 'CA of the etcd members (mutual TLS, https endpoints)')
+    .option('--etcd-tls-cert <file>', 'client certificate for etcd, PEM')
+    .option('--etcd-tls-key <file>', 'private key of --etcd-tls-cert')
     .action(async (opts: RotateOptions) => {
       const dataDir = resolve(opts.dataDir);
       const oldFile = opts.old ?? (opts.etcdEndpoints ? undefined : join(dataDir, KEK_FILE));
@@ -38,7 +45,12 @@ export function registerKek(program: Command): void {
       const newKek = readKekFile(opts.new).kek;
       // Opening with the old KEK proves it (KEK_MISMATCH otherwise) before anything is written.
       const store: LeaseStore = opts.etcdEndpoints
-        ? new EtcdStore({ endpoints: opts.etcdEndpoints, prefix: opts.etcdPrefix, kek: oldKek })
+        ? new EtcdStore({
+            endpoints: opts.etcdEndpoints,
+            prefix: opts.etcdPrefix,
+            kek: oldKek,
+            credentials: loadEtcdCredentials(opts),
+          })
         : new SqliteStore({ path: join(dataDir, DATABASE_FILE), kek: oldKek });
       try {
         await store.ping();

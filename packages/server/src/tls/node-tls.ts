@@ -78,7 +78,9 @@ export function enforceOptionalClientAuth(server: TlsServer): void {
 }
 
 /** etcd client credentials (mutual TLS) from etcdTlsCa/Cert/Key, or undefined for plaintext etcd. */
-export function loadEtcdCredentials(config: NodeConfig): EtcdConnectionOptions['credentials'] {
+export function loadEtcdCredentials(
+  config: Pick<NodeConfig, 'etcdTlsCa' | 'etcdTlsCert' | 'etcdTlsKey'>,
+): EtcdConnectionOptions['credentials'] {
   if (config.etcdTlsCa === undefined) return undefined;
   return {
     rootCertificate: Buffer.from(readPem(config.etcdTlsCa, 'etcdTlsCa')),
