@@ -8,7 +8,7 @@
 // Everything under test runs in child processes (the Leasehold node via its CLI, the baseline via
 // bench/bare-fastify.mjs); this process only generates load with autocannon and reads /proc.
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -181,7 +181,16 @@ async function startLeasehold(name, dataDir, vendorKeyPath) {
       '--log-level',
       'warn',
     ],
-    { LEASEHOLD_ADMIN_TOKEN: ADMIN_TOKEN, LEASEHOLD_SQLITE_SYNCHRONOUS: SETTINGS.synchronous },
+    {
+      LEASEHOLD_ADMIN_TOKEN: ADMIN_TOKEN,
+      LEASEHOLD_SQLITE_SYNCHRONOUS: SETTINGS.synchronous,
+      // The load comes through one client token per license; its rate limit (12,000/min by default) would
+      // measure the limiter's budget, not the node. A limit far above the load keeps its cost measured.
+      LEASEHOLD_LEASE_RATE_LIMIT_PER_MINUTE:
+        process.env.LEASEHOLD_LEASE_RATE_LIMIT_PER_MINUTE ?? '1000000000',
+      // A given key-encryption key: no "generated beside the data" warning in the output.
+      LEASEHOLD_KEK: randomBytes(32).toString('base64'),
+    },
   );
   const url = `http://127.0.0.1:${port}`;
   await waitReady(proc, `${url}/healthz`);

@@ -202,7 +202,8 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       maxLiveEntries: config.auditMaxLiveEntries,
       archiveDir: resolve(config.auditArchiveDir ?? join(dataDir, 'audit-archive')),
       isLeader: () => membership.leadership('sweeper').leader,
-      signer: () => (keyring.loaded ? keyring.signer : undefined),
+      // A clock behind the high-water mark signs nothing, checkpoints included (docs/security.md).
+      signer: () => (keyring.loaded && clockHighWater.behindBy() === 0 ? keyring.signer : undefined),
       membership,
     });
     metrics.setAuditSource(async () => {
