@@ -78,6 +78,11 @@ function start(token: string): void {
   let lastUsage = '';
   let lastSnapshotAt = performance.now();
   let failures = 0;
+  let lastAuditAt = Number.NEGATIVE_INFINITY;
+  const audit = () => {
+    lastAuditAt = performance.now();
+    void refreshAudit(token, abort.signal);
+  };
 
   const onEvent = (event: string, data: string) => {
     if (event === 'hello') {
@@ -92,7 +97,7 @@ function start(token: string): void {
       if (!leases) {
         leases = new LeasesPanel(token, hello.canForceRelease, abort.signal);
         leases.refresh();
-        void refreshAudit(token, abort.signal);
+        audit();
       }
       setConnection('live', `live from ${hello.node}`);
       return;
@@ -110,6 +115,8 @@ function start(token: string): void {
     if (usage !== lastUsage) {
       lastUsage = usage;
       leases?.refresh();
+      // A seat change is an audit event too; at most one extra read a second however busy the seats are.
+      if (leases && performance.now() - lastAuditAt > 1000) audit();
     }
   };
 
@@ -151,7 +158,7 @@ function start(token: string): void {
     window.setInterval(() => nodes.render(), TICK_MS),
     window.setInterval(() => {
       leases?.refresh();
-      if (leases) void refreshAudit(token, abort.signal);
+      if (leases) audit();
     }, POLL_MS),
   );
   void loop();

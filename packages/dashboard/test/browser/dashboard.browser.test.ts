@@ -223,6 +223,11 @@ describe('dashboard in Chromium against a 3-node cluster', () => {
     await expect.poll(() => page.getAttribute('#audit-status', 'data-available')).toMatch(/^(true|false)$/);
     if ((await page.getAttribute('#audit-status', 'data-available')) === 'true') {
       await page.locator('#audit-body tr[data-seq]').first().waitFor();
+      // The force-releases just made through the page are in the trail it shows.
+      await page
+        .locator('#audit-body tr', { hasText: /force.?release/i })
+        .first()
+        .waitFor({ timeout: 7000 });
     } else {
       expect(await page.textContent('#audit-status')).toContain('audit not available');
     }
