@@ -1,0 +1,98 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LEASEHOLD_BIN } from '@leasehold/server';
+import { afterAll, describe, expect, it } from 'vitest';
+import { httpsGet } from './support.js';
+
+/** `leasehold dev cluster --tls`: the whole cluster over mutual TLS, from the command a developer runs. */
+describe('leasehold dev cluster --tls', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'leasehold-devcluster-tls-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints the CA and https URLs; nodes, etcd and the peer probe all work over TLS', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        LEASEHOLD_BIN,
+        'dev',
+        'cluster',
+        '--tls',
+        '--nodes',
+        '2',
+        '--etcd',
+        '1',
+        '--base-port',
+        '0',
+        '-d',
+        dir,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    const append = (d: Buffer) => {
+      output += d.toString();
+    };
+    child.stdout.on('data', append);
+    child.stderr.on('data', append);
+    const exited = once(child, 'exit');
+    try {
+      const deadline = Date.now() + 60_000;
+      while (
+        !output.includes('Ctrl-C stops everything') &&
+        Date.now() < deadline &&
+        child.exitCode === null
+      ) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(output, output).toContain('Ctrl-C stops everything');
+      const caFile = /^CA: +(\S+)$/m.exec(output)?.[1];
+      const token = /^admin token: (\S+)$/m.exec(output)?.[1];
+      const urls = [...output.matchAll(/^node-\d: (\S+)$/gm)].map((m) => m[1]!);
+      expect(urls).toHaveLength(2);
+      expect(urls.every((u) => u.startsWith('https://'))).toBe(true);
+      expect(/^etcd: +(.+)$/m.exec(output)?.[1]).toMatch(/^https:\/\//);
+      const ca = readFileSync(caFile!, 'utf8');
+
+      // A client with the CA and a bearer token (no client certificate) sees both nodes, the etcd member
+      // (read through etcd's JSON gateway with the node's client certificate) and the clock probe.
+      let view: {
+        nodes: { id: string; healthy: boolean; reachable?: boolean; clockSkewMs?: number; self: boolean }[];
+        storeMembers: { healthy: boolean }[];
+      } = { nodes: [], storeMembers: [] };
+      for (let i = 0; i < 60; i++) {
+        const res = await httpsGet(`${urls[0]}/v1/cluster`, {
+          ca,
+          headers: { authorization: `Bearer ${token}` },
+        });
+        if ('status' in res && res.status === 200) {
+          view = JSON.parse(res.body) as typeof view;
+          if (view.nodes.length === 2 && view.nodes.some((n) => !n.self && n.reachable)) break;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(view.nodes.map((n) => n.healthy)).toEqual([true, true]);
+      expect(view.storeMembers.map((m) => m.healthy)).toEqual([true]);
+      const peer = view.nodes.find((n) => !n.self);
+      expect(peer?.reachable).toBe(true);
+      expect(Math.abs(peer?.clockSkewMs ?? Number.NaN)).toBeLessThan(250);
+
+      // Plaintext to a node's port gets no HTTP answer.
+      const plain = await new Promise<string>((resolve) => {
+        const req = httpRequest(`${urls[0]!.replace('https://', 'http://')}/healthz`, (res) =>
+          resolve(`answered ${res.statusCode}`),
+        );
+        req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+        req.end();
+      });
+      expect(plain).toBe('ECONNRESET');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    }
+    expect(child.exitCode, output).toBe(0);
+  }, 120_000);
+});
