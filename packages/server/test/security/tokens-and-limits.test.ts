@@ -109,6 +109,17 @@ describe('rate limits (per node)', () => {
       200,
     );
     expect((await t.call({ method: 'GET', url: '/v1/nodes', token: a.token })).statusCode).toBe(200);
+    // The key is the token, not the address: the same token from elsewhere is still over its budget.
+    const elsewhere = await t.app.inject({
+      method: 'GET',
+      url: `/v1/leases/${lease.id}`,
+      remoteAddress: '10.9.9.9',
+      headers: { authorization: `Bearer ${a.token}` },
+    });
+    expect(elsewhere.statusCode).toBe(429);
+    // Admin tokens are not rate-limited (they stay with people).
+    for (let i = 0; i < 10; i++)
+      expect((await t.call({ method: 'GET', url: `/v1/leases/${lease.id}` })).statusCode).toBe(200);
   });
 
   it('limits failed authentications per address, before any token is looked at', async () => {
