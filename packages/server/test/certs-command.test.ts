@@ -9,7 +9,8 @@ const cli = (...args: string[]) =>
   spawnSync(process.execPath, [LEASEHOLD_BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
 
 /** `leasehold certs init|issue` as a user runs it, cross-checked with OpenSSL (Debian `openssl`). */
-describe('leasehold certs', () => {
+// Each case spawns the CLI (1.5-3 s to start on this 2-core machine, more while other tests run).
+describe('leasehold certs', { timeout: 90_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-certs-cli-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const pki = join(dir, 'pki');
