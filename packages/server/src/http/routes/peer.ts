@@ -15,6 +15,10 @@ export const peerRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
       schema: {
         tags: ['cluster'],
         summary: "This node's wall-clock time, for its peers' clock-skew probe (mutual TLS)",
+        description:
+          'No bearer token: on a node serving TLS the caller must present a node certificate from the ' +
+          'cluster CA (401 PEER_CERTIFICATE_REQUIRED otherwise).',
+        security: [],
         response: {
           200: Type.Object({
             node: Type.String(),
