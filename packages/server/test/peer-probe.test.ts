@@ -85,7 +85,7 @@ describe('peer clock probe (NTP-style, fake clock)', () => {
 });
 
 describe('peer time transport', () => {
-  it('presents the node certificate over mutual TLS, and refuses a plaintext peer URL', async () => {
+  it('presents the node certificate over mutual TLS; refuses plaintext, a misnamed peer; is refused with another CA', async () => {
     const ca = await createCertificateAuthority();
     const server = await issueCertificate(ca, { name: 'node-2', sans: ['127.0.0.1'], kind: 'peer' });
     const client = await issueCertificate(ca, { name: 'node-1', sans: ['127.0.0.1'], kind: 'peer' });
@@ -114,6 +114,38 @@ describe('peer time transport', () => {
       await expect(request(`http://127.0.0.1:${port}`, 2000)).rejects.toThrow(
         /refusing to probe .* in plaintext/,
       );
+      // A peer whose certificate does not name the address it advertises is refused by the prober.
+      const misnamed = await issueCertificate(ca, { name: 'node-3', sans: ['node-3.example'], kind: 'peer' });
+      const other = createServer({ cert: misnamed.certPem, key: misnamed.keyPem }, (_, res) => res.end('{}'));
+      await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+      try {
+        const otherPort = (other.address() as AddressInfo).port;
+        await expect(request(`https://127.0.0.1:${otherPort}`, 2000)).rejects.toMatchObject({
+          code: 'ERR_TLS_CERT_ALTNAME_INVALID',
+        });
+      } finally {
+        other.closeAllConnections();
+        await new Promise((resolve) => other.close(resolve));
+      }
+      // A prober whose certificate is from another CA is refused by the peer.
+      const stranger = await issueCertificate(await createCertificateAuthority(), {
+        name: 'node-9',
+        sans: ['127.0.0.1'],
+        kind: 'peer',
+      });
+      const strangerRequest = peerTimeRequest({
+        ca: ca.certPem,
+        cert: stranger.certPem,
+        key: stranger.keyPem,
+      });
+      try {
+        await expect(strangerRequest(`https://127.0.0.1:${port}`, 2000)).rejects.toMatchObject({
+          code: 'ECONNRESET',
+        });
+      } finally {
+        strangerRequest.close();
+      }
+      expect(seen).toEqual(['node-1', 'node-1']);
     } finally {
       request.close();
       await new Promise((resolve) => https.close(resolve));
