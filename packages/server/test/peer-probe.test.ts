@@ -31,11 +31,13 @@ function staticMembership(ids: () => string[]): Membership {
 const log = { warn: () => undefined };
 
 describe('peer clock probe (NTP-style, fake clock)', () => {
-  it('skew = peer time − (send time + RTT/2); unreachable keeps the last skew; departed peers drop out', async () => {
+  it('skew = peer time − (send time + RTT/2) of the fastest recent probe; unreachable keeps it; departed peers drop out', async () => {
     const clock = new ManualClock(Date.UTC(2026, 10, 28));
     let members: string[] = [];
-    // Each peer answers after 40 ms (20 ms each way) with its clock read on arrival.
+    // Each peer answers after `out` + `back` ms (20 + 20 unless set) with its clock read on arrival.
     const offsets: Record<string, number> = { ahead: 5000, behind: -1200 };
+    let out = 20;
+    const back = 20;
     let downFails = false;
     const probe = new PeerProbe({
       membership: staticMembership(() => members),
@@ -48,9 +50,9 @@ describe('peer clock probe (NTP-style, fake clock)', () => {
         const id = new URL(url).hostname.replace('.test', '');
         if (id === 'down' && downFails)
           throw Object.assign(new Error('connect refused'), { code: 'ECONNREFUSED' });
-        clock.advance(20);
+        clock.advance(out);
         const peerTime = clock.now() + (offsets[id] ?? 0);
-        clock.advance(20);
+        clock.advance(back);
         return peerTime;
       },
     });
@@ -58,6 +60,15 @@ describe('peer clock probe (NTP-style, fake clock)', () => {
     members = ['self', 'ahead'];
     await probe.probeOnce();
     expect(probe.readings().get('ahead')).toMatchObject({ clockSkewMs: 5000, rttMs: 40, reachable: true });
+
+    // A slow, lopsided round trip (300 ms out, 20 back) reads 140 ms off; the filter keeps the 40 ms one.
+    out = 300;
+    await probe.probeOnce();
+    expect(probe.readings().get('ahead')).toMatchObject({ clockSkewMs: 5000, rttMs: 40 });
+    // …until eight newer samples have pushed it out (RFC 5905 §10 keeps eight).
+    for (let i = 0; i < 7; i++) await probe.probeOnce();
+    expect(probe.readings().get('ahead')).toMatchObject({ clockSkewMs: 5140, rttMs: 320 });
+    out = 20;
 
     members = ['self', 'behind'];
     await probe.probeOnce();

@@ -4,11 +4,14 @@ import type { Clock } from '@leasehold/domain';
 import type { Membership } from '@leasehold/store';
 import type { PeerClientTls } from '../tls/node-tls.js';
 
-/** What one node knows of a peer's clock, from its last probe. */
+/** What one node knows of a peer's clock, from its recent probes. */
 export interface PeerReading {
-  /** Peer clock minus ours, in ms (positive: the peer is ahead), from the last successful probe. */
+  /**
+   * Peer clock minus ours, in ms (positive: the peer is ahead): from the recent probe with the shortest
+   * round trip (RFC 5905 §10's clock filter), the one least disturbed by queueing on either side.
+   */
   readonly clockSkewMs: number | undefined;
-  /** Round trip of the last successful probe; the skew is known to within ±rttMs/2. */
+  /** Round trip of that probe; the skew is known to within ±rttMs/2. */
   readonly rttMs: number | undefined;
   /** Monotonic time (ms) of the last probe, successful or not. */
   readonly probedAt: number;
@@ -39,6 +42,8 @@ export interface PeerProbeOptions {
  */
 export class PeerProbe {
   readonly #readings = new Map<string, PeerReading>();
+  /** The last successful samples of each peer, oldest first (at most FILTER_SAMPLES). */
+  readonly #samples = new Map<string, { skew: number; rtt: number }[]>();
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<void> | undefined;
   #stopped = false;
@@ -77,7 +82,10 @@ export class PeerProbe {
     }
     const peers = nodes.filter((n) => n.id !== this.options.selfId);
     for (const id of this.#readings.keys()) {
-      if (!peers.some((p) => p.id === id)) this.#readings.delete(id);
+      if (!peers.some((p) => p.id === id)) {
+        this.#readings.delete(id);
+        this.#samples.delete(id);
+      }
     }
     await Promise.all(
       peers.map(async (peer) => {
@@ -95,14 +103,17 @@ export class PeerProbe {
       const peerTime = await this.options.request(url, this.options.timeoutMs);
       const end = clock.monotonic();
       const rtt = end - start;
-      return {
-        clockSkewMs: peerTime - (sentAt + rtt / 2),
-        rttMs: rtt,
-        probedAt: end,
-        reachable: true,
-      };
+      const samples = [...(this.#samples.get(id) ?? []), { skew: peerTime - (sentAt + rtt / 2), rtt }].slice(
+        -FILTER_SAMPLES,
+      );
+      this.#samples.set(id, samples);
+      const best = samples.reduce((a, b) => (b.rtt <= a.rtt ? b : a));
+      return { clockSkewMs: best.skew, rttMs: best.rtt, probedAt: end, reachable: true };
     } catch (err) {
       const previous = this.#readings.get(id);
+      if (previous?.reachable !== false) {
+        this.options.log.warn({ peer: id, url, err: describe(err) }, 'peer clock probe failed');
+      }
       return {
         clockSkewMs: previous?.clockSkewMs,
         rttMs: previous?.rttMs,
@@ -113,6 +124,9 @@ export class PeerProbe {
     }
   }
 }
+
+/** How many recent samples the skew is chosen from: NTP's clock filter keeps eight (RFC 5905 §10). */
+const FILTER_SAMPLES = 8;
 
 function describe(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
