@@ -18,7 +18,9 @@ const NodeView = Type.Object({
   clockSkewMs: Type.Optional(
     Type.Integer({ description: "That node's clock minus this node's, ms (NTP-style, ±rttMs/2)" }),
   ),
-  rttMs: Type.Optional(Type.Number({ description: 'Round trip of the last successful clock probe, ms' })),
+  rttMs: Type.Optional(
+    Type.Number({ description: 'Round trip of the probe the skew comes from (fastest of the last 8), ms' }),
+  ),
   lastProbeAgeMs: Type.Optional(Type.Integer({ description: 'Age of the last probe of that node, ms' })),
   reachable: Type.Optional(Type.Boolean({ description: 'Whether that node answered the last probe' })),
 });
