@@ -19,7 +19,8 @@ const ARTIFACTS = resolve(import.meta.dirname, '../../../../test-artifacts/dashb
 const NODE_TTL_MS = 3000;
 /**
  * Timer and rendering lateness on two cores shared by 3 etcd members, 3 nodes, Chromium, this test and
- * whatever else runs: 3.49 s was seen once at a load average of 6 (2.2-2.9 s otherwise; docs/dashboard.md).
+ * whatever else runs (other suites at a load average of 6 were seen to delay the page by ~0.5 s).
+ * Measured here: 2.1-2.6 s against the 3 s TTL (docs/dashboard.md).
  */
 const SCHEDULING_SLACK_MS = 1000;
 
