@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -76,8 +76,6 @@ describe('dashboard in Chromium against a 3-node cluster', () => {
       etcdMembers: 3,
       dataDir: join(dir, 'cluster'),
       vendorKeys: [join(dir, 'vendor.pub.pem')],
-      // Nodes on etcd share one key-encryption key for license data at rest.
-      nodeEnv: { LEASEHOLD_KEK: randomBytes(32).toString('base64') },
       fresh: true,
     });
     base = cluster.urls()[0] ?? '';
