@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient } from '@leasehold/client';
 import { tlsFetch } from '@leasehold/devtools';
 import { DevCluster } from '@leasehold/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeVendor, type Vendor } from '../helpers/test-app.js';
 
 // Debian `faketime` (libfaketime): preloaded into one node process, it shifts that process's wall clock.
 const LIBFAKETIME = ['x86_64-linux-gnu', 'aarch64-linux-gnu']
@@ -32,13 +34,17 @@ describe('clock skew between nodes, over mTLS', () => {
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-skew-'));
   let cluster: DevCluster;
   let call: typeof fetch;
+  let vendor: Vendor;
 
   beforeAll(async () => {
     if (!LIBFAKETIME) throw new Error('libfaketime not found: install the Debian package `faketime`');
+    vendor = await makeVendor(Date.now());
+    writeFileSync(join(dir, 'vendor.pub.pem'), vendor.publicPem);
     cluster = await DevCluster.start({
+      vendorKeys: [join(dir, 'vendor.pub.pem')],
       nodes: 3,
       etcdMembers: 3,
-      dataDir: dir,
+      dataDir: join(dir, 'cluster'),
       tls: true,
       nodeEnv: { LEASEHOLD_KEK: randomBytes(32).toString('base64'), LEASEHOLD_HEARTBEAT_INTERVAL_MS: '500' },
       nodeEnvByName: {
@@ -120,5 +126,40 @@ describe('clock skew between nodes, over mTLS', () => {
     const sample = /^leasehold_peer_clock_skew_seconds\{peer="node-3"\} (\S+)$/m.exec(text)?.[1];
     expect(sample, text.slice(0, 2000)).toBeDefined();
     expect(Math.abs(Number(sample) - 5)).toBeLessThan(0.25);
+  });
+
+  it('the client SDK checks a seat out over TLS (bearer token, no client certificate) and verifies its token', async () => {
+    const admin = async <T>(path: string, body: unknown): Promise<T> => {
+      const res = await call(`${cluster.urls()[0]}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${cluster.adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status, await res.clone().text()).toBeLessThan(300);
+      return (await res.json()) as T;
+    };
+    await admin('/v1/licenses', { license: await vendor.issue({ lid: 'lic-tls' }) });
+    const { token } = await admin<{ token: string }>('/v1/tokens', {
+      scope: 'client',
+      license: 'lic-tls',
+      name: 'sdk-over-tls',
+    });
+    // node-3's clock runs 5 s ahead, and would stamp tokens from the future: the SDK uses the other two.
+    const client = createClient({
+      servers: cluster.urls().slice(0, 2),
+      token,
+      clientId: 'machine-tls',
+      discovery: false,
+      fetch: tlsFetch({ ca: readFileSync(cluster.tls!.caFile, 'utf8') }),
+    });
+    try {
+      const lease = await client.checkout('solver');
+      expect(lease.feature).toBe('solver');
+      // Offline check against the cluster's JWKS, fetched over TLS too.
+      expect(await client.verify(lease.token)).toMatchObject({ sub: 'machine-tls', lic: 'lic-tls' });
+      await lease.release();
+    } finally {
+      await client.close();
+    }
   });
 });
