@@ -60,6 +60,8 @@ describe('peer clock probe (NTP-style, fake clock)', () => {
     members = ['self', 'ahead'];
     await probe.probeOnce();
     expect(probe.readings().get('ahead')).toMatchObject({ clockSkewMs: 5000, rttMs: 40, reachable: true });
+    // The hosts a caller's node certificate must name (http/auth.ts): every node's, this one's included.
+    expect([...probe.peerHosts()].sort()).toEqual(['ahead.test', 'self.test']);
 
     // A slow, lopsided round trip (300 ms out, 20 back) reads 140 ms off; the filter keeps the 40 ms one.
     out = 300;

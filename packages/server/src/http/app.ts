@@ -125,7 +125,7 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
   installProblemHandlers(app);
   const tokens = new TokenCache(deps.store, deps.tokenCacheMs ?? 0, () => deps.clock.monotonic());
   app.decorate('tokenCache', tokens);
-  installAuth(app, tokens, await installRateLimits(app, limits));
+  installAuth(app, tokens, await installRateLimits(app, limits), deps.peerHosts);
   app.decorate('metrics', metrics);
   installMetrics(app, metrics);
 

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { LeaseholdError } from '@leasehold/domain';
 import type { ApiTokenRecord } from '@leasehold/store';
@@ -26,7 +27,12 @@ declare module 'fastify' {
 
 const MAX_TOKEN_LENGTH = 512;
 
-export function installAuth(app: FastifyInstance, tokens: TokenCache, failures?: AuthFailureLimiter): void {
+export function installAuth(
+  app: FastifyInstance,
+  tokens: TokenCache,
+  failures?: AuthFailureLimiter,
+  peerHosts?: () => ReadonlySet<string>,
+): void {
   app.decorateRequest('principal', undefined);
   app.addHook('onRoute', (route) => {
     if (!route.config?.scopes || route.config.scopes.length === 0) {
@@ -38,7 +44,7 @@ export function installAuth(app: FastifyInstance, tokens: TokenCache, failures?:
     // The not-found handler has no scopes: it answers ROUTE_NOT_FOUND to anyone.
     if (!scopes || scopes.includes('public')) return;
     // Node-to-node routes: authenticated by the TLS client certificate, not a token (docs/security.md).
-    if (scopes.includes('peer')) return requirePeerCertificate(request);
+    if (scopes.includes('peer')) return requirePeerCertificate(request, peerHosts);
     // An address over its failure budget is refused before its token is even looked at.
     await failures?.check(request, reply);
     const record = await authenticate(request, tokens).catch(async (err: unknown) => {
@@ -75,7 +81,7 @@ async function authenticate(request: FastifyRequest, tokens: TokenCache): Promis
  * plaintext node (no TLS configured: nothing to verify with) they are as open as `/healthz`; they reveal
  * no more than the node's clock.
  */
-function requirePeerCertificate(request: FastifyRequest): void {
+function requirePeerCertificate(request: FastifyRequest, peerHosts?: () => ReadonlySet<string>): void {
   const socket = request.raw.socket as Partial<TLSSocket>;
   if (socket.encrypted !== true || !socket.getPeerCertificate) return;
   const cert = socket.getPeerCertificate();
@@ -95,6 +101,19 @@ function requirePeerCertificate(request: FastifyRequest): void {
       'PEER_CERTIFICATE_REQUIRED',
       'the client certificate is not a node (peer) certificate',
     );
+  }
+  // And it must name a cluster node (the host of a node's advertised URL), as the node's server
+  // certificate must for the peers that call it: a node certificate leaked from elsewhere does not do.
+  const hosts = peerHosts?.();
+  const x509 = socket.getPeerX509Certificate?.();
+  if (hosts && x509) {
+    const named = [...hosts].some((h) => (isIP(h) ? x509.checkIP(h) : x509.checkHost(h)) !== undefined);
+    if (!named) {
+      throw new LeaseholdError(
+        'PEER_CERTIFICATE_REQUIRED',
+        `the client certificate (${x509.subject.replace(/\n/g, ', ')}) names no node of this cluster`,
+      );
+    }
   }
 }
 

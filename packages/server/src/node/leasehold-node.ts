@@ -139,6 +139,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     const app = await buildApp({
       ...(tls ? { https: tls.server } : {}),
       peerReadings: () => probe?.readings() ?? new Map(),
+      peerHosts: () => probe?.peerHosts() ?? new Set(),
       metrics,
       metricsScopes: config.metricsAuth === 'token' ? ['admin', 'operator'] : ['public'],
       store,
@@ -172,19 +173,18 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       );
     }
     if (tls?.clientAuth === 'optional') enforceOptionalClientAuth(app.server as unknown as TlsServer);
-    const peerRequest = config.store === 'etcd' ? peerTimeRequest(tls?.peerClient) : undefined;
-    if (peerRequest) {
-      probe = new PeerProbe({
-        membership,
-        selfId: nodeId,
-        clock,
-        intervalMs: config.heartbeatIntervalMs,
-        timeoutMs: Math.max(250, Math.min(config.heartbeatIntervalMs, 2000)),
-        request: peerRequest,
-        log: app.log,
-      });
-      addPeerClockGauge(metrics, probe);
-    }
+    // On the embedded store the cluster is this node alone: the probe only learns its own host.
+    const peerRequest = peerTimeRequest(tls?.peerClient);
+    probe = new PeerProbe({
+      membership,
+      selfId: nodeId,
+      clock,
+      intervalMs: config.heartbeatIntervalMs,
+      timeoutMs: Math.max(250, Math.min(config.heartbeatIntervalMs, 2000)),
+      request: peerRequest,
+      log: app.log,
+    });
+    if (config.store === 'etcd') addPeerClockGauge(metrics, probe);
     if (vendorKeys.size === 0) {
       app.log.warn('no vendor keys configured (--vendor-key): every license install will be refused');
     }
@@ -275,7 +275,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
           await auditKeeper.sealAll().catch(() => 0);
         }
         await probe?.stop();
-        peerRequest?.close();
+        peerRequest.close();
         await membership.leave();
         // Drain in-flight requests for a moment, then cut the rest: connections whose client aborted a
         // request are never idle to Node, and would hold close() for Fastify's 72 s keep-alive timeout

@@ -44,6 +44,8 @@ export class PeerProbe {
   readonly #readings = new Map<string, PeerReading>();
   /** The last successful samples of each peer, oldest first (at most FILTER_SAMPLES). */
   readonly #samples = new Map<string, { skew: number; rtt: number }[]>();
+  /** Host names (or IPs) of the cluster's nodes, this one included, from the last membership read. */
+  #hosts: ReadonlySet<string> = new Set();
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<void> | undefined;
   #stopped = false;
@@ -52,11 +54,14 @@ export class PeerProbe {
 
   start(): void {
     if (this.#timer || this.#stopped) return;
-    this.#timer = setInterval(() => {
+    const round = () => {
       this.#round ??= this.probeOnce().finally(() => {
         this.#round = undefined;
       });
-    }, this.options.intervalMs);
+    };
+    // One round at once: peers check callers' names against the hosts it learns (peerHosts()).
+    round();
+    this.#timer = setInterval(round, this.options.intervalMs);
     this.#timer.unref();
   }
 
@@ -65,6 +70,14 @@ export class PeerProbe {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#round;
+  }
+
+  /**
+   * Where the cluster's nodes live (the host of each advertised URL): a peer's client certificate must
+   * name one of them (http/auth.ts), as its server certificate must for the peers that call it.
+   */
+  peerHosts(): ReadonlySet<string> {
+    return this.#hosts;
   }
 
   /** The last reading of each peer still in the membership, by node id. */
@@ -80,6 +93,7 @@ export class PeerProbe {
     } catch {
       return; // the store is away; the readings age, which lastProbeAgeMs shows
     }
+    this.#hosts = new Set(nodes.map((n) => urlHost(n.url)).filter((h): h is string => h !== undefined));
     const peers = nodes.filter((n) => n.id !== this.options.selfId);
     for (const id of this.#readings.keys()) {
       if (!peers.some((p) => p.id === id)) {
@@ -122,6 +136,15 @@ export class PeerProbe {
         error: describe(err),
       };
     }
+  }
+}
+
+/** The host of a URL, without IPv6 brackets; undefined when it does not parse. */
+function urlHost(url: string): string | undefined {
+  try {
+    return new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
+  } catch {
+    return undefined;
   }
 }
 

@@ -96,7 +96,7 @@ describe('TLS and mTLS on a node', () => {
       }
     });
 
-    it('the peer route answers only a node certificate from the cluster CA', async () => {
+    it('the peer route answers only a node certificate from the cluster CA that names a cluster node', async () => {
       const anonymous = await get(relaxed, {}, '/v1/peer/time');
       expect(anonymous).toMatchObject({ status: 401 });
       expect(JSON.parse((anonymous as { body: string }).body)).toMatchObject({
@@ -105,6 +105,9 @@ describe('TLS and mTLS on a node', () => {
       const clientOnly = await get(relaxed, { cert: pki.client }, '/v1/peer/time');
       expect(clientOnly).toMatchObject({ status: 401 });
       expect((clientOnly as { body: string }).body).toContain('not a node (peer) certificate');
+      const elsewhere = await get(relaxed, { cert: pki.elsewhere }, '/v1/peer/time');
+      expect(elsewhere).toMatchObject({ status: 401 });
+      expect((elsewhere as { body: string }).body).toContain('names no node of this cluster');
       const peer = await get(relaxed, { cert: pki.peer }, '/v1/peer/time');
       expect(peer).toMatchObject({ status: 200 });
       const body = JSON.parse((peer as { body: string }).body) as { time: number };

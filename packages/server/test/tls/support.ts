@@ -28,6 +28,8 @@ export interface TestPki {
   readonly expired: CertificateAndKey;
   /** From the right CA, but for servers only: not valid as a client certificate. */
   readonly serverOnly: CertificateAndKey;
+  /** A node certificate from the right CA for a host that is no node of the cluster. */
+  readonly elsewhere: CertificateAndKey;
   readonly files: { readonly ca: string; readonly cert: string; readonly key: string };
 }
 
@@ -49,6 +51,11 @@ export async function makeTestPki(dir: string): Promise<TestPki> {
       notAfter: new Date(now - DAY),
     }),
     serverOnly: await issueCertificate(ca, { name: 'node-9', sans, kind: 'server' }),
+    elsewhere: await issueCertificate(ca, {
+      name: 'node-x',
+      sans: ['10.9.9.9', 'node-x.example'],
+      kind: 'peer',
+    }),
   };
   const files = { ca: join(dir, 'ca.crt'), cert: join(dir, 'node.crt'), key: join(dir, 'node.key') };
   writeFileSync(files.ca, ca.certPem);
