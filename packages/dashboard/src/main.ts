@@ -105,6 +105,9 @@ function start(token: string): void {
     if (event !== 'snapshot') return;
     const snapshot = JSON.parse(data) as Snapshot;
     lastSnapshotAt = performance.now();
+    const connection = byId('connection');
+    connection.dataset.snapshot = snapshot.time;
+    connection.title = `last snapshot ${new Date(snapshot.time).toLocaleTimeString()}`;
     nodes.update(snapshot);
     renderStoreMembers(snapshot);
     renderUsage(snapshot);
