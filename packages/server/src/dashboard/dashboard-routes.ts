@@ -6,7 +6,7 @@ import type { AppDeps } from '../http/app-deps.js';
 import type { RouteScope } from '../http/auth.js';
 import { problemResponses } from '../http/schemas.js';
 import { type Asset, loadDashboardAssets } from './dashboard-assets.js';
-import { LiveSnapshots, type StatsSummary } from './live-snapshots.js';
+import { LiveSnapshots } from './live-snapshots.js';
 import { DASHBOARD_HEADERS } from './security-headers.js';
 
 /** Who may watch the dashboard's live stream (the page itself is public: it holds no data). */
@@ -41,14 +41,13 @@ export async function installDashboard(
   options: DashboardOptions = {},
 ): Promise<LiveSnapshots> {
   const assets = loadDashboardAssets();
-  const metrics = (app as unknown as { metrics?: { summary(): StatsSummary } }).metrics;
   const live = new LiveSnapshots({
     store: deps.store,
     membership: deps.membership,
     nodeId: deps.nodeId,
     nodeTtlMs: deps.nodeTtlMs ?? 3000,
     now: () => deps.clock.now(),
-    stats: () => metrics?.summary() ?? null,
+    stats: () => app.metrics.summary(),
     intervalMs: options.snapshotIntervalMs ?? SNAPSHOT_INTERVAL_MS,
     minGapMs: CHANGE_GAP_MS,
     monotonic: () => deps.clock.monotonic(),
