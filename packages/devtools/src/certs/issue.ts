@@ -39,6 +39,8 @@ export interface IssueOptions extends Validity {
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
 
+// @peculiar/x509 signs through a WebCrypto provider it holds globally; Node's own is the one to use (no
+// native addon, and the same OpenSSL that later verifies these certificates in TLS).
 x509.cryptoProvider.set(webcrypto);
 
 function validity(options: Validity, defaultDays: number): { notBefore: Date; notAfter: Date } {
