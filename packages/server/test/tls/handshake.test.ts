@@ -21,23 +21,29 @@ describe('TLS and mTLS on a node', () => {
   let pki: TestPki;
   let strict: TlsNode;
   let relaxed: TlsNode;
+  let serverOnly: TlsNode;
 
   beforeAll(async () => {
     pki = await makeTestPki(dir);
     const tlsArgs = ['--tls-cert', pki.files.cert, '--tls-key', pki.files.key, '--tls-ca', pki.files.ca];
     const common = ['--host', '127.0.0.1', '--port', '0'];
-    [strict, relaxed] = await Promise.all([
+    [strict, relaxed, serverOnly] = await Promise.all([
       spawnTlsNode(
         [...common, '--data-dir', join(dir, 'strict'), ...tlsArgs, '--tls-client-auth', 'require'],
         pki,
       ),
       // optional is the default with a CA: SDK clients come with bearer tokens and no certificate.
       spawnTlsNode([...common, '--data-dir', join(dir, 'relaxed'), ...tlsArgs], pki),
+      // none: plain server-side TLS, no client certificates asked for.
+      spawnTlsNode(
+        [...common, '--data-dir', join(dir, 'none'), ...tlsArgs, '--tls-client-auth', 'none'],
+        pki,
+      ),
     ]);
   });
 
   afterAll(async () => {
-    await Promise.all([strict?.kill(), relaxed?.kill()]);
+    await Promise.all([strict?.kill(), relaxed?.kill(), serverOnly?.kill()]);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -115,10 +121,21 @@ describe('TLS and mTLS on a node', () => {
     });
   });
 
+  describe('client certificates not asked for (none)', () => {
+    it('serves clients with or without one; peer routes answer nobody', async () => {
+      expect(await get(serverOnly, {})).toMatchObject({ status: 200 });
+      expect(await get(serverOnly, { cert: pki.foreign })).toMatchObject({ status: 200 });
+      const peer = await get(serverOnly, { cert: pki.peer }, '/v1/peer/time');
+      expect(peer).toMatchObject({ status: 401 });
+      expect((peer as { body: string }).body).toContain('no client certificate was presented');
+    });
+  });
+
   describe('no plaintext port', () => {
     it.each([
       ['require', () => strict],
       ['optional', () => relaxed],
+      ['none', () => serverOnly],
     ] as const)(
       'with client auth %s, plaintext HTTP to the port fails and it is the only port',
       async (_, node) => {
