@@ -21,13 +21,13 @@ describe('TLS and mTLS on a node', () => {
   let pki: TestPki;
   let strict: TlsNode;
   let relaxed: TlsNode;
-  let serverOnly: TlsNode;
+  let anonymousOnly: TlsNode;
 
   beforeAll(async () => {
     pki = await makeTestPki(dir);
     const tlsArgs = ['--tls-cert', pki.files.cert, '--tls-key', pki.files.key, '--tls-ca', pki.files.ca];
     const common = ['--host', '127.0.0.1', '--port', '0'];
-    [strict, relaxed, serverOnly] = await Promise.all([
+    [strict, relaxed, anonymousOnly] = await Promise.all([
       spawnTlsNode(
         [...common, '--data-dir', join(dir, 'strict'), ...tlsArgs, '--tls-client-auth', 'require'],
         pki,
@@ -43,7 +43,7 @@ describe('TLS and mTLS on a node', () => {
   });
 
   afterAll(async () => {
-    await Promise.all([strict?.kill(), relaxed?.kill(), serverOnly?.kill()]);
+    await Promise.all([strict?.kill(), relaxed?.kill(), anonymousOnly?.kill()]);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -123,9 +123,9 @@ describe('TLS and mTLS on a node', () => {
 
   describe('client certificates not asked for (none)', () => {
     it('serves clients with or without one; peer routes answer nobody', async () => {
-      expect(await get(serverOnly, {})).toMatchObject({ status: 200 });
-      expect(await get(serverOnly, { cert: pki.foreign })).toMatchObject({ status: 200 });
-      const peer = await get(serverOnly, { cert: pki.peer }, '/v1/peer/time');
+      expect(await get(anonymousOnly, {})).toMatchObject({ status: 200 });
+      expect(await get(anonymousOnly, { cert: pki.foreign })).toMatchObject({ status: 200 });
+      const peer = await get(anonymousOnly, { cert: pki.peer }, '/v1/peer/time');
       expect(peer).toMatchObject({ status: 401 });
       expect((peer as { body: string }).body).toContain('no client certificate was presented');
     });
@@ -135,7 +135,7 @@ describe('TLS and mTLS on a node', () => {
     it.each([
       ['require', () => strict],
       ['optional', () => relaxed],
-      ['none', () => serverOnly],
+      ['none', () => anonymousOnly],
     ] as const)(
       'with client auth %s, plaintext HTTP to the port fails and it is the only port',
       async (_, node) => {
