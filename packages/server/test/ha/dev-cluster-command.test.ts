@@ -63,9 +63,12 @@ describe('leasehold dev cluster', () => {
       expect(cluster.storeMembers.filter((m) => m.leader)).toHaveLength(1);
       expect(processesUnder(dir).length).toBeGreaterThanOrEqual(6);
     } finally {
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
+      // A child that already exited (a failed start) emits no second 'exit': waiting for one would hang.
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        await exited;
+      }
     }
     expect(child.exitCode).toBe(0);
     expect(processesUnder(dir)).toEqual([]);
