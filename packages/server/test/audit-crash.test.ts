@@ -56,7 +56,7 @@ describe('audit trail across SIGKILL, through the CLI', () => {
     ];
     const env = {
       LEASEHOLD_ADMIN_TOKEN: ADMIN_TOKEN,
-      LEASEHOLD_AUDIT_SEAL_INTERVAL_MS: '700',
+      LEASEHOLD_AUDIT_SEAL_INTERVAL_MS: '1500',
       LEASEHOLD_AUDIT_CHECKPOINT_INTERVAL_MS: '300',
     };
     node = await spawnNode(args, env);
@@ -98,8 +98,24 @@ describe('audit trail across SIGKILL, through the CLI', () => {
       }
     };
     const running = Array.from({ length: 8 }, (_, w) => worker(w));
-    // Two or more seals (each with a checkpoint) during the load, and up to 700 ms of records after the last.
-    await new Promise((r) => setTimeout(r, 2000));
+    // Kill mid-append: right after a seal has moved the head (so sealed entries and a checkpoint exist),
+    // as soon as records of the load are pending again — well before the next seal, 1.5 s later. A fixed
+    // sleep raced the seal on a loaded machine and sometimes left nothing pending.
+    const deadline = Date.now() + 30_000;
+    let head = -1;
+    let headMovedAt = 0;
+    while (Date.now() < deadline) {
+      const res = await fetch(`${url}/v1/audit/events?limit=1`, { headers: auth });
+      const { head: h, unsealed } = (await res.json()) as { head: { seq: number }; unsealed: number };
+      const now = Date.now();
+      if (h.seq !== head) {
+        if (head !== -1) headMovedAt = now;
+        head = h.seq;
+      } else if (headMovedAt > 0 && now - headMovedAt < 500 && unsealed >= 5 && granted.size > 20) {
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
     await node.kill('SIGKILL');
     stop = true;
     await Promise.all(running);
