@@ -33,9 +33,34 @@ function freePort(): Promise<number> {
   });
 }
 
+/** SIGTERM to a process group, then wait (bounded) until none of it is left; SIGKILL what outlives 10 s. */
+async function stopGroup(pgid: number): Promise<void> {
+  const alive = () => {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pgid, sig);
+    } catch {
+      // gone in between
+    }
+  };
+  if (!alive()) return;
+  signal('SIGTERM');
+  for (let waited = 0; alive() && waited < 10_000; waited += 50) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (alive()) signal('SIGKILL');
+}
+
 describe('README', () => {
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-readme-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }));
 
   it('gives the two commands: npm ci && npm start, and npm test', () => {
     expect(readme).toMatch(/^npm ci && npm start\b/m);
@@ -83,12 +108,10 @@ describe('README', () => {
         resolve(c);
       });
     });
-    try {
-      // The node started in the background is in the script's process group.
-      process.kill(-(child.pid ?? 0), 'SIGTERM');
-    } catch {
-      // already gone
-    }
+    // The node started in the background is in the script's process group. Wait for the group to be
+    // gone: a node still shutting down writes into data/ (its clock mark) while afterAll removes it,
+    // which failed one CI run with ENOTEMPTY.
+    await stopGroup(child.pid ?? 0);
     expect(code, output).toBe(0);
     expect(output).toContain('Admin token (shown once');
     expect(output).toContain('"outcome": "installed"');
