@@ -26,7 +26,7 @@ try {
   for (let i = 0; i < 200; i++) {
     wall += 2;
     const t = performance.now();
-    perWrite.admit(wall);
+    await perWrite.admit(wall);
     times.push(performance.now() - t);
   }
   times.sort((a, b) => a - b);
@@ -38,13 +38,26 @@ try {
   const clock = { now: () => Date.now(), monotonic: () => performance.now() };
   const mark = new ClockHighWater(clock, join(dir, 'b'));
   let admits = 0;
+  let longest = 0;
+  let slow = 0;
+  await mark.admit(); // the first signature writes the first step: not part of the steady state
   started = performance.now();
   while (performance.now() - started < 2000) {
-    mark.admit();
+    const t = performance.now();
+    await mark.admit();
+    const took = performance.now() - t;
+    longest = Math.max(longest, took);
+    if (took > 1) slow++;
     admits++;
+    // A server turns its event loop between requests; without this the background write could not run.
+    if (admits % 100 === 0) await new Promise((r) => setImmediate(r));
   }
   const perAdmit = ((performance.now() - started) * 1000) / admits;
-  console.log(`admit() with the 1 s step: ${perAdmit.toFixed(2)} µs each, ${mark.writes} writes in 2 s`);
+  // The writes run in the thread pool, half a step ahead: an admit waits only when signing outruns them.
+  console.log(
+    `admit() with the 1 s step: ${perAdmit.toFixed(2)} µs each, ${mark.writes} writes in 2 s, ` +
+      `longest admit ${longest.toFixed(2)} ms, ${slow} of ${admits} over 1 ms`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -284,7 +284,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
         const cut = setTimeout(() => app.server.closeAllConnections(), 3000);
         await drained;
         clearTimeout(cut);
-        clockHighWater.close();
+        await clockHighWater.close();
         await store.close();
       },
     };

@@ -18,7 +18,8 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
 
   // The time a lease token will be signed with; CLOCK_BEHIND (before any store write) when this node's
   // clock reads earlier than the latest time it signed with (time/clock-high-water.ts).
-  const signingTime = () => deps.clockHighWater?.admit(clock.now()) ?? clock.now();
+  const signingTime = async () =>
+    deps.clockHighWater ? deps.clockHighWater.admit(clock.now()) : clock.now();
 
   const withToken = async (lease: Lease, now: number) => ({
     ...leaseView(lease, now),
@@ -46,7 +47,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         throw new LeaseholdError('FORBIDDEN', `this token is bound to license "${scope}"`);
       }
       // The lease window starts when the write is sent, not when its answer arrives (DESIGN.md).
-      const sentAt = signingTime();
+      const sentAt = await signingTime();
       const { lease, replayed } = await store.acquireSeat({
         leaseId: deps.newId(),
         requestId: body.requestId,
@@ -80,7 +81,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       },
     },
     async (request) => {
-      const sentAt = signingTime();
+      const sentAt = await signingTime();
       const lease = await store.renewLease({
         leaseId: request.params.id,
         licenseId: licenseScope(request),
