@@ -21,6 +21,12 @@ export interface AuditKeeperOptions {
   readonly membership?: Membership;
 }
 
+/**
+ * How long a follower remembers departures. A leadership change within this of a departure may record it
+ * twice (old and new leader); a crashed leader's own departure is recorded by its successor.
+ */
+const DEPARTED_MEMORY_MS = 30_000;
+
 /** Records sealed per store call; sealing loops until the pending queue is drained. */
 const SEAL_LIMIT = 5000;
 
@@ -35,8 +41,13 @@ export class AuditKeeper {
   #running: Promise<void> | undefined;
   #lastCheckpointAt = Number.NEGATIVE_INFINITY;
   #lastCheckpointSeq = 0;
-  /** Node ids seen at the previous tick while leading; undefined when not leading. */
+  /**
+   * Node ids seen at the previous tick, as leader or not: a node that takes over after the leader crashed
+   * still knows the old leader was alive, and so records its departure too.
+   */
   #knownNodes: Set<string> | undefined;
+  /** Nodes seen leaving while this node followed, and when; recorded if it becomes the leader soon after. */
+  readonly #departedWhileFollowing = new Map<string, number>();
 
   constructor(
     private readonly store: LeaseStore,
@@ -62,7 +73,8 @@ export class AuditKeeper {
   /** One round of the keeper's work; errors are logged and retried at the next tick. */
   async tick(): Promise<void> {
     if (!this.options.isLeader()) {
-      this.#knownNodes = undefined;
+      // Followers only watch (one small range read per interval), so that a new leader has a baseline.
+      await this.#watchNodes(false).catch(() => undefined);
       return;
     }
     try {
@@ -118,27 +130,36 @@ export class AuditKeeper {
     this.log.info({ path, from: anchor.seq + 1, through: moved.seq }, 'audit entries archived');
   }
 
-  async #watchNodes(): Promise<void> {
+  async #watchNodes(leading = true): Promise<void> {
     const membership = this.options.membership;
     if (!membership) return;
     const ids = new Set((await membership.nodes()).map((n) => n.id));
-    const known = this.#knownNodes;
-    if (!known) {
-      this.#knownNodes = ids; // just became leader: this is the baseline
+    const now = this.clock.now();
+    const gone = [...(this.#knownNodes ?? [])].filter((id) => !ids.has(id));
+    if (!leading) {
+      // A follower remembers who left for a while: if the leader itself was among them, nobody else will
+      // record it, and this node may be the one that takes over.
+      for (const id of gone) this.#departedWhileFollowing.set(id, now);
+      for (const [id, at] of this.#departedWhileFollowing) {
+        if (ids.has(id) || now - at > DEPARTED_MEMORY_MS) this.#departedWhileFollowing.delete(id);
+      }
+      this.#knownNodes = ids;
       return;
     }
-    for (const id of known) {
-      if (ids.has(id)) continue;
+    const departed = new Set(gone);
+    for (const id of this.#departedWhileFollowing.keys()) if (!ids.has(id)) departed.add(id);
+    for (const id of departed) {
       await this.store.recordAudit({
         action: 'node.left',
         actor: 'system:membership',
         subject: `node:${id}`,
-        time: this.clock.now(),
+        time: now,
         node: this.options.node,
         details: { reason: 'heartbeat record gone' },
       });
     }
     // Only after every departure is recorded: a failed write is retried at the next tick.
+    this.#departedWhileFollowing.clear();
     this.#knownNodes = ids;
   }
 }

@@ -64,16 +64,26 @@ export class ClockHighWater {
    * raises the mark — waiting for the file to cover `now` when it does not yet — and resolves to `now`.
    */
   async admit(now = this.#clock.now()): Promise<number> {
+    await this.reserve(now);
+    return now;
+  }
+
+  /**
+   * The two halves of `admit`, for callers that have other work to do in between: throws CLOCK_BEHIND at
+   * once (before the caller writes anything), and returns a promise that the file covers `now`, to await
+   * right before signing. The lease routes start the store write meanwhile, so a slow disk and a slow
+   * store overlap instead of adding up.
+   */
+  reserve(now = this.#clock.now()): Promise<void> {
     const behind = this.behindBy(now);
     if (behind > 0) throw clockBehind(behind, this.#floor);
     this.#floor = Math.max(this.#floor, now);
-    if (now >= this.#persisted) {
-      await this.#persistCovering(now);
-    } else if (now >= this.#persisted - this.#stepMs / 2) {
+    if (now >= this.#persisted) return this.#persistCovering(now);
+    if (now >= this.#persisted - this.#stepMs / 2) {
       // Extend by one step ahead of need; a failure here surfaces at the next admit that has to wait.
       this.#persistCovering(this.#persisted).catch(() => undefined);
     }
-    return now;
+    return Promise.resolve();
   }
 
   /** A clean stop: the exact mark, so the next start need not wait out the step written ahead. */

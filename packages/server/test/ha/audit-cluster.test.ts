@@ -21,8 +21,9 @@ interface AuditLine {
 /**
  * The audit trail on a 3-node etcd cluster: every node writes pending records with its changes, only the
  * elected node seals and signs, the chain that results verifies against the cluster's JWKS from any
- * node, every acknowledged checkout is in it exactly once, and a node that is SIGKILLed is recorded as
- * `node.left` by the leader once its heartbeat record is gone.
+ * node, every acknowledged checkout is in it exactly once, a node that is SIGKILLed is recorded as
+ * `node.left` by the leader once its heartbeat record is gone, and so is a SIGKILLed leader, by the node
+ * that takes over.
  */
 describe('audit trail on a 3-node etcd cluster', () => {
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-audit-ha-'));
@@ -98,9 +99,22 @@ describe('audit trail on a 3-node etcd cluster', () => {
       if (!left) await new Promise((r) => setTimeout(r, 250));
     }
     expect(left, 'node.left recorded for the killed node').toBe(true);
-    await new Promise((r) => setTimeout(r, 800)); // one more checkpoint of the head
 
-    const survivor = view.nodes.find((n) => n.id !== victim?.id && n.id !== leader?.id) ?? leader;
+    // A leader that crashes is recorded as well: the node that takes over saw it alive as a follower.
+    const survivor = view.nodes.find((n) => n.id !== victim?.id && n.id !== leader?.id);
+    await cluster.nodes.find((p) => p.url === leader?.url)?.kill('SIGKILL');
+    let leaderLeft = false;
+    for (const until = Date.now() + 20_000; !leaderLeft && Date.now() < until; ) {
+      const page = (await (
+        await fetch(`${survivor?.url}/v1/audit/events?limit=20`, { headers: auth })
+      ).json()) as { events: { action: string; subject: string; node: string }[] };
+      leaderLeft = page.events.some(
+        (e) => e.action === 'node.left' && e.subject === `node:${leader?.id}` && e.node === survivor?.id,
+      );
+      if (!leaderLeft) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(leaderLeft, 'node.left recorded for the crashed leader, by the node that took over').toBe(true);
+    await new Promise((r) => setTimeout(r, 1500)); // the new leader signs a checkpoint of the head
     const exported = await (await fetch(`${survivor?.url}/v1/audit/export`, { headers: auth })).text();
     const lines = exported
       .trim()
@@ -119,8 +133,11 @@ describe('audit trail on a 3-node etcd cluster', () => {
     expect(result).toMatchObject({ ok: true, signaturesChecked: true });
     expect(result.checkpointsChecked).toBeGreaterThan(0);
     expect(result.count).toBeGreaterThanOrEqual(75 + 3 + 1);
-    // Only the leader signs.
-    const signers = new Set(lines.filter((l) => l.type === 'checkpoint').map((l) => l.node));
-    expect([...signers]).toEqual([leader?.id]);
+    // Only the elected node signs: the first leader, then the node that took over from it.
+    const signers = lines.filter((l) => l.type === 'checkpoint').map((l) => l.node);
+    const firstBySurvivor = signers.indexOf(survivor?.id ?? '');
+    expect(new Set(signers)).toEqual(new Set([leader?.id, survivor?.id]));
+    expect(signers.slice(0, firstBySurvivor).every((n) => n === leader?.id)).toBe(true);
+    expect(signers.slice(firstBySurvivor).every((n) => n === survivor?.id)).toBe(true);
   }, 120_000);
 });
