@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DevCluster } from '@leasehold/server';
+import type { DevCluster } from '@leasehold/server';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeVendor } from '../../../server/test/helpers/test-app.js';
+import { startVendorCluster } from '../../../server/test/helpers/test-app.js';
 
 /**
  * The dashboard in a real browser (Debian's Chromium driven by playwright-core; no browser is ever
@@ -69,15 +69,9 @@ describe('dashboard in Chromium against a 3-node cluster', () => {
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    const vendor = await makeVendor(Date.now());
-    writeFileSync(join(dir, 'vendor.pub.pem'), vendor.publicPem);
-    cluster = await DevCluster.start({
-      nodes: 3,
-      etcdMembers: 3,
-      dataDir: join(dir, 'cluster'),
-      vendorKeys: [join(dir, 'vendor.pub.pem')],
-      fresh: true,
-    });
+    const started = await startVendorCluster(dir);
+    cluster = started.cluster;
+    const { vendor } = started;
     base = cluster.urls()[0] ?? '';
     const license = await vendor.issue({
       features: { solver: { seats: 3 }, viewer: { seats: 2 } },

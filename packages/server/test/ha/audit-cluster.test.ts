@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type VerifyExportOptions, verifyAuditFiles } from '@leasehold/domain';
-import { DevCluster } from '@leasehold/server';
+import type { DevCluster } from '@leasehold/server';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeVendor } from '../helpers/test-app.js';
+import { startVendorCluster } from '../helpers/test-app.js';
 
 interface ClusterNode {
   id: string;
@@ -34,16 +34,11 @@ describe('audit trail on a 3-node etcd cluster', () => {
   });
 
   it('seals every node’s records into one signed chain and records a killed node as left', async () => {
-    const vendor = await makeVendor(Date.now());
-    writeFileSync(join(dir, 'vendor.pub.pem'), vendor.publicPem);
-    cluster = await DevCluster.start({
-      nodes: 3,
-      etcdMembers: 3,
-      dataDir: join(dir, 'cluster'),
-      vendorKeys: [join(dir, 'vendor.pub.pem')],
-      fresh: true,
+    const started = await startVendorCluster(dir, {
       nodeEnv: { LEASEHOLD_AUDIT_SEAL_INTERVAL_MS: '200', LEASEHOLD_AUDIT_CHECKPOINT_INTERVAL_MS: '500' },
     });
+    cluster = started.cluster;
+    const { vendor } = started;
     const auth = { authorization: `Bearer ${cluster.adminToken}`, 'content-type': 'application/json' };
     const urls = cluster.urls();
     const license = await vendor.issue({

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DevCluster } from '@leasehold/server';
+import type { DevCluster } from '@leasehold/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeVendor } from '../helpers/test-app.js';
+import { startVendorCluster } from '../helpers/test-app.js';
 
 /**
  * Invariant 4 on etcd: a client that stops renewing loses its seat by itself, and we measure how long
@@ -21,15 +21,9 @@ describe('expiry on a 3-node etcd cluster', () => {
   let auth: Record<string, string>;
 
   beforeAll(async () => {
-    const vendor = await makeVendor(Date.now());
-    writeFileSync(join(dir, 'vendor.pub.pem'), vendor.publicPem);
-    cluster = await DevCluster.start({
-      nodes: 3,
-      etcdMembers: 3,
-      dataDir: join(dir, 'cluster'),
-      vendorKeys: [join(dir, 'vendor.pub.pem')],
-      fresh: true,
-    });
+    const started = await startVendorCluster(dir);
+    cluster = started.cluster;
+    const { vendor } = started;
     auth = { authorization: `Bearer ${cluster.adminToken}`, 'content-type': 'application/json' };
     const license = await vendor.issue({
       features: { quiet: { seats: 1 }, stormy: { seats: 1 } },

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DevCluster } from '@leasehold/server';
+import type { DevCluster } from '@leasehold/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeVendor } from '../helpers/test-app.js';
+import { startVendorCluster } from '../helpers/test-app.js';
 import { checkHistory, checkStoreRecords, type StoredLease } from './checker.js';
 import { FAULT_KINDS, History, now } from './history.js';
 import { nodeReady, runNemesis } from './nemesis.js';
@@ -51,15 +51,9 @@ describe('fault run: 3 etcd members, 3 nodes, 20 clients, a nemesis', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'leasehold-fault-run-'));
-    const vendor = await makeVendor(Date.now());
-    writeFileSync(join(dir, 'vendor.pub.pem'), vendor.publicPem);
-    cluster = await DevCluster.start({
-      nodes: 3,
-      etcdMembers: 3,
-      dataDir: join(dir, 'cluster'),
-      vendorKeys: [join(dir, 'vendor.pub.pem')],
-      fresh: true,
-    });
+    const started = await startVendorCluster(dir);
+    cluster = started.cluster;
+    const { vendor } = started;
     const license = await vendor.issue({
       lid: LICENSE,
       features: Object.fromEntries(FEATURES.map((f) => [f.name, { seats: SEATS }])),

@@ -11,8 +11,15 @@ export interface NodeProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `leasehold serve` as a real process and waits until it answers /readyz. */
-export async function spawnNode(args: string[], env: Record<string, string> = {}): Promise<NodeProcess> {
+/**
+ * Starts `leasehold serve` as a real process and waits until it answers /readyz. `fetchReady` is how to
+ * ask (a TLS node needs one that trusts its CA and presents a certificate).
+ */
+export async function spawnNode(
+  args: string[],
+  env: Record<string, string> = {},
+  fetchReady: (url: string) => Promise<Response> = (url) => fetch(url),
+): Promise<NodeProcess> {
   const child = spawn(process.execPath, [CLI, 'serve', '--log-level', 'warn', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -27,10 +34,10 @@ export async function spawnNode(args: string[], env: Record<string, string> = {}
   const deadline = Date.now() + 15_000;
   let url: string | undefined;
   while (Date.now() < deadline && child.exitCode === null) {
-    url ??= /listening on (http:\/\/\S+)/.exec(output)?.[1];
+    url ??= /listening on (https?:\/\/\S+)/.exec(output)?.[1];
     if (
       url &&
-      (await fetch(`${url}/readyz`).then(
+      (await fetchReady(`${url}/readyz`).then(
         (r) => r.ok,
         () => false,
       ))

@@ -12,7 +12,14 @@ import {
   type PrivateKeyInfo,
   type PublicKeyInfo,
 } from '@leasehold/domain';
-import { type AppDeps, buildApp, ClusterKeyring, ensureAdminToken } from '@leasehold/server';
+import {
+  type AppDeps,
+  buildApp,
+  ClusterKeyring,
+  DevCluster,
+  type DevClusterOptions,
+  ensureAdminToken,
+} from '@leasehold/server';
 import { SqliteStore } from '@leasehold/store';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 
@@ -125,4 +132,25 @@ export async function makeTestApp(
       if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A fresh dev cluster (3 nodes over 3 etcd members unless `options` say otherwise) whose nodes trust a new
+ * vendor's key, kept in `dir`: the start of every cluster test that installs licenses.
+ */
+export async function startVendorCluster(
+  dir: string,
+  options: Partial<DevClusterOptions> = {},
+): Promise<{ cluster: DevCluster; vendor: Vendor }> {
+  const vendor = await makeVendor(Date.now());
+  writeFileSync(join(dir, 'vendor.pub.pem'), vendor.publicPem);
+  const cluster = await DevCluster.start({
+    nodes: 3,
+    etcdMembers: 3,
+    dataDir: join(dir, 'cluster'),
+    vendorKeys: [join(dir, 'vendor.pub.pem')],
+    fresh: true,
+    ...options,
+  });
+  return { cluster, vendor };
 }

@@ -1,5 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
@@ -9,7 +7,7 @@ import {
   issueCertificate,
   tlsFetch,
 } from '@leasehold/devtools';
-import { LEASEHOLD_BIN } from '@leasehold/server';
+import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 
 const DAY = 86_400_000;
 
@@ -64,58 +62,19 @@ export async function makeTestPki(dir: string): Promise<TestPki> {
   return { ...pki, files };
 }
 
-export interface TlsNode {
-  readonly child: ChildProcess;
-  readonly url: string;
+export interface TlsNode extends NodeProcess {
   readonly port: number;
-  output(): string;
-  kill(): Promise<void>;
 }
 
 /** Starts `leasehold serve` with TLS and waits for /readyz over HTTPS (with the peer certificate). */
-export async function spawnTlsNode(args: string[], pki: TestPki, env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [LEASEHOLD_BIN, 'serve', '--log-level', 'warn', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
+export async function spawnTlsNode(
+  args: string[],
+  pki: TestPki,
+  env: Record<string, string> = {},
+): Promise<TlsNode> {
   const check = tlsFetch({ ca: pki.ca.certPem, cert: pki.peer.certPem, key: pki.peer.keyPem });
-  const deadline = Date.now() + 15_000;
-  let url: string | undefined;
-  while (Date.now() < deadline && child.exitCode === null) {
-    url ??= /listening on (\S+)/.exec(output)?.[1];
-    if (
-      url &&
-      (await check(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      ))
-    )
-      break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  if (!url || child.exitCode !== null) {
-    child.kill('SIGKILL');
-    throw new Error(`node did not start:\n${output}`);
-  }
-  return {
-    child,
-    url,
-    port: Number(new URL(url).port),
-    output: () => output,
-    async kill() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    },
-  } satisfies TlsNode;
+  const node = await spawnNode(args, env, (url) => check(url));
+  return { ...node, port: Number(new URL(node.url).port) };
 }
 
 /** What one HTTPS GET ended in: the status, or the error code of a failed connection or handshake. */
