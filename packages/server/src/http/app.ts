@@ -75,10 +75,11 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
     ...(deps.bodyLimit === undefined ? {} : { bodyLimitBytes: deps.bodyLimit }),
     ...deps.limits,
   };
+  const serverOptions = serverLimitOptions(limits);
   const app = Fastify({
     logger: deps.logger ?? false,
     // Body and header sizes, request, header and keep-alive timeouts (docs/security.md "Limits").
-    ...serverLimitOptions(limits),
+    ...serverOptions,
     // Reject unknown body fields instead of silently dropping them: a typo must not pass unnoticed.
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
@@ -90,7 +91,7 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
     frameworkErrors: frameworkProblem,
     // With TLS the one listener is HTTPS; no plaintext port is ever opened (docs/security.md).
     // (Node's HTTPS server takes the same header size and timeout options as the plain one.)
-    ...(deps.https ? { https: { ...serverLimitOptions(limits).http, ...deps.https } } : {}),
+    ...(deps.https ? { https: { ...serverOptions.http, ...deps.https } } : {}),
   } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
 
   // Fastify parses text/plain by default; this API speaks JSON only, so anything else is a 415.

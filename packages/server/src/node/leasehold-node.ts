@@ -206,10 +206,6 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       signer: () => (keyring.loaded && clockHighWater.behindBy() === 0 ? keyring.signer : undefined),
       membership,
     });
-    metrics.setAuditSource(async () => {
-      const status = await store.auditStatus();
-      return { headSeq: status.head.seq, unsealed: status.unsealed };
-    });
     const nodeEvent = (action: 'node.joined' | 'node.left', reason: string) =>
       store
         .recordAudit({

@@ -292,16 +292,19 @@ export class EtcdStore implements LeaseStore {
   }
 
   async getLicense(id: string): Promise<InstalledLicense | undefined> {
-    const { results } = await this.#optimistic(() => this.gateway.read([{ key: this.keys.license(id) }]));
-    const kv = results[0]?.[0];
-    return kv && decodeLicense(kv, this.#sealer());
+    return (await this.#currentLicenses()).find((l) => l.id === id);
   }
 
   async listLicenses(): Promise<InstalledLicense[]> {
-    const { results } = await this.#optimistic(() => this.gateway.read([{ prefix: this.keys.licenses() }]));
-    return (results[0] ?? [])
-      .map((kv) => decodeLicense(kv, this.#sealer()))
-      .sort((a, b) => a.id.localeCompare(b.id));
+    return [...(await this.#currentLicenses())].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Every license as of now: one small read of license-rev, and the decrypted snapshot when it moved. */
+  #currentLicenses(): Promise<readonly InstalledLicense[]> {
+    return this.#optimistic(async () => {
+      const { results } = await this.gateway.read([{ key: this.keys.licenseRev() }]);
+      return (await this.#licensesAt(results[0]?.[0]?.modRevision ?? 0)).licenses;
+    });
   }
 
   revokeLicense(id: string, now: number, audit?: AuditContext): Promise<InstalledLicense> {
@@ -930,17 +933,8 @@ export class EtcdStore implements LeaseStore {
     });
   }
 
-  async sealAudit(limit: number): Promise<AuditSealResult> {
-    let sealed = 0;
-    let head: AuditHead | undefined;
-    // Batches of at most SEAL_BATCH (etcd's 128-operation limit); each is its own guarded transaction.
-    while (sealed < limit) {
-      const batch = await this.#optimistic(() => this.#audit.sealBatch(limit - sealed).catch(auditConflict));
-      sealed += batch.sealed;
-      head = batch.head;
-      if (batch.sealed === 0) break;
-    }
-    return { sealed, head: head ?? (await this.auditStatus()).head };
+  sealAudit(limit: number): Promise<AuditSealResult> {
+    return this.#optimistic(() => this.#audit.seal(limit).catch(auditConflict));
   }
 
   auditStatus(): Promise<AuditStatus> {
