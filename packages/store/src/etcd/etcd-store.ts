@@ -155,6 +155,9 @@ export class EtcdStore implements LeaseStore {
         if (err instanceof LeaseholdError) throw err;
         if (!(err instanceof Conflict) && !(err instanceof EtcdTransientError)) throw err;
         lastError = err;
+        // No quorum can answer: a majority of members just failed. Retrying until the budget ends only
+        // delays the 503 the client needs to fail over (issue 15: a cut-off node answered after 2.05 s).
+        if (err instanceof EtcdTransientError && this.gateway.quorumUnreachable()) break;
         if (err instanceof EtcdTransientError) {
           const pause = Math.min(200, 20 * 2 ** Math.min(round, 4)) * (0.5 + this.#random());
           const left = Math.max(0, unavailableBy - performance.now());

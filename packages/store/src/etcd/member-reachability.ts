@@ -1,0 +1,90 @@
+import {
+  type CircuitBreakerPolicy,
+  CircuitState,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  handleWhen,
+} from 'cockatiel';
+import { GRPCDeadlineExceededError, isRecoverableError } from 'etcd3';
+
+/**
+ * What this node last heard from each etcd member, so that a store operation can tell "no quorum can
+ * answer me" from "one member is slow" and give up at once in the first case (issue 15).
+ *
+ * Why: a node cut off from every member used to keep retrying until its whole 1.5 s budget ran out, and
+ * under load its answers took up to 2.05 s against the 2 s promise (invariant 8: a node without quorum
+ * says so, so clients fail over). etcd needs a majority of members to answer anything, so once a majority
+ * of them failed their latest call just now, waiting for the rest cannot help in time: the operation
+ * answers 503 STORE_UNAVAILABLE (retryable) and the client moves on. A minority failing (one member dead
+ * or partitioned) never triggers it: the operation retries on the others, as before.
+ *
+ * Each member keeps the per-host breaker the gateway always had (open after two deadlines in a row, half
+ * open after 500 ms); a member whose breaker is open counts as failing, since no call reaches it.
+ */
+export class MemberReachability {
+  readonly #members = new Map<string, MemberRecord>();
+  readonly #recentMs: number;
+  readonly #now: () => number;
+
+  /**
+   * @param recentMs how long a failed call still counts (a member not called since may have recovered).
+   * @param now monotonic milliseconds (injected for tests).
+   */
+  constructor(recentMs: number, now: () => number = () => performance.now()) {
+    this.#recentMs = recentMs;
+    this.#now = now;
+  }
+
+  /** The fault-handling policy of one member, for etcd3's `faultHandling.host`. */
+  policyFor(host: string): CircuitBreakerPolicy {
+    const breaker = circuitBreaker(
+      handleWhen((e) => e instanceof GRPCDeadlineExceededError),
+      { halfOpenAfter: 500, breaker: new ConsecutiveBreaker(2) },
+    );
+    const record: MemberRecord = { lastAnswerAt: -1, lastFailureAt: -1, breaker };
+    this.#members.set(host, record);
+    breaker.onSuccess(() => {
+      record.lastAnswerAt = this.#now();
+    });
+    breaker.onFailure(({ reason }) => {
+      // Only "did not answer" counts: a deadline, or what etcd3 calls recoverable (unavailable, refused).
+      // An answer that is an error (a bad request, say) still proves the member is there.
+      const error = 'error' in reason ? reason.error : undefined;
+      if (
+        error instanceof GRPCDeadlineExceededError ||
+        (error instanceof Error && isRecoverableError(error))
+      ) {
+        record.lastFailureAt = this.#now();
+      } else {
+        record.lastAnswerAt = this.#now();
+      }
+    });
+    return breaker;
+  }
+
+  /** Records an outcome by hand (tests; calls that bypass the breaker). */
+  observe(host: string, answered: boolean): void {
+    const record = this.#members.get(host);
+    if (!record) return;
+    if (answered) record.lastAnswerAt = this.#now();
+    else record.lastFailureAt = this.#now();
+  }
+
+  /** True when a majority of members failed their latest call within `recentMs`, or are broken open. */
+  majorityFailing(): boolean {
+    const now = this.#now();
+    let failing = 0;
+    for (const m of this.#members.values()) {
+      const broken = m.breaker.state === CircuitState.Open;
+      const lastCallFailed = m.lastFailureAt > m.lastAnswerAt && now - m.lastFailureAt <= this.#recentMs;
+      if (broken || lastCallFailed) failing++;
+    }
+    return this.#members.size > 0 && failing > this.#members.size / 2;
+  }
+}
+
+interface MemberRecord {
+  lastAnswerAt: number;
+  lastFailureAt: number;
+  readonly breaker: CircuitBreakerPolicy;
+}

@@ -1,0 +1,82 @@
+import { GRPCDeadlineExceededError, GRPCInvalidArgumentError, GRPCUnavailableError } from 'etcd3';
+import { describe, expect, it } from 'vitest';
+import { MemberReachability } from '../src/etcd/member-reachability.js';
+
+// When may a store operation stop retrying because no etcd quorum can answer it (issue 15)? Exactly when
+// a majority of members failed their latest call recently; a minority failing must never stop it.
+
+function members(count: number) {
+  let now = 10_000;
+  const reach = new MemberReachability(1000, () => now);
+  const policies = Array.from({ length: count }, (_, i) => reach.policyFor(`m${i}:2379`));
+  const call = (i: number, outcome: 'answer' | 'deadline' | 'unavailable' | 'bad-request') =>
+    policies[i]
+      ?.execute(async () => {
+        if (outcome === 'answer') return 'ok';
+        if (outcome === 'deadline') throw new GRPCDeadlineExceededError('deadline exceeded');
+        if (outcome === 'unavailable') throw new GRPCUnavailableError('connection refused');
+        throw new GRPCInvalidArgumentError('too many operations in txn request');
+      })
+      .catch(() => undefined);
+  return {
+    reach,
+    call,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+describe('MemberReachability', () => {
+  it('is not failing before any call, nor with one member of three failing', async () => {
+    const m = members(3);
+    expect(m.reach.majorityFailing()).toBe(false);
+    await m.call(0, 'deadline');
+    await m.call(0, 'deadline'); // its breaker is now open as well
+    await m.call(1, 'answer');
+    expect(m.reach.majorityFailing()).toBe(false);
+  });
+
+  it('fails as soon as two of three members failed their latest call (deadline or refused)', async () => {
+    const m = members(3);
+    await m.call(0, 'deadline');
+    expect(m.reach.majorityFailing()).toBe(false);
+    await m.call(1, 'unavailable');
+    expect(m.reach.majorityFailing()).toBe(true);
+  });
+
+  it('an answer clears the member, even an error answer (the member is there)', async () => {
+    const m = members(3);
+    await m.call(0, 'deadline');
+    await m.call(1, 'deadline');
+    expect(m.reach.majorityFailing()).toBe(true);
+    await m.call(1, 'bad-request');
+    expect(m.reach.majorityFailing()).toBe(false);
+    await m.call(1, 'deadline');
+    await m.call(0, 'answer');
+    expect(m.reach.majorityFailing()).toBe(false);
+  });
+
+  it('forgets failures older than the recent window, unless the breaker is still open', async () => {
+    const m = members(3);
+    await m.call(0, 'unavailable'); // refused: not a breaker failure
+    await m.call(1, 'unavailable');
+    expect(m.reach.majorityFailing()).toBe(true);
+    m.advance(1001);
+    expect(m.reach.majorityFailing()).toBe(false);
+    // Two deadlines in a row open member 2's breaker: it counts as failing while open, whatever the age.
+    await m.call(2, 'deadline');
+    await m.call(2, 'deadline');
+    await m.call(0, 'deadline');
+    m.advance(1001);
+    expect(m.reach.majorityFailing()).toBe(false); // member 0's failure is old; only 2 is open
+    await m.call(1, 'deadline');
+    expect(m.reach.majorityFailing()).toBe(true);
+  });
+
+  it('a single-member cluster fails with its one member', async () => {
+    const m = members(1);
+    await m.call(0, 'deadline');
+    expect(m.reach.majorityFailing()).toBe(true);
+  });
+});
