@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type EtcdCluster, locateEtcd } from '@leasehold/devtools';
-import { generateApiToken, LEASEHOLD_BIN } from '@leasehold/server';
+import { generateApiToken } from '@leasehold/server';
 import type { StoredLease } from '../checker.js';
 import { History, now } from '../history.js';
 import { opsToNdjson } from '../history-file.js';
@@ -91,6 +91,15 @@ function findRepoRoot(start: string): string {
   throw new Error(`no package.json named leasehold above ${start}`);
 }
 
+/** The `leasehold` executable script, as the server package declares it. */
+function leaseholdBin(): string {
+  const server = join(REPO_ROOT, 'packages', 'server');
+  const pkg = JSON.parse(readFileSync(join(server, 'package.json'), 'utf8')) as {
+    bin: { leasehold: string };
+  };
+  return join(server, pkg.bin.leasehold);
+}
+
 /** The store's own records of every lease, written for checker.ts's checkStoreRecords. */
 async function storeRecords(token: string, node: NamespacedNode): Promise<CommonResult['server']> {
   const url = `${node.url}/v1/leases?feature=${FEATURE}&all=true&limit=10000`;
@@ -110,6 +119,7 @@ async function storeRecords(token: string, node: NamespacedNode): Promise<Common
 async function main(): Promise<void> {
   assertPrivateNamespace();
   chmodSync(WORK_DIR, 0o755); // the members' and nodes' uids must reach their dirs
+  process.chdir(WORK_DIR); // children inherit it, and the checkout they were started in may be closed to them
   privateMounts();
   overlayPasswd(WORK_DIR);
   const workDirProblem = whyUnreachable(join(WORK_DIR, 'passwd'), 'read');
@@ -123,7 +133,7 @@ async function main(): Promise<void> {
     nodeBin: process.execPath,
     etcdBin,
   });
-  const leasehold = [checkout.node, checkout.inside(LEASEHOLD_BIN)];
+  const leasehold = [checkout.node, checkout.inside(leaseholdBin())];
   const nodeUid = uidOf(NODE_HOSTS[0]);
   assertRunnable(
     nodeUid,
