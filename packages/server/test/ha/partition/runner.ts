@@ -38,7 +38,7 @@ export interface ScenarioRun<T extends ScenarioResult> {
 function assertBuilt(): void {
   const pairs = [
     ...readdirSync(HERE)
-      .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && f !== 'runner.ts')
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && f !== 'runner.ts')
       .map((f) => [join(HERE, f), join(DIST, 'partition', f.replace(/\.ts$/, '.js'))] as const),
     ...SHARED_SOURCES.map((f) => [join(HA, f), join(DIST, f.replace(/\.ts$/, '.js'))] as const),
   ];
