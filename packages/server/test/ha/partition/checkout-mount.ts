@@ -41,7 +41,12 @@ export function mountCheckout(o: {
   for (const entry of readdirSync(repo, { withFileTypes: true })) {
     if (SKIPPED.has(entry.name)) continue;
     const source = join(repo, entry.name);
-    const isDir = statSync(source).isDirectory(); // follows a symlinked entry
+    let isDir: boolean;
+    try {
+      isDir = statSync(source).isDirectory(); // follows a symlinked entry
+    } catch {
+      continue; // a dangling link: nothing a child could load through it
+    }
     bindReadOnly(realpathSync(source), join(root, entry.name), isDir);
   }
   const bin = join(o.workDir, 'bin');
