@@ -1,242 +1,56 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkHistory, checkStoreRecords, type Violation } from './checker.js';
+import {
+  type CommonResult,
+  FEATURE,
+  type LeaderResult,
+  LICENSE_ID,
+  type NodeResult,
+  type ScenarioResult,
+} from './partition/result.js';
+import { killScenarios, RUN_TIMEOUT_MS, runScenario } from './partition/runner.js';
 
 // Network partitions between real processes: a 3-member etcd cluster and 3 Leasehold nodes, each on its own
 // loopback address, inside a network (and mount) namespace that each scenario run creates for itself with
 // `unshare -n -m`; nftables drops the traffic between chosen addresses. The host's network is never
-// touched. partition-scenario.mjs does the work and prints its measurements; this file asserts on them.
+// touched. partition/main.ts (compiled by `tsc -b`) does the work: it runs the fault run's clients
+// (workload.ts) pinned one to a node, records their history in history.ts's format and prints its
+// measurements; this file has checker.ts judge the history and asserts on both.
 // Needs root on Linux with util-linux (unshare, setpriv), iproute2 and nftables (.ci/run installs them);
 // without them every test here fails with the reason, it does not skip.
 
-const SCENARIO = fileURLToPath(new URL('./partition-scenario.mjs', import.meta.url));
-/** One scenario run, start to result; measured 28-48 s on 2 cores. */
-const RUN_TIMEOUT_MS = 180_000;
 /** DESIGN.md invariant 8 and docs/ha.md: a node without quorum answers 503 within 2 s, never hangs. */
 const ANSWER_BOUND_MS = 2000;
+const POOL = `${LICENSE_ID}/${FEATURE}`;
 
-interface OpsStats {
-  count: number;
-  ok: number;
-  seatsExhausted: number;
-  leaseExpired: number;
-  failures: Record<string, number>;
-  p50Ms: number;
-  p95Ms: number;
-  maxMs: number;
-}
-
-interface CommonResult {
-  seats: number;
-  cutMs: number;
-  droppedPackets: number;
-  ops: Record<string, { before: OpsStats; cut: OpsStats; after: OpsStats; grantsDuringCut: number }>;
-  readyz: Record<
-    string,
-    Record<'before' | 'cut' | 'after', { answers: Record<string, number>; maxMs: number }>
-  >;
-  timeline: Record<string, string>;
-  settleMs: number;
-  afterSettle: Record<
-    string,
-    { sent: number; failed: number; firstFailures: unknown[]; maxMs: number; readyzNot200: number }
-  >;
-  outages: Record<string, { longestMs: number; streaks: number }>;
-  invariants: {
-    maxSeatsHeldByClients: number;
-    maxSeatsHeldSampled: number;
-    seatSamples: number;
-    grants: number;
-    duplicateRequestIdsClientSide: unknown[];
-    duplicateRequestIdsServerSide: unknown[];
-  };
-  server: { leasesRecorded: number; maxSlot: number; error?: string };
-}
-
-interface LeaderResult extends CommonResult {
-  oldLeader: string;
-  newLeader?: { name: string; ms: number };
-  isolatedView: { stillClaimsLeadership?: boolean; error?: string };
-  healthyAfterHeal: { ms: number; leader?: string; error?: string };
-  oldLeaderAfterHeal: { followsLeader?: boolean; error?: string };
-}
-
-interface NodeResult extends CommonResult {
-  victim: string;
-  seatsHeldAtCut: number;
-  victimCalls: {
-    sentDuringCut: number;
-    byKind: Record<string, number>;
-    succeeded: unknown[];
-    answers: Record<string, number>;
-    maxAnswerMs: number;
-  };
-  victimReadyz: {
-    probesDuringCut: number;
-    answers: Record<string, number>;
-    maxAnswerMs: number;
-    cutToFirst503Ms: number;
-    healToReadyMs: number;
-  };
-  victimMembershipDuringCut: { listed?: boolean; healthy?: boolean; error?: string };
-  victimRejoinedMs: number;
-  healToFirstAnswerMs: number;
-  restartedNodes: string[];
-}
-
-function onPath(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore', timeout: 5000 }).status === 0;
-}
-
-/** Throws, naming everything missing, when this machine cannot run the scenarios. */
-function preflight(): void {
-  const problems: string[] = [];
-  if (process.platform !== 'linux') problems.push(`this is ${process.platform}, not Linux`);
-  if (process.getuid?.() !== 0) {
-    problems.push('not running as root (unshare -n, ip rule, nft and setpriv --reuid need it)');
-  }
-  const tools: [string, string][] = [
-    ['unshare', 'util-linux'],
-    ['setpriv', 'util-linux'],
-    ['mount', 'mount'],
-    ['ip', 'iproute2'],
-    ['nft', 'nftables'],
-  ];
-  for (const [command, pkg] of tools) {
-    if (!onPath(command)) problems.push(`\`${command}\` is not installed (Debian package ${pkg})`);
-  }
-  if (problems.length === 0) {
-    const probe = spawnSync('unshare', ['-n', '-m', 'true'], { encoding: 'utf8', timeout: 5000 });
-    if (probe.status !== 0)
-      problems.push(`\`unshare -n -m true\` failed: ${probe.stderr.trim() || probe.status}`);
-  }
-  if (problems.length > 0) {
-    throw new Error(
-      `the partition tests cannot run here: ${problems.join('; ')}. They need root on Linux with util-linux, ` +
-        'iproute2 and nftables (.ci/run installs the packages on Debian).',
-    );
-  }
-}
-
-const running = new Set<ChildProcess>();
-
-/** Kills a scenario and everything in its process group (it leads its own: spawned detached). */
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
-}
-
-/** Idle share of all CPUs over `ms`, from /proc/stat. */
-async function idleShare(ms: number): Promise<number> {
-  const read = () => {
-    const cpu =
-      readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
-    // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
-    return { total: cpu.reduce((a, b) => a + b, 0), idle: (cpu[3] ?? 0) + (cpu[4] ?? 0) };
-  };
-  const a = read();
-  await new Promise((r) => setTimeout(r, ms));
-  const b = read();
-  return b.total === a.total ? 1 : (b.idle - a.idle) / (b.total - a.total);
-}
-
-/**
- * The 2 s answer bound is a claim about a node whose machine is not starved. Run in the full suite right
- * after the fault run, one scenario once measured 2.24 s while the previous file's processes were still
- * winding down (alone: 1.57 s). Wait (bounded) until the machine is mostly idle before cutting anything.
- */
-async function waitForQuietMachine(): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  let idle = await idleShare(500);
-  while (idle < 0.7 && Date.now() < deadline) idle = await idleShare(500);
-  if (idle < 0.7) console.warn(`[partition] machine still busy (idle ${Math.round(idle * 100)}%)`);
-}
-
-/** Runs one scenario in a namespace of its own and returns its parsed PARTITION_RESULT line. */
-async function runScenario<T>(scenario: 'leader' | 'node'): Promise<T> {
-  preflight();
-  await waitForQuietMachine();
-  const dir = mkdtempSync(join(tmpdir(), `leasehold-partition-${scenario}-`));
-  const child = spawn(
-    'unshare',
-    [
-      '-n',
-      '-m',
-      '--propagation',
-      'private',
-      process.execPath,
-      SCENARIO,
-      '--scenario',
-      scenario,
-      '--dir',
-      dir,
-    ],
-    { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  running.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-20_000);
-  });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    killGroup(child);
-  }, RUN_TIMEOUT_MS);
-  try {
-    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-      child.once('close', (code, signal) => resolve({ code, signal }));
-      child.once('error', (err) => {
-        stderr += `\nspawn failed: ${err.message}`;
-        resolve({ code: null, signal: null });
-      });
-    });
-    const line = stdout.split('\n').find((l) => l.startsWith('PARTITION_RESULT '));
-    if (exit.code !== 0 || !line) {
-      const how = timedOut
-        ? `timed out after ${RUN_TIMEOUT_MS} ms`
-        : `exited with ${exit.code ?? exit.signal}`;
-      throw new Error(`partition scenario '${scenario}' ${how}; its stderr (tail):\n${stderr.slice(-6000)}`);
-    }
-    // The progress lines are the measurements' context; keep them in the test log.
-    const progress = stderr.split('\n').filter((l) => l.startsWith('[partition'));
-    process.stderr.write(`${progress.join('\n')}\n`);
-    return JSON.parse(line.slice('PARTITION_RESULT '.length)) as T;
-  } finally {
-    clearTimeout(timer);
-    running.delete(child);
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** What checker.ts makes of a run's history and of the store's records read after it. */
+interface Judged {
+  /** Most leases that definitely held a seat of the pool at one instant (checker rule 1). */
+  readonly peakHeld: number;
+  /** Leases granted to a client that saw the grant. */
+  readonly leases: number;
+  readonly storeRead: boolean;
+  readonly violations: readonly Violation[];
 }
 
 afterAll(() => {
-  for (const child of running) killGroup(child);
+  killScenarios();
 });
 
 /** The invariants every scenario must keep, whatever the partition did to availability. */
-function expectInvariants(r: CommonResult): void {
+function expectInvariants(r: CommonResult, j: Judged): void {
   expect(r.droppedPackets, 'the partition rules dropped nothing: the cut was not real').toBeGreaterThan(0);
   expect(r.invariants.grants, 'the workload granted no seats at all').toBeGreaterThan(0);
-  // 1. No oversubscription: as clients saw it (token lifetimes) and as the store listed it.
-  expect(r.invariants.maxSeatsHeldByClients).toBeLessThanOrEqual(r.seats);
+  // 1. No oversubscription: as clients saw it (checker.ts over the history) and as the store listed it.
+  expect(j.peakHeld).toBeLessThanOrEqual(r.seats);
   expect(r.invariants.seatSamples).toBeGreaterThan(0);
   expect(r.invariants.maxSeatsHeldSampled).toBeLessThanOrEqual(r.seats);
   expect(r.server.error).toBeUndefined();
+  expect(j.storeRead, 'the store listed its leases after the run').toBe(true);
   expect(r.server.maxSlot).toBeLessThan(r.seats);
-  // 2. Idempotent checkout: one lease per requestId, however often it was retried and through what.
-  expect(r.invariants.duplicateRequestIdsClientSide).toEqual([]);
-  expect(r.invariants.duplicateRequestIdsServerSide).toEqual([]);
+  // 2. Idempotent checkout: one lease per requestId, however often it was retried and through what (in the
+  // history and in the store's records); and no seat shared, no acknowledged lease lost (checker.ts).
+  expect(j.violations).toEqual([]);
   // Failures are honest: a retryable 503 STORE_UNAVAILABLE, never a 500 or a dropped connection.
   for (const [node, phases] of Object.entries(r.ops)) {
     for (const phase of ['before', 'cut', 'after'] as const) {
@@ -248,26 +62,51 @@ function expectInvariants(r: CommonResult): void {
 }
 
 /**
- * Runs `scenario` once before the tests of the enclosing describe and returns a getter for its result.
- * When it cannot run (preflight) or fails, every test fails with that error rather than being skipped.
+ * Runs `scenario` once before the tests of the enclosing describe, has checker.ts judge its history, and
+ * returns getters for both. When it cannot run (preflight) or fails, every test fails with that error
+ * rather than being skipped.
  */
-function scenarioResult<T>(scenario: 'leader' | 'node', report: (r: T) => void): () => T {
-  let result: T | undefined;
+function scenarioResult<T extends ScenarioResult>(
+  scenario: T['scenario'],
+  report: (r: T, j: Judged) => void,
+): { result: () => T; judged: () => Judged } {
+  let run: { result: T; judged: Judged } | undefined;
   let error: unknown;
   beforeAll(async () => {
     try {
-      result = await runScenario<T>(scenario);
-      report(result);
+      const { result, ops, stored } = await runScenario<T>(scenario);
+      const history = { ops, faults: [] };
+      const checked = checkHistory(history, { [POOL]: result.seats });
+      const judged: Judged = {
+        peakHeld: checked.peakHeld[POOL] ?? 0,
+        leases: checked.leases,
+        storeRead: stored !== undefined,
+        violations: [...checked.violations, ...checkStoreRecords(history, stored ?? [])],
+      };
+      run = { result, judged };
+      report(result, judged);
     } catch (err) {
       error = err;
     }
   }, RUN_TIMEOUT_MS + 20_000);
-  return () => {
+  const get = () => {
     if (error !== undefined) throw error;
-    if (result === undefined) throw new Error(`the '${scenario}' scenario did not run`);
-    return result;
+    if (run === undefined) throw new Error(`the '${scenario}' scenario did not run`);
+    return run;
   };
+  return { result: () => get().result, judged: () => get().judged };
 }
+
+/** checker.ts's verdict in the printed figures: counts, and the first few violations in full. */
+const verdict = (r: CommonResult, j: Judged) => ({
+  ...r.invariants,
+  seed: r.seed,
+  peakHeldByClients: j.peakHeld,
+  leasesSeenGranted: j.leases,
+  leasesRecorded: r.server.leasesRecorded,
+  violations: j.violations.length,
+  firstViolations: j.violations.slice(0, 3).map((v) => `${v.rule}: ${v.message}`),
+});
 
 function summary(title: string, figures: Record<string, unknown>): void {
   const lines = Object.entries(figures).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`);
@@ -275,7 +114,7 @@ function summary(title: string, figures: Record<string, unknown>): void {
 }
 
 describe('partition: the etcd leader isolated from the other members and from every node', () => {
-  const result = scenarioResult<LeaderResult>('leader', (r) => {
+  const { result, judged } = scenarioResult<LeaderResult>('leader', (r, j) => {
     summary('partition/leader — measured', {
       oldLeader: r.oldLeader,
       newLeader: r.newLeader,
@@ -288,7 +127,7 @@ describe('partition: the etcd leader isolated from the other members and from ev
       timeline: r.timeline,
       afterSettle: r.afterSettle,
       outages: r.outages,
-      invariants: r.invariants,
+      invariants: verdict(r, j),
     });
   });
 
@@ -306,7 +145,7 @@ describe('partition: the etcd leader isolated from the other members and from ev
 
   it('never oversubscribes and never grants two leases for one requestId', () => {
     const r = result();
-    expectInvariants(r);
+    expectInvariants(r, judged());
   });
 
   it('keeps checking out and renewing through every node once the new leader is in (bounded outage)', () => {
@@ -335,7 +174,7 @@ describe('partition: the etcd leader isolated from the other members and from ev
 });
 
 describe('partition: one node cut off from all etcd members', () => {
-  const result = scenarioResult<NodeResult>('node', (r) => {
+  const { result, judged } = scenarioResult<NodeResult>('node', (r, j) => {
     summary('partition/node — measured', {
       victim: r.victim,
       seatsHeldAtCut: r.seatsHeldAtCut,
@@ -349,7 +188,7 @@ describe('partition: one node cut off from all etcd members', () => {
       ops: r.ops,
       readyz: r.readyz,
       timeline: r.timeline,
-      invariants: r.invariants,
+      invariants: verdict(r, j),
     });
   });
 
@@ -361,7 +200,8 @@ describe('partition: one node cut off from all etcd members', () => {
     expect(v.succeeded).toEqual([]);
     expect(r.ops[r.victim]?.grantsDuringCut).toBe(0);
     for (const answer of Object.keys(v.answers)) {
-      expect(answer).toMatch(/^(checkout|renew) 503 STORE_UNAVAILABLE retryable=true$/);
+      // Check-ins too, when one happened to go through it during the cut.
+      expect(answer).toMatch(/^(checkout|renew|checkin) 503 STORE_UNAVAILABLE retryable=true$/);
     }
     expect(v.maxAnswerMs).toBeLessThanOrEqual(ANSWER_BOUND_MS);
   });
@@ -405,6 +245,6 @@ describe('partition: one node cut off from all etcd members', () => {
 
   it('never oversubscribes and never grants two leases for one requestId', () => {
     const r = result();
-    expectInvariants(r);
+    expectInvariants(r, judged());
   });
 });

@@ -9,6 +9,9 @@ import { unavailable } from './summary.js';
  * it), hold it while renewing at a third of the TTL, then check it in — or, sometimes, just stop renewing
  * (abandon) so that expiry does the freeing.
  *
+ * The partition scenario (partition/traffic.ts) runs the same clients pinned: each gets a one-node list, so
+ * what that node answers is what it sees, with its own hold, renewal and rest times.
+ *
  * Every loop is bounded by a count and by time.
  */
 export interface WorkloadOptions {
@@ -26,6 +29,12 @@ export interface WorkloadOptions {
   readonly abandonRate: number;
   /** Seed of the clients' choices (each client derives its own generator from it). */
   readonly seed: number;
+  /** How long a client holds a seat, drawn evenly from [min, max]; default 2-12 s. */
+  readonly holdMs?: { readonly min: number; readonly max: number };
+  /** Renewal period of a held lease; default a third of the TTL. */
+  readonly renewEveryMs?: number;
+  /** Pause after a hold ends, drawn evenly from [min, max]; default 100-400 ms. */
+  readonly restMs?: { readonly min: number; readonly max: number };
 }
 
 export interface ClientStats {
@@ -46,8 +55,8 @@ const MAX_CYCLES = 10_000;
 const MAX_ATTEMPTS = 40;
 const CHECKOUT_BUDGET_MS = 10_000;
 const CHECKIN_BUDGET_MS = 8_000;
-const MIN_HOLD_MS = 2_000;
-const MAX_HOLD_MS = 12_000;
+const HOLD_MS = { min: 2_000, max: 12_000 };
+const REST_MS = { min: 100, max: 400 };
 
 interface Held {
   readonly id: string;
@@ -123,7 +132,7 @@ export async function runClient(index: number, history: History, o: WorkloadOpti
   /** Renews every ttl/3 until `until`; false when the lease was lost. */
   const hold = async (lease: Held, until: number): Promise<boolean> => {
     for (let attempt = 0; attempt < MAX_ATTEMPTS * 10; ) {
-      const due = lease.lastOk + o.ttlMs / 3;
+      const due = lease.lastOk + (o.renewEveryMs ?? o.ttlMs / 3);
       const wake = Math.min(due, until, o.stopAt);
       if (wake > now()) await sleep(wake - now());
       if (now() >= until || now() >= o.stopAt) return true;
@@ -184,13 +193,15 @@ export async function runClient(index: number, history: History, o: WorkloadOpti
       continue;
     }
     const abandon = random() < o.abandonRate;
-    const kept = await hold(lease, now() + MIN_HOLD_MS + random() * (MAX_HOLD_MS - MIN_HOLD_MS));
+    const holdMs = o.holdMs ?? HOLD_MS;
+    const kept = await hold(lease, now() + holdMs.min + random() * (holdMs.max - holdMs.min));
     if (kept) {
       stats.held++;
       if (abandon) stats.abandoned++;
       else await checkin(lease);
     }
-    await jitter(100, 400);
+    const restMs = o.restMs ?? REST_MS;
+    await jitter(restMs.min, restMs.max);
   }
   return stats;
 }

@@ -1,0 +1,216 @@
+#!/usr/bin/env node
+// Network-partition scenarios for the HA test (partition.test.ts). Runs INSIDE a private network and mount
+// namespace (`unshare -n -m node …/partition/dist/partition/main.js --scenario leader|node --dir <empty
+// dir>`; tsc -b compiles it) and refuses to run anywhere else: it rewrites the routing rules and nftables
+// of its network namespace and mounts over /etc/passwd and into its --dir in its mount namespace.
+//
+// Writes into --dir the clients' history (history.ndjson, typed by history.ts, for checker.ts) and the
+// store's lease records (store-leases.json); prints progress to stderr and one line
+// `PARTITION_RESULT <json>` (result.ts) to stdout. Every child (etcd members, nodes) is started with a
+// parent-death signal, so none outlives this process however it ends.
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type EtcdCluster, locateEtcd } from '@leasehold/devtools';
+import { generateApiToken } from '@leasehold/server';
+import type { StoredLease } from '../checker.js';
+import { History, now } from '../history.js';
+import { opsToNdjson } from '../history-file.js';
+import { assertRunnable, mountCheckout, whyUnreachable } from './checkout-mount.js';
+import {
+  assertPrivateNamespace,
+  ETCD_HOSTS,
+  heal,
+  NODE_HOSTS,
+  overlayPasswd,
+  privateMounts,
+  setUpNetwork,
+  uidOf,
+} from './namespace.js';
+import { makeLicense, type NamespacedNode, startEtcd, startNodes } from './processes.js';
+import {
+  type CommonResult,
+  FEATURE,
+  HISTORY_FILE,
+  type ScenarioResult,
+  STORE_LEASES_FILE,
+} from './result.js';
+import { leaderScenario, nodeScenario, type ScenarioContext } from './scenarios.js';
+import { call, isOk } from './traffic.js';
+
+/** The whole scenario, start to result, must end within this; then it kills itself (and, by pdeathsig, all). */
+const WATCHDOG_MS = 170_000;
+/** The repository root, from this file's place in it (compiled or not: both sit 4-6 levels below). */
+const REPO_ROOT = findRepoRoot(fileURLToPath(new URL('.', import.meta.url)));
+
+const { values: argv } = parseArgs({
+  options: {
+    scenario: { type: 'string' },
+    dir: { type: 'string' },
+    'warmup-ms': { type: 'string', default: '4000' },
+    'cut-ms': { type: 'string', default: '10000' },
+    'after-ms': { type: 'string', default: '5000' },
+    seed: { type: 'string' },
+  },
+});
+const SCENARIO = argv.scenario;
+if (SCENARIO !== 'leader' && SCENARIO !== 'node') {
+  process.stderr.write('usage: unshare -n -m node main.js --scenario leader|node --dir <dir> [--seed n]\n');
+  process.exit(2);
+}
+if (!argv.dir) {
+  process.stderr.write('--dir <empty directory> is required\n');
+  process.exit(2);
+}
+const WORK_DIR = resolve(argv.dir);
+const SEED = argv.seed !== undefined ? Number(argv.seed) : Math.floor(Math.random() * 2 ** 31);
+
+const t0 = now();
+const log = (message: string) =>
+  process.stderr.write(`[partition ${SCENARIO} +${((now() - t0) / 1000).toFixed(1)}s] ${message}\n`);
+
+const watchdog = setTimeout(() => {
+  log(`WATCHDOG: scenario still running after ${WATCHDOG_MS} ms; exiting (children die by pdeathsig)`);
+  process.exit(3);
+}, WATCHDOG_MS);
+watchdog.unref();
+
+function findRepoRoot(start: string): string {
+  for (let dir = start, i = 0; i < 10; dir = resolve(dir, '..'), i++) {
+    try {
+      if (
+        (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name ===
+        'leasehold'
+      )
+        return dir;
+    } catch {
+      // Not here; go up.
+    }
+  }
+  throw new Error(`no package.json named leasehold above ${start}`);
+}
+
+/** The `leasehold` executable script, as the server package declares it. */
+function leaseholdBin(): string {
+  const server = join(REPO_ROOT, 'packages', 'server');
+  const pkg = JSON.parse(readFileSync(join(server, 'package.json'), 'utf8')) as {
+    bin: { leasehold: string };
+  };
+  return join(server, pkg.bin.leasehold);
+}
+
+/** The store's own records of every lease, written for checker.ts's checkStoreRecords. */
+async function storeRecords(token: string, node: NamespacedNode): Promise<CommonResult['server']> {
+  const url = `${node.url}/v1/leases?feature=${FEATURE}&all=true&limit=10000`;
+  const r = await call(token, 'GET', url, undefined, 5000);
+  if (!isOk(r)) {
+    return {
+      leasesRecorded: 0,
+      maxSlot: -1,
+      error: `GET /v1/leases?all=true via ${node.name} answered ${r.status} ${r.code ?? ''}`,
+    };
+  }
+  const leases = (r.body as { leases: StoredLease[] }).leases;
+  writeFileSync(join(WORK_DIR, STORE_LEASES_FILE), JSON.stringify(leases));
+  return { leasesRecorded: leases.length, maxSlot: Math.max(-1, ...leases.map((l) => l.slot)) };
+}
+
+async function main(): Promise<void> {
+  assertPrivateNamespace();
+  chmodSync(WORK_DIR, 0o755); // the members' and nodes' uids must reach their dirs
+  process.chdir(WORK_DIR); // children inherit it, and the checkout they were started in may be closed to them
+  privateMounts();
+  overlayPasswd(WORK_DIR);
+  const workDirProblem = whyUnreachable(join(WORK_DIR, 'passwd'), 'read');
+  if (workDirProblem)
+    throw new Error(`the scenario's uids cannot reach --dir ${WORK_DIR}: ${workDirProblem}`);
+  const { bin: etcdBin, version } = await locateEtcd({ onWarning: log });
+  log(`etcd ${version} at ${etcdBin}`);
+  const checkout = mountCheckout({
+    repoRoot: REPO_ROOT,
+    workDir: WORK_DIR,
+    nodeBin: process.execPath,
+    etcdBin,
+  });
+  const leasehold = [checkout.node, checkout.inside(leaseholdBin())];
+  const nodeUid = uidOf(NODE_HOSTS[0]);
+  assertRunnable(
+    nodeUid,
+    'the leasehold CLI',
+    [...leasehold, '--version'],
+    [
+      { path: checkout.node, need: 'run' },
+      { path: leasehold[1] ?? '', need: 'read' },
+    ],
+  );
+  assertRunnable(
+    uidOf(ETCD_HOSTS[0]),
+    'etcd',
+    [checkout.etcd, '--version'],
+    [{ path: checkout.etcd, need: 'run' }],
+  );
+  setUpNetwork();
+  const token = generateApiToken('admin');
+  const history = new History();
+  let etcd: EtcdCluster | undefined;
+  let nodes: NamespacedNode[] = [];
+  try {
+    etcd = await startEtcd(WORK_DIR, checkout);
+    log(`etcd up: ${etcd.clientUrls().join(' ')}`);
+    const { vendorKeyFile, license } = await makeLicense(WORK_DIR);
+    nodes = await startNodes({ workDir: WORK_DIR, etcd, vendorKeyFile, adminToken: token, leasehold });
+    log(`nodes up: ${nodes.map((n) => n.url).join(' ')}; clients' seed ${SEED}`);
+    const installed = await call(token, 'POST', `${nodes[0]?.url}/v1/licenses`, { license });
+    if (!isOk(installed))
+      throw new Error(`license install answered ${installed.status} ${JSON.stringify(installed.body)}`);
+    const ctx: ScenarioContext = {
+      etcd,
+      nodes,
+      history,
+      token,
+      seed: SEED,
+      warmupMs: Number(argv['warmup-ms']),
+      cutMs: Number(argv['cut-ms']),
+      afterMs: Number(argv['after-ms']),
+      log,
+    };
+    const first = nodes[0]!;
+    const server = () => storeRecords(token, first);
+    const result: ScenarioResult =
+      SCENARIO === 'leader' ? await leaderScenario(ctx, server) : await nodeScenario(ctx, server);
+    writeFileSync(join(WORK_DIR, HISTORY_FILE), opsToNdjson(history.ops));
+    process.stdout.write(`PARTITION_RESULT ${JSON.stringify(result)}\n`);
+  } catch (err) {
+    for (const n of nodes) log(`${n.name} output (tail):\n${n.output().slice(-2000)}`);
+    for (const m of etcd?.members ?? []) {
+      let tail: string;
+      try {
+        tail = readFileSync(m.logFile, 'utf8').slice(-1500);
+      } catch {
+        tail = '(no log)';
+      }
+      log(`${m.name} log (tail):\n${tail}`);
+    }
+    throw err;
+  } finally {
+    try {
+      heal();
+    } catch {
+      // No table (set-up failed early): nothing to heal.
+    }
+    await Promise.all(nodes.map((n) => n.stop()));
+    await etcd?.stop();
+  }
+}
+
+main().then(
+  () => {
+    clearTimeout(watchdog);
+    process.exit(0);
+  },
+  (err: unknown) => {
+    log(`FAILED: ${(err as Error)?.stack ?? String(err)}`);
+    process.exit(1);
+  },
+);
