@@ -1,29 +1,12 @@
-import type {
-  AuditContext,
-  AuditEntry,
-  AuditEvent,
-  AuditHead,
-  InstalledLicense,
-  Lease,
-  License,
-  StoredCheckpoint,
-} from '@leasehold/domain';
+import type { AuditEntry, AuditEvent, AuditHead, StoredCheckpoint } from '@leasehold/domain';
 import type { RandomBytes } from '../crypto/aes-gcm.js';
+import { RoutedStore, type StoreCollaborators } from '../facade/routed-store.js';
 import type {
-  AcquireSeatInput,
-  AcquireSeatResult,
-  ApiTokenRecord,
   AuditQuery,
   AuditSealResult,
   AuditStatus,
-  ForceReleaseInput,
-  InstallLicenseResult,
   KekRotation,
-  LeaseQuery,
-  LeaseRef,
   LeaseStore,
-  SeatUsage,
-  StoredSigningKey,
 } from '../port/lease-store.js';
 import { Conflict } from './conflict.js';
 import { AuditConflict, EtcdAudit } from './etcd-audit.js';
@@ -63,22 +46,20 @@ export interface EtcdStoreOptions extends EtcdConnectionOptions {
  * Seat expiry is decided by deadlines stored in the lease records and compared with the acting node's
  * clock inside the compare-guarded transaction (docs/ha.md explains why not etcd leases).
  *
- * This class only routes: each concept is one collaborator (docs/architecture.md, "Store layout").
+ * This class holds the lifecycle and the audit trail; every other operation is routed (RoutedStore) to its
+ * concept's collaborator (docs/architecture.md, "Store layout").
  */
-export class EtcdStore implements LeaseStore {
+export class EtcdStore extends RoutedStore implements LeaseStore {
   readonly backend = 'etcd';
   readonly gateway: EtcdGateway;
   readonly keys: Keyspace;
   readonly #optimistic: Optimistic;
   readonly #dataKey: EtcdDataKey;
   readonly #audit: EtcdAudit;
-  readonly #licenses: EtcdLicenses;
-  readonly #checkout: EtcdCheckout;
-  readonly #leases: EtcdLeases;
-  readonly #tokens: EtcdTokens;
-  readonly #signingKeys: EtcdSigningKeys;
+  protected readonly parts: StoreCollaborators;
 
   constructor(options: EtcdStoreOptions) {
+    super();
     this.gateway = new EtcdGateway(options);
     this.keys = new Keyspace(options.prefix ?? '/leasehold/');
     const random = options.random ?? Math.random;
@@ -94,11 +75,15 @@ export class EtcdStore implements LeaseStore {
       random,
       options.node ?? 'unnamed',
     );
-    this.#licenses = new EtcdLicenses(ctx);
-    this.#leases = new EtcdLeases(ctx, this.#licenses);
-    this.#checkout = new EtcdCheckout(ctx, this.#licenses, this.#leases);
-    this.#tokens = new EtcdTokens(ctx);
-    this.#signingKeys = new EtcdSigningKeys(ctx);
+    const licenses = new EtcdLicenses(ctx);
+    const leases = new EtcdLeases(ctx, licenses);
+    this.parts = {
+      licenses,
+      checkout: new EtcdCheckout(ctx, licenses, leases),
+      leases,
+      tokens: new EtcdTokens(ctx),
+      signingKeys: new EtcdSigningKeys(ctx),
+    };
   }
 
   async ping(): Promise<void> {
@@ -111,97 +96,6 @@ export class EtcdStore implements LeaseStore {
 
   rotateKek(newKek: Uint8Array): Promise<KekRotation> {
     return this.#optimistic.run(() => this.#dataKey.rotate(newKek));
-  }
-
-  // Licenses -------------------------------------------------------------------------------------
-
-  installLicense(license: License, now: number, audit?: AuditContext): Promise<InstallLicenseResult> {
-    return this.#licenses.install(license, now, audit);
-  }
-
-  getLicense(id: string): Promise<InstalledLicense | undefined> {
-    return this.#licenses.get(id);
-  }
-
-  listLicenses(): Promise<InstalledLicense[]> {
-    return this.#licenses.list();
-  }
-
-  revokeLicense(id: string, now: number, audit?: AuditContext): Promise<InstalledLicense> {
-    return this.#licenses.revoke(id, now, audit);
-  }
-
-  // Seats ----------------------------------------------------------------------------------------
-
-  acquireSeat(input: AcquireSeatInput): Promise<AcquireSeatResult> {
-    return this.#checkout.acquire(input);
-  }
-
-  renewLease(input: LeaseRef): Promise<Lease> {
-    return this.#leases.renew(input);
-  }
-
-  releaseSeat(input: LeaseRef): Promise<Lease> {
-    return this.#leases.release(input);
-  }
-
-  forceRelease(input: ForceReleaseInput): Promise<Lease> {
-    return this.#leases.forceRelease(input);
-  }
-
-  getLease(id: string): Promise<Lease | undefined> {
-    return this.#leases.get(id);
-  }
-
-  listLeases(query: LeaseQuery): Promise<Lease[]> {
-    return this.#leases.list(query);
-  }
-
-  seatUsage(now: number): Promise<SeatUsage[]> {
-    return this.#leases.seatUsage(now);
-  }
-
-  expireLeases(now: number, limit: number, audit?: AuditContext): Promise<Lease[]> {
-    return this.#leases.expire(now, limit, audit);
-  }
-
-  purgeEndedLeases(before: number): Promise<number> {
-    return this.#leases.purge(before);
-  }
-
-  // Signing keys ---------------------------------------------------------------------------------
-
-  ensureSigningKey(candidate: StoredSigningKey): Promise<StoredSigningKey[]> {
-    return this.#signingKeys.ensure(candidate);
-  }
-
-  listSigningKeys(): Promise<StoredSigningKey[]> {
-    return this.#signingKeys.list();
-  }
-
-  // Tokens ---------------------------------------------------------------------------------------
-
-  createToken(record: ApiTokenRecord, audit?: AuditContext): Promise<ApiTokenRecord> {
-    return this.#tokens.create(record, audit);
-  }
-
-  replaceNamedToken(
-    record: ApiTokenRecord & { readonly name: string },
-    audit?: AuditContext,
-  ): Promise<ApiTokenRecord> {
-    return this.#tokens.replaceNamed(record, audit);
-  }
-
-  findTokenByHash(hash: string): Promise<ApiTokenRecord | undefined> {
-    return this.#tokens.findByHash(hash);
-  }
-
-  listTokens(): Promise<ApiTokenRecord[]> {
-    return this.#tokens.list();
-  }
-
-  revokeToken(id: string, now: number, audit?: AuditContext): Promise<ApiTokenRecord> {
-    return this.#tokens.revoke(id, now, audit);
   }
 
   // Audit trail ----------------------------------------------------------------------------------

@@ -1,31 +1,14 @@
-import type {
-  AuditContext,
-  AuditEntry,
-  AuditEvent,
-  AuditHead,
-  InstalledLicense,
-  Lease,
-  License,
-  StoredCheckpoint,
-} from '@leasehold/domain';
+import type { AuditEntry, AuditEvent, AuditHead, StoredCheckpoint } from '@leasehold/domain';
 import type Database from 'better-sqlite3';
 import type { RandomBytes } from '../crypto/aes-gcm.js';
 import type { RecordCipher } from '../crypto/record-cipher.js';
+import { RoutedStore, type StoreCollaborators } from '../facade/routed-store.js';
 import type {
-  AcquireSeatInput,
-  AcquireSeatResult,
-  ApiTokenRecord,
   AuditQuery,
   AuditSealResult,
   AuditStatus,
-  ForceReleaseInput,
-  InstallLicenseResult,
   KekRotation,
-  LeaseQuery,
-  LeaseRef,
   LeaseStore,
-  SeatUsage,
-  StoredSigningKey,
 } from '../port/lease-store.js';
 import { SqliteAudit } from './sqlite-audit.js';
 import { SqliteCheckout } from './sqlite-checkout.js';
@@ -61,21 +44,19 @@ export interface SqliteStoreOptions {
  * transaction that runs to its end without yielding: atomic within this process by construction and
  * across processes by SQLite's write lock.
  *
- * This class only routes: each concept is one collaborator (docs/architecture.md, "Store layout").
+ * This class holds the lifecycle and the audit trail; every other operation is routed (RoutedStore) to its
+ * concept's collaborator (docs/architecture.md, "Store layout").
  */
-export class SqliteStore implements LeaseStore {
+export class SqliteStore extends RoutedStore implements LeaseStore {
   readonly backend = 'sqlite';
   readonly #conn: SqliteConnection;
   readonly #audit: SqliteAudit;
   readonly #cipher: RecordCipher;
   readonly #random: RandomBytes | undefined;
-  readonly #licenses: SqliteLicenses;
-  readonly #checkout: SqliteCheckout;
-  readonly #leases: SqliteLeases;
-  readonly #tokens: SqliteTokens;
-  readonly #signingKeys: SqliteSigningKeys;
+  protected readonly parts: StoreCollaborators;
 
   constructor(options: SqliteStoreOptions) {
+    super();
     this.#conn = new SqliteConnection(options);
     this.#audit = new SqliteAudit(this.#conn.db);
     this.#random = options.random;
@@ -86,11 +67,15 @@ export class SqliteStore implements LeaseStore {
       throw err;
     }
     const ctx = new SqliteContext(this.#conn, this.#cipher, this.#audit, options.node ?? 'embedded');
-    this.#licenses = new SqliteLicenses(ctx);
-    this.#leases = new SqliteLeases(ctx, this.#licenses);
-    this.#checkout = new SqliteCheckout(ctx, this.#licenses, this.#leases);
-    this.#tokens = new SqliteTokens(ctx);
-    this.#signingKeys = new SqliteSigningKeys(ctx);
+    const licenses = new SqliteLicenses(ctx);
+    const leases = new SqliteLeases(ctx, licenses);
+    this.parts = {
+      licenses,
+      checkout: new SqliteCheckout(ctx, licenses, leases),
+      leases,
+      tokens: new SqliteTokens(ctx),
+      signingKeys: new SqliteSigningKeys(ctx),
+    };
   }
 
   /** The raw handle, for integrity checks (`PRAGMA integrity_check`) and at-rest checks in tests. */
@@ -108,97 +93,6 @@ export class SqliteStore implements LeaseStore {
 
   rotateKek(newKek: Uint8Array): Promise<KekRotation> {
     return rotateKek(this.#conn, this.#cipher, newKek, this.#random);
-  }
-
-  // Licenses -------------------------------------------------------------------------------------
-
-  installLicense(license: License, now: number, audit?: AuditContext): Promise<InstallLicenseResult> {
-    return this.#licenses.install(license, now, audit);
-  }
-
-  getLicense(id: string): Promise<InstalledLicense | undefined> {
-    return this.#licenses.get(id);
-  }
-
-  listLicenses(): Promise<InstalledLicense[]> {
-    return this.#licenses.list();
-  }
-
-  revokeLicense(id: string, now: number, audit?: AuditContext): Promise<InstalledLicense> {
-    return this.#licenses.revoke(id, now, audit);
-  }
-
-  // Seats ----------------------------------------------------------------------------------------
-
-  acquireSeat(input: AcquireSeatInput): Promise<AcquireSeatResult> {
-    return this.#checkout.acquire(input);
-  }
-
-  renewLease(input: LeaseRef): Promise<Lease> {
-    return this.#leases.renew(input);
-  }
-
-  releaseSeat(input: LeaseRef): Promise<Lease> {
-    return this.#leases.release(input);
-  }
-
-  forceRelease(input: ForceReleaseInput): Promise<Lease> {
-    return this.#leases.forceRelease(input);
-  }
-
-  getLease(id: string): Promise<Lease | undefined> {
-    return this.#leases.get(id);
-  }
-
-  listLeases(query: LeaseQuery): Promise<Lease[]> {
-    return this.#leases.list(query);
-  }
-
-  seatUsage(now: number): Promise<SeatUsage[]> {
-    return this.#leases.seatUsage(now);
-  }
-
-  expireLeases(now: number, limit: number, audit?: AuditContext): Promise<Lease[]> {
-    return this.#leases.expire(now, limit, audit);
-  }
-
-  purgeEndedLeases(before: number): Promise<number> {
-    return this.#leases.purge(before);
-  }
-
-  // Signing keys ---------------------------------------------------------------------------------
-
-  ensureSigningKey(candidate: StoredSigningKey): Promise<StoredSigningKey[]> {
-    return this.#signingKeys.ensure(candidate);
-  }
-
-  listSigningKeys(): Promise<StoredSigningKey[]> {
-    return this.#signingKeys.list();
-  }
-
-  // Tokens ---------------------------------------------------------------------------------------
-
-  createToken(record: ApiTokenRecord, audit?: AuditContext): Promise<ApiTokenRecord> {
-    return this.#tokens.create(record, audit);
-  }
-
-  replaceNamedToken(
-    record: ApiTokenRecord & { readonly name: string },
-    audit?: AuditContext,
-  ): Promise<ApiTokenRecord> {
-    return this.#tokens.replaceNamed(record, audit);
-  }
-
-  findTokenByHash(hash: string): Promise<ApiTokenRecord | undefined> {
-    return this.#tokens.findByHash(hash);
-  }
-
-  listTokens(): Promise<ApiTokenRecord[]> {
-    return this.#tokens.list();
-  }
-
-  revokeToken(id: string, now: number, audit?: AuditContext): Promise<ApiTokenRecord> {
-    return this.#tokens.revoke(id, now, audit);
   }
 
   // Audit trail ----------------------------------------------------------------------------------
