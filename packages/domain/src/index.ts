@@ -33,13 +33,23 @@ export {
   verifyAuditFiles,
 } from './audit/export-format.js';
 export {
+  type AuditedToken,
+  leaseEndAction,
+  leaseEndedEvent,
+  leaseGrantedEvent,
+  leaseSoftRevokedEvent,
+  licenseInstalledEvent,
+  licenseRevokedEvent,
+  tokenEvent,
+} from './audit/store-events.js';
+export {
   type AuditProblem,
   type AuditProblemKind,
   type ChainInput,
   type ChainVerification,
   verifyChain,
 } from './audit/verify-chain.js';
-export { isLeaseholdError, LeaseholdError } from './errors/leasehold-error.js';
+export { LeaseholdError } from './errors/leasehold-error.js';
 export { ERROR_CODES, ERROR_REGISTRY, type ErrorCode, type ErrorSpec, errorSpec } from './errors/registry.js';
 export {
   generateKeyPairPems,
@@ -59,10 +69,18 @@ export {
   leaseState,
 } from './lease/lease.js';
 export {
+  endedLease,
+  expiredLease,
+  forceReleasedLease,
+  type GrantRequest,
+  grantedLease,
+  releasedLease,
+  renewedLease,
+} from './lease/lease-changes.js';
+export {
   assertRenewable,
   assertSameCheckout,
   checkoutCandidates,
-  lowestFreeSlot,
   seatsExhausted,
 } from './lease/rules.js';
 export { type LeaseWindow, leaseWindow, tokenExpirySeconds } from './lease/timing.js';

@@ -21,7 +21,3 @@ export class LeaseholdError extends Error {
     this.details = details;
   }
 }
-
-export function isLeaseholdError(value: unknown): value is LeaseholdError {
-  return value instanceof LeaseholdError;
-}

@@ -6,15 +6,6 @@ import { holdsSeat, type Lease } from './lease.js';
  * Seat rules shared by every store backend. They decide; the backend makes the decision atomic.
  */
 
-/** The lowest slot in [0, seats) that no live lease holds, or undefined when all are taken. */
-export function lowestFreeSlot(seats: number, liveSlots: Iterable<number>): number | undefined {
-  const taken = new Set(liveSlots);
-  // A downgraded license may leave live leases in slots >= seats; they still count against the total.
-  if (taken.size >= seats) return undefined;
-  for (let slot = 0; slot < seats; slot++) if (!taken.has(slot)) return slot;
-  return undefined;
-}
-
 /** Throws when a retried checkout's request id was first used for something else. */
 export function assertSameCheckout(
   existing: Lease,

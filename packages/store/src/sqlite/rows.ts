@@ -119,3 +119,37 @@ export function tokenFromRow(row: TokenRow): ApiTokenRecord {
 export function signingKeyFromRow(row: SigningKeyRow): StoredSigningKey {
   return { kid: row.kid, privatePem: row.private_pem, createdAt: row.created_at };
 }
+
+export function rowOfLease(lease: Lease): LeaseRow {
+  return {
+    id: lease.id,
+    license_id: lease.licenseId,
+    feature: lease.feature,
+    slot: lease.slot,
+    fence: lease.fence,
+    client_id: lease.client.id,
+    client_host: lease.client.host ?? null,
+    client_user: lease.client.user ?? null,
+    request_id: lease.requestId,
+    created_at: lease.createdAt,
+    renewed_at: lease.renewedAt,
+    expires_at: lease.expiresAt,
+    reserved_until: lease.reservedUntil,
+    grace_ms: lease.graceMs,
+    revoked_at: lease.revokedAt ?? null,
+    ended_at: lease.endedAt ?? null,
+    end_reason: lease.endReason ?? null,
+  };
+}
+
+export function rowOfToken(record: ApiTokenRecord): TokenRow {
+  return {
+    id: record.id,
+    hash: record.hash,
+    scope: record.scope,
+    license_id: record.licenseId ?? null,
+    name: record.name ?? null,
+    created_at: record.createdAt,
+    revoked_at: record.revokedAt ?? null,
+  };
+}

@@ -1,0 +1,258 @@
+import {
+  assertSameCheckout,
+  checkoutCandidates,
+  expiredLease,
+  grantedLease,
+  holdsSeat,
+  type InstalledLicense,
+  type Lease,
+  leaseEndedEvent,
+  leaseGrantedEvent,
+  seatsExhausted,
+  seatsFor,
+} from '@leasehold/domain';
+import type { AcquireSeatInput, AcquireSeatResult } from '../port/lease-store.js';
+import { Conflict } from './conflict.js';
+import type { EtcdContext } from './etcd-context.js';
+import type { Compare, KeyValue, WriteOp } from './etcd-gateway.js';
+import type { EtcdLeases } from './etcd-leases.js';
+import type { EtcdLicenses } from './etcd-licenses.js';
+import { decodeLease, encodeLease } from './records.js';
+
+/** Pools up to this many seats are read whole at checkout; larger ones are probed (see #tryPool). */
+const DENSE_POOL_MAX_SEATS = 64;
+
+/**
+ * The seat-pool checkout on etcd. A pool is a key per taken slot (`slot → lease id`); a grant creates its
+ * slot key, its lease record and its request key in one transaction whose compares say the slot was free,
+ * the request id new and the licenses unchanged. Slots are chosen at random, not lowest first, so that
+ * nodes checking out at once rarely collide on a key.
+ */
+export class EtcdCheckout {
+  constructor(
+    private readonly ctx: EtcdContext,
+    private readonly licenses: EtcdLicenses,
+    private readonly leases: EtcdLeases,
+  ) {}
+
+  acquire(input: AcquireSeatInput): Promise<AcquireSeatResult> {
+    const { ctx } = this;
+    const requestKey = ctx.keys.request(input.client.id, input.requestId);
+    let round = 0;
+    return ctx.optimistic.run(async () => {
+      if (round++ === 0) {
+        const fast = await this.#blindCheckout(input, requestKey);
+        if (fast) return { lease: fast, replayed: false };
+      }
+      const first = await ctx.gateway.read([{ key: requestKey }, { key: ctx.keys.licenseRev() }]);
+      const granted = first.results[0]?.[0];
+      if (granted) {
+        const lease = await this.leases.read(granted.value.toString());
+        if (!lease) throw new Conflict(); // purged between the two reads: read again
+        assertSameCheckout(lease, input);
+        return { lease, replayed: lease.id !== input.leaseId };
+      }
+      const licenseRev = first.results[1]?.[0]?.modRevision ?? 0;
+      const { licenses, rev } = await this.licenses.at(licenseRev);
+      if (rev !== licenseRev) throw new Conflict();
+      const candidates = checkoutCandidates(licenses, input.feature, input.licenseId, input.now);
+      let seats = 0;
+      for (const license of candidates) {
+        const licensed = seatsFor(license, input.feature);
+        seats += licensed;
+        const granted = await this.#tryPool(license, licensed, input, requestKey, licenseRev);
+        if (granted) return { lease: granted, replayed: false };
+      }
+      throw seatsExhausted(input.feature, seats);
+    });
+  }
+
+  /**
+   * The one-round-trip checkout for the common case: a large pool with free seats and licenses unchanged
+   * since this node last read them. One transaction, no read before it: it compares the cached license
+   * revision (so a revoked or changed license fails it), that the request id is new (so a retry never
+   * takes a second seat), that a random slot is free, and that no leftover leases sit above the seat
+   * count. Any failed compare returns undefined and the caller takes the careful path, which reads first.
+   */
+  async #blindCheckout(input: AcquireSeatInput, requestKey: string): Promise<Lease | undefined> {
+    const { keys } = this.ctx;
+    const cache = this.licenses.cached;
+    if (cache.rev < 0) return undefined;
+    let license: InstalledLicense | undefined;
+    try {
+      license = checkoutCandidates(cache.licenses, input.feature, input.licenseId, input.now)[0];
+    } catch {
+      return undefined; // a cached "no" is not trusted: the careful path decides with fresh data
+    }
+    const seats = license ? seatsFor(license, input.feature) : 0;
+    if (!license || seats <= DENSE_POOL_MAX_SEATS) return undefined;
+    const slot = Math.floor(this.ctx.random() * seats);
+    const lease = grantedLease(license, input, slot, 0);
+    const pool = keys.pool(license.id, input.feature);
+    const result = await this.ctx.gateway.txn(
+      [
+        { key: keys.licenseRev(), target: 'Mod', equals: cache.rev },
+        { key: requestKey, target: 'Create', equals: 0 },
+        { key: keys.slot(license.id, input.feature, slot), target: 'Create', equals: 0 },
+        { key: keys.slot(license.id, input.feature, seats), within: pool, target: 'Create', equals: 0 },
+      ],
+      this.#grantWrites(lease, requestKey, input),
+    );
+    return result.succeeded ? { ...lease, fence: result.revision } : undefined;
+  }
+
+  #grantWrites(lease: Lease, requestKey: string, input: AcquireSeatInput, extra: WriteOp[] = []): WriteOp[] {
+    const { ctx } = this;
+    return [
+      { put: ctx.keys.slot(lease.licenseId, lease.feature, lease.slot), value: lease.id },
+      { put: ctx.keys.lease(lease.id), value: encodeLease(lease) },
+      { put: requestKey, value: lease.id },
+      ctx.pending(leaseGrantedEvent(ctx.actor(input.audit), lease, lease.createdAt)),
+      ...extra,
+    ];
+  }
+
+  /** Tries to grant a seat of one pool; undefined when the pool is full at `input.now`. */
+  async #tryPool(
+    license: InstalledLicense,
+    seats: number,
+    input: AcquireSeatInput,
+    requestKey: string,
+    licenseRev: number,
+  ): Promise<Lease | undefined> {
+    const { ctx } = this;
+    const { keys, gateway } = ctx;
+    const lease = grantedLease(license, input, -1, 0);
+    const base: Compare[] = [
+      { key: keys.licenseRev(), target: 'Mod', equals: licenseRev },
+      { key: requestKey, target: 'Create', equals: 0 },
+    ];
+    const writesFor = (slot: number, extra: WriteOp[] = []) =>
+      this.#grantWrites({ ...lease, slot }, requestKey, input, extra);
+    const grant = async (slot: number, compare: Compare[], extra: WriteOp[]): Promise<Lease> => {
+      const fence = await ctx.commit([...base, ...compare], writesFor(slot, extra));
+      return { ...lease, slot, fence };
+    };
+
+    if (seats > DENSE_POOL_MAX_SEATS) {
+      // Large pool: read only the slots above the seat count (downgrade leftovers, usually none), then try
+      // creating random slot keys blindly. Reading a whole pool of thousands of live leases for every
+      // checkout would make a checkout's cost grow with the pool.
+      const poolPrefix = keys.pool(license.id, input.feature);
+      const tail = await gateway.read([
+        { from: keys.slot(license.id, input.feature, seats), within: poolPrefix },
+      ]);
+      const above = new Map((tail.results[0] ?? []).map((kv) => [keys.slotOf(kv.key), kv]));
+      // Live leftovers (a downgrade) make any free slot below the count insufficient: the careful path counts.
+      const probes = (await this.#liveLeftovers(above, seats, input.now)) > 0 ? 0 : 4;
+      for (let probe = 0; probe < probes; probe++) {
+        const slot = Math.floor(ctx.random() * seats);
+        const slotKey = keys.slot(license.id, input.feature, slot);
+        const result = await gateway.txn(
+          [...base, { key: slotKey, target: 'Create', equals: 0 }],
+          writesFor(slot),
+          [{ key: requestKey }, { key: slotKey }],
+        );
+        if (result.succeeded) return { ...lease, slot, fence: result.revision };
+        const [requestSeen, slotSeen] = result.failure;
+        // Not the slot (a retried request, a license change): decide again from a fresh read.
+        if ((requestSeen?.length ?? 0) > 0 || (slotSeen?.length ?? 0) === 0) throw new Conflict();
+      }
+      // Four taken slots in a row: the pool is nearly full; look at all of it.
+    }
+
+    const poolPrefix = keys.pool(license.id, input.feature);
+    const { results, revision } = await gateway.read([{ prefix: poolPrefix }]);
+    const present = new Map((results[0] ?? []).map((kv) => [keys.slotOf(kv.key), kv]));
+    const usable = seats;
+    const guard: Compare[] = [];
+    if ((await this.#liveLeftovers(present, seats, input.now)) > 0) {
+      // After a downgrade live leases sit above the seat count, so a free slot below it is not a free seat:
+      // count every live lease, and let the grant commit only if nothing in the pool changed since this
+      // read (concurrent grants on this pool then serialize until the leftovers are gone).
+      const holders = await gateway.getMany(
+        [...present.values()].map((kv) => keys.lease(kv.value.toString())),
+      );
+      const live = holders.filter((kv) => kv && holdsSeat(decodeLease(kv), input.now)).length;
+      if (live >= seats) return undefined;
+      guard.push({ key: poolPrefix, within: poolPrefix, target: 'Mod', below: revision + 1 });
+    }
+
+    const slot = this.#randomFreeSlot(present, usable);
+    if (slot !== undefined) {
+      const slotKey = keys.slot(license.id, input.feature, slot);
+      return grant(slot, [{ key: slotKey, target: 'Create', equals: 0 }, ...guard], []);
+    }
+    // Every usable slot is taken: take over one whose lease ran out, ending that lease in the same write.
+    // In random order: concurrent checkouts on a full pool of expired leases then take over different slots.
+    const taken = shuffle(
+      [...present.entries()].filter(([slot]) => slot < usable),
+      ctx.random,
+    );
+    // Holders are read a chunk at a time and the first expired one is taken: a full pool of live leases
+    // costs reading them all, a pool with expired ones usually one chunk.
+    for (let i = 0; i < taken.length; i += 16) {
+      const chunk = taken.slice(i, i + 16);
+      const holders = await gateway.getMany(chunk.map(([, kv]) => keys.lease(kv.value.toString())));
+      for (const [j, [slot, slotKv]] of chunk.entries()) {
+        const holderKv = holders[j];
+        const holder = holderKv && decodeLease(holderKv);
+        if (holder && holdsSeat(holder, input.now)) continue;
+        const compare: Compare[] = [{ key: slotKv.key, target: 'Mod', equals: slotKv.modRevision }];
+        const extra: WriteOp[] = [];
+        if (holder && holderKv) {
+          compare.push({ key: holderKv.key, target: 'Mod', equals: holderKv.modRevision });
+          if (holder.endReason === undefined) {
+            extra.push(
+              { put: holderKv.key, value: encodeLease(expiredLease(holder)) },
+              ctx.pending(
+                leaseEndedEvent({ actor: 'system:expiry', node: ctx.node }, holder, 'expired', input.now),
+              ),
+            );
+          }
+        }
+        return grant(slot, [...compare, ...guard], extra);
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * A random slot in [0, usable) with no key, or undefined when all have one. Random, not lowest, so that
+   * concurrent checkouts on several nodes rarely collide on one key; sampled first, so a pool of a million
+   * seats costs a few draws rather than a million-step scan, and scanned only when the pool is dense.
+   */
+  #randomFreeSlot(present: ReadonlyMap<number, unknown>, usable: number): number | undefined {
+    if (present.size < usable / 2) {
+      for (let draw = 0; draw < 16; draw++) {
+        const slot = Math.floor(this.ctx.random() * usable);
+        if (!present.has(slot)) return slot;
+      }
+    }
+    const free: number[] = [];
+    for (let slot = 0; slot < usable; slot++) if (!present.has(slot)) free.push(slot);
+    return free.length === 0 ? undefined : free[Math.floor(this.ctx.random() * free.length)];
+  }
+
+  /**
+   * Leases left above the seat count by a license re-issued with fewer seats, still holding seats at
+   * `now` (they can never renew, so their number only falls). While there are any, checkouts count every
+   * live lease of the pool and commit only if the pool is unchanged since they read it (see #tryPool).
+   */
+  async #liveLeftovers(present: ReadonlyMap<number, KeyValue>, seats: number, now: number): Promise<number> {
+    const above = [...present.entries()]
+      .filter(([slot]) => slot >= seats)
+      .map(([, kv]) => kv.value.toString());
+    if (above.length === 0) return 0;
+    const holders = await this.ctx.gateway.getMany(above.map((id) => this.ctx.keys.lease(id)));
+    return holders.filter((kv) => kv && holdsSeat(decodeLease(kv), now)).length;
+  }
+}
+
+function shuffle<T>(items: T[], random: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
+}

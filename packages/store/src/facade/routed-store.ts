@@ -1,0 +1,150 @@
+import type { AuditContext, InstalledLicense, Lease, License } from '@leasehold/domain';
+import type {
+  AcquireSeatInput,
+  AcquireSeatResult,
+  ApiTokenRecord,
+  ForceReleaseInput,
+  InstallLicenseResult,
+  LeaseQuery,
+  LeaseRef,
+  SeatUsage,
+  StoredSigningKey,
+} from '../port/lease-store.js';
+
+/**
+ * The concepts every backend has one collaborator for (docs/architecture.md, "Store layout"). Each
+ * method is one atomic store operation of its backend.
+ */
+export interface StoreCollaborators {
+  readonly licenses: {
+    install(license: License, now: number, audit?: AuditContext): Promise<InstallLicenseResult>;
+    get(id: string): Promise<InstalledLicense | undefined>;
+    list(): Promise<InstalledLicense[]>;
+    revoke(id: string, now: number, audit?: AuditContext): Promise<InstalledLicense>;
+  };
+  readonly checkout: { acquire(input: AcquireSeatInput): Promise<AcquireSeatResult> };
+  readonly leases: {
+    renew(input: LeaseRef): Promise<Lease>;
+    release(input: LeaseRef): Promise<Lease>;
+    forceRelease(input: ForceReleaseInput): Promise<Lease>;
+    get(id: string): Promise<Lease | undefined>;
+    list(query: LeaseQuery): Promise<Lease[]>;
+    seatUsage(now: number): Promise<SeatUsage[]>;
+    expire(now: number, limit: number, audit?: AuditContext): Promise<Lease[]>;
+    purge(before: number): Promise<number>;
+  };
+  readonly tokens: {
+    create(record: ApiTokenRecord, audit?: AuditContext): Promise<ApiTokenRecord>;
+    replaceNamed(
+      record: ApiTokenRecord & { readonly name: string },
+      audit?: AuditContext,
+    ): Promise<ApiTokenRecord>;
+    findByHash(hash: string): Promise<ApiTokenRecord | undefined>;
+    list(): Promise<ApiTokenRecord[]>;
+    revoke(id: string, now: number, audit?: AuditContext): Promise<ApiTokenRecord>;
+  };
+  readonly signingKeys: {
+    ensure(candidate: StoredSigningKey): Promise<StoredSigningKey[]>;
+    list(): Promise<StoredSigningKey[]>;
+  };
+}
+
+/**
+ * The part of a `LeaseStore` that only routes a port method to its concept's collaborator, written once
+ * for both backends. A backend extends it with its own lifecycle (ping, close, KEK rotation) and audit
+ * trail, and sets `parts` in its constructor.
+ */
+export abstract class RoutedStore {
+  protected abstract readonly parts: StoreCollaborators;
+
+  // Licenses -------------------------------------------------------------------------------------
+
+  installLicense(license: License, now: number, audit?: AuditContext): Promise<InstallLicenseResult> {
+    return this.parts.licenses.install(license, now, audit);
+  }
+
+  getLicense(id: string): Promise<InstalledLicense | undefined> {
+    return this.parts.licenses.get(id);
+  }
+
+  listLicenses(): Promise<InstalledLicense[]> {
+    return this.parts.licenses.list();
+  }
+
+  revokeLicense(id: string, now: number, audit?: AuditContext): Promise<InstalledLicense> {
+    return this.parts.licenses.revoke(id, now, audit);
+  }
+
+  // Seats ----------------------------------------------------------------------------------------
+
+  acquireSeat(input: AcquireSeatInput): Promise<AcquireSeatResult> {
+    return this.parts.checkout.acquire(input);
+  }
+
+  renewLease(input: LeaseRef): Promise<Lease> {
+    return this.parts.leases.renew(input);
+  }
+
+  releaseSeat(input: LeaseRef): Promise<Lease> {
+    return this.parts.leases.release(input);
+  }
+
+  forceRelease(input: ForceReleaseInput): Promise<Lease> {
+    return this.parts.leases.forceRelease(input);
+  }
+
+  getLease(id: string): Promise<Lease | undefined> {
+    return this.parts.leases.get(id);
+  }
+
+  listLeases(query: LeaseQuery): Promise<Lease[]> {
+    return this.parts.leases.list(query);
+  }
+
+  seatUsage(now: number): Promise<SeatUsage[]> {
+    return this.parts.leases.seatUsage(now);
+  }
+
+  expireLeases(now: number, limit: number, audit?: AuditContext): Promise<Lease[]> {
+    return this.parts.leases.expire(now, limit, audit);
+  }
+
+  purgeEndedLeases(before: number): Promise<number> {
+    return this.parts.leases.purge(before);
+  }
+
+  // Signing keys ---------------------------------------------------------------------------------
+
+  ensureSigningKey(candidate: StoredSigningKey): Promise<StoredSigningKey[]> {
+    return this.parts.signingKeys.ensure(candidate);
+  }
+
+  listSigningKeys(): Promise<StoredSigningKey[]> {
+    return this.parts.signingKeys.list();
+  }
+
+  // Tokens ---------------------------------------------------------------------------------------
+
+  createToken(record: ApiTokenRecord, audit?: AuditContext): Promise<ApiTokenRecord> {
+    return this.parts.tokens.create(record, audit);
+  }
+
+  replaceNamedToken(
+    record: ApiTokenRecord & { readonly name: string },
+    audit?: AuditContext,
+  ): Promise<ApiTokenRecord> {
+    return this.parts.tokens.replaceNamed(record, audit);
+  }
+
+  findTokenByHash(hash: string): Promise<ApiTokenRecord | undefined> {
+    return this.parts.tokens.findByHash(hash);
+  }
+
+  listTokens(): Promise<ApiTokenRecord[]> {
+    return this.parts.tokens.list();
+  }
+
+  revokeToken(id: string, now: number, audit?: AuditContext): Promise<ApiTokenRecord> {
+    return this.parts.tokens.revoke(id, now, audit);
+  }
+}

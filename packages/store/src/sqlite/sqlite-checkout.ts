@@ -1,0 +1,79 @@
+import {
+  assertSameCheckout,
+  checkoutCandidates,
+  grantedLease,
+  leaseGrantedEvent,
+  seatsExhausted,
+  seatsFor,
+} from '@leasehold/domain';
+import type { AcquireSeatInput, AcquireSeatResult } from '../port/lease-store.js';
+import { type LeaseRow, leaseFromRow, rowOfLease } from './rows.js';
+import type { SqliteContext } from './sqlite-context.js';
+import type { SqliteLeases } from './sqlite-leases.js';
+import type { SqliteLicenses } from './sqlite-licenses.js';
+
+/**
+ * The seat-pool checkout in SQLite. A pool row counts its live leases and remembers the highest slot ever
+ * used; slots given back sit in `free_slots`. A grant takes the lowest free slot below the seat count, or
+ * a new one above the high-water mark, all inside one write transaction.
+ */
+export class SqliteCheckout {
+  constructor(
+    private readonly ctx: SqliteContext,
+    private readonly licenses: SqliteLicenses,
+    private readonly leases: SqliteLeases,
+  ) {}
+
+  acquire(input: AcquireSeatInput): Promise<AcquireSeatResult> {
+    const { ctx } = this;
+    return ctx.conn.write(() => {
+      const previous = ctx.sql.getLeaseByRequest.get(input.client.id, input.requestId) as
+        | LeaseRow
+        | undefined;
+      if (previous) {
+        const lease = leaseFromRow(previous);
+        assertSameCheckout(lease, input);
+        return { lease, replayed: true };
+      }
+      const candidates = checkoutCandidates(this.licenses.all(), input.feature, input.licenseId, input.now);
+      let seats = 0;
+      for (const license of candidates) {
+        const licensed = seatsFor(license, input.feature);
+        seats += licensed;
+        const slot = this.#freeSlot(license.id, input.feature, licensed, input.now);
+        if (slot === undefined) continue;
+        const row = rowOfLease(grantedLease(license, input, slot, ctx.conn.nextRevision()));
+        ctx.sql.insertLease.run(row);
+        ctx.sql.removeFreeSlot.run(license.id, input.feature, slot);
+        ctx.sql.takeSlotFromPool.run({ license_id: license.id, feature: input.feature, slot });
+        const lease = leaseFromRow(row);
+        ctx.record(leaseGrantedEvent(ctx.actor(input.audit), lease, input.now));
+        return { lease, replayed: false };
+      }
+      throw seatsExhausted(input.feature, seats);
+    });
+  }
+
+  /**
+   * The slot a new lease of this pool gets, or undefined when the pool is full. Overdue leases are ended
+   * only when the pool looks full: until then a free seat exists anyway, and the sweeper ends them.
+   */
+  #freeSlot(licenseId: string, feature: string, seats: number, now: number): number | undefined {
+    const { sql } = this.ctx;
+    sql.ensurePool.run(licenseId, feature);
+    let pool = sql.getPool.get(licenseId, feature) as { live: number; high_water: number };
+    if (pool.live >= seats) {
+      const expiry = { actor: 'system:expiry', node: this.ctx.node };
+      for (const row of sql.overdueInPool.all(licenseId, feature, now) as LeaseRow[]) {
+        this.leases.end(leaseFromRow(row), row.reserved_until, 'expired', expiry, now);
+      }
+      pool = sql.getPool.get(licenseId, feature) as { live: number; high_water: number };
+      if (pool.live >= seats) return undefined;
+    }
+    const reused = sql.lowestFreeSlot.get(licenseId, feature, seats) as { slot: number } | undefined;
+    if (reused) return reused.slot;
+    // No ended slot below the seat count: take a new one. (A downgraded license may leave live leases
+    // above it; they count in `live`, so this never grants past the seat count.)
+    return pool.high_water < seats ? pool.high_water : undefined;
+  }
+}

@@ -1,0 +1,29 @@
+import type { AuditContext, AuditEvent } from '@leasehold/domain';
+import type { RecordCipher } from '../crypto/record-cipher.js';
+import type { SqliteAudit } from './sqlite-audit.js';
+import type { SqliteConnection } from './sqlite-connection.js';
+
+/** What every SQLite collaborator (licenses, checkout, leases, tokens, signing keys) works with. */
+export class SqliteContext {
+  constructor(
+    readonly conn: SqliteConnection,
+    readonly cipher: RecordCipher,
+    readonly audit: SqliteAudit,
+    /** The node named by audit records of calls that pass no audit context (docs/audit.md). */
+    readonly node: string,
+  ) {}
+
+  get sql(): SqliteConnection['sql'] {
+    return this.conn.sql;
+  }
+
+  /** Who a change is recorded as made by: the caller's context, else this node's system actor. */
+  actor(audit: AuditContext | undefined): AuditContext {
+    return audit ?? { actor: 'system', node: this.node };
+  }
+
+  /** Records `event` as pending, inside the change's own transaction. */
+  record(event: AuditEvent): void {
+    this.audit.record(event);
+  }
+}

@@ -1,0 +1,149 @@
+import {
+  type AuditContext,
+  assertRenewable,
+  forceReleasedLease,
+  type Lease,
+  type LeaseEndReason,
+  LeaseholdError,
+  leaseEndedEvent,
+  leaseSoftRevokedEvent,
+  releasedLease,
+  renewedLease,
+} from '@leasehold/domain';
+import type { ForceReleaseInput, LeaseQuery, LeaseRef, SeatUsage } from '../port/lease-store.js';
+import { type LeaseRow, leaseFromRow } from './rows.js';
+import type { SqliteContext } from './sqlite-context.js';
+import type { SqliteLicenses } from './sqlite-licenses.js';
+
+/**
+ * Granted leases in SQLite: renew, release, force-release, expire and purge, and the queries over them.
+ * A pool's `live` count and its free-slot list change only in `end`, so every way a lease ends gives its
+ * slot back the same way.
+ */
+export class SqliteLeases {
+  constructor(
+    private readonly ctx: SqliteContext,
+    private readonly licenses: SqliteLicenses,
+  ) {}
+
+  #lease(id: string, licenseScope?: string): Lease {
+    const row = this.ctx.sql.getLease.get(id) as LeaseRow | undefined;
+    // A lease of another license is invisible to a client token scoped to one license.
+    if (!row || (licenseScope !== undefined && row.license_id !== licenseScope)) {
+      throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${id}"`);
+    }
+    return leaseFromRow(row);
+  }
+
+  /**
+   * Ends one live lease and gives its slot back to its pool (inside the caller's write). Every way a lease
+   * ends goes through here.
+   */
+  end(lease: Lease, at: number, reason: LeaseEndReason, audit: AuditContext | undefined, now: number): void {
+    const { ctx } = this;
+    if (ctx.sql.endLease.run(at, reason, lease.id).changes === 0) return;
+    ctx.sql.returnSlotToPool.run(lease.licenseId, lease.feature);
+    ctx.sql.addFreeSlot.run(lease.licenseId, lease.feature, lease.slot);
+    ctx.record(leaseEndedEvent(ctx.actor(audit), lease, reason, now));
+  }
+
+  /** Ends `lease` as `result` says (an ended copy of it). */
+  #endAs(lease: Lease, result: Lease, audit: AuditContext | undefined, now: number): void {
+    if (result.endReason === undefined || result.endedAt === undefined)
+      throw new Error('the lease did not end');
+    this.end(lease, result.endedAt, result.endReason, audit, now);
+  }
+
+  renew(input: LeaseRef): Promise<Lease> {
+    const { ctx } = this;
+    return ctx.conn.write(() => {
+      const lease = this.#lease(input.leaseId, input.licenseId);
+      const license = this.licenses.one(lease.licenseId);
+      assertRenewable(lease, license, input.now);
+      if (!license) throw new LeaseholdError('LICENSE_NOT_FOUND');
+      const renewed = renewedLease(lease, license, input.now);
+      ctx.conn.nextRevision();
+      ctx.sql.renewLease.run(input.now, renewed.expiresAt, renewed.reservedUntil, renewed.graceMs, lease.id);
+      return renewed;
+    });
+  }
+
+  release(input: LeaseRef): Promise<Lease> {
+    return this.ctx.conn.write(() => {
+      const lease = this.#lease(input.leaseId, input.licenseId);
+      if (lease.endReason !== undefined) return lease;
+      const result = releasedLease(lease, input.now);
+      this.ctx.conn.nextRevision();
+      this.#endAs(lease, result, input.audit, input.now);
+      return result;
+    });
+  }
+
+  forceRelease(input: ForceReleaseInput): Promise<Lease> {
+    const { ctx } = this;
+    return ctx.conn.write(() => {
+      const lease = this.#lease(input.leaseId, input.licenseId);
+      if (lease.endReason !== undefined) return lease;
+      const result = forceReleasedLease(lease, input.now, input.immediate === true);
+      ctx.conn.nextRevision();
+      if (result.endReason !== 'expired') ctx.sql.revokeLease.run(input.now, lease.id);
+      if (result.endReason !== undefined) {
+        this.#endAs(lease, result, input.audit, input.now);
+      } else if (lease.revokedAt === undefined) {
+        ctx.record(leaseSoftRevokedEvent(ctx.actor(input.audit), lease, input.now));
+      }
+      return result;
+    });
+  }
+
+  get(id: string): Promise<Lease | undefined> {
+    return this.ctx.conn.read(() => {
+      const row = this.ctx.sql.getLease.get(id) as LeaseRow | undefined;
+      return row && leaseFromRow(row);
+    });
+  }
+
+  list(query: LeaseQuery): Promise<Lease[]> {
+    return this.ctx.conn.read(() => {
+      const rows = this.ctx.sql.listLeases.all({
+        now: query.now,
+        license_id: query.licenseId ?? null,
+        feature: query.feature ?? null,
+        include_ended: query.includeEnded ? 1 : 0,
+        limit: query.limit ?? 10_000,
+      }) as LeaseRow[];
+      return rows.map(leaseFromRow);
+    });
+  }
+
+  seatUsage(now: number): Promise<SeatUsage[]> {
+    return this.ctx.conn.read(() =>
+      (
+        this.ctx.sql.seatUsage.all(now) as {
+          license_id: string;
+          feature: string;
+          seats: number;
+          in_use: number;
+        }[]
+      ).map((r) => ({ licenseId: r.license_id, feature: r.feature, seats: r.seats, inUse: r.in_use })),
+    );
+  }
+
+  expire(now: number, limit: number, audit?: AuditContext): Promise<Lease[]> {
+    const { ctx } = this;
+    return ctx.conn.write(() => {
+      const rows = ctx.sql.overdueLeases.all(now, limit) as LeaseRow[];
+      if (rows.length === 0) return [];
+      ctx.conn.nextRevision();
+      return rows.map((row) => {
+        const lease = leaseFromRow(row);
+        this.end(lease, lease.reservedUntil, 'expired', audit, now);
+        return leaseFromRow({ ...row, ended_at: row.reserved_until, end_reason: 'expired' });
+      });
+    });
+  }
+
+  purge(before: number): Promise<number> {
+    return this.ctx.conn.write(() => this.ctx.sql.purgeEnded.run(before).changes);
+  }
+}

@@ -1,0 +1,33 @@
+import { openSigningKey, sealSigningKey } from '../crypto/sealed-records.js';
+import type { StoredSigningKey } from '../port/lease-store.js';
+import { type SigningKeyRow, signingKeyFromRow } from './rows.js';
+import type { SqliteContext } from './sqlite-context.js';
+
+/** The cluster's lease-token signing keys in SQLite, private keys sealed under the data key. */
+export class SqliteSigningKeys {
+  constructor(private readonly ctx: SqliteContext) {}
+
+  /** The stored keys, or `candidate` stored as the first one when there are none. */
+  ensure(candidate: StoredSigningKey): Promise<StoredSigningKey[]> {
+    const { ctx } = this;
+    return ctx.conn.write(() => {
+      const existing = ctx.sql.listSigningKeys.all() as SigningKeyRow[];
+      if (existing.length > 0) return existing.map((row) => this.#open(row));
+      ctx.conn.nextRevision();
+      const sealed = sealSigningKey(candidate, ctx.cipher);
+      ctx.sql.insertSigningKey.run(sealed.kid, sealed.privatePem, sealed.createdAt);
+      return [candidate];
+    });
+  }
+
+  /** Newest first. */
+  list(): Promise<StoredSigningKey[]> {
+    return this.ctx.conn.read(() =>
+      (this.ctx.sql.listSigningKeys.all() as SigningKeyRow[]).map((row) => this.#open(row)),
+    );
+  }
+
+  #open(row: SigningKeyRow): StoredSigningKey {
+    return openSigningKey(signingKeyFromRow(row), this.ctx.cipher);
+  }
+}

@@ -1,0 +1,90 @@
+import { LeaseholdError } from '@leasehold/domain';
+import { describe, expect, it } from 'vitest';
+import { EtcdContext } from '../src/etcd/etcd-context.js';
+import type { EtcdGateway, KeyValue } from '../src/etcd/etcd-gateway.js';
+import { EtcdTransientError } from '../src/etcd/etcd-gateway.js';
+import { EtcdLeases } from '../src/etcd/etcd-leases.js';
+import type { EtcdLicenses } from '../src/etcd/etcd-licenses.js';
+import { Keyspace } from '../src/etcd/keyspace.js';
+import { Optimistic } from '../src/etcd/optimistic.js';
+import { encodeLease } from '../src/etcd/records.js';
+
+// Regression for issue 10: EtcdStore.purgeEndedLeases swallowed every error of its deletes, so an etcd
+// outage or a bug looked like "nothing to purge". A gateway stub stands in for etcd: what is tested is
+// which errors the purge lets through, not etcd.
+
+const keys = new Keyspace('/purge-test/');
+
+function endedLeaseKv(id: string, endedAt: number, modRevision: number): KeyValue {
+  const value = encodeLease({
+    id,
+    licenseId: 'lic',
+    feature: 'solver',
+    slot: 0,
+    fence: 1,
+    client: { id: `client-${id}` },
+    requestId: `req-${id}`,
+    createdAt: 0,
+    renewedAt: 0,
+    expiresAt: 10,
+    reservedUntil: 10,
+    graceMs: 0,
+    revokedAt: undefined,
+    endedAt,
+    endReason: 'released',
+  });
+  return { key: keys.lease(id), value: Buffer.from(value), createRevision: 1, modRevision };
+}
+
+function leasesOver(txn: (key: string) => Promise<{ succeeded: boolean }>): EtcdLeases {
+  const records = [endedLeaseKv('a', 5, 11), endedLeaseKv('b', 6, 12), endedLeaseKv('c', 500, 13)];
+  const gateway = {
+    read: async () => ({ results: [records], revision: 20 }),
+    txn: async (compare: readonly { key: string }[]) => ({
+      ...(await txn(compare[0]?.key ?? '')),
+      revision: 21,
+      failure: [],
+    }),
+  } as unknown as EtcdGateway;
+  const optimistic = new Optimistic(200, () => 0.5, { ready: true, load: async () => {} });
+  const ctx = new EtcdContext(
+    gateway,
+    keys,
+    optimistic,
+    undefined as never,
+    undefined as never,
+    Math.random,
+    'n1',
+  );
+  return new EtcdLeases(ctx, undefined as unknown as EtcdLicenses);
+}
+
+describe('purging ended etcd leases', () => {
+  it('deletes leases that ended before the cut-off and counts only the deletes that won', async () => {
+    const deleted: string[] = [];
+    const leases = leasesOver(async (key) => {
+      deleted.push(key);
+      return { succeeded: key !== keys.lease('b') }; // b changed since it was read: left for next time
+    });
+    expect(await leases.purge(100)).toBe(1);
+    expect(deleted).toEqual([keys.lease('a'), keys.lease('b')]);
+  });
+
+  it('reports a transient etcd error as STORE_UNAVAILABLE instead of returning a short count', async () => {
+    const leases = leasesOver(async () => {
+      throw new EtcdTransientError('deadline exceeded');
+    });
+    const err = await leases.purge(100).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LeaseholdError);
+    expect((err as LeaseholdError).code).toBe('STORE_UNAVAILABLE');
+    expect((err as LeaseholdError).cause).toBeInstanceOf(EtcdTransientError);
+  });
+
+  it('throws any other error as it is', async () => {
+    const bug = new TypeError('not a transient failure');
+    const leases = leasesOver(async () => {
+      throw bug;
+    });
+    await expect(leases.purge(100)).rejects.toBe(bug);
+  });
+});
