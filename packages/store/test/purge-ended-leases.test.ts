@@ -46,7 +46,12 @@ function leasesOver(txn: (key: string) => Promise<{ succeeded: boolean }>): Etcd
       failure: [],
     }),
   } as unknown as EtcdGateway;
-  const optimistic = new Optimistic(200, () => 0.5, { ready: true, load: async () => {} });
+  const optimistic = new Optimistic(
+    200,
+    () => 0.5,
+    { ready: true, load: async () => {} },
+    () => false,
+  );
   const ctx = new EtcdContext(
     gateway,
     keys,
