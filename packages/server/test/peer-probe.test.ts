@@ -1,7 +1,7 @@
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { createCertificateAuthority, issueCertificate } from '@leasehold/devtools';
+import { createCertificateAuthority, issueCertificate } from '@leasehold/pki';
 import { ManualClock } from '@leasehold/domain';
 import type { Membership, NodeRecord } from '@leasehold/store';
 import { describe, expect, it } from 'vitest';
