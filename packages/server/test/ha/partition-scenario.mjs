@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { EtcdCluster, locateEtcd, readStatus } from '@leasehold/devtools';
 import { generateKeyPairPems, importPrivateKey, issueLicense } from '@leasehold/domain';
-import { generateApiToken, LEASEHOLD_BIN } from '@leasehold/server';
+import { generateApiToken, LEASEHOLD_BIN } from '@leasehold/server/internal';
 
 const ETCD_HOSTS = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
 const NODE_HOSTS = ['127.0.0.21', '127.0.0.22', '127.0.0.23'];

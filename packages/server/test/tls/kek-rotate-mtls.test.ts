@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EtcdCluster } from '@leasehold/devtools';
 import { initCertificateAuthority } from '@leasehold/pki';
-import { LEASEHOLD_BIN } from '@leasehold/server';
+import { LEASEHOLD_BIN } from '@leasehold/server/internal';
 import { EtcdStore } from '@leasehold/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
