@@ -8,12 +8,13 @@ import type {
   StatsSummary,
   StoreMember,
 } from '@leasehold/dashboard/snapshot';
-import { ERROR_CODES, ERROR_REGISTRY } from '@leasehold/domain';
+import { ERROR_CODES, ERROR_REGISTRY, ManualClock } from '@leasehold/domain';
+import { SingleNodeMembership } from '@leasehold/store';
 import Value from 'typebox/value';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DashboardSnapshot } from '../src/dashboard/live-snapshots.js';
 import { LeaseView, LeaseWithToken, Problem } from '../src/http/schemas.js';
-import { ADMIN_TOKEN, makeTestApp, type TestApp } from './helpers/test-app.js';
+import { ADMIN_TOKEN, makeTestApp, T0, type TestApp } from './helpers/test-app.js';
 
 /**
  * Shapes that other packages copy by hand because their package boundary forbids importing the source
@@ -213,10 +214,26 @@ describe('hand copies of server shapes', () => {
 
   it("the dashboard's snapshot and hello types list exactly the keys a node sends", async () => {
     expect(asDashboardSnapshot).toBeTypeOf('function');
-    const base = await t.app.listen({ host: '127.0.0.1', port: 0 });
-    const res = await fetch(`${base}/v1/events`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-    expect(res.status).toBe(200);
-    const events = await firstEvents(res, ['hello', 'snapshot'], 10_000);
+    // A node with the embedded store's membership, as `startNode` gives it: itself listed, one store member.
+    const clock = new ManualClock(T0);
+    const membership = new SingleNodeMembership(() => clock.now(), 'sqlite');
+    await membership.join({
+      id: 'test-node',
+      url: 'http://127.0.0.1:7300',
+      version: '0.0.0-test',
+      startedAt: T0,
+    });
+    const node = await makeTestApp({ clock, deps: { membership } });
+    let events: Map<string, unknown>;
+    try {
+      expect((await node.install()).statusCode).toBe(201);
+      const base = await node.app.listen({ host: '127.0.0.1', port: 0 });
+      const res = await fetch(`${base}/v1/events`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      expect(res.status).toBe(200);
+      events = await firstEvents(res, ['hello', 'snapshot'], 10_000);
+    } finally {
+      await node.close();
+    }
     expect(sorted(events.get('hello'))).toEqual(HELLO_KEYS);
     const snapshot = events.get('snapshot') as Snapshot;
     expect(sorted(snapshot)).toEqual(SNAPSHOT_KEYS);
@@ -228,6 +245,7 @@ describe('hand copies of server shapes', () => {
     expect(sorted(snapshot.stats)).toEqual(STATS_KEYS);
     expect(sorted(snapshot.stats?.latencyMs)).toEqual(['p50', 'p99']);
     // Optional keys (raftTerm, dbSizeBytes, error) are left out of the JSON when a store has none.
+    expect(snapshot.storeMembers.length).toBeGreaterThan(0);
     for (const member of snapshot.storeMembers) {
       expect(STORE_MEMBER_KEYS).toEqual(expect.arrayContaining(sorted(member)));
       expect(sorted(member)).toEqual(expect.arrayContaining(['endpoint', 'healthy', 'leader', 'name']));
