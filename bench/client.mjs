@@ -28,7 +28,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, DIAGNOSTICS_CHANNELS, nodeFetch, verifyLeaseToken } from '@leasehold/client';
 import { FakeCluster } from '@leasehold/client/testing';
 import { generateKeyPairPems, importPrivateKey, issueLicense } from '@leasehold/domain';
-import { DevCluster } from '@leasehold/server';
+import { DevCluster } from '@leasehold/server/internal';
 // Internal modules, for the comparison of the two signature verifiers only.
 import { joseVerifier } from '../packages/client/dist/token/jws.js';
 import { verifyLeaseTokenWith } from '../packages/client/dist/token/verify-lease-token.js';

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateKeyPairPems, importPrivateKey, issueLicense } from '@leasehold/domain';
-import { DevCluster } from '@leasehold/server';
+import { DevCluster } from '@leasehold/server/internal';
 import autocannon from 'autocannon';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';

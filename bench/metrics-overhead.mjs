@@ -16,7 +16,7 @@ import {
   issueLicense,
   systemClock,
 } from '@leasehold/domain';
-import { buildApp, ClusterKeyring, ensureAdminToken, NodeMetrics } from '@leasehold/server';
+import { buildApp, ClusterKeyring, ensureAdminToken, NodeMetrics } from '@leasehold/server/internal';
 import { SqliteStore } from '@leasehold/store';
 
 const CHECKOUTS = Number(process.env.BENCH_CHECKOUTS ?? 2000);

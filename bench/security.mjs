@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClockHighWater } from '@leasehold/server';
+import { ClockHighWater } from '@leasehold/server/internal';
 import { newDataKey, RecordCipher } from '@leasehold/store';
 
 const cipher = new RecordCipher(newDataKey());

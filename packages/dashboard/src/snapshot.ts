@@ -1,6 +1,9 @@
 /**
- * What `GET /v1/events` pushes (packages/server/src/dashboard/live-snapshots.ts is the source of truth;
- * the dashboard's browser test checks the page renders it).
+ * What `GET /v1/events` pushes (packages/server/src/dashboard/live-snapshots.ts is the source of truth).
+ * A copy, because this is browser code that cannot import the server: `packages/server/test/hand-copies.test.ts`
+ * fails when these types and what a node really sends differ (the server's snapshot type must be assignable
+ * to `Snapshot`, and every key of a real `hello` and `snapshot` event must be one listed here, and back);
+ * the dashboard's browser test checks the page renders it.
  */
 export interface NodeStatus {
   readonly id: string;

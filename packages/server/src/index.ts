@@ -1,30 +1,33 @@
-export { segmentName, writeSegment } from './audit/archive-segment.js';
-export { exportAuditLines } from './audit/audit-export.js';
-export { AuditKeeper, type AuditKeeperOptions } from './audit/audit-keeper.js';
+/**
+ * `@leasehold/server`: a Leasehold node to run inside your own process — what `leasehold serve` runs.
+ *
+ * This is the public API, and all of it: what a user embedding the server needs and what we keep stable.
+ * - `loadConfig` (with `ConfigError`, `NodeConfig`, `NodeConfigSchema`): the node's settings, read the way
+ *   `leasehold serve` reads them (defaults < file < environment < flags), checked and frozen; or your own
+ *   object checked against the same schema.
+ * - `startNode` (with `RunningNode`, `NodeRuntime`, `AdminTokenResult`): start a node on that config —
+ *   store, HTTP API, dashboard, metrics and background work — and close it again.
+ * - `VERSION`.
+ *
+ * Everything else (the Fastify app builder and its collaborators, the sweeper and audit keeper, metrics
+ * internals, token helpers, data-directory file names, the dev cluster) is composition detail that changes
+ * with the implementation. Tests, benchmarks and tooling reach it through `@leasehold/server/internal`
+ * (`src/internal.ts`), which carries no compatibility promise (issue 10).
+ *
+ * @example
+ * ```ts
+ * import { loadConfig, startNode } from '@leasehold/server';
+ *
+ * const node = await startNode(loadConfig({ env: process.env, flags: { port: 7300 } }));
+ * const { created } = await node.ready; // the admin token, when this start made it: print it once
+ * // …
+ * await node.close();
+ * ```
+ *
+ * @packageDocumentation
+ */
 export { type NodeConfig, NodeConfigSchema } from './config/config-schema.js';
 export { ConfigError, loadConfig } from './config/load-config.js';
-export { DevCluster, type DevClusterOptions } from './dev/dev-cluster.js';
-export { LEASEHOLD_BIN, NodeProcess, type NodeState } from './dev/node-process.js';
-export { buildApp, LOG_REDACT, type RouteSummary } from './http/app.js';
-export type { AppDeps } from './http/app-deps.js';
-export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits/http-limits.js';
-export { ClusterKeyring } from './keys/cluster-keyring.js';
-export { KEK_FILE, type KekSettings, type ResolvedKek, resolveKek } from './keys/key-encryption-key.js';
-export { loadDecryptionKeys, loadVendorKeys } from './keys/vendor-trust.js';
-export { ADMIN_TOKEN_FILE, ensureAdminToken } from './node/admin-token.js';
-export { LeaseSweeper } from './node/lease-sweeper.js';
-export { DATABASE_FILE, type NodeRuntime, type RunningNode, startNode } from './node/leasehold-node.js';
-export { UNMATCHED_ROUTE } from './observability/http-metrics.js';
-export { LatencyWindow } from './observability/latency-window.js';
-export { LeaderTracker } from './observability/leader-tracker.js';
-export {
-  type AuditStatus,
-  type GaugeSample,
-  type GaugeSource,
-  type MetricsSummary,
-  NodeMetrics,
-  type NodeMetricsOptions,
-} from './observability/node-metrics.js';
-export { ClockHighWater, HIGH_WATER_FILE } from './time/clock-high-water.js';
-export { generateApiToken, hashApiToken } from './tokens/api-token.js';
+export type { AdminTokenResult } from './node/admin-token.js';
+export { type NodeRuntime, type RunningNode, startNode } from './node/leasehold-node.js';
 export { VERSION } from './version.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyAuditFiles } from '@leasehold/domain';
-import { AuditKeeper, ClusterKeyring } from '@leasehold/server';
+import { AuditKeeper, ClusterKeyring } from '@leasehold/server/internal';
 import type { FastifyBaseLogger } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from './helpers/test-app.js';

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LEASEHOLD_BIN } from '@leasehold/server';
+import { LEASEHOLD_BIN } from '@leasehold/server/internal';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const cli = (...args: string[]) =>

@@ -1,8 +1,8 @@
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { createCertificateAuthority, issueCertificate } from '@leasehold/devtools';
 import { ManualClock } from '@leasehold/domain';
+import { createCertificateAuthority, issueCertificate } from '@leasehold/pki';
 import type { Membership, NodeRecord } from '@leasehold/store';
 import { describe, expect, it } from 'vitest';
 import { PeerProbe, peerTimeRequest } from '../src/node/peer-probe.js';

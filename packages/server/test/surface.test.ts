@@ -1,5 +1,5 @@
 import { ERROR_CODES } from '@leasehold/domain';
-import { buildApp } from '@leasehold/server';
+import { buildApp } from '@leasehold/server/internal';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from './helpers/test-app.js';
 

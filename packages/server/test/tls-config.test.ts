@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCertificateAuthority, issueCertificate } from '@leasehold/devtools';
+import { createCertificateAuthority, issueCertificate } from '@leasehold/pki';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config/load-config.js';
 import { startNode } from '../src/node/leasehold-node.js';

@@ -3,12 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createCertificateAuthority,
-  EtcdCluster,
-  initCertificateAuthority,
-  issueCertificate,
-} from '@leasehold/devtools';
+import { EtcdCluster } from '@leasehold/devtools';
+import { createCertificateAuthority, initCertificateAuthority, issueCertificate } from '@leasehold/pki';
 import { type EtcdConnectionOptions, EtcdMembership, EtcdStore } from '@leasehold/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

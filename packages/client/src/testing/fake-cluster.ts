@@ -1,6 +1,7 @@
 import { generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto';
 import type { JSONWebKeySet, JWK } from 'jose';
 import type { ClientOptions } from '../client/options.js';
+import type { ServerErrorCode } from '../errors/codes.js';
 import { type Clock, systemClock } from '../time/clock.js';
 import type { FetchFunction } from '../transport/http-call.js';
 
@@ -77,7 +78,13 @@ export interface FakeClusterOptions {
   readonly listNodes?: boolean;
 }
 
-const ERRORS: Readonly<Record<string, { status: number; retryable: boolean }>> = {
+/**
+ * The codes the fake answers with, and their status and `retryable` as the server's registry gives them
+ * (`packages/domain/src/errors/registry.ts`). The SDK may not depend on the server packages, so this is a
+ * copy: its keys are typed by the SDK's own list of server codes, and
+ * `packages/server/test/hand-copies.test.ts` fails when a status or `retryable` here differs from the registry.
+ */
+const ERRORS: Readonly<Partial<Record<ServerErrorCode, { status: number; retryable: boolean }>>> = {
   VALIDATION_FAILED: { status: 400, retryable: false },
   ROUTE_NOT_FOUND: { status: 404, retryable: false },
   UNAUTHENTICATED: { status: 401, retryable: false },
@@ -97,7 +104,7 @@ const ERRORS: Readonly<Record<string, { status: number; retryable: boolean }>> =
 
 class Problem extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ServerErrorCode,
     readonly extra: Record<string, unknown> = {},
   ) {
     super(code);
@@ -109,11 +116,11 @@ class Node implements FakeNode {
   latencyMs = 0;
   rewriteAnswer: FakeNode['rewriteAnswer'];
   dropAnswerIf: FakeNode['dropAnswerIf'];
-  failures: { code: string; times: number } | undefined;
+  failures: { code: ServerErrorCode; times: number } | undefined;
   constructor(readonly url: string) {}
   failNext(code: string, times = 1): void {
-    if (!ERRORS[code]) throw new TypeError(`unknown error code ${code}`);
-    this.failures = { code, times };
+    if (!Object.hasOwn(ERRORS, code)) throw new TypeError(`unknown error code ${code}`);
+    this.failures = { code: code as ServerErrorCode, times };
   }
 }
 
@@ -420,7 +427,9 @@ export class FakeCluster {
       ttlSeconds: (lease.expiresAt - lease.renewedAt) / 1000,
       renewInSeconds: Math.max(0, renewAfter - now) / 1000,
       graceSeconds: Math.floor(this.#graceMs / 1000),
-      ...(state === 'active' ? {} : { endedAt: iso(lease.endedAt ?? lease.reservedUntil) }),
+      ...(lease.revokedAt === undefined ? {} : { revokedAt: iso(lease.revokedAt) }),
+      // As the server's view (http/views.ts): ended once it no longer holds its seat, not when revoked.
+      ...(holdsSeat(lease, now) ? {} : { endedAt: iso(lease.endedAt ?? lease.reservedUntil) }),
     };
   }
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DevCluster } from '@leasehold/server';
+import { DevCluster } from '@leasehold/server/internal';
 // Tests may use the server's test helpers by relative path; the SDK itself depends on no server package.
 import { makeVendor } from '../../../server/test/helpers/test-app.js';
 

@@ -1,4 +1,4 @@
-import { initCertificateAuthority, issueCertificateFiles } from '@leasehold/devtools';
+import { initCertificateAuthority, issueCertificateFiles } from '@leasehold/pki';
 import type { Command } from 'commander';
 
 const positiveDays = (value: string): number => {

@@ -1,31 +1,12 @@
 import { readFileSync } from 'node:fs';
 import Value from 'typebox/value';
-import { ENV_KEYS, type NodeConfig, NodeConfigSchema } from './config-schema.js';
+import { type NodeConfig, NodeConfigSchema } from './config-schema.js';
+import { ENV_SETTINGS } from './env-keys.js';
 import { tlsConfigProblems } from './tls-rules.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
-
-const LIST_KEYS = new Set<keyof NodeConfig>(['vendorKeys', 'licenseDecryptionKeys', 'etcdEndpoints']);
-const NUMBER_KEYS = new Set<keyof NodeConfig>([
-  'port',
-  'sweepIntervalMs',
-  'auditSealIntervalMs',
-  'auditCheckpointIntervalMs',
-  'auditMaxLiveEntries',
-  'endedLeaseRetentionMs',
-  'heartbeatIntervalMs',
-  'nodeTtlSeconds',
-  'etcdCallTimeoutMs',
-  'leaseRateLimitPerMinute',
-  'authFailureLimitPerMinute',
-  'bodyLimitBytes',
-  'maxHeaderBytes',
-  'requestTimeoutMs',
-  'headersTimeoutMs',
-  'keepAliveTimeoutMs',
-]);
 
 export interface ConfigSources {
   /** Path of a JSON config file, if any. */
@@ -37,15 +18,16 @@ export interface ConfigSources {
 
 function fromEnv(env: ConfigSources['env']): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [name, key] of Object.entries(ENV_KEYS)) {
+  for (const { name, key, kind } of ENV_SETTINGS) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    if (LIST_KEYS.has(key)) {
+    if (kind === 'list') {
       out[key] = raw
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean);
-    } else if (NUMBER_KEYS.has(key)) {
+    } else if (kind === 'number') {
+      // Anything but digits stays text, so the schema check names the setting and what it expected.
       out[key] = /^\d+$/.test(raw) ? Number(raw) : raw;
     } else {
       out[key] = raw;

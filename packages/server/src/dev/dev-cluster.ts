@@ -1,13 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  type CertificateFiles,
-  EtcdCluster,
-  initCertificateAuthority,
-  issueCertificateFiles,
-  tlsFetch,
-} from '@leasehold/devtools';
+import { EtcdCluster, tlsFetch } from '@leasehold/devtools';
+import { type CertificateFiles, initCertificateAuthority, issueCertificateFiles } from '@leasehold/pki';
 import { generateApiToken } from '../tokens/api-token.js';
 import { NodeProcess } from './node-process.js';
 

@@ -13,8 +13,8 @@ export interface SweeperOptions {
 
 /**
  * Marks overdue leases as expired and forgets long-ended ones. Correctness does not depend on it — a
- * seat is free at its deadline because checkout compares deadlines — it keeps lists, usage and (later)
- * the audit trail current. In a cluster it runs on the elected node only.
+ * seat is free at its deadline because checkout compares deadlines — it keeps lists, usage and the audit
+ * trail current (each expiry it writes is an audit record). In a cluster it runs on the elected node only.
  */
 export class LeaseSweeper {
   #timer: NodeJS.Timeout | undefined;

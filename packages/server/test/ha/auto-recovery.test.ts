@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EtcdCluster } from '@leasehold/devtools';
-import { NodeProcess } from '@leasehold/server';
+import { NodeProcess } from '@leasehold/server/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, makeVendor, type Vendor } from '../helpers/test-app.js';
 

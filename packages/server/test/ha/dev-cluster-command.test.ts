@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LEASEHOLD_BIN } from '@leasehold/server';
+import { LEASEHOLD_BIN } from '@leasehold/server/internal';
 import { afterAll, describe, expect, it } from 'vitest';
 
 /** `leasehold dev cluster`: starts 3 etcd members and 3 nodes, prints them, and SIGTERM stops them all. */

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DevCluster } from '@leasehold/server';
+import type { DevCluster } from '@leasehold/server/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVendorCluster } from '../helpers/test-app.js';
 import { checkHistory, checkStoreRecords, type StoredLease } from './checker.js';

@@ -19,7 +19,7 @@ import {
   DevCluster,
   type DevClusterOptions,
   ensureAdminToken,
-} from '@leasehold/server';
+} from '@leasehold/server/internal';
 import { SqliteStore } from '@leasehold/store';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 

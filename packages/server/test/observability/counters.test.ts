@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { LeaseSweeper } from '@leasehold/server';
+import { LeaseSweeper } from '@leasehold/server/internal';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../helpers/test-app.js';
 import { parseExposition, sampleValue } from './exposition.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { LeaseholdError } from '@leasehold/domain';
-import { LOG_REDACT } from '@leasehold/server';
+import { LOG_REDACT } from '@leasehold/server/internal';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, makeTestApp, type TestApp } from '../helpers/test-app.js';

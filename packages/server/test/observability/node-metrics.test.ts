@@ -1,5 +1,5 @@
 import { ManualClock } from '@leasehold/domain';
-import { LeaderTracker, NodeMetrics } from '@leasehold/server';
+import { LeaderTracker, NodeMetrics } from '@leasehold/server/internal';
 import { SingleNodeMembership, type StoreMember } from '@leasehold/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../helpers/test-app.js';

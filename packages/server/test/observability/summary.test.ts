@@ -1,4 +1,4 @@
-import { LatencyWindow } from '@leasehold/server';
+import { LatencyWindow } from '@leasehold/server/internal';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../helpers/test-app.js';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LeaseholdError, ManualClock } from '@leasehold/domain';
-import { ClockHighWater, HIGH_WATER_FILE } from '@leasehold/server';
+import { ClockHighWater, HIGH_WATER_FILE } from '@leasehold/server/internal';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeTestApp, T0, type TestApp } from '../helpers/test-app.js';
 

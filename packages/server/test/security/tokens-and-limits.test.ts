@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { generateApiToken, hashApiToken } from '@leasehold/server';
+import { generateApiToken, hashApiToken } from '@leasehold/server/internal';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, makeTestApp, type TestApp } from '../helpers/test-app.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@leasehold/client';
 import { tlsFetch } from '@leasehold/devtools';
-import { DevCluster } from '@leasehold/server';
+import { DevCluster } from '@leasehold/server/internal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeVendor, type Vendor } from '../helpers/test-app.js';
 

@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EtcdCluster, initCertificateAuthority } from '@leasehold/devtools';
-import { LEASEHOLD_BIN } from '@leasehold/server';
+import { EtcdCluster } from '@leasehold/devtools';
+import { initCertificateAuthority } from '@leasehold/pki';
+import { LEASEHOLD_BIN } from '@leasehold/server/internal';
 import { EtcdStore } from '@leasehold/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

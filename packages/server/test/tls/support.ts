@@ -1,12 +1,8 @@
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import {
-  type CertificateAndKey,
-  createCertificateAuthority,
-  issueCertificate,
-  tlsFetch,
-} from '@leasehold/devtools';
+import { tlsFetch } from '@leasehold/devtools';
+import { type CertificateAndKey, createCertificateAuthority, issueCertificate } from '@leasehold/pki';
 import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 
 const DAY = 86_400_000;

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type EtcdCluster, locateEtcd } from '@leasehold/devtools';
-import { generateApiToken } from '@leasehold/server';
+import { generateApiToken } from '@leasehold/server/internal';
 import type { StoredLease } from '../checker.js';
 import { History, now } from '../history.js';
 import { opsToNdjson } from '../history-file.js';

@@ -8,7 +8,7 @@ import {
   initCertificateAuthority,
   issueCertificate,
   issueCertificateFiles,
-} from '@leasehold/devtools';
+} from '@leasehold/pki';
 import { afterAll, describe, expect, it } from 'vitest';
 
 /** The development PKI, cross-checked with OpenSSL (Debian `openssl`), the verifier Node itself uses. */
