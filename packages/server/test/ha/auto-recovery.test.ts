@@ -124,7 +124,11 @@ describe('auto-recovery on etcd', () => {
     expect(answeredMs).toBeLessThan(2000);
     const readyStarted = performance.now();
     expect((await fetch(`${early.url}/readyz`)).status).toBe(503);
-    expect(performance.now() - readyStarted).toBeLessThan(2000);
+    const readyMs = performance.now() - readyStarted;
+    console.error(
+      `[timing] full etcd outage: checkout 503 in ${answeredMs.toFixed(0)} ms, /readyz 503 in ${readyMs.toFixed(0)} ms (bound 2000 ms)`,
+    );
+    expect(readyMs).toBeLessThan(2000);
 
     // Together: a lone member without quorum does not serve, so restarting them one by one would wait forever.
     await Promise.all(etcd.members.map((m) => etcd.restart(m.name)));

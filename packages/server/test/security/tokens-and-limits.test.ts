@@ -202,6 +202,7 @@ describe('size and time limits (real sockets)', () => {
       socket.on('close', () => resolve(text));
     });
     const elapsed = performance.now() - started;
+    console.error(`[timing] slowloris cut after ${elapsed.toFixed(0)} ms (bounds 300-2500 ms)`);
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
     expect(answer).toContain('"code":"REQUEST_TIMEOUT"');
     expect(elapsed).toBeGreaterThanOrEqual(300);

@@ -112,11 +112,15 @@ describe('clock skew between nodes, over mTLS', () => {
     console.log(
       `node-1 sees node-2 ${node2.clockSkewMs} ms (rtt ${node2.rttMs} ms), node-3 ${node3.clockSkewMs} ms (rtt ${node3.rttMs} ms)`,
     );
+    console.error(
+      `[timing] clock-skew probe ages: node-2 ${node2.lastProbeAgeMs} ms, node-3 ${node3.lastProbeAgeMs} ms (bound 5000 ms)`,
+    );
   });
 
   it('node-3 sees the others about 5000 ms behind', async () => {
     const v = await probedView(cluster.urls()[2]!);
     for (const n of v.nodes.filter((x) => !x.self)) {
+      console.error(`[timing] node-3 sees ${n.id} ${n.clockSkewMs} ms (expected -5000 ± 250 ms)`);
       expect(Math.abs(n.clockSkewMs! + 5000), n.id).toBeLessThan(250);
     }
   });
@@ -125,6 +129,7 @@ describe('clock skew between nodes, over mTLS', () => {
     const text = await (await call(`${cluster.urls()[0]}/metrics`)).text();
     const sample = /^leasehold_peer_clock_skew_seconds\{peer="node-3"\} (\S+)$/m.exec(text)?.[1];
     expect(sample, text.slice(0, 2000)).toBeDefined();
+    console.error(`[timing] skew gauge for node-3: ${sample} s (expected 5 ± 0.25 s)`);
     expect(Math.abs(Number(sample) - 5)).toBeLessThan(0.25);
   });
 

@@ -78,6 +78,7 @@ describe('leasehold dev cluster --tls', () => {
       expect(view.storeMembers.map((m) => m.healthy)).toEqual([true]);
       const peer = view.nodes.find((n) => !n.self);
       expect(peer?.reachable).toBe(true);
+      console.error(`[timing] dev cluster over TLS: peer clock skew ${peer?.clockSkewMs} ms (bound ±250 ms)`);
       expect(Math.abs(peer?.clockSkewMs ?? Number.NaN)).toBeLessThan(250);
 
       // Plaintext to a node's port gets no HTTP answer.
