@@ -155,6 +155,8 @@ describe('dashboard in Chromium against a 3-node cluster', () => {
       `dashboard: snapshots every ${mean.toFixed(0)} ms on average (gaps ${gaps.map((g) => g.toFixed(0)).join(', ')} ms), ` +
         `${Math.min(...sizes)}-${Math.max(...sizes)} bytes each (3 nodes, 3 etcd members, 2 features)`,
     );
+    // bounds 800-1300 ms: worst measured mean 1002 ms, gaps 990-1016 ms (3 runs on 2026-12-06, one beside a CPU-bound process;
+    // docs/dashboard.md: 1002 ms, gaps 986-1019 ms).
     expect(mean).toBeGreaterThan(800);
     expect(mean).toBeLessThan(1300);
     expect(Math.max(...sizes)).toBeLessThan(8192);
@@ -176,6 +178,8 @@ describe('dashboard in Chromium against a 3-node cluster', () => {
       `dashboard: a checkout through node-2 (answered in ${answeredMs} ms) showed on node-1's page ` +
         `${seenMs} ms after it was sent (no reload)`,
     );
+    // bound 2500 ms (one 1 s tick plus slack): worst measured 1038 ms (1009-1038 ms, 3 runs on 2026-12-06, one beside a CPU-bound process;
+    // docs/dashboard.md: 1.00-1.03 s).
     expect(seenMs).toBeLessThan(2500);
     await shot('03-usage-live');
   });
@@ -195,6 +199,8 @@ describe('dashboard in Chromium against a 3-node cluster', () => {
     expect(downMs, 'node-3 marked down').toBeDefined();
     // Its last heartbeat was before the kill, so its age reaches the TTL at most TTL after the kill, and
     // the page re-renders at that instant (panel-nodes.ts #scheduleFlip); the slack is timer lateness.
+    // The TTL is the product's (not loosened). bound 4000 ms: worst measured 2717 ms (2236-2717 ms, 3 runs
+    // on 2026-12-06, one beside a CPU-bound process; docs/dashboard.md: 2.03-2.64 s): never past the TTL.
     expect(downMs ?? Number.POSITIVE_INFINITY).toBeLessThanOrEqual(NODE_TTL_MS + SCHEDULING_SLACK_MS);
     expect(await page.getAttribute('#nodes-summary', 'data-healthy')).toBe('2');
     // It stays listed as down after membership dropped its record.
@@ -231,10 +237,14 @@ describe('dashboard in Chromium against a 3-node cluster', () => {
     if ((await page.getAttribute('#audit-status', 'data-available')) === 'true') {
       await page.locator('#audit-body tr[data-seq]').first().waitFor();
       // The force-releases just made through the page are in the trail it shows.
+      const auditWaitStarted = performance.now();
       await page
         .locator('#audit-body tr', { hasText: /force.?release/i })
         .first()
         .waitFor({ timeout: 7000 });
+      console.error(
+        `[timing] dashboard: force-release row in the audit panel after ${Math.round(performance.now() - auditWaitStarted)} ms (bound 7000 ms)`,
+      );
     } else {
       expect(await page.textContent('#audit-status')).toContain('audit not available');
     }

@@ -121,6 +121,9 @@ describe('auto-recovery on etcd', () => {
     const answeredMs = performance.now() - started;
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ code: 'STORE_UNAVAILABLE', retryable: true });
+    // The product's promise (2 s, docs/architecture.md invariant 8), not loosened. Worst measured 99 ms
+    // (21-99 ms, 3 runs on 2026-12-06, one beside a CPU-bound process; every member refuses at once and the store gives
+    // up when a majority failed, member-reachability.ts; it was 1,507 ms before that).
     expect(answeredMs).toBeLessThan(2000);
     const readyStarted = performance.now();
     expect((await fetch(`${early.url}/readyz`)).status).toBe(503);
@@ -128,6 +131,7 @@ describe('auto-recovery on etcd', () => {
     console.error(
       `[timing] full etcd outage: checkout 503 in ${answeredMs.toFixed(0)} ms, /readyz 503 in ${readyMs.toFixed(0)} ms (bound 2000 ms)`,
     );
+    // Same promise: worst measured 5 ms (4-5 ms, 3 runs on 2026-12-06, one beside a CPU-bound process).
     expect(readyMs).toBeLessThan(2000);
 
     // Together: a lone member without quorum does not serve, so restarting them one by one would wait forever.

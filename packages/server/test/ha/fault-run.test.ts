@@ -138,6 +138,9 @@ describe('fault run: 3 etcd members, 3 nodes, 20 clients, a nemesis', () => {
         }
         await sleep(500);
       }
+      console.error(
+        `[timing] fault run: ${liveLeases} live leases ${now() - clientsDoneAt} ms after the clients stopped (bound: 0 within ${TTL_SECONDS * 1000 + 10_000} ms)`,
+      );
 
       // Membership healed by itself (docs/ha.md): every node registered with a fresh heartbeat, one sweeper.
       let membership = 'no answer';
