@@ -140,7 +140,7 @@ describe('EtcdCluster: 3 members, failover lifecycle', () => {
     expect(next).not.toBe(old);
     const electedMs = performance.now() - killedAt;
     // bound 3000 ms (election timeout 500 ms): worst measured 841 ms to a new leader and 851 ms to the
-    // first write below (810-851 ms, 3 runs on 2026-12-06, one beside a CPU-bound process).
+    // first write below (608-851 ms, 4 runs on 2026-12-06, one beside a CPU-bound process).
     expect(electedMs).toBeLessThan(3_000);
     await writeUntilAccepted(
       () => gatewayPut(next.clientUrl, 'after-failover', 'yes', { timeoutMs: 300 }),
@@ -237,7 +237,7 @@ describe('EtcdCluster: shapes and failures', () => {
     expect(err).toMatchObject({ code: 'ETCD_START_FAILED' });
     expect((err as Error).message).toContain('no-such-flag');
     const failedMs = performance.now() - started;
-    // bound 5000 ms: worst measured 97 ms (74-97 ms, 3 runs on 2026-12-06, one beside a CPU-bound process).
+    // bound 5000 ms: worst measured 97 ms (74-97 ms, 4 runs on 2026-12-06, one beside a CPU-bound process).
     console.error(`[timing] etcd refusing to start: failed after ${failedMs.toFixed(0)} ms (bound 5000 ms)`);
     expect(failedMs).toBeLessThan(5_000);
     expect(etcdProcessesUnder(dataDir)).toEqual([]);

@@ -117,7 +117,7 @@ describe('a client against a real 3-node cluster', () => {
     const killedAt = Date.now();
     await victim?.kill('SIGKILL');
 
-    // bound 20 s: four renewals on the ~1.7 s schedule are ~6.7 s; the whole test took 9.7-11.3 s (3 runs on
+    // bound 20 s: four renewals on the ~1.7 s schedule are ~6.7 s; the whole test took 9.7-11.3 s (4 runs on
     // 2026-12-06, one beside a CPU-bound process), so this wait took less (under 57% of the bound).
     await waitFor(
       'four renewals after the kill',

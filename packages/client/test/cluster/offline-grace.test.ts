@@ -79,7 +79,7 @@ describe('offline grace on a real cluster behind a blackhole', () => {
     expect(degradedAt).toBeLessThan(lostAt);
     // Lost at expiry plus grace: never later (a little timer slack), never more than the request's
     // round trip and the token's whole-second expiry earlier. Measured lostAt - deadline: -15 to -6 ms
-    // (3 runs on 2026-12-06, one beside a CPU-bound process): none of the 250 ms slack used, 985 ms
+    // (4 runs on 2026-12-06, one beside a CPU-bound process): none of the 250 ms slack used, 985 ms
     // clear of the lower bound.
     expect(lostAt).toBeLessThanOrEqual(deadline + 250);
     expect(lostAt).toBeGreaterThan(deadline - 1000);

@@ -16,7 +16,7 @@ import { ADMIN_TOKEN, makeVendor, type Vendor } from '../helpers/test-app.js';
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
 
 // Default bound 20 s per wait: every test in this file took 2.95 s at most, the waits 7-140 ms after etcd
-// was healthy (3 runs on 2026-12-06, one beside a CPU-bound process).
+// was healthy (4 runs on 2026-12-06, one beside a CPU-bound process).
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<number> {
   const started = Date.now();
   while (Date.now() - started < timeoutMs) {
@@ -124,8 +124,8 @@ describe('auto-recovery on etcd', () => {
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ code: 'STORE_UNAVAILABLE', retryable: true });
     // The product's promise (2 s, docs/architecture.md invariant 8), not loosened. Worst measured 99 ms
-    // (21-99 ms, 3 runs on 2026-12-06, one beside a CPU-bound process; every member refuses at once and the store gives
-    // up when a majority failed, member-reachability.ts; it was 1,507 ms before that).
+    // (21-99 ms, 4 runs on 2026-12-06, one beside a CPU-bound process; every member refuses at once and the
+    // store gives up when a majority failed, member-reachability.ts; it was 1,507 ms before that).
     expect(answeredMs).toBeLessThan(2000);
     const readyStarted = performance.now();
     expect((await fetch(`${early.url}/readyz`)).status).toBe(503);
@@ -133,7 +133,7 @@ describe('auto-recovery on etcd', () => {
     console.error(
       `[timing] full etcd outage: checkout 503 in ${answeredMs.toFixed(0)} ms, /readyz 503 in ${readyMs.toFixed(0)} ms (bound 2000 ms)`,
     );
-    // Same promise: worst measured 5 ms (4-5 ms, 3 runs on 2026-12-06, one beside a CPU-bound process).
+    // Same promise: worst measured 5 ms (4-5 ms, 4 runs on 2026-12-06, one beside a CPU-bound process).
     expect(readyMs).toBeLessThan(2000);
 
     // Together: a lone member without quorum does not serve, so restarting them one by one would wait forever.
