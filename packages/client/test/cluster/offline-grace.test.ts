@@ -99,6 +99,8 @@ describe('offline grace on a real cluster behind a blackhole', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     for (const proxy of proxies) proxy.mode = 'pass';
     const backAt = Date.now();
+    // bound 15 s: restored 236-1,061 ms after the nodes came back (4 runs on 2026-12-06). The renewal waits
+    // above (10 s each) are due on the ~1.7 s renewal schedule.
     await waitFor('the lease to be restored', () => events.some((e) => e.event === 'restored'), 15_000);
     const restored = events.find((e) => e.event === 'restored');
     expect(restored?.payload).toMatchObject({ replaced: true });
