@@ -83,7 +83,7 @@ describe('audit trail on a 3-node etcd cluster', () => {
     const killedAt = Date.now();
 
     // The leader notices the heartbeat record gone (TTL 3 s) and records node.left; poll the events page.
-    // bound 20 s, here and for the leader below: listed 2,631-3,939 ms after the kills (2 runs on 2026-12-06,
+    // bound 20 s, here and for the leader below: listed 2,631-3,939 ms after the kills (3 runs on 2026-12-06,
     // one beside a CPU-bound process).
     const deadline = Date.now() + 20_000;
     let left = false;
@@ -120,7 +120,7 @@ describe('audit trail on a 3-node etcd cluster', () => {
     );
     expect(leaderLeft, 'node.left recorded for the crashed leader, by the node that took over').toBe(true);
     // The new leader signs a checkpoint of the head: wait for it (bounded, 20 s) rather than a fixed 1.5 s
-    // sleep, which a busy machine could outlast. It was there 18-22 ms after node.left showed (2 runs).
+    // sleep, which a busy machine could outlast. It was there 13-22 ms after node.left showed (3 runs).
     const checkpointWaitStarted = Date.now();
     let exported = '';
     for (const until = Date.now() + 20_000; Date.now() < until; ) {
