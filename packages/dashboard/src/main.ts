@@ -12,6 +12,11 @@ import type { Hello, Snapshot } from './snapshot.js';
 const TICK_MS = 200;
 /** Leases and audit events are read over plain GETs this often (and whenever seat counts change). */
 const POLL_MS = 5000;
+/**
+ * Audit records show once sealed, and the elected node seals every second (auditSealIntervalMs): while a
+ * read reports unsealed records, read again this long after it instead of at the next poll.
+ */
+const SEAL_FOLLOW_UP_MS = 1500;
 /** No snapshot for this long: the stream is presumed dead and reopened. */
 const STALE_MS = 4000;
 
@@ -79,9 +84,23 @@ function start(token: string): void {
   let lastSnapshotAt = performance.now();
   let failures = 0;
   let lastAuditAt = Number.NEGATIVE_INFINITY;
+  let auditScheduled = false;
   const audit = () => {
     lastAuditAt = performance.now();
-    void refreshAudit(token, abort.signal);
+    void refreshAudit(token, abort.signal).then((unsealed) => {
+      // A change just made (a force-release on this page) shows once sealed, about a second later, not
+      // up to a poll (5 s) later.
+      if (unsealed > 0) auditLater(SEAL_FOLLOW_UP_MS);
+    });
+  };
+  /** One read `delayMs` from now, unless one is scheduled already: a busy trail costs little. */
+  const auditLater = (delayMs: number) => {
+    if (auditScheduled || abort.signal.aborted) return;
+    auditScheduled = true;
+    window.setTimeout(() => {
+      auditScheduled = false;
+      if (!abort.signal.aborted) audit();
+    }, delayMs);
   };
 
   const onEvent = (event: string, data: string) => {
@@ -118,8 +137,9 @@ function start(token: string): void {
     if (usage !== lastUsage) {
       lastUsage = usage;
       leases?.refresh();
-      // A seat change is an audit event too; at most one extra read a second however busy the seats are.
-      if (leases && performance.now() - lastAuditAt > 1000) audit();
+      // A seat change is an audit event too; at most one extra read a second however busy the seats are,
+      // and a change within that second is read at its end rather than dropped until the next poll.
+      if (leases) auditLater(Math.max(0, lastAuditAt + 1000 - performance.now()));
     }
   };
 

@@ -101,6 +101,9 @@ describe('audit trail across SIGKILL, through the CLI', () => {
     // Kill mid-append: right after a seal has moved the head (so sealed entries and a checkpoint exist),
     // as soon as records of the load are pending again — well before the next seal, 1.5 s later. A fixed
     // sleep raced the seal on a loaded machine and sometimes left nothing pending.
+    // bound 30 s: the kill point was found 1,438-1,463 ms in (2 runs on 2026-12-06, one beside a CPU-bound
+    // process).
+    const waitStarted = Date.now();
     const deadline = Date.now() + 30_000;
     let head = -1;
     let headMovedAt = 0;
@@ -116,6 +119,9 @@ describe('audit trail across SIGKILL, through the CLI', () => {
       }
       await new Promise((r) => setTimeout(r, 20));
     }
+    console.error(
+      `[timing] audit-crash: kill point found after ${Date.now() - waitStarted} ms (bound 30000 ms)`,
+    );
     await node.kill('SIGKILL');
     stop = true;
     await Promise.all(running);

@@ -117,6 +117,8 @@ describe('a client against a real 3-node cluster', () => {
     const killedAt = Date.now();
     await victim?.kill('SIGKILL');
 
+    // bound 20 s: four renewals on the ~1.7 s schedule are ~6.7 s; the whole test took 9.7-11.3 s (4 runs on
+    // 2026-12-06, one beside a CPU-bound process), so this wait took less (under 57% of the bound).
     await waitFor(
       'four renewals after the kill',
       () => events.filter((e) => e.event === 'renewed' && e.at > killedAt).length >= 4,
@@ -144,7 +146,9 @@ describe('a client against a real 3-node cluster', () => {
     expect(view).toMatchObject({ id, state: 'active' });
     expect((await verifyLeaseToken(lease.token, await c.jwks(), { clientId: 'sigkill' })).jti).toBe(id);
 
-    // The node comes back: a probe of /readyz closes its circuit without any call paying for it.
+    // The node comes back: a probe of /readyz closes its circuit without any call paying for it. (bound 15 s;
+    // the first renewal and discovery waits above, 10 s and 5 s, are due within ~1.7 s; the whole test took
+    // 9.7-11.3 s in 4 runs on 2026-12-06.)
     await victim?.start();
     await waitFor(
       'the restarted node to be used again',

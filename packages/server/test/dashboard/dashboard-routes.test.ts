@@ -111,8 +111,16 @@ describe('GET /v1/events', () => {
     expect((await t.checkout()).statusCode).toBe(201);
     let snapshot = await events.next('snapshot');
     while (snapshot.usage[0].inUse === 0) snapshot = await events.next('snapshot');
-    // Pushed by the checkout itself, not by the next one-second tick.
-    expect(performance.now() - checkedOutAt).toBeLessThan(500);
+    // Pushed by the checkout itself, not by the next one-second tick, which would come about 1,000 ms after
+    // the first snapshot. By design the push waits out the 250 ms change gap (CHANGE_GAP_MS) since that
+    // snapshot, so 250 ms of the 500 ms bound are spent by design; worst measured 333 ms (268-333 ms, 5 runs
+    // on 2026-12-06, two beside a CPU-bound process): the checkout, build and delivery took at most ~85 ms
+    // of the 250 ms left.
+    const pushedMs = performance.now() - checkedOutAt;
+    console.error(
+      `[timing] dashboard-routes: snapshot pushed ${pushedMs.toFixed(0)} ms after the checkout (bound 500 ms)`,
+    );
+    expect(pushedMs).toBeLessThan(500);
     expect(snapshot.usage[0].inUse).toBe(1);
     // An operator may watch too (the security model's read-mostly role).
     const operator = await t.call({
@@ -139,7 +147,12 @@ describe('GET /v1/events', () => {
     const closing = performance.now();
     await t.app.close();
     expect(await events.end()).toBe(true);
-    expect(performance.now() - closing).toBeLessThan(2000);
+    const closedMs = performance.now() - closing;
+    console.error(
+      `[timing] dashboard-routes: stream ended ${closedMs.toFixed(0)} ms after close (bound 2000 ms)`,
+    );
+    // bound 2000 ms: worst measured 40 ms (13-40 ms, 5 runs on 2026-12-06, two beside a CPU-bound process).
+    expect(closedMs).toBeLessThan(2000);
   });
 });
 

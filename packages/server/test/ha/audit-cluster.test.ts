@@ -80,9 +80,11 @@ describe('audit trail on a 3-node etcd cluster', () => {
     expect(leader && victim).toBeTruthy();
     const victimProcess = cluster.nodes.find((p) => p.url === victim?.url);
     await victimProcess?.kill('SIGKILL');
+    const killedAt = Date.now();
 
     // The leader notices the heartbeat record gone (TTL 3 s) and records node.left; poll the events page.
-    // bound 20 s, here and for the leader below: listed 3,133 and 3,672 ms after the kills (2026-12-06).
+    // bound 20 s, here and for the leader below: listed 2,631-3,939 ms after the kills (3 runs on 2026-12-06,
+    // one beside a CPU-bound process).
     const deadline = Date.now() + 20_000;
     let left = false;
     while (!left && Date.now() < deadline) {
@@ -94,11 +96,15 @@ describe('audit trail on a 3-node etcd cluster', () => {
       left = page.events.some((e) => e.action === 'node.left' && e.subject === `node:${victim?.id}`);
       if (!left) await new Promise((r) => setTimeout(r, 250));
     }
+    console.error(
+      `[timing] audit-cluster: follower's node.left listed ${Date.now() - killedAt} ms after its SIGKILL (bound 20000 ms)`,
+    );
     expect(left, 'node.left recorded for the killed node').toBe(true);
 
     // A leader that crashes is recorded as well: the node that takes over saw it alive as a follower.
     const survivor = view.nodes.find((n) => n.id !== victim?.id && n.id !== leader?.id);
     await cluster.nodes.find((p) => p.url === leader?.url)?.kill('SIGKILL');
+    const leaderKilledAt = Date.now();
     let leaderLeft = false;
     for (const until = Date.now() + 20_000; !leaderLeft && Date.now() < until; ) {
       const page = (await (
@@ -109,9 +115,29 @@ describe('audit trail on a 3-node etcd cluster', () => {
       );
       if (!leaderLeft) await new Promise((r) => setTimeout(r, 250));
     }
+    console.error(
+      `[timing] audit-cluster: leader's node.left listed ${Date.now() - leaderKilledAt} ms after its SIGKILL (bound 20000 ms)`,
+    );
     expect(leaderLeft, 'node.left recorded for the crashed leader, by the node that took over').toBe(true);
-    await new Promise((r) => setTimeout(r, 1500)); // the new leader signs a checkpoint of the head
-    const exported = await (await fetch(`${survivor?.url}/v1/audit/export`, { headers: auth })).text();
+    // The new leader signs a checkpoint of the head: wait for it (bounded, 20 s) rather than a fixed 1.5 s
+    // sleep, which a busy machine could outlast. It was there 13-22 ms after node.left showed (3 runs).
+    const checkpointWaitStarted = Date.now();
+    let exported = '';
+    for (const until = Date.now() + 20_000; Date.now() < until; ) {
+      exported = await (await fetch(`${survivor?.url}/v1/audit/export`, { headers: auth })).text();
+      const signedBySurvivor = exported
+        .trim()
+        .split('\n')
+        .some((l) => {
+          const line = JSON.parse(l) as AuditLine;
+          return line.type === 'checkpoint' && line.node === survivor?.id;
+        });
+      if (signedBySurvivor) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    console.error(
+      `[timing] audit-cluster: a checkpoint by the new leader ${Date.now() - checkpointWaitStarted} ms after its node.left showed (was a fixed 1500 ms sleep)`,
+    );
     const lines = exported
       .trim()
       .split('\n')

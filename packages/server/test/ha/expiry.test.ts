@@ -61,6 +61,7 @@ describe('expiry on a 3-node etcd cluster', () => {
     expect(held?.status).toBe(201);
     const expiresAt = Date.parse(held?.body.expiresAt ?? '');
     const fault = duringWait?.();
+    // bound TTL + 15 s: the seat came back 34-266 ms after the expiry in every run measured (see below).
     const deadline = Date.now() + TTL_SECONDS * 1000 + 15_000;
     let grantedAt: number | undefined;
     // Bounded by the deadline; one attempt per poll interval.
@@ -94,6 +95,8 @@ describe('expiry on a 3-node etcd cluster', () => {
         `${stormy} ms with an etcd leader SIGKILL during the TTL (TTL ${TTL_SECONDS} s, poll ${POLL_MS} ms)`,
     );
     // The bound: one poll interval plus one request, generously; a TTL-sized stretch would fail this.
+    // bound 1000 ms: worst measured 84 ms quiet, 67 ms stormy (4 runs on 2026-12-06, one beside a CPU-bound
+    // process); the worst recorded, 266 ms quiet and 134 ms stormy (docs/ha.md).
     expect(quiet).toBeLessThan(1000);
     expect(stormy).toBeLessThan(1000);
   }, 90_000);
