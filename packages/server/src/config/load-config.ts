@@ -7,7 +7,12 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-const LIST_KEYS = new Set<keyof NodeConfig>(['vendorKeys', 'licenseDecryptionKeys', 'etcdEndpoints']);
+const LIST_KEYS = new Set<keyof NodeConfig>([
+  'vendorKeys',
+  'licenseDecryptionKeys',
+  'etcdEndpoints',
+  'trustProxy',
+]);
 const NUMBER_KEYS = new Set<keyof NodeConfig>([
   'port',
   'sweepIntervalMs',
