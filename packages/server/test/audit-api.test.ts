@@ -161,6 +161,31 @@ describe('audit trail over HTTP', () => {
     expect(page.events).toHaveLength(10);
   });
 
+  it('finishes an archival interrupted between batches (etcd), from the segment it had written', async () => {
+    const keyring = await ClusterKeyring.load(t.store, t.clock.now());
+    const archiving = new AuditKeeper(t.store, t.clock, silent, {
+      node: 'test-node',
+      sealIntervalMs: 1000,
+      checkpointIntervalMs: 0,
+      maxLiveEntries: 20,
+      archiveDir,
+      isLeader: () => true,
+      signer: () => keyring.signer,
+    });
+    await t.install(await t.vendor.issue({ features: { solver: { seats: 100 } } }));
+    for (let i = 0; i < 60; i++) await t.checkout({ client: { id: `c${i}` } });
+    await archiving.sealAll();
+    // What a crash after the first etcd batch leaves: the segment through 52 written, the anchor moved
+    // only to 30 (no checkpoint there), entries 31..52 still in the store.
+    const segment = join(archiveDir, 'audit-000000000000001-000000000000052.ndjson');
+    writeFileSync(segment, 'a complete segment\n');
+    await t.store.pruneAudit(30);
+    expect((await t.store.auditStatus()).anchor.seq).toBe(30);
+    await archiving.tick();
+    expect((await t.store.auditStatus()).anchor.seq).toBe(52);
+    expect(readFileSync(segment, 'utf8')).toBe('a complete segment\n');
+  });
+
   it('does not archive before the cluster key can sign the new anchor', async () => {
     const unsigned = new AuditKeeper(t.store, t.clock, silent, {
       node: 'test-node',

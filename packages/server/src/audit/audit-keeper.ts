@@ -41,6 +41,8 @@ export class AuditKeeper {
   #running: Promise<void> | undefined;
   #lastCheckpointAt = Number.NEGATIVE_INFINITY;
   #lastCheckpointSeq = 0;
+  /** The anchor seq last found signed (or not resumable): #archive looks at each anchor position once. */
+  #anchorChecked = 0;
   /**
    * Node ids seen at the previous tick, as leader or not: a node that takes over after the leader crashed
    * still knows the old leader was alive, and so records its departure too.
@@ -116,18 +118,23 @@ export class AuditKeeper {
     const signer = this.options.signer();
     if (max <= 0 || !signer) return;
     const { head, anchor } = await this.store.auditStatus();
-    const checkpoints = await this.store.listAuditCheckpoints();
-    if (anchor.seq > 0 && !checkpoints.some((c) => c.seq === anchor.seq)) {
-      // An archival interrupted between etcd batches left the anchor short of its signed end: finish it.
-      // (An anchor archived before anchors were signed has no checkpoint either: archival goes on.)
-      const segment = segmentAround(this.options.archiveDir, anchor.seq);
-      if (segment && segment.to > anchor.seq) {
-        await this.store.pruneAudit(segment.to);
-        return;
+    // Checked once per anchor position (the checkpoint list is read only then, not every tick).
+    if (anchor.seq > 0 && anchor.seq !== this.#anchorChecked) {
+      const checkpoints = await this.store.listAuditCheckpoints();
+      if (!checkpoints.some((c) => c.seq === anchor.seq)) {
+        // An archival interrupted between etcd batches left the anchor short of its signed end: finish
+        // it. (An anchor archived before anchors were signed has no checkpoint either: archival goes on.)
+        const segment = segmentAround(this.options.archiveDir, anchor.seq);
+        if (segment && segment.to > anchor.seq) {
+          await this.store.pruneAudit(segment.to);
+          return;
+        }
       }
+      this.#anchorChecked = anchor.seq;
     }
     const live = head.seq - anchor.seq;
     if (live <= max) return;
+    const checkpoints = await this.store.listAuditCheckpoints();
     // Archive down to half the bound, so archival runs rarely and in large segments.
     const through = head.seq - Math.floor(max / 2);
     const entries = await this.store.auditEntries({ afterSeq: anchor.seq, limit: through - anchor.seq });
