@@ -149,18 +149,12 @@ describe('rate limits (per node)', () => {
 
   it("200 bad tokens from one address do not stop a valid client's renewals from it", async () => {
     t = await makeTestApp();
-    const client = await makeToken(t, { scope: 'client', license: 'lic-1' });
     expect((await t.install()).statusCode).toBe(201);
+    const client = await makeToken(t, { scope: 'client', license: 'lic-1' });
     const nat = '198.51.100.7';
-    const lease = (
-      await t.app.inject({
-        method: 'POST',
-        url: '/v1/leases',
-        remoteAddress: nat,
-        headers: { authorization: `Bearer ${client.token}` },
-        payload: { feature: 'solver', client: { id: 'ws-1' }, requestId: 'r-1' },
-      })
-    ).json() as { id: string };
+    const checkout = await t.checkout({ client: { id: 'ws-1' } }, client.token);
+    expect(checkout.statusCode, checkout.body).toBe(201);
+    const lease = checkout.json() as { id: string };
     const codes = new Map<number, number>();
     for (let i = 0; i < 200; i++) {
       const bad = await t.app.inject({
