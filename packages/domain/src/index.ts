@@ -24,6 +24,7 @@ export {
   verifyCheckpoint,
 } from './audit/checkpoint.js';
 export {
+  type AuditAnchor,
   type AuditExportLine,
   type ExportVerification,
   exportLine,

@@ -277,8 +277,13 @@ describe('checkpoints and exports', () => {
         .join('');
     const files = [segment(2000, 3000), segment(0, 1000), segment(1000, 2000)];
     await expect(verifyAuditFiles(files)).resolves.toMatchObject({ ok: true, count: 3000, partial: false });
-    // The live part alone verifies from its anchor, and says the earlier history was not given.
+    // The live part alone: the earlier history is missing, accepted only when a partial check is asked for.
     await expect(verifyAuditFiles([files[0] as string])).resolves.toMatchObject({
+      ok: false,
+      partial: true,
+      problem: { kind: 'history-missing', index: 1 },
+    });
+    await expect(verifyAuditFiles([files[0] as string], { allowPartial: true })).resolves.toMatchObject({
       ok: true,
       count: 1000,
       firstSeq: 2001,
@@ -287,6 +292,140 @@ describe('checkpoints and exports', () => {
     // A whole segment missing is a deletion at its first seq.
     await expect(verifyAuditFiles([files[0] as string, files[1] as string])).resolves.toMatchObject({
       problem: { kind: 'deleted', index: 1001 },
+    });
+  });
+
+  describe('anchors', () => {
+    const time = 1_780_000_000_000;
+    let chain: AuditEntry[];
+    let signer: Awaited<ReturnType<typeof importPrivateKey>>;
+    let jwks: { keys: unknown[] };
+    const at = (seq: number) => chain[seq - 1] as AuditEntry;
+    const cp = (seq: number, key = signer) =>
+      signCheckpoint({ seq, hash: at(seq).hash, time, node: 'n1' }, key).then((c) => c.jws);
+    const entries = (from: number, to: number) =>
+      chain
+        .slice(from, to)
+        .map((e) => exportLine({ type: 'entry', ...e }))
+        .join('');
+    const checkpointLine = async (seq: number) =>
+      exportLine({ type: 'checkpoint', seq, hash: at(seq).hash, time, node: 'n1', jws: await cp(seq) });
+
+    beforeAll(async () => {
+      chain = sealEvents(GENESIS_HEAD, events(3000));
+      signer = await importPrivateKey((await generateKeyPairPems('sig')).privatePem, 'sig');
+      jwks = { keys: [signer.publicJwk] };
+    });
+
+    it('an honest archived chain verifies as one, counting only checkpoints compared', async () => {
+      const anchorLine = async (seq: number) =>
+        exportLine({ type: 'anchor', seq, hash: at(seq).hash, jws: await cp(seq) });
+      const files = [
+        exportLine({ type: 'anchor', ...GENESIS_HEAD }) +
+          entries(0, 1000) +
+          (await checkpointLine(500)) +
+          (await checkpointLine(1000)),
+        (await anchorLine(1000)) + entries(1000, 2000) + (await checkpointLine(2000)),
+        (await anchorLine(2000)) +
+          entries(2000, 3000) +
+          (await checkpointLine(2000)) +
+          (await checkpointLine(3000)),
+      ];
+      const full = await verifyAuditFiles(files, { jwks: jwks as never });
+      expect(full).toMatchObject({
+        ok: true,
+        count: 3000,
+        partial: false,
+        checkpointsChecked: 4,
+        checkpointsSkipped: 0,
+      });
+      // The live part alone, with --allow-partial: its own checkpoint at the anchor signs it, compared
+      // with nothing before it, so it is not counted.
+      const live = await verifyAuditFiles([files[2] as string], { jwks: jwks as never, allowPartial: true });
+      expect(live).toMatchObject({ ok: true, partial: true, count: 1000, checkpointsChecked: 1 });
+    });
+
+    it('the moved-anchor attack fails: rows 1..K deleted with their checkpoints, the anchor moved to K', async () => {
+      const kept = [await cp(500), await cp(1000)];
+      // An unsigned anchor, as editing the store leaves it.
+      const after =
+        exportLine({ type: 'anchor', seq: 1500, hash: at(1500).hash }) +
+        entries(1500, 3000) +
+        (await checkpointLine(3000));
+      for (const allowPartial of [false, true]) {
+        const unsigned = await verifyAuditFiles([after], {
+          jwks: jwks as never,
+          extraCheckpoints: kept,
+          allowPartial,
+        });
+        expect(unsigned).toMatchObject({ ok: false, problem: { kind: 'bad-anchor', index: 1500 } });
+        // Without the JWKS nothing can be checked, but the kept checkpoints still say history is missing.
+        const blind = await verifyAuditFiles([after], { extraCheckpoints: kept, allowPartial });
+        expect(blind).toMatchObject({
+          ok: false,
+          checkpointsChecked: 1,
+          checkpointsSkipped: 2,
+          problem: { kind: 'history-missing' },
+        });
+      }
+      // Moved to a seq with a genuine checkpoint, which the store keeps and so signs the anchor: the kept
+      // checkpoints at or before it were compared with nothing, so the history is missing.
+      const signedAfter =
+        exportLine({ type: 'anchor', seq: 1000, hash: at(1000).hash, jws: await cp(1000) }) +
+        entries(1000, 3000) +
+        (await checkpointLine(1000)) +
+        (await checkpointLine(3000));
+      for (const allowPartial of [false, true]) {
+        const result = await verifyAuditFiles([signedAfter], {
+          jwks: jwks as never,
+          extraCheckpoints: kept,
+          allowPartial,
+        });
+        expect(result).toMatchObject({
+          ok: false,
+          checkpointsChecked: 1,
+          checkpointsSkipped: 2,
+          problem: { kind: 'history-missing', index: 1 },
+        });
+      }
+    });
+
+    it('a forged anchor fails: signed by another key, or a genuine signature for another point', async () => {
+      const other = await importPrivateKey((await generateKeyPairPems('sig')).privatePem, 'sig');
+      const tail = entries(1500, 3000);
+      const forged = exportLine({
+        type: 'anchor',
+        seq: 1500,
+        hash: at(1500).hash,
+        jws: await cp(1500, other),
+      });
+      const borrowed = exportLine({ type: 'anchor', seq: 1500, hash: at(1500).hash, jws: await cp(2000) });
+      for (const anchor of [forged, borrowed]) {
+        const result = await verifyAuditFiles([anchor + tail], { jwks: jwks as never, allowPartial: true });
+        expect(result).toMatchObject({ ok: false, problem: { kind: 'bad-anchor', index: 1500 } });
+      }
+      // A forged anchor inside an otherwise complete chain is a bad signature too.
+      const whole = await verifyAuditFiles([entries(0, 1500), forged + tail], { jwks: jwks as never });
+      expect(whole.problem).toMatchObject({ kind: 'bad-checkpoint-signature', index: 1500 });
+    });
+
+    it('deleting the whole early history fails unless a partial check is asked for', async () => {
+      const live =
+        exportLine({ type: 'anchor', seq: 2000, hash: at(2000).hash, jws: await cp(2000) }) +
+        entries(2000, 3000);
+      const strict = await verifyAuditFiles([live], { jwks: jwks as never });
+      expect(strict).toMatchObject({
+        ok: false,
+        partial: true,
+        problem: { kind: 'history-missing', index: 1 },
+      });
+      expect(
+        verifyChain({
+          entries: chain.slice(2000),
+          anchor: { seq: 2000, hash: at(2000).hash },
+          allowPartial: false,
+        }),
+      ).toMatchObject({ ok: false, problem: { kind: 'history-missing' } });
     });
   });
 });

@@ -112,6 +112,7 @@ describe('audit trail over HTTP', () => {
   });
 
   it('archives beyond the live bound into segments that verify with the live export as one chain', async () => {
+    const keyring = await ClusterKeyring.load(t.store, t.clock.now());
     const archiving = new AuditKeeper(t.store, t.clock, silent, {
       node: 'test-node',
       sealIntervalMs: 1000,
@@ -119,7 +120,7 @@ describe('audit trail over HTTP', () => {
       maxLiveEntries: 20,
       archiveDir,
       isLeader: () => true,
-      signer: () => undefined,
+      signer: () => keyring.signer,
     });
     await t.install(await t.vendor.issue({ features: { solver: { seats: 100 } } }));
     for (let i = 0; i < 60; i++) await t.checkout({ client: { id: `c${i}` } });
@@ -130,16 +131,75 @@ describe('audit trail over HTTP', () => {
     expect(segments).toEqual(['audit-000000000000001-000000000000052.ndjson']);
     const status = await t.store.auditStatus();
     expect(status).toMatchObject({ head: { seq: 62 }, anchor: { seq: 52 }, unsealed: 0 });
+    // The checkpoint that signs the new anchor stays in the store; the one at the head was signed too.
+    expect((await t.store.listAuditCheckpoints()).map((c) => c.seq)).toEqual([52, 62]);
+    const jwks = (await t.call({ method: 'GET', url: '/.well-known/jwks.json', token: null })).json();
     const live = (await t.call({ method: 'GET', url: '/v1/audit/export' })).body;
+    expect(JSON.parse(live.split('\n')[0] as string)).toMatchObject({
+      type: 'anchor',
+      seq: 52,
+      jws: expect.any(String),
+    });
     const segment = readFileSync(join(archiveDir, segments[0] as string), 'utf8');
-    await expect(verifyAuditFiles([live, segment])).resolves.toMatchObject({
+    await expect(verifyAuditFiles([live, segment], { jwks })).resolves.toMatchObject({
       ok: true,
       count: 62,
       partial: false,
+      checkpointsChecked: 2,
     });
-    await expect(verifyAuditFiles([live])).resolves.toMatchObject({ ok: true, count: 10, partial: true });
+    await expect(verifyAuditFiles([live], { jwks })).resolves.toMatchObject({
+      ok: false,
+      problem: { kind: 'history-missing' },
+    });
+    await expect(verifyAuditFiles([live], { jwks, allowPartial: true })).resolves.toMatchObject({
+      ok: true,
+      count: 10,
+      partial: true,
+    });
     // The events page reads only the live part.
     const page = (await t.call({ method: 'GET', url: '/v1/audit/events?limit=1000' })).json();
     expect(page.events).toHaveLength(10);
+  });
+
+  it('finishes an archival interrupted between batches (etcd), from the segment it had written', async () => {
+    const keyring = await ClusterKeyring.load(t.store, t.clock.now());
+    const archiving = new AuditKeeper(t.store, t.clock, silent, {
+      node: 'test-node',
+      sealIntervalMs: 1000,
+      checkpointIntervalMs: 0,
+      maxLiveEntries: 20,
+      archiveDir,
+      isLeader: () => true,
+      signer: () => keyring.signer,
+    });
+    await t.install(await t.vendor.issue({ features: { solver: { seats: 100 } } }));
+    for (let i = 0; i < 60; i++) await t.checkout({ client: { id: `c${i}` } });
+    await archiving.sealAll();
+    // What a crash after the first etcd batch leaves: the segment through 52 written, the anchor moved
+    // only to 30 (no checkpoint there), entries 31..52 still in the store.
+    const segment = join(archiveDir, 'audit-000000000000001-000000000000052.ndjson');
+    writeFileSync(segment, 'a complete segment\n');
+    await t.store.pruneAudit(30);
+    expect((await t.store.auditStatus()).anchor.seq).toBe(30);
+    await archiving.tick();
+    expect((await t.store.auditStatus()).anchor.seq).toBe(52);
+    expect(readFileSync(segment, 'utf8')).toBe('a complete segment\n');
+  });
+
+  it('does not archive before the cluster key can sign the new anchor', async () => {
+    const unsigned = new AuditKeeper(t.store, t.clock, silent, {
+      node: 'test-node',
+      sealIntervalMs: 1000,
+      checkpointIntervalMs: 0,
+      maxLiveEntries: 20,
+      archiveDir,
+      isLeader: () => true,
+      signer: () => undefined,
+    });
+    await t.install(await t.vendor.issue({ features: { solver: { seats: 100 } } }));
+    for (let i = 0; i < 30; i++) await t.checkout({ client: { id: `c${i}` } });
+    await unsigned.tick();
+    expect(await t.store.auditStatus()).toMatchObject({ head: { seq: 32 }, anchor: { seq: 0 } });
+    expect(readdirSync(archiveDir)).toEqual([]);
   });
 });

@@ -40,6 +40,31 @@ describe('license API', () => {
     expect(replay.json()).toMatchObject({ code: 'LICENSE_REPLAYED', installedVersion: 2, retryable: false });
   });
 
+  it('refuses an upgrade signed by another trusted vendor key than the original (issue 11)', async () => {
+    const vendor = await makeVendor();
+    const other = await makeVendor();
+    const both = new Map([
+      [vendor.publicKey.kid, vendor.publicKey],
+      [other.publicKey.kid, other.publicKey],
+    ]);
+    await t.close();
+    t = await makeTestApp({ vendor, deps: { licenseKeys: { vendorKeys: both } } });
+    expect((await t.install(await vendor.issue())).statusCode).toBe(201);
+    const takeover = await t.install(await other.issue({ ver: 2, features: { solver: { seats: 1000 } } }));
+    expect([takeover.statusCode, takeover.json()]).toEqual([
+      422,
+      expect.objectContaining({
+        code: 'LICENSE_KEY_UNTRUSTED',
+        installedSignedBy: vendor.publicKey.kid,
+        signedBy: other.publicKey.kid,
+      }),
+    ]);
+    const [installed] = (await t.call({ method: 'GET', url: '/v1/licenses' })).json().licenses;
+    expect(installed).toMatchObject({ version: 1, signedBy: vendor.publicKey.kid });
+    // The original key still upgrades it.
+    expect((await t.install(await vendor.issue({ ver: 2 }))).json().outcome).toBe('upgraded');
+  });
+
   it('answers each kind of bad license with its own code', async () => {
     const stranger = await makeVendor();
     const good = await t.vendor.issue();

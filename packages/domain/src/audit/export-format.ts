@@ -12,9 +12,19 @@ import { type ChainVerification, verifyChain } from './verify-chain.js';
  */
 export type AuditExportLine =
   | ({ readonly type: 'entry' } & AuditEntry)
-  | ({ readonly type: 'anchor' } & AuditHead)
+  | ({ readonly type: 'anchor' } & AuditAnchor)
   | ({ readonly type: 'checkpoint' } & StoredCheckpoint)
   | ({ readonly type: 'pending' } & AuditEvent);
+
+/**
+ * Where a chain starts after archival: the last archived entry's seq and hash, and (from seq 1 on) the
+ * cluster-signed checkpoint at exactly that point, so the start of a live export cannot be moved or made
+ * up by whoever can write the store.
+ */
+export interface AuditAnchor extends AuditHead {
+  /** Compact JWS of the checkpoint at `seq` (absent only for the genesis anchor, seq 0). */
+  readonly jws?: string;
+}
 
 export function exportLine(line: AuditExportLine): string {
   return `${JSON.stringify(line)}\n`;
@@ -22,7 +32,7 @@ export function exportLine(line: AuditExportLine): string {
 
 export interface ParsedAuditFile {
   readonly entries: AuditEntry[];
-  readonly anchors: AuditHead[];
+  readonly anchors: AuditAnchor[];
   readonly checkpoints: StoredCheckpoint[];
   readonly pending: number;
   /** 1 when the last line is unfinished. */
@@ -35,7 +45,7 @@ const ACTIONS = new Set<string>(AUDIT_ACTIONS);
 
 export function parseAuditFile(text: string): ParsedAuditFile {
   const entries: AuditEntry[] = [];
-  const anchors: AuditHead[] = [];
+  const anchors: AuditAnchor[] = [];
   const checkpoints: StoredCheckpoint[] = [];
   let pending = 0;
   let torn = 0;
@@ -55,8 +65,9 @@ export function parseAuditFile(text: string): ParsedAuditFile {
     if (record.type === 'entry') {
       const { type: _t, ...entry } = record;
       entries.push(entry);
-    } else if (record.type === 'anchor') anchors.push({ seq: record.seq, hash: record.hash });
-    else if (record.type === 'checkpoint') {
+    } else if (record.type === 'anchor') {
+      anchors.push({ seq: record.seq, hash: record.hash, ...(record.jws ? { jws: record.jws } : {}) });
+    } else if (record.type === 'checkpoint') {
       const { type: _t, ...checkpoint } = record;
       checkpoints.push(checkpoint);
     } else pending++;
@@ -86,7 +97,9 @@ function parseLine(line: string): AuditExportLine | undefined {
     case 'entry':
       return isEvent() && isHead() && typeof r.prevHash === 'string' ? (value as AuditExportLine) : undefined;
     case 'anchor':
-      return isHead() ? (value as AuditExportLine) : undefined;
+      return isHead() && (r.jws === undefined || typeof r.jws === 'string')
+        ? (value as AuditExportLine)
+        : undefined;
     case 'checkpoint':
       return typeof r.jws === 'string' ? (value as AuditExportLine) : undefined;
     case 'pending':
@@ -101,6 +114,8 @@ export interface VerifyExportOptions {
   readonly jwks?: JSONWebKeySet | undefined;
   /** Checkpoints exported earlier (kept apart from the store), as JWS strings. */
   readonly extraCheckpoints?: readonly string[];
+  /** Accept a chain whose history before its (signed) anchor is not given (`--allow-partial`). */
+  readonly allowPartial?: boolean;
 }
 
 export interface ExportVerification extends ChainVerification {
@@ -131,30 +146,53 @@ export async function verifyAuditFiles(
       ...(options.extraCheckpoints ?? []),
     ]),
   ];
+  const kept = new Set(options.extraCheckpoints ?? []);
+  const anchors = files.flatMap((f) => f.anchors).sort((a, b) => a.seq - b.seq);
+  const firstSeq = ordered[0]?.entries[0]?.seq;
+  // Start at genesis when the history from entry 1 is here (or nothing says otherwise); else at the
+  // earliest anchor, whose earlier history was archived (or deleted) and not given.
+  const earliestAnchor = anchors[0];
+  const anchor = firstSeq === 1 || !earliestAnchor ? undefined : earliestAnchor;
   const points: AuditHead[] = [];
   const badCheckpoints: { index: number; reason: string }[] = [];
+  // A checkpoint in the files at exactly the starting anchor, with its hash, is the anchor's signature
+  // (the store keeps it for that), not a checkpoint vouching for the history before it.
+  let anchorSignedInFiles = false;
   for (const jws of jwsList) {
     try {
       const checkpoint = options.jwks ? await verifyCheckpoint(jws, options.jwks) : unverifiedCheckpoint(jws);
-      points.push({ seq: checkpoint.seq, hash: checkpoint.hash });
+      if (anchor && checkpoint.seq === anchor.seq && checkpoint.hash === anchor.hash && !kept.has(jws)) {
+        anchorSignedInFiles = true;
+      } else points.push({ seq: checkpoint.seq, hash: checkpoint.hash });
     } catch (err) {
       badCheckpoints.push({ index: claimedSeq(jws), reason: (err as Error).message });
     }
   }
-  const anchors = files.flatMap((f) => f.anchors);
-  const firstSeq = ordered[0]?.entries[0]?.seq;
-  // Start at genesis when the history from entry 1 is here (or nothing says otherwise); else at the
-  // earliest anchor, whose earlier history was archived and not given.
-  const earliestAnchor = anchors.sort((a, b) => a.seq - b.seq)[0];
-  const anchor = firstSeq === 1 || !earliestAnchor ? undefined : earliestAnchor;
+  // Every anchor that carries a signature has it checked; the one the chain starts from must be signed
+  // (its own line, or the checkpoint at its seq), or whoever can write the store could move it.
+  let badAnchor: string | undefined;
+  for (const a of anchors) {
+    if (!a.jws || !options.jwks) continue;
+    const reason = await anchorSignatureProblem(a, options.jwks);
+    if (reason) {
+      if (a === anchor) badAnchor = reason;
+      else badCheckpoints.push({ index: a.seq, reason: `archive anchor: ${reason}` });
+    }
+  }
+  if (anchor && anchor.seq > 0 && options.jwks && !anchor.jws && !anchorSignedInFiles && !badAnchor) {
+    badAnchor = 'it carries no signature (an anchor moved by editing the store has none)';
+  }
   const result = verifyChain({
     entries: (function* () {
       for (const file of ordered) yield* file.entries;
     })(),
     anchor,
-    // Anchors inside the range are unsigned but still pin the hash the archiver saw at that seq.
-    checkpoints: [...points, ...anchors.filter((a) => a !== anchor && a.seq > 0)],
+    checkpoints: points,
+    // Anchors inside the range pin the hash the archiver saw at that seq.
+    pins: anchors.filter((a) => a !== anchor && a.seq > 0).map((a) => ({ seq: a.seq, hash: a.hash })),
     badCheckpoints,
+    badAnchor,
+    allowPartial: options.allowPartial === true,
     unsealed: files.reduce((n, f) => n + f.pending + f.torn, 0),
   });
   const withMalformed: ChainVerification =
@@ -171,11 +209,22 @@ export async function verifyAuditFiles(
       : result;
   return {
     ...withMalformed,
-    checkpointsChecked: points.length,
     files: files.length,
     signaturesChecked: options.jwks !== undefined,
-    partial: anchor !== undefined,
+    partial: anchor !== undefined && anchor.seq > 0,
   };
+}
+
+/** Why an anchor's signature does not hold (undefined when it does). */
+async function anchorSignatureProblem(anchor: AuditAnchor, jwks: JSONWebKeySet): Promise<string | undefined> {
+  try {
+    const signed = await verifyCheckpoint(anchor.jws ?? '', jwks);
+    if (signed.seq !== anchor.seq || signed.hash !== anchor.hash)
+      return `its signature is for seq ${signed.seq}, not for this anchor (${anchor.seq})`;
+    return undefined;
+  } catch (err) {
+    return `its signature does not verify: ${(err as Error).message}`;
+  }
 }
 
 function unverifiedCheckpoint(jws: string): AuditHead {

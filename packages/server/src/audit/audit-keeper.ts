@@ -1,7 +1,7 @@
 import { type Clock, type PrivateKeyInfo, signCheckpoint } from '@leasehold/domain';
 import type { LeaseStore, Membership } from '@leasehold/store';
 import type { FastifyBaseLogger } from 'fastify';
-import { writeSegment } from './archive-segment.js';
+import { segmentAround, signedAnchor, writeSegment } from './archive-segment.js';
 
 export interface AuditKeeperOptions {
   /** This node's id: the `node` of the events and checkpoints it writes. */
@@ -41,6 +41,8 @@ export class AuditKeeper {
   #running: Promise<void> | undefined;
   #lastCheckpointAt = Number.NEGATIVE_INFINITY;
   #lastCheckpointSeq = 0;
+  /** The anchor seq last found signed (or not resumable): #archive looks at each anchor position once. */
+  #anchorChecked = 0;
   /**
    * Node ids seen at the previous tick, as leader or not: a node that takes over after the leader crashed
    * still knows the old leader was alive, and so records its departure too.
@@ -112,19 +114,46 @@ export class AuditKeeper {
 
   async #archive(): Promise<void> {
     const max = this.options.maxLiveEntries;
-    if (max <= 0) return;
+    // The new anchor must be signed (docs/audit.md): no archival before the cluster key is loaded.
+    const signer = this.options.signer();
+    if (max <= 0 || !signer) return;
     const { head, anchor } = await this.store.auditStatus();
+    // Checked once per anchor position (the checkpoint list is read only then, not every tick).
+    if (anchor.seq > 0 && anchor.seq !== this.#anchorChecked) {
+      const checkpoints = await this.store.listAuditCheckpoints();
+      if (!checkpoints.some((c) => c.seq === anchor.seq)) {
+        // An archival interrupted between etcd batches left the anchor short of its signed end: finish
+        // it. (An anchor archived before anchors were signed has no checkpoint either: archival goes on.)
+        const segment = segmentAround(this.options.archiveDir, anchor.seq);
+        if (segment && segment.to > anchor.seq) {
+          await this.store.pruneAudit(segment.to);
+          return;
+        }
+      }
+      this.#anchorChecked = anchor.seq;
+    }
     const live = head.seq - anchor.seq;
     if (live <= max) return;
+    const checkpoints = await this.store.listAuditCheckpoints();
     // Archive down to half the bound, so archival runs rarely and in large segments.
     const through = head.seq - Math.floor(max / 2);
     const entries = await this.store.auditEntries({ afterSeq: anchor.seq, limit: through - anchor.seq });
-    if (entries.length === 0 || entries[entries.length - 1]?.seq !== through) return;
+    const last = entries[entries.length - 1];
+    if (!last || last.seq !== through) return;
+    // The checkpoint at `through` signs the anchor that pruning moves there; it stays in the store.
+    if (!checkpoints.some((c) => c.seq === through)) {
+      const at = await signCheckpoint(
+        { seq: through, hash: last.hash, time: this.clock.now(), node: this.options.node },
+        signer,
+      );
+      await this.store.saveAuditCheckpoint(at);
+      checkpoints.push(at);
+    }
     const path = writeSegment(
       this.options.archiveDir,
-      anchor,
+      signedAnchor(anchor, checkpoints),
       entries,
-      await this.store.listAuditCheckpoints(),
+      checkpoints,
     );
     const moved = await this.store.pruneAudit(through);
     this.log.info({ path, from: anchor.seq + 1, through: moved.seq }, 'audit entries archived');

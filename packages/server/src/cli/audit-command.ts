@@ -22,6 +22,7 @@ interface VerifyOpts {
   readonly checkpoint: string[];
   readonly jwks?: string;
   readonly json?: boolean;
+  readonly allowPartial?: boolean;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -58,6 +59,10 @@ export function registerAudit(program: Command): void {
       [],
     )
     .option('--jwks <file|url>', "the cluster's JWKS (/.well-known/jwks.json) to check checkpoint signatures")
+    .option(
+      '--allow-partial',
+      'accept a chain whose history before its signed anchor is not given (kept checkpoints there still fail)',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (files: string[], opts: VerifyOpts) => {
       const result = await verifyFiles(files, opts);
@@ -118,7 +123,7 @@ export async function verifyFiles(files: readonly string[], opts: VerifyOpts): P
   const texts = files.map((file) => readFileSync(file, 'utf8'));
   const extraCheckpoints = opts.checkpoint.flatMap((file) => checkpointsIn(readFileSync(file, 'utf8')));
   const jwks = opts.jwks ? await loadJwks(opts.jwks) : undefined;
-  return verifyAuditFiles(texts, { jwks, extraCheckpoints });
+  return verifyAuditFiles(texts, { jwks, extraCheckpoints, allowPartial: opts.allowPartial === true });
 }
 
 /** Checkpoint JWSs in a file: export lines of type checkpoint, or bare compact JWS lines. */
@@ -144,9 +149,14 @@ async function loadJwks(source: string): Promise<JSONWebKeySet> {
 export function report(result: ExportVerification): string {
   const lines = [
     `entries: ${result.count} checked (seq ${result.firstSeq}…${result.head.seq}) in ${result.files} file(s)` +
-      (result.partial ? `; history before ${result.firstSeq} was archived and not given` : ''),
+      (result.partial
+        ? `; history before ${result.firstSeq} was not given (anchor ${result.signaturesChecked ? 'signature verified' : 'NOT signature-checked'})`
+        : ''),
     `head: ${result.head.seq} ${result.head.hash}`,
-    `checkpoints: ${result.checkpointsChecked} ${result.signaturesChecked ? 'with signatures verified against the JWKS' : 'NOT signature-checked (pass --jwks)'}`,
+    `checkpoints: ${result.checkpointsChecked} compared with the chain, ${result.signaturesChecked ? 'with signatures verified against the JWKS' : 'NOT signature-checked (pass --jwks)'}` +
+      (result.checkpointsSkipped > 0
+        ? `; ${result.checkpointsSkipped} kept before seq ${result.firstSeq}, NOT compared (their history is missing)`
+        : ''),
   ];
   if (result.unsealedTail > 0) {
     lines.push(
@@ -157,7 +167,9 @@ export function report(result: ExportVerification): string {
   lines.push(
     result.problem
       ? `TAMPERED: ${result.problem.kind} at index ${result.problem.index}: ${result.problem.message}`
-      : 'OK: the chain is intact',
+      : result.partial
+        ? `OK (partial, --allow-partial): the chain from ${result.firstSeq} is intact; earlier history NOT verified`
+        : 'OK: the chain is intact',
   );
   return `${lines.join('\n')}\n`;
 }

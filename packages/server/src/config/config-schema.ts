@@ -65,6 +65,12 @@ export const NodeConfigSchema = Type.Object(
     leaseRateLimitPerMinute: Type.Integer({ minimum: 0, default: 12_000 }),
     /** Failed authentications per client address per node per minute before 429; 0 turns it off. */
     authFailureLimitPerMinute: Type.Integer({ minimum: 0, default: 30 }),
+    /**
+     * The proxies in front of the node (addresses or CIDRs, or `loopback`, `linklocal`, `uniquelocal`):
+     * from them X-Forwarded-For names the client's address (the failure limit is keyed by it). Empty:
+     * the socket's address is the client's, and X-Forwarded-For is ignored.
+     */
+    trustProxy: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { default: [] }),
     bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 128 * 1024 }),
     /** Request line plus headers; larger answers 431 (Node's `maxHeaderSize`). */
     maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024, default: 16 * 1024 }),

@@ -27,6 +27,11 @@ export interface AppDeps {
   readonly bodyLimit?: number;
   /** Refuses to sign lease tokens with a clock earlier than the persisted mark; none in some tests. */
   readonly clockHighWater?: ClockHighWater;
+  /**
+   * Proxies whose X-Forwarded-For names the client's address (addresses, CIDRs or proxy-addr's names);
+   * none: the socket's address is the client's (config `trustProxy`, docs/security.md "Limits").
+   */
+  readonly trustProxy?: readonly string[];
   /** Rate, size and time limits; defaults in http/limits/http-limits.ts. */
   readonly limits?: Partial<HttpLimits>;
   /** The node serves HTTPS with these options (cert, key, client-certificate policy); plaintext when absent. */

@@ -12,6 +12,7 @@ import { installAuth } from './auth.js';
 import { DEFAULT_HTTP_LIMITS, serverLimitOptions } from './limits/http-limits.js';
 import { installRateLimits } from './limits/rate-limits.js';
 import { frameworkProblem, installProblemHandlers } from './problem.js';
+import { requestIdGenerator } from './request-id.js';
 import { auditRoutes } from './routes/audit.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { healthRoutes } from './routes/health.js';
@@ -84,8 +85,11 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
     },
-    requestIdHeader: 'x-request-id',
-    genReqId: () => deps.newId(),
+    // Which address is the client's: the socket's, unless it is a trusted proxy (docs/security.md).
+    trustProxy: deps.trustProxy && deps.trustProxy.length > 0 ? [...deps.trustProxy] : false,
+    // A client's x-request-id is kept only when well-formed (it reaches every log line of the request).
+    requestIdHeader: false,
+    genReqId: requestIdGenerator(deps.newId),
     // Fastify's own closing answer is not problem+json; ours (below) is, with a retryable code.
     return503OnClosing: false,
     frameworkErrors: frameworkProblem,

@@ -45,11 +45,14 @@ export function installAuth(
     if (!scopes || scopes.includes('public')) return;
     // Node-to-node routes: authenticated by the TLS client certificate, not a token (docs/security.md).
     if (scopes.includes('peer')) return requirePeerCertificate(request, peerHosts);
-    // An address over its failure budget is refused before its token is even looked at.
-    await failures?.check(request, reply);
+    // A valid token always passes: the failure limit is keyed by address, and behind a load balancer or
+    // NAT one attacker's bad tokens must not lock out every honest client there (issue 11). Only a
+    // refused token counts (not a store that could not answer); over the budget it is a 429, not a 401.
     const record = await authenticate(request, tokens).catch(async (err: unknown) => {
-      // Only a refused token counts, not a store that could not answer.
-      if ((err as LeaseholdError).code === 'UNAUTHENTICATED') await failures?.record(request);
+      if ((err as LeaseholdError).code === 'UNAUTHENTICATED' && failures) {
+        await failures.check(request, reply);
+        await failures.record(request);
+      }
       throw err;
     });
     if (!scopes.includes(record.scope)) {

@@ -155,6 +155,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       version: VERSION,
       logger: runtime.logger ?? { level: config.logLevel, redact: LOG_REDACT },
       clockHighWater,
+      trustProxy: config.trustProxy,
       limits: {
         leaseRateLimitPerMinute: config.leaseRateLimitPerMinute,
         authFailureLimitPerMinute: config.authFailureLimitPerMinute,
@@ -227,7 +228,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     let closed = false;
     const bootstrap = (async () => {
       const admin = await untilStoreAnswers(
-        () => ensureAdminToken(store, dataDir, config.adminToken, clock, randomUUID),
+        () => ensureAdminToken(store, dataDir, config.adminToken, clock, randomUUID, app.log),
         () => closed,
         app.log,
       );

@@ -99,6 +99,32 @@ describe('logs: JSON with request ids, no secrets', () => {
     expect(sink.lines().filter((l) => l.reqId === 'trace-me-42').length).toBeGreaterThanOrEqual(2);
   });
 
+  it('a malformed client x-request-id is replaced, never echoed into logs or answers', async () => {
+    const sink = logSink();
+    t = await makeTestApp({ deps: { logger: { level: 'info', redact: LOG_REDACT, stream: sink.stream } } });
+    const hostile = [
+      'evil"} {"level":60,"msg":"forged',
+      'x'.repeat(129),
+      'ünïcode',
+      '-leading-dash',
+      '../../etc/passwd',
+      '%0d%0aSet-Cookie:x=1',
+    ];
+    for (const id of hostile) {
+      const res = await t.call({ method: 'GET', url: '/v1/leases/nope', headers: { 'x-request-id': id } });
+      const requestId = res.json().requestId as string;
+      expect(requestId).not.toBe(id);
+      expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    const text = sink.text();
+    for (const id of hostile) expect(text).not.toContain(id);
+    // Well-formed tracing ids (a W3C trace id, a UUID) are kept.
+    for (const id of ['4bf92f3577b34da6a3ce929d0e0e4736', randomUUID(), 'svc-42:7.1_a']) {
+      const res = await t.call({ method: 'GET', url: '/v1/leases/nope', headers: { 'x-request-id': id } });
+      expect(res.json().requestId).toBe(id);
+    }
+  });
+
   it('the redaction paths cover secrets wherever our code puts them in a log object', () => {
     const sink = logSink();
     const log = pino({ redact: LOG_REDACT }, sink.stream);

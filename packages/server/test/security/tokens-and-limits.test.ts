@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { loadConfig } from '@leasehold/server';
 import { generateApiToken, hashApiToken } from '@leasehold/server/internal';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, makeTestApp, type TestApp } from '../helpers/test-app.js';
@@ -122,7 +123,7 @@ describe('rate limits (per node)', () => {
       expect((await t.call({ method: 'GET', url: `/v1/leases/${lease.id}` })).statusCode).toBe(200);
   });
 
-  it('limits failed authentications per address, before any token is looked at', async () => {
+  it('limits failed authentications per address; a valid token always passes', async () => {
     t = await makeTestApp({ deps: { limits: { authFailureLimitPerMinute: 3 } } });
     const from = (remoteAddress: string, token: string | null) =>
       t?.app.inject({
@@ -136,17 +137,72 @@ describe('rate limits (per node)', () => {
     const blocked = await from('10.0.0.1', bogus);
     expect([blocked?.statusCode, blocked?.json().code]).toEqual([429, 'RATE_LIMITED']);
     expect(Number(blocked?.headers['retry-after'])).toBeGreaterThan(0);
-    // Even the right token is refused from that address now: guessing cannot go on behind the 429s.
-    const admin = (await t.call({ method: 'GET', url: '/v1/tokens' })).json().tokens[0];
-    expect(admin).toBeDefined();
-    expect((await from('10.0.0.1', ADMIN_TOKEN))?.statusCode).toBe(429);
-    // Another address is not affected, and successful calls never count.
-    for (let i = 0; i < 5; i++) expect((await from('10.0.0.2', ADMIN_TOKEN))?.statusCode).toBe(200);
-    // Anonymous calls from that address are refused too; public routes stay open.
+    // The right token from that address still passes (issue 11: behind a NAT, one attacker's bad tokens
+    // must not lock out the honest clients there), and successful calls never count.
+    for (let i = 0; i < 5; i++) expect((await from('10.0.0.1', ADMIN_TOKEN))?.statusCode).toBe(200);
+    expect((await from('10.0.0.2', ADMIN_TOKEN))?.statusCode).toBe(200);
+    // Anonymous calls from that address are failures too; public routes stay open.
     expect((await from('10.0.0.1', null))?.statusCode).toBe(429);
     expect(
       (await t.app.inject({ method: 'GET', url: '/healthz', remoteAddress: '10.0.0.1' })).statusCode,
     ).toBe(200);
+  });
+
+  it("200 bad tokens from one address do not stop a valid client's renewals from it", async () => {
+    t = await makeTestApp();
+    expect((await t.install()).statusCode).toBe(201);
+    const client = await makeToken(t, { scope: 'client', license: 'lic-1' });
+    const nat = '198.51.100.7';
+    const checkout = await t.checkout({ client: { id: 'ws-1' } }, client.token);
+    expect(checkout.statusCode, checkout.body).toBe(201);
+    const lease = checkout.json() as { id: string };
+    const codes = new Map<number, number>();
+    for (let i = 0; i < 200; i++) {
+      const bad = await t.app.inject({
+        method: 'POST',
+        url: `/v1/leases/${lease.id}/renew`,
+        remoteAddress: nat,
+        headers: { authorization: `Bearer lh_client_${String(i).padStart(43, 'z')}` },
+      });
+      codes.set(bad.statusCode, (codes.get(bad.statusCode) ?? 0) + 1);
+      if (i % 20 === 0) {
+        const renewed = await t.app.inject({
+          method: 'POST',
+          url: `/v1/leases/${lease.id}/renew`,
+          remoteAddress: nat,
+          headers: { authorization: `Bearer ${client.token}` },
+        });
+        expect(renewed.statusCode, renewed.body).toBe(200);
+      }
+    }
+    // The default budget (30 a minute) was spent: the rest of the bad tokens were refused with 429.
+    expect(Object.fromEntries(codes)).toEqual({ 401: 30, 429: 170 });
+  });
+
+  it('trustProxy decides which address is the client: X-Forwarded-For only from a trusted proxy', async () => {
+    const bogus = `lh_admin_${'x'.repeat(43)}`;
+    const call = (app: TestApp, forwardedFor: string) =>
+      app.app.inject({
+        method: 'GET',
+        url: '/v1/licenses',
+        remoteAddress: '10.1.1.1',
+        headers: { authorization: `Bearer ${bogus}`, 'x-forwarded-for': forwardedFor },
+      });
+    // Behind a trusted proxy each forwarded client has its own budget.
+    t = await makeTestApp({ deps: { trustProxy: ['10.1.1.1'], limits: { authFailureLimitPerMinute: 2 } } });
+    for (let i = 0; i < 2; i++) expect((await call(t, '203.0.113.1')).statusCode).toBe(401);
+    expect((await call(t, '203.0.113.1')).statusCode).toBe(429);
+    expect((await call(t, '203.0.113.2')).statusCode).toBe(401);
+    await t.close();
+    // Without it the header is ignored: changing it does not buy a new budget.
+    t = await makeTestApp({ deps: { limits: { authFailureLimitPerMinute: 2 } } });
+    for (let i = 0; i < 2; i++) expect((await call(t, `203.0.113.${i}`)).statusCode).toBe(401);
+    expect((await call(t, '203.0.113.99')).statusCode).toBe(429);
+    // The setting: config `trustProxy`, env LEASEHOLD_TRUST_PROXY (a list); none by default.
+    expect(loadConfig({ env: {}, flags: {} }).trustProxy).toEqual([]);
+    expect(
+      loadConfig({ env: { LEASEHOLD_TRUST_PROXY: '10.1.1.1, loopback' }, flags: {} }).trustProxy,
+    ).toEqual(['10.1.1.1', 'loopback']);
   });
 });
 

@@ -162,11 +162,13 @@ export class EtcdAudit {
     const last = batch[batch.length - 1];
     if (!last || last.seq !== upTo) throw new RangeError(`no sealed audit entry ${upTo} to archive through`);
     const next: AuditHead = { seq: last.seq, hash: last.hash };
-    // Their checkpoints went into the segment with them (at most one per entry: within etcd's limit).
+    // Their checkpoints went into the segment with them (at most one per entry: within etcd's limit),
+    // from the old anchor's on; the one at `upTo` stays, as the signature of the anchor moved there
+    // (docs/audit.md), until a later batch moves past it.
     const checkpoints = await this.gateway.read([
       {
-        from: this.keys.auditCheckpoint(anchor.seq + 1),
-        to: this.keys.auditCheckpoint(upTo + 1),
+        from: this.keys.auditCheckpoint(anchor.seq),
+        to: this.keys.auditCheckpoint(upTo),
         limit: PRUNE_BATCH,
       },
     ]);

@@ -35,7 +35,7 @@ export class SqliteAudit {
   readonly #before: Database.Statement;
   readonly #entryAt: Database.Statement;
   readonly #deleteThrough: Database.Statement;
-  readonly #deleteCheckpointsThrough: Database.Statement;
+  readonly #deleteCheckpointsBefore: Database.Statement;
   readonly #insertCheckpoint: Database.Statement;
   readonly #checkpoints: Database.Statement;
 
@@ -54,7 +54,7 @@ export class SqliteAudit {
     this.#before = db.prepare('SELECT * FROM audit_log WHERE seq < ? ORDER BY seq DESC LIMIT ?');
     this.#entryAt = db.prepare('SELECT * FROM audit_log WHERE seq = ?');
     this.#deleteThrough = db.prepare('DELETE FROM audit_log WHERE seq <= ?');
-    this.#deleteCheckpointsThrough = db.prepare('DELETE FROM audit_checkpoints WHERE seq <= ?');
+    this.#deleteCheckpointsBefore = db.prepare('DELETE FROM audit_checkpoints WHERE seq < ?');
     this.#insertCheckpoint = db.prepare(
       'INSERT OR IGNORE INTO audit_checkpoints (seq, hash, time, node, jws) VALUES (?, ?, ?, ?, ?)',
     );
@@ -130,8 +130,8 @@ export class SqliteAudit {
   }
 
   /**
-   * Inside a write transaction: deletes entries and checkpoints through `throughSeq` (archived first) and
-   * moves the anchor there. Pruning below the anchor does nothing; past the head is refused.
+   * Inside a write transaction: deletes entries through `throughSeq` and checkpoints before it (archived
+   * first) and moves the anchor there. Pruning below the anchor does nothing; past the head is refused.
    */
   prune(throughSeq: number): AuditHead {
     const anchor = this.#anchorHead();
@@ -139,8 +139,9 @@ export class SqliteAudit {
     const row = this.#entryAt.get(throughSeq) as LogRow | undefined;
     if (!row) throw new RangeError(`no sealed audit entry ${throughSeq} to archive through`);
     this.#deleteThrough.run(throughSeq);
-    // Their checkpoints went into the segment with them.
-    this.#deleteCheckpointsThrough.run(throughSeq);
+    // Their checkpoints went into the segment with them; the one at the new anchor stays, as the
+    // anchor's signature (docs/audit.md).
+    this.#deleteCheckpointsBefore.run(throughSeq);
     this.#setAnchor.run(row.seq, row.hash);
     return { seq: row.seq, hash: row.hash };
   }

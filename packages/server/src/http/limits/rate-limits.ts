@@ -5,7 +5,10 @@ import type { HttpLimits } from './http-limits.js';
 
 const MINUTE_MS = 60_000;
 
-/** Counts failed authentications per client address; consulted before any token is looked up. */
+/**
+ * Counts failed authentications per client address (`request.ip`: the socket's, or X-Forwarded-For from a
+ * trusted proxy); consulted only for a refused token, so valid tokens are never limited by it.
+ */
 export interface AuthFailureLimiter {
   /** Throws RATE_LIMITED (with Retry-After) when this address has failed too often in the window. */
   check(request: FastifyRequest, reply: FastifyReply): Promise<void>;
