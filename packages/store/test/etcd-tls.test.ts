@@ -9,6 +9,7 @@ import {
   initCertificateAuthority,
   issueCertificate,
 } from '@leasehold/devtools';
+import { systemClock } from '@leasehold/domain';
 import { type EtcdConnectionOptions, EtcdMembership, EtcdStore } from '@leasehold/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -109,7 +110,7 @@ describe('etcd over mutual TLS', () => {
         endpoints: cluster.clientUrls(),
         heartbeatMs: 1000,
         ttlSeconds: 3,
-        now: () => Date.now(),
+        clock: systemClock,
         tasks: [],
       }).storeMembers();
     };
