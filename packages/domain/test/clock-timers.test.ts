@@ -68,9 +68,12 @@ describe('systemClock timers', () => {
 
   it('waits past 2^31 - 1 ms in legs instead of firing at once', async () => {
     let fired = false;
-    const cancel = systemClock.setTimer(() => {
-      fired = true;
-    }, 2 ** 31 + 1000);
+    const cancel = systemClock.setTimer(
+      () => {
+        fired = true;
+      },
+      2 ** 31 + 1000,
+    );
     await new Promise<void>((resolve) => systemClock.setTimer(resolve, 20));
     cancel();
     expect(fired).toBe(false);

@@ -19,7 +19,7 @@ export interface Clock {
 /** Node's setTimeout fires at once, with a warning, past 2^31 - 1 ms (~24.8 days): longer waits go in legs. */
 const LONGEST_TIMEOUT_MS = 2_147_483_647;
 
-const delayOf = (ms: number): number => (ms > 0 ? ms : 0);
+const delayOf = (ms: number): number => (Number.isNaN(ms) ? 0 : Math.max(0, ms));
 
 function setSystemTimer(callback: () => void, ms: number, background = false): () => void {
   let left = delayOf(ms);
@@ -103,7 +103,8 @@ export class ManualClock implements Clock {
    * loop turned between firings. Throws at once (before any await) on a negative step.
    */
   advance(ms: number): Promise<void> {
-    if (!(ms >= 0)) throw new RangeError('a manual clock only moves forward; use setWall() for wall-clock jumps');
+    if (!(ms >= 0))
+      throw new RangeError('a manual clock only moves forward; use setWall() for wall-clock jumps');
     return this.#runUntil(this.#mono + ms);
   }
 

@@ -41,7 +41,8 @@ export class PeriodicTask {
   #stopped = false;
 
   constructor(options: PeriodicTaskOptions) {
-    if (!(options.intervalMs > 0)) throw new RangeError('intervalMs must be a positive number of milliseconds');
+    if (!(options.intervalMs > 0))
+      throw new RangeError('intervalMs must be a positive number of milliseconds');
     this.#options = options;
   }
 

@@ -141,7 +141,9 @@ export class LiveSnapshots {
     if (this.#subscribers.size === 0 || this.#closed) return;
     this.#lastStart = this.options.clock.monotonic();
     // The store's deadline is in real time (operationDeadline's scale), like every store call's.
-    const snapshot = await operationDeadline.run(performance.now() + this.options.intervalMs, () => this.#build());
+    const snapshot = await operationDeadline.run(performance.now() + this.options.intervalMs, () =>
+      this.#build(),
+    );
     for (const s of this.#subscribers) s(snapshot);
   }
 
