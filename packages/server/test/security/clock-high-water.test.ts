@@ -37,8 +37,13 @@ describe('clock high-water mark', () => {
       signed = await mark.admit();
       expect(Number(readFileSync(path, 'utf8'))).toBeGreaterThanOrEqual(signed);
     }
-    expect(mark.writes).toBe(10);
-    await mark.close(); // waits for a background write still in flight
+    // Marks T0 + 10 + k·1000 s, each written half a step before it is reached: ten for the ten steps signed,
+    // and the eleventh, begun at T0 + 9.51 s, covering the next step. Counted once the writes have landed
+    // (the count taken while the last was in flight depended on the disk's speed).
+    await mark.flushed();
+    expect(mark.writes).toBe(11);
+    expect(mark.mark).toBe(T0 + 11_010);
+    await mark.close();
   });
 
   it('writes the next step in the background half a step early, so steady signing never waits on the disk', async () => {
