@@ -26,7 +26,12 @@ export interface PeriodicTaskOptions {
  *
  * @example
  * ```ts
- * const sweeps = new PeriodicTask({ clock, intervalMs: 1000, run: () => sweeper.sweepOnce(), onError: log.warn });
+ * const sweeps = new PeriodicTask({
+ *   clock,
+ *   intervalMs: 1000,
+ *   run: () => sweeper.sweepOnce(),
+ *   onError: (err) => log.warn({ err }, 'sweep failed'),
+ * });
  * sweeps.start();
  * sweeps.trigger(); // and once now
  * await sweeps.stop();
