@@ -4,7 +4,8 @@ import {
   LeaseholdClientError,
   verifyLeaseToken,
 } from '@leasehold/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '@leasehold/client/testing';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LICENSE_ID, startCluster, type TestCluster } from './support/cluster.js';
 import { recordingFetch } from './support/network.js';
 
@@ -139,10 +140,32 @@ describe('checkout, renew, release against a real node', () => {
 
 describe('node discovery against a real node', () => {
   it('a client token gets the node list from /v1/cluster; discovery stays on and keeps the configured nodes', async () => {
-    const client = clientFor('discovery');
+    // Discovery is paced by the client's clock: a manual one shows when a refresh has finished (it arms
+    // the next one) and runs the next without waiting a real interval. Real time for the tokens' checks.
+    const clock = new ManualClock(Date.now());
+    const recorder = recordingFetch();
+    const client = createClient({
+      servers: cluster.urls,
+      token: cluster.clientToken,
+      clientId: 'discovery',
+      fetch: recorder.fetch,
+      clock,
+      discovery: { intervalMs: 45_000 },
+      random: () => 0,
+    });
+    clients.push(client);
+    const listings = () => recorder.calls.filter((url) => url.endsWith('/v1/cluster')).length;
+    const nextRefreshArmed = () => clock.scheduled.filter((t) => t.delayMs === 45_000 && t.background).length;
     const lease = await client.checkout('cad');
-    // Discovery runs in the background after the first call; give its one request time on loopback.
-    await new Promise((r) => setTimeout(r, 300));
+    // The first refresh starts with the first call and answers over loopback (real I/O, so waited for).
+    await vi.waitFor(() => expect(nextRefreshArmed()).toBe(1), { timeout: 5000 });
+    expect(listings()).toBe(1);
+    expect(client.metrics().discovery).toBe('on');
+    for (const url of cluster.urls) expect(client.servers).toContain(`${url}/`);
+    // One interval later it asks again: still on.
+    await clock.advance(45_000);
+    await vi.waitFor(() => expect(nextRefreshArmed()).toBe(2), { timeout: 5000 });
+    expect(listings()).toBe(2);
     expect(client.metrics().discovery).toBe('on');
     for (const url of cluster.urls) expect(client.servers).toContain(`${url}/`);
     await lease.release();

@@ -114,3 +114,4 @@ export {
 export { type LicenseVerificationKeys, verifyLicense } from './license/verify.js';
 export { type Clock, ManualClock, systemClock } from './time/clock.js';
 export { parseDuration } from './time/duration.js';
+export { PeriodicTask, type PeriodicTaskOptions } from './time/periodic-task.js';

@@ -6,10 +6,10 @@ describe('lease timing', () => {
   const strict = { ttlMs: 60_000, graceMs: 300_000, policy: 'strict' as const };
   const overdraft = { ...strict, policy: 'overdraft' as const };
 
-  it('starts the window at the send time; strict reserves through grace, overdraft does not', () => {
+  it('starts the window at the send time; strict reserves through grace, overdraft does not', async () => {
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
     const sentAt = clock.now();
-    clock.advance(250); // the answer arrives later; the window does not move
+    await clock.advance(250); // the answer arrives later; the window does not move
     expect(leaseWindow(strict, sentAt, Number.MAX_SAFE_INTEGER)).toEqual({
       expiresAt: sentAt + 60_000,
       reservedUntil: sentAt + 360_000,
@@ -39,9 +39,9 @@ describe('lease timing', () => {
     );
   });
 
-  it('the manual clock jumps wall time without moving monotonic time', () => {
+  it('the manual clock jumps wall time without moving monotonic time', async () => {
     const clock = new ManualClock(1_000_000);
-    clock.advance(500);
+    await clock.advance(500);
     clock.setWall(0);
     expect([clock.now(), clock.monotonic()]).toEqual([0, 500]);
     expect(() => clock.advance(-1)).toThrow(RangeError);

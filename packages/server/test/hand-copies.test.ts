@@ -182,7 +182,7 @@ describe('hand copies of server shapes', () => {
     const fakeId = String(fakeLease.body.id);
     const realId = String(realLease.body.id);
 
-    t.clock.advance(10_000);
+    await t.clock.advance(10_000);
     same(
       'renew',
       await fake('POST', `/v1/leases/${fakeId}/renew`),
@@ -200,7 +200,7 @@ describe('hand copies of server shapes', () => {
     );
 
     const again = { ...checkout, requestId: randomUUID() };
-    t.clock.advance(120_000); // past the reservation: the revoked seat is free again
+    await t.clock.advance(120_000); // past the reservation: the revoked seat is free again
     const fakeSecond = await fake('POST', '/v1/leases', again);
     const realSecond = await real('POST', '/v1/leases', again);
     same('second checkout', fakeSecond, realSecond, LeaseWithToken);

@@ -58,12 +58,12 @@ describe('lease API', () => {
   it('renews from the send time; a lease not renewed frees its seat by itself (manual clock)', async () => {
     const leases = [];
     for (const id of ['a', 'b', 'c']) leases.push((await t.checkout({ client: { id } })).json());
-    t.clock.advance(40_000);
+    await t.clock.advance(40_000);
     const renewed = await t.call({ method: 'POST', url: `/v1/leases/${leases[0].id}/renew` });
     expect(renewed.statusCode).toBe(200);
     expect(renewed.json().expiresAt).toBe(new Date(t.clock.now() + 60_000).toISOString());
     expect((await t.checkout({ client: { id: 'd' } })).statusCode).toBe(409);
-    t.clock.advance(20_000); // b and c reach their deadline; a was renewed
+    await t.clock.advance(20_000); // b and c reach their deadline; a was renewed
     const late = await t.call({ method: 'POST', url: `/v1/leases/${leases[1].id}/renew` });
     expect([late.statusCode, late.json().code]).toEqual([410, 'LEASE_EXPIRED']);
     expect((await t.checkout({ client: { id: 'd' } })).statusCode).toBe(201);
@@ -75,11 +75,11 @@ describe('lease API', () => {
     await t.call({ method: 'POST', url: '/v1/licenses/lic-1/revoke' });
     await t.install(await t.vendor.issue({ ver: 2, features: { solver: { seats: 1 } } }));
     const lease = (await t.checkout({ client: { id: 'a' } })).json();
-    t.clock.advance(50_000);
+    await t.clock.advance(50_000);
     const renewed = (await t.call({ method: 'POST', url: `/v1/leases/${lease.id}/renew` })).json();
     await t.close(true);
     t = await makeTestApp({ vendor: t.vendor, clock: t.clock, dataDir: t.dataDir });
-    t.clock.advance(30_000); // past the first expiry, before the renewed one
+    await t.clock.advance(30_000); // past the first expiry, before the renewed one
     expect(Date.parse(renewed.expiresAt)).toBeGreaterThan(t.clock.now());
     expect((await t.checkout({ client: { id: 'b' } })).json().code).toBe('SEATS_EXHAUSTED');
     expect((await t.call({ method: 'POST', url: `/v1/leases/${lease.id}/renew` })).statusCode).toBe(200);

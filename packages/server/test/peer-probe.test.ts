@@ -50,9 +50,9 @@ describe('peer clock probe (NTP-style, fake clock)', () => {
         const id = new URL(url).hostname.replace('.test', '');
         if (id === 'down' && downFails)
           throw Object.assign(new Error('connect refused'), { code: 'ECONNREFUSED' });
-        clock.advance(out);
+        await clock.advance(out);
         const peerTime = clock.now() + (offsets[id] ?? 0);
-        clock.advance(back);
+        await clock.advance(back);
         return peerTime;
       },
     });

@@ -4,6 +4,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EtcdCluster } from '@leasehold/devtools';
+import { systemClock } from '@leasehold/domain';
 import { createCertificateAuthority, initCertificateAuthority, issueCertificate } from '@leasehold/pki';
 import { type EtcdConnectionOptions, EtcdMembership, EtcdStore } from '@leasehold/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,7 +106,7 @@ describe('etcd over mutual TLS', () => {
         endpoints: cluster.clientUrls(),
         heartbeatMs: 1000,
         ttlSeconds: 3,
-        now: () => Date.now(),
+        clock: systemClock,
         tasks: [],
       }).storeMembers();
     };

@@ -1,4 +1,4 @@
-import { type Clock, type PrivateKeyInfo, signCheckpoint } from '@leasehold/domain';
+import { type Clock, PeriodicTask, type PrivateKeyInfo, signCheckpoint } from '@leasehold/domain';
 import type { LeaseStore, Membership } from '@leasehold/store';
 import type { FastifyBaseLogger } from 'fastify';
 import { segmentAround, signedAnchor, writeSegment } from './archive-segment.js';
@@ -37,8 +37,7 @@ const SEAL_LIMIT = 5000;
  * store (head and anchor mod revisions), so a deposed leader that still runs a tick cannot fork the chain.
  */
 export class AuditKeeper {
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
+  readonly #task: PeriodicTask;
   #lastCheckpointAt = Number.NEGATIVE_INFINITY;
   #lastCheckpointSeq = 0;
   /** The anchor seq last found signed (or not resumable): #archive looks at each anchor position once. */
@@ -56,20 +55,23 @@ export class AuditKeeper {
     private readonly clock: Clock,
     private readonly log: FastifyBaseLogger,
     private readonly options: AuditKeeperOptions,
-  ) {}
-
-  start(): void {
-    this.#timer ??= setInterval(() => {
-      this.#running ??= this.tick().then(() => {
-        this.#running = undefined;
-      });
-    }, this.options.sealIntervalMs);
+  ) {
+    this.#task = new PeriodicTask({
+      clock,
+      intervalMs: options.sealIntervalMs,
+      run: () => this.tick(),
+      onError: (err) => log.warn({ err }, 'audit upkeep failed; retrying at the next interval'),
+      background: false,
+    });
   }
 
-  async stop(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#running;
+  start(): void {
+    this.#task.start();
+  }
+
+  /** Stops the upkeep; resolves once a tick in progress has ended. */
+  stop(): Promise<void> {
+    return this.#task.stop();
   }
 
   /** One round of the keeper's work; errors are logged and retried at the next tick. */

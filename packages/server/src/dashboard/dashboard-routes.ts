@@ -1,4 +1,4 @@
-import { LeaseholdError } from '@leasehold/domain';
+import { LeaseholdError, PeriodicTask } from '@leasehold/domain';
 import { operationDeadline } from '@leasehold/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
@@ -46,11 +46,10 @@ export async function installDashboard(
     membership: deps.membership,
     nodeId: deps.nodeId,
     nodeTtlMs: deps.nodeTtlMs ?? 3000,
-    now: () => deps.clock.now(),
+    clock: deps.clock,
     stats: () => app.metrics.summary(),
     intervalMs: options.snapshotIntervalMs ?? SNAPSHOT_INTERVAL_MS,
     minGapMs: CHANGE_GAP_MS,
-    monotonic: () => deps.clock.monotonic(),
     maxSubscribers: options.maxStreams ?? MAX_STREAMS,
     keepDepartedMs: KEEP_DEPARTED_MS,
   });
@@ -137,28 +136,29 @@ export async function installDashboard(
       const unsubscribe = live.subscribe((snapshot) => write('snapshot', snapshot));
       reply.hijack();
       const hash = request.principal?.hash ?? '';
-      const recheck = () => {
-        operationDeadline
-          .run(performance.now() + TOKEN_RECHECK_MS / 2, () => app.tokenCache.find(hash))
-          .then(
-            (record) => {
-              if (record && record.revokedAt === undefined) return;
-              congested = false;
-              write('end', { code: 'UNAUTHENTICATED', detail: 'the token was revoked' });
-              raw.end();
-            },
-            // The store is unreachable: the snapshots say so; the token is re-checked next time.
-            () => undefined,
+      const rechecks = new PeriodicTask({
+        clock: deps.clock,
+        intervalMs: TOKEN_RECHECK_MS,
+        run: async () => {
+          const record = await operationDeadline.run(performance.now() + TOKEN_RECHECK_MS / 2, () =>
+            app.tokenCache.find(hash),
           );
-      };
+          if (record && record.revokedAt === undefined) return;
+          congested = false;
+          write('end', { code: 'UNAUTHENTICATED', detail: 'the token was revoked' });
+          raw.end();
+        },
+        // The store is unreachable: the snapshots say so; the token is re-checked next time.
+        onError: () => undefined,
+      });
       // Outside the request's context: its store deadline must not carry over into later checks.
-      const timer = operationDeadline.exit(() => setInterval(recheck, TOKEN_RECHECK_MS).unref());
-      streams.set(reply, recheck);
+      operationDeadline.exit(() => rechecks.start());
+      streams.set(reply, () => void rechecks.trigger());
       raw.on('drain', () => {
         congested = false;
       });
       raw.on('close', () => {
-        clearInterval(timer);
+        void rechecks.stop();
         unsubscribe();
         streams.delete(reply);
       });

@@ -1,4 +1,4 @@
-import { LeaseholdError } from '@leasehold/domain';
+import { type Clock, LeaseholdError, PeriodicTask } from '@leasehold/domain';
 import { type LeaseStore, type Membership, operationDeadline, type StoreMember } from '@leasehold/store';
 import { NodeRoster, type NodeStatus } from './node-roster.js';
 
@@ -34,7 +34,8 @@ export interface LiveSnapshotsOptions {
   readonly membership: Membership | undefined;
   readonly nodeId: string;
   readonly nodeTtlMs: number;
-  readonly now: () => number;
+  /** Paces the snapshots and the change gap, and stamps each snapshot's time. */
+  readonly clock: Clock;
   readonly stats: () => StatsSummary | null;
   readonly intervalMs: number;
   /**
@@ -42,8 +43,6 @@ export interface LiveSnapshotsOptions {
    * must not rebuild (and re-read the store for) a thousand snapshots a second.
    */
   readonly minGapMs: number;
-  /** Monotonic milliseconds, for the gap. */
-  readonly monotonic: () => number;
   readonly maxSubscribers: number;
   /** How long a departed node stays on the dashboard as down. */
   readonly keepDepartedMs: number;
@@ -59,15 +58,23 @@ type Subscriber = (snapshot: DashboardSnapshot) => void;
 export class LiveSnapshots {
   readonly #subscribers = new Set<Subscriber>();
   readonly #roster: NodeRoster;
-  #timer: NodeJS.Timeout | undefined;
-  #building: Promise<void> | undefined;
-  #again = false;
+  /** Builds and pushes one snapshot at a time; a refresh asked for meanwhile follows right after. */
+  readonly #loop: PeriodicTask;
   #closed = false;
   #lastStart = Number.NEGATIVE_INFINITY;
-  #pending: NodeJS.Timeout | undefined;
+  /** Cancels the change-driven refresh waiting out the minimum gap. */
+  #cancelPending: (() => void) | undefined;
 
   constructor(private readonly options: LiveSnapshotsOptions) {
     this.#roster = new NodeRoster(options.nodeId, options.nodeTtlMs, options.keepDepartedMs);
+    this.#loop = new PeriodicTask({
+      clock: options.clock,
+      intervalMs: options.intervalMs,
+      run: () => this.#push(),
+      // A part the store could not give is in the snapshot's `problems`; a stream that fails to write
+      // is closed by its own socket. Nothing is left for the loop to report.
+      onError: () => undefined,
+    });
   }
 
   get subscribers(): number {
@@ -83,9 +90,7 @@ export class LiveSnapshots {
     this.#subscribers.add(subscriber);
     // The loop's timer must not inherit the request's store deadline (an AsyncLocalStorage value that
     // would expire 1.5 s after the first subscriber arrived): start it outside any request context.
-    this.#timer ??= operationDeadline.exit(() =>
-      setInterval(() => this.refreshSoon(), this.options.intervalMs).unref(),
-    );
+    operationDeadline.exit(() => this.#loop.start());
     this.refreshSoon();
     return () => {
       this.#subscribers.delete(subscriber);
@@ -98,39 +103,25 @@ export class LiveSnapshots {
    * allows. Any number of calls within the gap make one snapshot.
    */
   changed(): void {
-    if (this.#subscribers.size === 0 || this.#closed || this.#pending) return;
-    const wait = Math.max(0, this.#lastStart + this.options.minGapMs - this.options.monotonic());
-    this.#pending = operationDeadline.exit(() =>
-      setTimeout(() => {
-        this.#pending = undefined;
-        this.refreshSoon();
-      }, wait),
+    if (this.#subscribers.size === 0 || this.#closed || this.#cancelPending) return;
+    const { clock, minGapMs } = this.options;
+    const wait = Math.max(0, this.#lastStart + minGapMs - clock.monotonic());
+    this.#cancelPending = operationDeadline.exit(() =>
+      clock.setTimer(
+        () => {
+          this.#cancelPending = undefined;
+          this.refreshSoon();
+        },
+        wait,
+        true,
+      ),
     );
   }
 
   /** Builds and pushes a snapshot now, or right after the one being built (coalesced). */
   refreshSoon(): void {
     if (this.#subscribers.size === 0 || this.#closed) return;
-    if (this.#building) {
-      this.#again = true;
-      return;
-    }
-    this.#lastStart = this.options.monotonic();
-    this.#building = operationDeadline
-      .run(performance.now() + this.options.intervalMs, () => this.#build())
-      .then(
-        (snapshot) => {
-          for (const s of this.#subscribers) s(snapshot);
-        },
-        () => undefined,
-      )
-      .finally(() => {
-        this.#building = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.refreshSoon();
-        }
-      });
+    void this.#loop.trigger();
   }
 
   close(): void {
@@ -140,10 +131,20 @@ export class LiveSnapshots {
   }
 
   #stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
-    if (this.#pending) clearTimeout(this.#pending);
-    this.#timer = undefined;
-    this.#pending = undefined;
+    // A snapshot being built still ends (and goes to nobody); stop() only waits for it.
+    void this.#loop.stop();
+    this.#cancelPending?.();
+    this.#cancelPending = undefined;
+  }
+
+  async #push(): Promise<void> {
+    if (this.#subscribers.size === 0 || this.#closed) return;
+    this.#lastStart = this.options.clock.monotonic();
+    // The store's deadline is in real time (operationDeadline's scale), like every store call's.
+    const snapshot = await operationDeadline.run(performance.now() + this.options.intervalMs, () =>
+      this.#build(),
+    );
+    for (const s of this.#subscribers) s(snapshot);
   }
 
   async #build(): Promise<DashboardSnapshot> {
@@ -157,14 +158,14 @@ export class LiveSnapshots {
         return fallback;
       }
     };
-    const now = this.options.now();
+    const now = this.options.clock.now();
     const [live, storeMembers, usage] = await Promise.all([
       part('nodes', async () => (membership ? membership.nodes() : []), undefined),
       part('store members', async () => (membership ? membership.storeMembers() : []), []),
       part('usage', () => store.seatUsage(now), []),
     ]);
     // Without a fresh node list, age the remembered one: a store outage must not freeze the heartbeats.
-    const nodes = this.#roster.update(live, this.options.now());
+    const nodes = this.#roster.update(live, this.options.clock.now());
     return {
       time: new Date(now).toISOString(),
       node: this.options.nodeId,

@@ -1,4 +1,4 @@
-import type { Clock } from '@leasehold/domain';
+import { type Clock, PeriodicTask } from '@leasehold/domain';
 import type { LeaseStore } from '@leasehold/store';
 import type { FastifyBaseLogger } from 'fastify';
 
@@ -14,11 +14,10 @@ export interface SweeperOptions {
 /**
  * Marks overdue leases as expired and forgets long-ended ones. Correctness does not depend on it — a
  * seat is free at its deadline because checkout compares deadlines — it keeps lists, usage and the audit
- * trail current (each expiry it writes is an audit record). In a cluster it runs on the elected node only.
+ * trail (a `lease.expired` record per expiry) current. In a cluster it runs on the elected node only.
  */
 export class LeaseSweeper {
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
+  readonly #task: PeriodicTask;
   #ticks = 0;
 
   constructor(
@@ -26,14 +25,18 @@ export class LeaseSweeper {
     private readonly clock: Clock,
     private readonly log: FastifyBaseLogger,
     private readonly options: SweeperOptions,
-  ) {}
+  ) {
+    this.#task = new PeriodicTask({
+      clock,
+      intervalMs: options.intervalMs,
+      run: () => this.sweepOnce(),
+      onError: (err) => log.warn({ err }, 'lease sweep failed; retrying at the next interval'),
+      background: false,
+    });
+  }
 
   start(): void {
-    this.#timer ??= setInterval(() => {
-      this.#running ??= this.sweepOnce().then(() => {
-        this.#running = undefined;
-      });
-    }, this.options.intervalMs);
+    this.#task.start();
   }
 
   async sweepOnce(): Promise<number> {
@@ -56,9 +59,8 @@ export class LeaseSweeper {
     }
   }
 
-  async stop(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#running;
+  /** Stops sweeping; resolves once a sweep in progress has ended. */
+  stop(): Promise<void> {
+    return this.#task.stop();
   }
 }

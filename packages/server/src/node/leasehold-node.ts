@@ -86,7 +86,7 @@ function openStore(
       endpoints: config.etcdEndpoints,
       heartbeatMs: config.heartbeatIntervalMs,
       ttlSeconds: config.nodeTtlSeconds,
-      now: () => clock.now(),
+      clock,
       tasks: ['sweeper'],
     });
     return { store, membership };

@@ -1,6 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { Clock } from '@leasehold/domain';
+import { type Clock, PeriodicTask } from '@leasehold/domain';
 import type { Membership } from '@leasehold/store';
 import type { PeerClientTls } from '../tls/node-tls.js';
 
@@ -46,30 +46,31 @@ export class PeerProbe {
   readonly #samples = new Map<string, { skew: number; rtt: number }[]>();
   /** Host names (or IPs) of the cluster's nodes, this one included, from the last membership read. */
   #hosts: ReadonlySet<string> = new Set();
-  #timer: NodeJS.Timeout | undefined;
-  #round: Promise<void> | undefined;
+  readonly #rounds: PeriodicTask;
+  #started = false;
   #stopped = false;
 
-  constructor(private readonly options: PeerProbeOptions) {}
+  constructor(private readonly options: PeerProbeOptions) {
+    this.#rounds = new PeriodicTask({
+      clock: options.clock,
+      intervalMs: options.intervalMs,
+      run: () => this.probeOnce(),
+      // probeOnce handles its own failures; anything else is a bug worth a line in the log.
+      onError: (err) => options.log.warn({ err: describe(err) }, 'peer clock probe round failed'),
+    });
+  }
 
   start(): void {
-    if (this.#timer || this.#stopped) return;
-    const round = () => {
-      this.#round ??= this.probeOnce().finally(() => {
-        this.#round = undefined;
-      });
-    };
+    if (this.#started || this.#stopped) return;
+    this.#started = true;
+    this.#rounds.start();
     // One round at once: peers check callers' names against the hosts it learns (peerHosts()).
-    round();
-    this.#timer = setInterval(round, this.options.intervalMs);
-    this.#timer.unref();
+    void this.#rounds.trigger();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#round;
+    await this.#rounds.stop();
   }
 
   /**

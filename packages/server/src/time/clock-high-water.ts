@@ -86,9 +86,14 @@ export class ClockHighWater {
     return Promise.resolve();
   }
 
+  /** Resolves once the write in flight, if any, has landed or failed (a background extension, say). */
+  async flushed(): Promise<void> {
+    await this.#writing?.catch(() => undefined);
+  }
+
   /** A clean stop: the exact mark, so the next start need not wait out the step written ahead. */
   async close(): Promise<void> {
-    await this.#writing?.catch(() => undefined);
+    await this.flushed();
     if (this.#floor < this.#persisted) {
       writeMarkSync(this.#path, this.#floor);
       this.#persisted = this.#floor;

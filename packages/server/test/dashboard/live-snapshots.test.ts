@@ -1,8 +1,9 @@
+import { ManualClock } from '@leasehold/domain';
 import type { NodeRecord } from '@leasehold/store';
 import { describe, expect, it } from 'vitest';
-import { LiveSnapshots } from '../../src/dashboard/live-snapshots.js';
+import { LiveSnapshots, type LiveSnapshotsOptions } from '../../src/dashboard/live-snapshots.js';
 import { NodeRoster } from '../../src/dashboard/node-roster.js';
-import { makeTestApp } from '../helpers/test-app.js';
+import { makeTestApp, type TestApp } from '../helpers/test-app.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const record = (id: string, heartbeatAt: number, leads: string[] = []): NodeRecord => ({
@@ -51,23 +52,27 @@ describe('NodeRoster', () => {
 });
 
 describe('LiveSnapshots', () => {
+  /** Snapshots of the test app's store, paced by a manual clock. */
+  const snapshots = (t: TestApp, clock: ManualClock, options: Partial<LiveSnapshotsOptions> = {}) =>
+    new LiveSnapshots({
+      store: t.store,
+      membership: undefined,
+      nodeId: 'n',
+      nodeTtlMs: 3000,
+      clock,
+      stats: () => null,
+      intervalMs: 1000,
+      minGapMs: 250,
+      maxSubscribers: 2,
+      keepDepartedMs: 60_000,
+      ...options,
+    });
+
   it('refuses streams over its limit with TOO_MANY_STREAMS, and reports parts it cannot read', async () => {
     const t = await makeTestApp();
-    const store = t.store;
+    const clock = new ManualClock(T0);
     try {
-      const live = new LiveSnapshots({
-        store,
-        membership: undefined,
-        nodeId: 'n',
-        nodeTtlMs: 3000,
-        now: () => T0,
-        stats: () => null,
-        intervalMs: 1000,
-        minGapMs: 250,
-        monotonic: () => performance.now(),
-        maxSubscribers: 2,
-        keepDepartedMs: 60_000,
-      });
+      const live = snapshots(t, clock);
       const got: unknown[] = [];
       live.subscribe((s) => got.push(s));
       const off = live.subscribe(() => undefined);
@@ -76,51 +81,68 @@ describe('LiveSnapshots', () => {
       );
       off();
       expect(live.subscribers).toBe(1);
-      await expect.poll(() => got.length).toBeGreaterThan(0);
+      await clock.advance(0);
+      // One at once, and one more for the second stream: it arrived while the first was being built.
+      expect(got).toHaveLength(2);
       expect(got[0]).toMatchObject({ node: 'n', store: 'sqlite', usage: [], problems: [] });
-      await store.close();
+      await t.store.close();
       const broken: { problems: string[] }[] = [];
       live.subscribe((s) => broken.push({ problems: [...s.problems] }));
-      await expect.poll(() => broken.length).toBeGreaterThan(0);
+      await clock.advance(0);
+      expect(broken).toHaveLength(1);
       expect(broken[0]?.problems).toEqual(['usage: STORE_UNAVAILABLE']);
       live.close();
       expect(() => live.subscribe(() => undefined)).toThrow(
         expect.objectContaining({ code: 'NODE_SHUTTING_DOWN' }),
       );
+      expect(clock.pendingTimers).toBe(0);
     } finally {
       await t.close().catch(() => undefined);
     }
   });
 
+  it('pushes one snapshot at once and one per interval: three intervals, exactly three more', async () => {
+    const t = await makeTestApp();
+    const clock = new ManualClock(T0);
+    try {
+      const live = snapshots(t, clock);
+      const times: string[] = [];
+      const off = live.subscribe((s) => times.push(s.time));
+      await clock.advance(0);
+      await clock.advance(3000);
+      expect(times).toEqual([0, 1000, 2000, 3000].map((ms) => new Date(T0 + ms).toISOString()));
+      // The last stream gone, the loop stops: no timer left, no store read.
+      off();
+      expect(clock.pendingTimers).toBe(0);
+      await clock.advance(5000);
+      expect(times).toHaveLength(4);
+      // A new stream starts it again.
+      live.subscribe((s) => times.push(s.time));
+      await clock.advance(1000);
+      expect(times.slice(4)).toEqual([8000, 9000].map((ms) => new Date(T0 + ms).toISOString()));
+      live.close();
+    } finally {
+      await t.close();
+    }
+  });
+
   it('turns a burst of changes into a snapshot at most every minimum gap', async () => {
     const t = await makeTestApp();
+    const clock = new ManualClock(T0);
     try {
-      const live = new LiveSnapshots({
-        store: t.store,
-        membership: undefined,
-        nodeId: 'n',
-        nodeTtlMs: 3000,
-        now: () => T0,
-        stats: () => null,
-        intervalMs: 60_000,
-        minGapMs: 200,
-        monotonic: () => performance.now(),
-        maxSubscribers: 2,
-        keepDepartedMs: 60_000,
-      });
-      let pushed = 0;
-      live.subscribe(() => pushed++);
-      await expect.poll(() => pushed).toBe(1);
-      const start = performance.now();
-      // A thousand checkouts' worth of changes over ~600 ms.
-      while (performance.now() - start < 600) {
+      const live = snapshots(t, clock, { intervalMs: 60_000, minGapMs: 200 });
+      const pushedAt: number[] = [];
+      live.subscribe(() => pushedAt.push(clock.monotonic()));
+      await clock.advance(0);
+      expect(pushedAt).toEqual([0]);
+      // A thousand checkouts' worth of changes over 600 ms: fifty every 10 ms.
+      for (let ms = 0; ms < 600; ms += 10) {
         for (let i = 0; i < 50; i++) live.changed();
-        await new Promise((r) => setTimeout(r, 10));
+        await clock.advance(10);
       }
-      await new Promise((r) => setTimeout(r, 250));
-      // One every 200 ms at most (plus the first): not one per change.
-      expect(pushed).toBeGreaterThanOrEqual(3);
-      expect(pushed).toBeLessThanOrEqual(5);
+      await clock.advance(250);
+      // One every 200 ms (plus the first): not one per change.
+      expect(pushedAt).toEqual([0, 200, 400, 600]);
       live.close();
     } finally {
       await t.close();

@@ -96,7 +96,7 @@ describe('metrics count exactly what happened', () => {
     for (const secretish of ['client-1', 'late-0', 'again', ...leases]) expect(text).not.toContain(secretish);
 
     // Nobody renews for longer than the TTL (60 s): the sweeper expires the three live leases.
-    t.clock.advance(61_000);
+    await t.clock.advance(61_000);
     const sweeper = new LeaseSweeper(t.app.metrics.meterStore(t.store), t.clock, silent, {
       intervalMs: 1000,
       retentionMs: 0,

@@ -98,7 +98,7 @@ describe('NodeMetrics', () => {
     // Within 5 s the usage is served from the cache: a burst of scrapes is one store read.
     expect(reads).toBe(before + 1);
     expect(sampleValue(samples, 'leasehold_seats_in_use', { feature: 'solver' })).toBe(0);
-    clock.advance(5000);
+    await clock.advance(5000);
     samples = await scrape();
     expect(reads).toBe(before + 2);
     expect(sampleValue(samples, 'leasehold_seats_in_use', { feature: 'solver' })).toBe(1);

@@ -33,12 +33,17 @@ describe('clock high-water mark', () => {
     const mark = new ClockHighWater(clock, path, 1000);
     let signed = 0;
     for (let i = 0; i < 1000; i++) {
-      clock.advance(10); // 1,000 signatures over 10 s
+      await clock.advance(10); // 1,000 signatures over 10 s
       signed = await mark.admit();
       expect(Number(readFileSync(path, 'utf8'))).toBeGreaterThanOrEqual(signed);
     }
-    expect(mark.writes).toBe(10);
-    await mark.close(); // waits for a background write still in flight
+    // Marks T0 + 10 + k·1000 s, each written half a step before it is reached: ten for the ten steps signed,
+    // and the eleventh, begun at T0 + 9.51 s, covering the next step. Counted once the writes have landed
+    // (the count taken while the last was in flight depended on the disk's speed).
+    await mark.flushed();
+    expect(mark.writes).toBe(11);
+    expect(mark.mark).toBe(T0 + 11_010);
+    await mark.close();
   });
 
   it('writes the next step in the background half a step early, so steady signing never waits on the disk', async () => {
@@ -47,12 +52,13 @@ describe('clock high-water mark', () => {
     const mark = new ClockHighWater(clock, path, 1000);
     await mark.admit(); // first signature: waits for the file (T0 + 1000)
     expect(mark.mark).toBe(T0 + 1000);
-    clock.advance(600); // past half the step: this admit returns at once and extends in the background
+    await clock.advance(600); // past half the step: this admit returns at once and extends in the background
     await mark.admit();
-    await new Promise((r) => setTimeout(r, 200)); // let the background write land
+    expect(mark.mark).toBe(T0 + 1000); // returned before the extension landed
+    await mark.flushed(); // the background write, awaited instead of slept on
     expect(mark.mark).toBe(T0 + 2000);
     expect(Number(readFileSync(path, 'utf8'))).toBe(T0 + 2000);
-    clock.advance(500); // T0 + 1100: covered already, no wait, no write
+    await clock.advance(500); // T0 + 1100: covered already, no wait, no write
     const writes = mark.writes;
     await mark.admit();
     expect(mark.writes).toBe(writes);

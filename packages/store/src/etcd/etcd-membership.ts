@@ -1,3 +1,4 @@
+import { type Clock, PeriodicTask } from '@leasehold/domain';
 import type { Lease as EtcdLease } from 'etcd3';
 import type { Membership, NodeAnnouncement, NodeRecord, StoreMember } from '../port/membership.js';
 import type { EtcdGateway } from './etcd-gateway.js';
@@ -12,7 +13,8 @@ export interface EtcdMembershipOptions {
   readonly heartbeatMs: number;
   /** Whole seconds (an etcd lease TTL); a node that stops heartbeating drops out after this. */
   readonly ttlSeconds: number;
-  readonly now: () => number;
+  /** Paces the heartbeat and stamps the node record (`heartbeatAt`). */
+  readonly clock: Clock;
   /** Singleton tasks this node may lead. */
   readonly tasks: readonly string[];
   readonly onError?: (err: unknown) => void;
@@ -31,21 +33,22 @@ export interface EtcdMembershipOptions {
 export class EtcdMembership implements Membership {
   #lease: EtcdLease | undefined;
   #self: NodeAnnouncement | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #beating: Promise<void> | undefined;
+  readonly #beats: PeriodicTask;
   readonly #leading = new Map<string, number>();
 
-  constructor(private readonly options: EtcdMembershipOptions) {}
+  constructor(private readonly options: EtcdMembershipOptions) {
+    this.#beats = new PeriodicTask({
+      clock: options.clock,
+      intervalMs: options.heartbeatMs,
+      run: () => this.#heartbeat(),
+      onError: (err) => options.onError?.(err),
+    });
+  }
 
   async join(self: NodeAnnouncement): Promise<void> {
     this.#self = self;
-    await this.#heartbeat();
-    this.#timer = setInterval(() => {
-      this.#beating ??= this.#heartbeat().finally(() => {
-        this.#beating = undefined;
-      });
-    }, this.options.heartbeatMs);
-    this.#timer.unref();
+    this.#beats.start();
+    await this.#beats.trigger();
   }
 
   async #heartbeat(): Promise<void> {
@@ -55,7 +58,7 @@ export class EtcdMembership implements Membership {
       const lease = await this.#liveLease();
       const record: NodeRecord = {
         ...self,
-        heartbeatAt: this.options.now(),
+        heartbeatAt: this.options.clock.now(),
         leads: [...this.#leading.keys()],
       };
       await lease.put(this.options.keys.node(self.id)).value(JSON.stringify(record));
@@ -111,9 +114,7 @@ export class EtcdMembership implements Membership {
   }
 
   async leave(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#beating;
+    await this.#beats.stop();
     this.#leading.clear();
     const lease = this.#lease;
     this.#lease = undefined;
