@@ -56,9 +56,13 @@ describe('systemd units', () => {
 describe('haproxy.cfg', () => {
   it('passes `haproxy -c`', async () => {
     // Compose service names do not resolve outside compose: init-addr none lets the check pass anyway.
-    const { stdout, stderr } = await sh('haproxy', ['-c', '-f', join(repoRoot, 'deploy/haproxy/haproxy.cfg')], {
-      env: process.env,
-    });
+    const { stdout, stderr } = await sh(
+      'haproxy',
+      ['-c', '-f', join(repoRoot, 'deploy/haproxy/haproxy.cfg')],
+      {
+        env: process.env,
+      },
+    );
     expect(`${stdout}${stderr}`).toContain('Configuration file is valid');
   });
 
