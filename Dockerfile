@@ -33,7 +33,8 @@ FROM ${BASE_IMAGE}
 ENV NODE_ENV=production \
     LEASEHOLD_HOST=0.0.0.0 \
     LEASEHOLD_PORT=7300 \
-    LEASEHOLD_DATA_DIR=/data
+    LEASEHOLD_DATA_DIR=/data \
+    LEASEHOLD_DRAIN_DELAY_MS=2000
 WORKDIR /app
 # A fixed numeric user (not 0), so Kubernetes' runAsNonRoot can check it without /etc/passwd.
 COPY --from=build /out/app /app

@@ -16,6 +16,7 @@ const NUMBER_KEYS = new Set<keyof NodeConfig>([
   'auditMaxLiveEntries',
   'endedLeaseRetentionMs',
   'heartbeatIntervalMs',
+  'drainDelayMs',
   'nodeTtlSeconds',
   'etcdCallTimeoutMs',
   'leaseRateLimitPerMinute',

@@ -39,6 +39,8 @@ export interface AppDeps {
   readonly tokenCacheMs?: number;
   /** The node's metrics; a fresh set (without process metrics) when absent. */
   readonly metrics?: NodeMetrics;
+  /** True once the node drains before stopping: /readyz fails while requests are still served. */
+  readonly draining?: () => boolean;
   /** Who may read `/metrics` (default: anyone — see docs/observability.md). */
   readonly metricsScopes?: readonly RouteScope[];
 }

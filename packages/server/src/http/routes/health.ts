@@ -46,6 +46,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       },
     },
     async () => {
+      // Draining (SIGTERM): balancers and SDKs stop sending here while in-flight work still finishes.
+      if (deps.draining?.()) throw new LeaseholdError('NODE_SHUTTING_DOWN');
       await deps.store.ping();
       // Honest readiness: a node that has not finished loading its keys from the store cannot serve.
       if (!deps.keyring.loaded) deps.keyring.jwks(); // throws STORE_UNAVAILABLE until the keys are in
