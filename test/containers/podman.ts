@@ -19,7 +19,7 @@ export const REQUIRED_TOOLS: Readonly<Record<string, string>> = {
   runc: 'runc',
   'podman-compose': 'podman-compose',
   haproxy: 'haproxy',
-  kubectl: 'kubectl (kubernetes-client)',
+  kubectl: 'kubectl >= 1.27 (pkgs.k8s.io; Debian 12 has only 1.20)',
   'systemd-analyze': 'systemd',
 };
 
