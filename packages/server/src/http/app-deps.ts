@@ -41,6 +41,8 @@ export interface AppDeps {
   readonly metrics?: NodeMetrics;
   /** True once the node drains before stopping: /readyz fails while requests are still served. */
   readonly draining?: () => boolean;
+  /** Starts draining without stopping (`leasehold drain`, POST /v1/drain); undone only by a restart. */
+  readonly startDrain?: () => void;
   /** Who may read `/metrics` (default: anyone — see docs/observability.md). */
   readonly metricsScopes?: readonly RouteScope[];
 }

@@ -140,6 +140,10 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     let draining = false;
     const app = await buildApp({
       draining: () => draining,
+      startDrain: () => {
+        if (!draining) app.log.info('draining on request: /readyz fails until this node restarts');
+        draining = true;
+      },
       ...(tls ? { https: tls.server } : {}),
       peerReadings: () => probe?.readings() ?? new Map(),
       peerHosts: () => probe?.peerHosts() ?? new Set(),

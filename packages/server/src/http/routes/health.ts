@@ -66,6 +66,30 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     },
   );
 
+  app.post(
+    '/v1/drain',
+    {
+      config: { scopes: ['admin'] },
+      schema: {
+        tags: ['health'],
+        summary:
+          'Take this node out of /readyz (balancers and SDKs move away); it keeps serving until stopped',
+        description:
+          'For a planned stop or upgrade: drain, wait for the balancer to notice (docs/deploy.md), then stop ' +
+          'the node. Only a restart makes it ready again.',
+        response: {
+          202: Type.Object({ status: Type.Literal('draining'), node: Type.String() }),
+          ...problemResponses,
+        },
+      },
+    },
+    async (_request, reply) => {
+      if (!deps.startDrain) throw new LeaseholdError('INTERNAL', 'this node cannot drain');
+      deps.startDrain();
+      return reply.code(202).send({ status: 'draining' as const, node: deps.nodeId });
+    },
+  );
+
   app.get(
     '/.well-known/jwks.json',
     {
