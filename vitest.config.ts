@@ -11,6 +11,10 @@ const clusterTests = [
   'packages/dashboard/test/browser/*.test.ts',
 ];
 
+// Tests that build the container image (once, in a global setup) and run it with podman, compose, kube
+// play, haproxy and systemd-analyze: their own project, one file at a time, after the cluster tests.
+const containerTests = ['test/containers/**/*.test.ts'];
+
 export default defineConfig({
   test: {
     testTimeout: 30_000,
@@ -21,7 +25,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: ['**/node_modules/**', ...clusterTests],
+          exclude: ['**/node_modules/**', ...clusterTests, ...containerTests],
           maxWorkers: 2,
           sequence: { groupOrder: 0 },
         },
@@ -33,6 +37,18 @@ export default defineConfig({
           include: clusterTests,
           fileParallelism: false,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'containers',
+          include: containerTests,
+          globalSetup: ['test/containers/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

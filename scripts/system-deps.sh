@@ -12,7 +12,12 @@
 # ties etcd members to the test process; unshare), iproute2 and nftables (the partition tests cut links
 # inside their own network namespace), chromium (the dashboard's browser test, driven by playwright-core;
 # no browser download), prometheus (promtool checks /metrics and the alert rules), faketime (a node with
-# a shifted clock).
+# a shifted clock). The container and deployment tests (test/containers, the `containers` vitest project):
+# podman with runc and catatonit, podman-compose, the dnsname network plugin, haproxy (`haproxy -c` and the
+# compose stack) and systemd-analyze (unit verification).
+#
+# kubectl >= 1.27 (kustomize v5) is not in Debian 12 (its kubernetes-client is 1.20): it comes from
+# pkgs.k8s.io or the Google Cloud SDK repository; `check` names it separately when it is missing.
 set -euo pipefail
 
 # command-or-file:package, one per line.
@@ -28,6 +33,13 @@ requirements=(
   "chromium:chromium"
   "promtool:prometheus"
   "faketime:faketime"
+  "podman:podman"
+  "runc:runc"
+  "/usr/libexec/podman/catatonit:catatonit"
+  "podman-compose:podman-compose"
+  "/usr/lib/cni/dnsname:golang-github-containernetworking-plugin-dnsname"
+  "haproxy:haproxy"
+  "systemd-analyze:systemd"
 )
 
 missing_packages() {
@@ -43,9 +55,15 @@ missing_packages() {
 
 mode=${1:-check}
 missing=$(missing_packages)
+kubectl_note() {
+  command -v kubectl >/dev/null && return 0
+  echo "kubectl >= 1.27 is missing too (not a Debian 12 package): install it from https://pkgs.k8s.io" >&2
+  return 1
+}
+
 case $mode in
   check)
-    [[ -z $missing ]] && exit 0
+    if [[ -z $missing ]]; then kubectl_note; exit; fi
     {
       echo "npm test needs Debian packages that are not installed: $missing"
       echo "Install them with this one command, then run npm test again:"
@@ -54,6 +72,7 @@ case $mode in
       echo
       echo "(or: sudo scripts/system-deps.sh install; the list and what each is for: scripts/system-deps.sh)"
     } >&2
+    kubectl_note || true
     exit 1
     ;;
   install)
@@ -62,6 +81,7 @@ case $mode in
     apt-get update -qq
     # shellcheck disable=SC2086 # a list of package names
     apt-get install -y -qq --no-install-recommends $missing
+    kubectl_note || true
     ;;
   *)
     echo "usage: scripts/system-deps.sh check|install" >&2

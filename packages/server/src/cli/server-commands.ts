@@ -115,6 +115,10 @@ export function registerServerCommands(program: Command, license: Command): void
       print(await apiClient(opts)('DELETE', `/v1/tokens/${encodeURIComponent(id)}`)),
     );
 
+  withServer(program.command('drain'))
+    .description('take a node out of /readyz before stopping it (it keeps serving until then)')
+    .action(async (opts: Opts) => print(await apiClient(opts)('POST', '/v1/drain')));
+
   withServer(program.command('status'))
     .description("a node's health, readiness and licenses")
     .action(async (opts: Opts) => {

@@ -35,6 +35,13 @@ export const NodeConfigSchema = Type.Object(
     /** The URL peers and clients use to reach this node (default: http://host:port). */
     advertiseUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
     heartbeatIntervalMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 1000 }),
+    /**
+     * On SIGTERM the node fails /readyz for this long while still serving, so load balancers and SDKs
+     * move away before it stops (HAProxy's checks need ~1 s, Kubernetes endpoints a few; docs/deploy.md).
+     * 0 by default (a lone node and the test clusters have no one to hand over to); the image, the
+     * systemd unit and the manifests set it.
+     */
+    drainDelayMs: Type.Integer({ minimum: 0, maximum: 120_000, default: 0 }),
     /** Whole seconds: a node that stops heartbeating drops out of the cluster after this. */
     nodeTtlSeconds: Type.Integer({ minimum: 2, maximum: 600, default: 3 }),
     sqliteSynchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { default: 'FULL' }),

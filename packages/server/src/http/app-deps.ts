@@ -44,6 +44,10 @@ export interface AppDeps {
   readonly tokenCacheMs?: number;
   /** The node's metrics; a fresh set (without process metrics) when absent. */
   readonly metrics?: NodeMetrics;
+  /** True once the node drains before stopping: /readyz fails while requests are still served. */
+  readonly draining?: () => boolean;
+  /** Starts draining without stopping (`leasehold drain`, POST /v1/drain); undone only by a restart. */
+  readonly startDrain?: () => void;
   /** Who may read `/metrics` (default: anyone — see docs/observability.md). */
   readonly metricsScopes?: readonly RouteScope[];
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Server as TlsServer } from 'node:tls';
 import { type Clock, type LeaseholdError, systemClock } from '@leasehold/domain';
 import {
@@ -136,7 +137,13 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       processMetrics: true,
     });
     let probe: PeerProbe | undefined;
+    let draining = false;
     const app = await buildApp({
+      draining: () => draining,
+      startDrain: () => {
+        if (!draining) app.log.info('draining on request: /readyz fails until this node restarts');
+        draining = true;
+      },
       ...(tls ? { https: tls.server } : {}),
       peerReadings: () => probe?.readings() ?? new Map(),
       peerHosts: () => probe?.peerHosts() ?? new Set(),
@@ -261,6 +268,16 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       store,
       ready: bootstrap,
       async close() {
+        // Drain first: /readyz fails at once, everything else is served as before until the delay ends,
+        // so balancers (HAProxy fall 2 x 500 ms) and SDKs move to other nodes before this one stops.
+        draining = true;
+        if (config.drainDelayMs > 0) {
+          app.log.info(
+            { drainDelayMs: config.drainDelayMs },
+            'draining: /readyz fails before the node stops',
+          );
+          await delay(config.drainDelayMs);
+        }
         closed = true;
         await bootstrap.catch(() => undefined);
         await sweeper.stop();

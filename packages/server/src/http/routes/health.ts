@@ -46,6 +46,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       },
     },
     async () => {
+      // Draining (SIGTERM): balancers and SDKs stop sending here while in-flight work still finishes.
+      if (deps.draining?.()) throw new LeaseholdError('NODE_SHUTTING_DOWN');
       await deps.store.ping();
       // Honest readiness: a node that has not finished loading its keys from the store cannot serve.
       if (!deps.keyring.loaded) deps.keyring.jwks(); // throws STORE_UNAVAILABLE until the keys are in
@@ -61,6 +63,30 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
         );
       }
       return { status: 'ready' as const, store: deps.store.backend };
+    },
+  );
+
+  app.post(
+    '/v1/drain',
+    {
+      config: { scopes: ['admin'] },
+      schema: {
+        tags: ['health'],
+        summary:
+          'Take this node out of /readyz (balancers and SDKs move away); it keeps serving until stopped',
+        description:
+          'For a planned stop or upgrade: drain, wait for the balancer to notice (docs/deploy.md), then stop ' +
+          'the node. Only a restart makes it ready again.',
+        response: {
+          202: Type.Object({ status: Type.Literal('draining'), node: Type.String() }),
+          ...problemResponses,
+        },
+      },
+    },
+    async (_request, reply) => {
+      if (!deps.startDrain) throw new LeaseholdError('INTERNAL', 'this node cannot drain');
+      deps.startDrain();
+      return reply.code(202).send({ status: 'draining' as const, node: deps.nodeId });
     },
   );
 
