@@ -26,6 +26,7 @@ const POLICY: Readonly<Record<string, readonly Caller[]>> = {
   'GET /v1/licenses': READ,
   'GET /v1/licenses/:id': READ,
   'POST /v1/licenses/:id/revoke': ADMIN,
+  'POST /v1/drain': ADMIN,
   'POST /v1/leases': LEASE,
   'POST /v1/leases/:id/renew': LEASE,
   'DELETE /v1/leases/:id': LEASE,

@@ -5,6 +5,8 @@ import type { AppDeps } from '../app-deps.js';
 import { problemResponses } from '../schemas.js';
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  /** Set by POST /v1/drain when no node hook is given (deps.startDrain); a restart undoes it. */
+  let drainedHere = false;
   const startedAt = deps.clock.monotonic();
 
   app.get(
@@ -47,7 +49,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     },
     async () => {
       // Draining (SIGTERM): balancers and SDKs stop sending here while in-flight work still finishes.
-      if (deps.draining?.()) throw new LeaseholdError('NODE_SHUTTING_DOWN');
+      if (drainedHere || deps.draining?.()) throw new LeaseholdError('NODE_SHUTTING_DOWN');
       await deps.store.ping();
       // Honest readiness: a node that has not finished loading its keys from the store cannot serve.
       if (!deps.keyring.loaded) deps.keyring.jwks(); // throws STORE_UNAVAILABLE until the keys are in
@@ -84,8 +86,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
       },
     },
     async (_request, reply) => {
-      if (!deps.startDrain) throw new LeaseholdError('INTERNAL', 'this node cannot drain');
-      deps.startDrain();
+      // An app without a node around it (embedded in a test or another server) drains by itself.
+      if (deps.startDrain) deps.startDrain();
+      else drainedHere = true;
       return reply.code(202).send({ status: 'draining' as const, node: deps.nodeId });
     },
   );
