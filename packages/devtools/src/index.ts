@@ -1,8 +1,10 @@
 /**
- * `@leasehold/devtools`: real etcd for Leasehold's tests and developer cluster. Nothing is mocked: members
- * are etcd 3.5 processes on loopback (fetched by `scripts/fetch-etcd.sh`), driven through etcd's HTTP
- * JSON gateway, so this package needs no gRPC. It also makes the development PKI (`certs/`): a CA and
- * node, client and etcd certificates, used by the TLS harness, the dev cluster and `leasehold certs`.
+ * `@leasehold/devtools`: the test-and-bench kit and the developer cluster. Real etcd (etcd 3.5 processes on
+ * loopback, fetched by `scripts/fetch-etcd.sh`, driven through etcd's HTTP JSON gateway, so no gRPC), real
+ * `leasehold serve` processes (`spawnNode`, `NodeProcess`, `DevCluster` behind `leasehold dev cluster`),
+ * the vendor-key and license fixture (`makeVendor`, `issueTestLicense`, `startVendorCluster`) and the one
+ * bounded wait (`pollUntil`). It also makes the development PKI (`certs/`): a CA and node, client and etcd
+ * certificates, used by the TLS harness, the dev cluster and `leasehold certs`.
  *
  * @packageDocumentation
  */
@@ -24,6 +26,12 @@ export {
   type Validity,
 } from './certs/issue.js';
 export { type TlsClientCredentials, tlsFetch } from './certs/tls-fetch.js';
+export {
+  DevCluster,
+  type DevClusterOptions,
+  type DevClusterTls,
+} from './dev-cluster/dev-cluster.js';
+export { startVendorCluster } from './dev-cluster/start-vendor-cluster.js';
 export { DevtoolsError, type DevtoolsErrorCode } from './errors.js';
 export type { EtcdClusterOptions } from './etcd/cluster-options.js';
 export { EtcdCluster, type EtcdKillSignal, type EtcdMemberRef } from './etcd/etcd-cluster.js';
@@ -48,3 +56,14 @@ export {
   type LocateEtcdOptions,
   locateEtcd,
 } from './etcd/locate-etcd.js';
+export { type PollOptions, pollUntil } from './lib/poll.js';
+export { leaseholdBin } from './node/leasehold-bin.js';
+export {
+  NodeProcess,
+  type NodeProcessOptions,
+  type NodeReadiness,
+  type NodeState,
+} from './node/node-process.js';
+export { spawnNode } from './node/spawn-node.js';
+export { makeVendor, type Vendor } from './vendor/make-vendor.js';
+export { issueTestLicense, testLicenseClaims } from './vendor/test-license.js';

@@ -1,10 +1,9 @@
 export { segmentName, writeSegment } from './audit/archive-segment.js';
 export { exportAuditLines } from './audit/audit-export.js';
 export { AuditKeeper, type AuditKeeperOptions } from './audit/audit-keeper.js';
+export { LEASEHOLD_BIN } from './cli/bin-path.js';
 export { type NodeConfig, NodeConfigSchema } from './config/config-schema.js';
 export { ConfigError, loadConfig } from './config/load-config.js';
-export { DevCluster, type DevClusterOptions } from './dev/dev-cluster.js';
-export { LEASEHOLD_BIN, NodeProcess, type NodeState } from './dev/node-process.js';
 export { buildApp, LOG_REDACT, type RouteSummary } from './http/app.js';
 export type { AppDeps } from './http/app-deps.js';
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits/http-limits.js';

@@ -1,7 +1,8 @@
 import { type ClientEvents, createClient, type LeaseholdClient } from '@leasehold/client';
 import { FaultProxy } from '@leasehold/client/testing';
+import { pollUntil } from '@leasehold/devtools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RealCluster, startRealCluster, waitFor } from '../support/dev-cluster.js';
+import { type RealCluster, startRealCluster } from '../support/dev-cluster.js';
 
 /**
  * Offline grace against a real 3-node cluster: a TCP fault proxy in front of each node blackholes them
@@ -45,15 +46,19 @@ describe('offline grace on a real cluster behind a blackhole', () => {
     const lease = await client.checkout('app');
     const firstId = lease.id;
     expect(lease.claims.grace).toBe(GRACE);
-    await waitFor('a first renewal', () => events.some((e) => e.event === 'renewed'), 10_000);
+    await pollUntil(() => events.some((e) => e.event === 'renewed'), {
+      what: 'a first renewal',
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
 
     // Cut every node off, right after a renewal.
     const renewals = events.filter((e) => e.event === 'renewed').length;
-    await waitFor(
-      'the next renewal',
-      () => events.filter((e) => e.event === 'renewed').length > renewals,
-      10_000,
-    );
+    await pollUntil(() => events.filter((e) => e.event === 'renewed').length > renewals, {
+      what: 'the next renewal',
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
     for (const proxy of proxies) proxy.mode = 'blackhole';
     const cutAt = Date.now();
     const { exp, grace } = lease.claims;
@@ -61,13 +66,12 @@ describe('offline grace on a real cluster behind a blackhole', () => {
 
     // Sample the hot path every 20 ms until the lease is lost.
     const samples: { at: number; entitled: boolean }[] = [];
-    await waitFor(
-      'the lease to be lost',
+    await pollUntil(
       () => {
         samples.push({ at: Date.now(), entitled: client?.isEntitled('app') ?? false });
         return events.some((e) => e.event === 'lost');
       },
-      (TTL + GRACE + 5) * 1000,
+      { what: 'the lease to be lost', timeoutMs: (TTL + GRACE + 5) * 1000, intervalMs: 20 },
     );
     const lostAt = events.find((e) => e.event === 'lost')?.at ?? 0;
     const degradedAt = events.find((e) => e.event === 'degraded')?.at ?? 0;
@@ -96,7 +100,11 @@ describe('offline grace on a real cluster behind a blackhole', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     for (const proxy of proxies) proxy.mode = 'pass';
     const backAt = Date.now();
-    await waitFor('the lease to be restored', () => events.some((e) => e.event === 'restored'), 15_000);
+    await pollUntil(() => events.some((e) => e.event === 'restored'), {
+      what: 'the lease to be restored',
+      timeoutMs: 15_000,
+      intervalMs: 20,
+    });
     const restored = events.find((e) => e.event === 'restored');
     expect(restored?.payload).toMatchObject({ replaced: true });
     expect(events.find((e) => e.event === 'replaced')?.payload).toMatchObject({ previousId: firstId });

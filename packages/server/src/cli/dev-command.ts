@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DevCluster } from '../dev/dev-cluster.js';
+import { loadDevCluster } from './load-dev-cluster.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -26,6 +26,7 @@ export function registerDev(program: Command): void {
         tls?: boolean;
       }) => {
         if (![1, 3, 5].includes(opts.etcd)) throw new Error('--etcd must be 1, 3 or 5 (an odd quorum)');
+        const DevCluster = await loadDevCluster();
         const cluster = await DevCluster.start({
           nodes: opts.nodes,
           etcdMembers: opts.etcd as 1 | 3 | 5,

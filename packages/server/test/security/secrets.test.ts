@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { leaseholdBin } from '@leasehold/devtools';
 import { type LeaseholdError, ManualClock } from '@leasehold/domain';
-import { KEK_FILE, LEASEHOLD_BIN, LOG_REDACT, loadConfig, resolveKek, startNode } from '@leasehold/server';
+import { KEK_FILE, LOG_REDACT, loadConfig, resolveKek, startNode } from '@leasehold/server';
 import { kekFingerprint, SqliteStore } from '@leasehold/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, makeTestApp, T0, type TestApp } from '../helpers/test-app.js';
@@ -128,7 +129,7 @@ describe('key-encryption key at start', () => {
     const newKek = join(tempDir(), 'new.kek');
     writeFileSync(newKek, `${Buffer.alloc(32, 7).toString('base64')}\n`);
     const { stdout } = await run(process.execPath, [
-      LEASEHOLD_BIN,
+      leaseholdBin(),
       'kek',
       'rotate',
       '--new',
@@ -138,7 +139,7 @@ describe('key-encryption key at start', () => {
     ]);
     expect(stdout).toContain(kekFingerprint(Buffer.alloc(32, 7)));
     const wrong = await run(process.execPath, [
-      LEASEHOLD_BIN,
+      leaseholdBin(),
       'kek',
       'rotate',
       '--new',

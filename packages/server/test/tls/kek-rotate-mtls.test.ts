@@ -3,8 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EtcdCluster, initCertificateAuthority } from '@leasehold/devtools';
-import { LEASEHOLD_BIN } from '@leasehold/server';
+import { EtcdCluster, initCertificateAuthority, leaseholdBin } from '@leasehold/devtools';
 import { EtcdStore } from '@leasehold/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -47,7 +46,7 @@ describe('leasehold kek rotate against etcd with client certificate auth', () =>
       spawnSync(
         process.execPath,
         [
-          LEASEHOLD_BIN,
+          leaseholdBin(),
           'kek',
           'rotate',
           '--old',

@@ -5,9 +5,10 @@ import {
   type CertificateAndKey,
   createCertificateAuthority,
   issueCertificate,
+  type NodeProcess,
+  spawnNode,
   tlsFetch,
 } from '@leasehold/devtools';
-import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 
 const DAY = 86_400_000;
 
@@ -62,9 +63,7 @@ export async function makeTestPki(dir: string): Promise<TestPki> {
   return { ...pki, files };
 }
 
-export interface TlsNode extends NodeProcess {
-  readonly port: number;
-}
+export type TlsNode = NodeProcess & { readonly port: number };
 
 /** Starts `leasehold serve` with TLS and waits for /readyz over HTTPS (with the peer certificate). */
 export async function spawnTlsNode(
@@ -73,8 +72,14 @@ export async function spawnTlsNode(
   env: Record<string, string> = {},
 ): Promise<TlsNode> {
   const check = tlsFetch({ ca: pki.ca.certPem, cert: pki.peer.certPem, key: pki.peer.keyPem });
-  const node = await spawnNode(args, env, (url) => check(url));
-  return { ...node, port: Number(new URL(node.url).port) };
+  const node = await spawnNode({
+    args: ['--log-level', 'warn', ...args],
+    env,
+    readiness: 'readyz',
+    fetch: check,
+    startTimeoutMs: 15_000,
+  });
+  return Object.assign(node, { port: Number(new URL(node.url).port) });
 }
 
 /** What one HTTPS GET ended in: the status, or the error code of a failed connection or handshake. */
