@@ -16,7 +16,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { makeVendor, spawnNode } from '@leasehold/devtools';
+import { makeVendor, pollUntil, spawnNode } from '@leasehold/devtools';
 import autocannon from 'autocannon';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -151,20 +151,21 @@ async function stopChild(proc) {
 }
 
 async function waitReady(proc, url) {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
-      throw new Error(`${proc.name} exited during start-up:\n${proc.tail.join('\n')}`);
-    }
-    try {
-      const res = await fetch(url);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${proc.name} not ready after 20 s:\n${proc.tail.join('\n')}`);
+  const { child } = proc;
+  await pollUntil(
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`${proc.name} exited during start-up`);
+      }
+      return fetch(url).then(
+        (res) => res.ok,
+        () => false, // not listening yet
+      );
+    },
+    { what: `${proc.name} to answer ${url}`, timeoutMs: 20_000, intervalMs: 100 },
+  ).catch((err) => {
+    throw new Error(`${err.message}\n${proc.tail.join('\n')}`);
+  });
 }
 
 function rssKb(pid) {
