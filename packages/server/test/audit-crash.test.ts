@@ -3,8 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { leaseholdBin, makeVendor, type NodeProcess, spawnNode } from '@leasehold/devtools';
+import { leaseholdBin, makeVendor, type NodeProcess } from '@leasehold/devtools';
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSqliteNode } from './helpers/sqlite-node.js';
 import { ADMIN_TOKEN } from './helpers/test-app.js';
 
 const run = promisify(execFile);
@@ -48,25 +49,11 @@ describe('audit trail across SIGKILL, through the CLI', () => {
   it('reports a SIGKILL mid-append as an unsealed tail and tampering at its index', async () => {
     const vendor = await makeVendor(Date.now());
     vendor.writePublicKey(dir);
-    const args = [
-      '--port',
-      '0',
-      '--data-dir',
-      join(dir, 'data'),
-      '--vendor-key',
-      join(dir, 'vendor.pub.pem'),
-    ];
     const env = {
-      LEASEHOLD_ADMIN_TOKEN: ADMIN_TOKEN,
       LEASEHOLD_AUDIT_SEAL_INTERVAL_MS: '1500',
       LEASEHOLD_AUDIT_CHECKPOINT_INTERVAL_MS: '300',
     };
-    node = await spawnNode({
-      args: ['--log-level', 'warn', ...args],
-      env,
-      readiness: 'readyz',
-      startTimeoutMs: 15_000,
-    });
+    node = await spawnSqliteNode(dir, env);
     const license = await vendor.issue({
       features: { solver: { seats: 1000 } },
       lease: { ttl: 3600, grace: 0, policy: 'strict' },
@@ -129,12 +116,7 @@ describe('audit trail across SIGKILL, through the CLI', () => {
     expect(granted.size).toBeGreaterThan(20);
 
     // Restart with sealing far off, so what the crash left pending stays visible to the export.
-    node = await spawnNode({
-      args: ['--log-level', 'warn', ...args],
-      env: { ...env, LEASEHOLD_AUDIT_SEAL_INTERVAL_MS: '60000' },
-      readiness: 'readyz',
-      startTimeoutMs: 15_000,
-    });
+    node = await spawnSqliteNode(dir, { ...env, LEASEHOLD_AUDIT_SEAL_INTERVAL_MS: '60000' });
     const exported = join(dir, 'export.ndjson');
     const exportRun = await leasehold([
       'audit',

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeVendor, type NodeProcess, spawnNode } from '@leasehold/devtools';
+import { makeVendor, type NodeProcess } from '@leasehold/devtools';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSqliteNode } from './helpers/sqlite-node.js';
 import { ADMIN_TOKEN } from './helpers/test-app.js';
 
 /**
@@ -27,21 +28,7 @@ describe('SIGKILL during checkouts', () => {
   it('keeps every acknowledged lease and never exceeds the seat count', async () => {
     const vendor = await makeVendor(Date.now());
     vendor.writePublicKey(dir);
-    const args = [
-      '--port',
-      '0',
-      '--data-dir',
-      join(dir, 'data'),
-      '--vendor-key',
-      join(dir, 'vendor.pub.pem'),
-    ];
-    const env = { LEASEHOLD_ADMIN_TOKEN: ADMIN_TOKEN };
-    node = await spawnNode({
-      args: ['--log-level', 'warn', ...args],
-      env,
-      readiness: 'readyz',
-      startTimeoutMs: 15_000,
-    });
+    node = await spawnSqliteNode(dir);
     const license = await vendor.issue({
       features: { solver: { seats: SEATS } },
       lease: { ttl: 3600, grace: 0, policy: 'strict' },
@@ -106,12 +93,7 @@ describe('SIGKILL during checkouts', () => {
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
       db.close();
 
-      node = await spawnNode({
-        args: ['--log-level', 'warn', ...args],
-        env,
-        readiness: 'readyz',
-        startTimeoutMs: 15_000,
-      });
+      node = await spawnSqliteNode(dir);
       const leases = (await (await fetch(`${node.url}/v1/leases`, { headers: auth })).json()) as {
         leases: { id: string; requestId: string }[];
       };

@@ -4,9 +4,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeVendor, type NodeProcess, spawnNode } from '@leasehold/devtools';
+import { makeVendor, type NodeProcess } from '@leasehold/devtools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { spawnSqliteNode } from '../helpers/sqlite-node.js';
 import { ADMIN_TOKEN } from '../helpers/test-app.js';
 import { families, parseExposition, sampleValue } from './exposition.js';
 
@@ -49,21 +50,7 @@ describe('a live node and deploy/monitoring', () => {
   beforeAll(async () => {
     const vendor = await makeVendor(Date.now());
     vendor.writePublicKey(dir);
-    node = await spawnNode({
-      args: [
-        '--log-level',
-        'warn',
-        '--port',
-        '0',
-        '--data-dir',
-        join(dir, 'data'),
-        '--vendor-key',
-        join(dir, 'vendor.pub.pem'),
-      ],
-      env: { LEASEHOLD_ADMIN_TOKEN: ADMIN_TOKEN },
-      readiness: 'readyz',
-      startTimeoutMs: 15_000,
-    });
+    node = await spawnSqliteNode(dir);
     const call = (method: string, path: string, body?: unknown) =>
       fetch(`${node.url}${path}`, {
         method,
