@@ -20,18 +20,16 @@
 import { fork } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { subscribe } from 'node:diagnostics_channel';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, DIAGNOSTICS_CHANNELS, nodeFetch, verifyLeaseToken } from '@leasehold/client';
+// The SDK's internal seam, for the comparison of the two signature verifiers only.
+import { joseVerifier, verifyLeaseTokenWith } from '@leasehold/client/internal';
 import { FakeCluster } from '@leasehold/client/testing';
-import { generateKeyPairPems, importPrivateKey, issueLicense } from '@leasehold/domain';
-import { DevCluster } from '@leasehold/server/internal';
-// Internal modules, for the comparison of the two signature verifiers only.
-import { joseVerifier } from '../packages/client/dist/token/jws.js';
-import { verifyLeaseTokenWith } from '../packages/client/dist/token/verify-lease-token.js';
+import { startVendorCluster } from '@leasehold/devtools';
 
 const VERIFY_MS = Number(process.env.BENCH_VERIFY_MS ?? 3000);
 const RENEWALS = Number(process.env.BENCH_RENEWALS ?? 2000);
@@ -139,17 +137,11 @@ async function main() {
   // --- cluster --------------------------------------------------------------------------------------------
 
   async function startCluster() {
-    const vendor = await generateKeyPairPems('sig');
-    writeFileSync(join(dir, 'vendor.pub.pem'), vendor.publicPem);
-    cluster = await DevCluster.start({
-      nodes: 3,
-      etcdMembers: 3,
-      dataDir: join(dir, 'cluster'),
-      vendorKeys: [join(dir, 'vendor.pub.pem')],
-      fresh: true,
+    let vendor;
+    ({ cluster, vendor } = await startVendorCluster(dir, {
       // The load comes through one client token per license: keep its per-node rate limit out of the way.
       nodeEnv: { LEASEHOLD_LEASE_RATE_LIMIT_PER_MINUTE: '1000000000' },
-    });
+    }));
     const url = cluster.urls()[0];
     const admin = async (method, path, body) => {
       const res = await fetch(`${url}${path}`, {
@@ -161,7 +153,6 @@ async function main() {
       return res.json();
     };
     const now = Math.floor(Date.now() / 1000);
-    const vendorKey = await importPrivateKey(vendor.privatePem);
     // Two licenses: TTL 5 s (renewals every ~1.7 s) for the SIGKILL phase, and TTL 1 h for the CPU phase,
     // whose round robin over 1,200 leases takes longer than 5 s.
     const tokens = {};
@@ -169,20 +160,15 @@ async function main() {
       ['lic-bench', 5],
       ['lic-bench-long', 3600],
     ]) {
-      const license = await issueLicense(
-        {
-          lid,
-          ver: 1,
-          customer: 'bench',
-          product: 'bench',
-          features: { f: { seats: 10_000 } },
-          iat: now,
-          nbf: now - 60,
-          exp: now + 86_400,
-          lease: { ttl, grace: 5, policy: 'strict' },
-        },
-        vendorKey,
-      );
+      const license = await vendor.issue({
+        lid,
+        customer: 'bench',
+        product: 'bench',
+        features: { f: { seats: 10_000 } },
+        iat: now,
+        exp: now + 86_400,
+        lease: { ttl, grace: 5, policy: 'strict' },
+      });
       await admin('POST', '/v1/licenses', { license });
       tokens[lid] = (await admin('POST', '/v1/tokens', { scope: 'client', license: lid, name: lid })).token;
     }

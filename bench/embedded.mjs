@@ -9,18 +9,17 @@
 // bench/bare-fastify.mjs); this process only generates load with autocannon and reads /proc.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { generateKeyPairPems, importPrivateKey, issueLicense } from '@leasehold/domain';
+import { makeVendor, pollUntil, spawnNode } from '@leasehold/devtools';
 import autocannon from 'autocannon';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const LEASEHOLD_BIN = join(ROOT, 'packages/server/bin/leasehold.js');
 const BARE_FASTIFY = join(ROOT, 'bench/bare-fastify.mjs');
 const require = createRequire(import.meta.url);
 const serverRequire = createRequire(join(ROOT, 'packages/server/package.json'));
@@ -72,13 +71,16 @@ const LEASE_TTL_S = 3600;
 // Child processes and clean-up -------------------------------------------------------------------------
 
 const children = new Set();
+/** Leasehold nodes (the kit's NodeProcess): their child processes are killed with the others. */
+const nodes = new Set();
 let workDir;
 
 function cleanupSync() {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of [...children, ...[...nodes].map((n) => n.child)]) {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   children.clear();
+  nodes.clear();
   if (workDir && existsSync(workDir)) rmSync(workDir, { recursive: true, force: true });
 }
 
@@ -128,6 +130,14 @@ function startChild(name, args, env = {}) {
   return { name, child, tail, problems };
 }
 
+/** SIGTERM, then SIGKILL after 5 s. */
+async function stopNode(node) {
+  const stopped = node.kill('SIGTERM');
+  const timer = sleep(5000).then(() => 'timeout');
+  if ((await Promise.race([stopped, timer])) === 'timeout') await node.kill('SIGKILL');
+  nodes.delete(node);
+}
+
 async function stopChild(proc) {
   const { child } = proc;
   if (child.exitCode !== null || child.signalCode !== null) return;
@@ -141,20 +151,21 @@ async function stopChild(proc) {
 }
 
 async function waitReady(proc, url) {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
-      throw new Error(`${proc.name} exited during start-up:\n${proc.tail.join('\n')}`);
-    }
-    try {
-      const res = await fetch(url);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${proc.name} not ready after 20 s:\n${proc.tail.join('\n')}`);
+  const { child } = proc;
+  await pollUntil(
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`${proc.name} exited during start-up`);
+      }
+      return fetch(url).then(
+        (res) => res.ok,
+        () => false, // not listening yet
+      );
+    },
+    { what: `${proc.name} to answer ${url}`, timeoutMs: 20_000, intervalMs: 100 },
+  ).catch((err) => {
+    throw new Error(`${err.message}\n${proc.tail.join('\n')}`);
+  });
 }
 
 function rssKb(pid) {
@@ -167,11 +178,10 @@ function rssKb(pid) {
 
 async function startLeasehold(name, dataDir, vendorKeyPath) {
   const port = await freePort();
-  const proc = startChild(
+  const node = await spawnNode({
     name,
-    [
-      LEASEHOLD_BIN,
-      'serve',
+    url: `http://127.0.0.1:${port}`,
+    args: [
       '--port',
       String(port),
       '--data-dir',
@@ -181,7 +191,7 @@ async function startLeasehold(name, dataDir, vendorKeyPath) {
       '--log-level',
       'warn',
     ],
-    {
+    env: {
       LEASEHOLD_ADMIN_TOKEN: ADMIN_TOKEN,
       LEASEHOLD_SQLITE_SYNCHRONOUS: SETTINGS.synchronous,
       // The load comes through one client token per license; its rate limit (12,000/min by default) would
@@ -191,10 +201,17 @@ async function startLeasehold(name, dataDir, vendorKeyPath) {
       // A given key-encryption key: no "generated beside the data" warning in the output.
       LEASEHOLD_KEK: randomBytes(32).toString('base64'),
     },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  await waitReady(proc, `${url}/healthz`);
-  return { ...proc, url };
+  });
+  nodes.add(node);
+  return node;
+}
+
+/** Pino lines at warn (40) or above in a node's output: it logs nothing else at --log-level warn. */
+function problemsOf(node) {
+  return node
+    .output()
+    .split('\n')
+    .filter((line) => /"level":\s*(4|5|6)0\b/.test(line));
 }
 
 async function api(node, method, path, token, body) {
@@ -222,22 +239,17 @@ async function expectStatus(promise, expected, what) {
  * Issues a license whose features each have SEATS seats (one seat pool per feature), installs it, and
  * returns a client token bound to it. Checkouts go round-robin over the features.
  */
-async function installLicense(node, vendorKey, lid, features) {
+async function installLicense(node, vendor, lid, features) {
   const now = Math.floor(Date.now() / 1000);
-  const file = await issueLicense(
-    {
-      lid,
-      ver: 1,
-      customer: 'Bench Corp',
-      product: 'bench',
-      features: Object.fromEntries(features.map((f) => [f, { seats: SEATS }])),
-      iat: now,
-      nbf: now - 60,
-      exp: now + 7 * 86_400,
-      lease: { ttl: LEASE_TTL_S, grace: 0, policy: 'strict' },
-    },
-    vendorKey,
-  );
+  const file = await vendor.issue({
+    lid,
+    customer: 'Bench Corp',
+    product: 'bench',
+    features: Object.fromEntries(features.map((f) => [f, { seats: SEATS }])),
+    iat: now,
+    exp: now + 7 * 86_400,
+    lease: { ttl: LEASE_TTL_S, grace: 0, policy: 'strict' },
+  });
   await expectStatus(
     api(node, 'POST', '/v1/licenses', ADMIN_TOKEN, { license: file }),
     201,
@@ -409,10 +421,8 @@ async function main() {
   const started = Date.now();
   workDir = mkdtempSync(join(tmpdir(), 'leasehold-bench-'));
 
-  const vendor = await generateKeyPairPems('sig');
-  const vendorKeyPath = join(workDir, 'vendor.pub.pem');
-  writeFileSync(vendorKeyPath, vendor.publicPem);
-  const vendorKey = await importPrivateKey(vendor.privatePem, 'sig');
+  const vendor = await makeVendor();
+  const vendorKeyPath = vendor.writePublicKey(workDir);
 
   log('Leasehold embedded-node benchmark');
   log(
@@ -442,9 +452,9 @@ async function main() {
   // (see README), so every run starts from the same empty pool and runs stay comparable.
   const checkoutLicenses = [];
   for (let i = 0; i <= SETTINGS.runs; i++) {
-    checkoutLicenses.push(await installLicense(node, vendorKey, `bench-checkout-${i}`, ['checkout']));
+    checkoutLicenses.push(await installLicense(node, vendor, `bench-checkout-${i}`, ['checkout']));
   }
-  const renewLicense = await installLicense(node, vendorKey, 'bench-renew', ['renew']);
+  const renewLicense = await installLicense(node, vendor, 'bench-renew', ['renew']);
   const pool = {
     license: renewLicense,
     ids: await checkoutMany(node, renewLicense, SETTINGS.renewPool, SETTINGS.fillConcurrency),
@@ -477,9 +487,9 @@ async function main() {
         `renewals ${int(r.rate)}/s p99 ${ms(r.p99)} ms${extra(r)}`,
     );
   }
-  const throughputRss = rssKb(node.child.pid);
-  const problems = [...node.problems];
-  await stopChild(node);
+  const throughputRss = rssKb(node.pid);
+  const problems = problemsOf(node);
+  await stopNode(node);
   await stopChild(bare);
 
   // Memory ---------------------------------------------------------------------------------------------
@@ -490,22 +500,22 @@ async function main() {
   // live seats in a pool, and filling one pool to 10,000 takes minutes with synchronous=FULL. Memory per
   // lease is the same either way; BENCH_MEMORY_POOLS=1 measures the single-pool case.
   const memFeatures = Array.from({ length: SETTINGS.memoryPools }, (_, i) => `memory-${i}`);
-  const memLicense = await installLicense(memNode, vendorKey, 'bench-memory', memFeatures);
+  const memLicense = await installLicense(memNode, vendor, 'bench-memory', memFeatures);
   await sleep(1000);
-  const before = rssKb(memNode.child.pid);
+  const before = rssKb(memNode.pid);
   const fillStart = Date.now();
   await checkoutMany(memNode, memLicense, SETTINGS.memoryLeases, SETTINGS.fillConcurrency);
   const fillSeconds = (Date.now() - fillStart) / 1000;
   await sleep(1000);
-  const after = rssKb(memNode.child.pid);
+  const after = rssKb(memNode.pid);
   const usage = await expectStatus(
     api(memNode, 'GET', `/v1/licenses/${memLicense.lid}`, ADMIN_TOKEN),
     200,
     'read license',
   );
   const activeLeases = usage.entitlements.reduce((sum, e) => sum + e.inUse, 0);
-  problems.push(...memNode.problems);
-  await stopChild(memNode);
+  problems.push(...problemsOf(memNode));
+  await stopNode(memNode);
 
   // Report ---------------------------------------------------------------------------------------------
   const bareAgg = aggregate(results.bare);

@@ -10,12 +10,11 @@
 //    two successful calls, minus the 20 ms pacing: failed calls and slow calls both count.
 // Medians of BENCH_RUNS runs are printed; the machine is noisy (2 cores shared with the load generator).
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { generateKeyPairPems, importPrivateKey, issueLicense } from '@leasehold/domain';
-import { DevCluster } from '@leasehold/server/internal';
+import { issueTestLicense, startVendorCluster } from '@leasehold/devtools';
 import autocannon from 'autocannon';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
@@ -37,20 +36,15 @@ process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
 
 async function license(vendorKey, lid, seats, ttl = 3600) {
   const now = Math.floor(Date.now() / 1000);
-  return issueLicense(
-    {
-      lid,
-      ver: 1,
-      customer: 'bench',
-      product: 'bench',
-      features: { f: { seats } },
-      iat: now,
-      nbf: now - 60,
-      exp: now + 86_400,
-      lease: { ttl, grace: 0, policy: 'strict' },
-    },
-    vendorKey,
-  );
+  return issueTestLicense(vendorKey, {
+    lid,
+    customer: 'bench',
+    product: 'bench',
+    features: { f: { seats } },
+    iat: now,
+    exp: now + 86_400,
+    lease: { ttl, grace: 0, policy: 'strict' },
+  });
 }
 
 async function install(url, token, file) {
@@ -210,16 +204,9 @@ async function outage(urls, token, lid, fault) {
 
 async function main() {
   const started = performance.now();
-  const pems = await generateKeyPairPems('sig');
-  const vendorKey = await importPrivateKey(pems.privatePem);
-  writeFileSync(join(dir, 'vendor.pub.pem'), pems.publicPem);
-  cluster = await DevCluster.start({
-    nodes: 3,
-    etcdMembers: 3,
-    dataDir: join(dir, 'cluster'),
-    vendorKeys: [join(dir, 'vendor.pub.pem')],
-    fresh: true,
-  });
+  const vendorCluster = await startVendorCluster(dir);
+  cluster = vendorCluster.cluster;
+  const vendorKey = vendorCluster.vendor.key;
   const urls = cluster.urls();
   const token = cluster.adminToken;
   log('Leasehold HA benchmark');

@@ -9,13 +9,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  generateKeyPairPems,
-  importPrivateKey,
-  importPublicKey,
-  issueLicense,
-  systemClock,
-} from '@leasehold/domain';
+import { makeVendor } from '@leasehold/devtools';
+import { systemClock } from '@leasehold/domain';
 import { buildApp, ClusterKeyring, ensureAdminToken, NodeMetrics } from '@leasehold/server/internal';
 import { SqliteStore } from '@leasehold/store';
 
@@ -36,8 +31,7 @@ async function makeNode(label, metricsClass) {
   const kek = createHash('sha256').update(`bench ${label}`).digest();
   const store = new SqliteStore({ path: join(dir, 'leasehold.db'), kek, synchronous: 'NORMAL' });
   const clock = systemClock;
-  const pems = await generateKeyPairPems('sig');
-  const vendorKey = await importPublicKey(pems.publicPem);
+  const vendor = await makeVendor();
   const keyring = await ClusterKeyring.load(store, clock.now());
   await ensureAdminToken(store, dir, ADMIN, clock, randomUUID);
   const metrics = new metricsClass({ nodeId: label, version: 'bench', store: 'sqlite', clock });
@@ -45,27 +39,20 @@ async function makeNode(label, metricsClass) {
     store,
     clock,
     keyring,
-    licenseKeys: { vendorKeys: new Map([[vendorKey.kid, vendorKey]]) },
+    licenseKeys: { vendorKeys: new Map([[vendor.publicKey.kid, vendor.publicKey]]) },
     newId: randomUUID,
     nodeId: label,
     version: 'bench',
     metrics,
   });
-  const now = Math.floor(Date.now() / 1000);
-  const license = await issueLicense(
-    {
-      lid: 'bench',
-      ver: 1,
-      customer: 'Bench',
-      product: 'bench',
-      features: { solver: { seats: 1_000_000 } },
-      iat: now - 60,
-      nbf: now - 60,
-      exp: now + 86_400,
-      lease: { ttl: 3600, grace: 0, policy: 'strict' },
-    },
-    await importPrivateKey(pems.privatePem),
-  );
+  const license = await vendor.issue({
+    lid: 'bench',
+    customer: 'Bench',
+    product: 'bench',
+    features: { solver: { seats: 1_000_000 } },
+    exp: Math.floor(Date.now() / 1000) + 86_400,
+    lease: { ttl: 3600, grace: 0, policy: 'strict' },
+  });
   const headers = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
   const installed = await app.inject({ method: 'POST', url: '/v1/licenses', headers, payload: { license } });
   if (installed.statusCode !== 201) throw new Error(`install: ${installed.body}`);

@@ -8,9 +8,8 @@
 export { segmentName, writeSegment } from './audit/archive-segment.js';
 export { exportAuditLines } from './audit/audit-export.js';
 export { AuditKeeper, type AuditKeeperOptions } from './audit/audit-keeper.js';
+export { LEASEHOLD_BIN } from './cli/bin-path.js';
 export { ENV_KEYS, ENV_SETTINGS, type EnvSetting, type EnvValueKind, envName } from './config/env-keys.js';
-export { DevCluster, type DevClusterOptions } from './dev/dev-cluster.js';
-export { LEASEHOLD_BIN, NodeProcess, type NodeState } from './dev/node-process.js';
 export { buildApp, LOG_REDACT, type RouteSummary } from './http/app.js';
 export type { AppDeps } from './http/app-deps.js';
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits/http-limits.js';

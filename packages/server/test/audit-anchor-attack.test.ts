@@ -3,11 +3,11 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { leaseholdBin } from '@leasehold/devtools';
 import { AuditKeeper, ClusterKeyring } from '@leasehold/server/internal';
 import Database from 'better-sqlite3';
 import type { FastifyBaseLogger } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CLI } from './helpers/node-process.js';
 import { makeTestApp, type TestApp } from './helpers/test-app.js';
 
 /**
@@ -19,7 +19,7 @@ const silent = { warn() {}, info() {}, debug() {} } as unknown as FastifyBaseLog
 
 async function verify(args: string[]): Promise<{ code: number; stdout: string }> {
   try {
-    const { stdout } = await run(process.execPath, [CLI, 'audit', 'verify', ...args]);
+    const { stdout } = await run(process.execPath, [leaseholdBin(), 'audit', 'verify', ...args]);
     return { code: 0, stdout };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };

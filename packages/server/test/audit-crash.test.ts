@@ -3,9 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { leaseholdBin, makeVendor, type NodeProcess } from '@leasehold/devtools';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, type NodeProcess, spawnNode } from './helpers/node-process.js';
-import { ADMIN_TOKEN, makeVendor } from './helpers/test-app.js';
+import { spawnSqliteNode } from './helpers/sqlite-node.js';
+import { ADMIN_TOKEN } from './helpers/test-app.js';
 
 const run = promisify(execFile);
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
@@ -13,7 +14,9 @@ const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'applicat
 /** Runs the real CLI; resolves with its exit code and output (a non-zero exit is a result, not a throw). */
 async function leasehold(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { maxBuffer: 256 * 1024 * 1024 });
+    const { stdout, stderr } = await run(process.execPath, [leaseholdBin(), ...args], {
+      maxBuffer: 256 * 1024 * 1024,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -45,21 +48,12 @@ describe('audit trail across SIGKILL, through the CLI', () => {
 
   it('reports a SIGKILL mid-append as an unsealed tail and tampering at its index', async () => {
     const vendor = await makeVendor(Date.now());
-    writeFileSync(join(dir, 'vendor.pub.pem'), vendor.publicPem);
-    const args = [
-      '--port',
-      '0',
-      '--data-dir',
-      join(dir, 'data'),
-      '--vendor-key',
-      join(dir, 'vendor.pub.pem'),
-    ];
+    vendor.writePublicKey(dir);
     const env = {
-      LEASEHOLD_ADMIN_TOKEN: ADMIN_TOKEN,
       LEASEHOLD_AUDIT_SEAL_INTERVAL_MS: '1500',
       LEASEHOLD_AUDIT_CHECKPOINT_INTERVAL_MS: '300',
     };
-    node = await spawnNode(args, env);
+    node = await spawnSqliteNode(dir, env);
     const license = await vendor.issue({
       features: { solver: { seats: 1000 } },
       lease: { ttl: 3600, grace: 0, policy: 'strict' },
@@ -128,7 +122,7 @@ describe('audit trail across SIGKILL, through the CLI', () => {
     expect(granted.size).toBeGreaterThan(20);
 
     // Restart with sealing far off, so what the crash left pending stays visible to the export.
-    node = await spawnNode(args, { ...env, LEASEHOLD_AUDIT_SEAL_INTERVAL_MS: '60000' });
+    node = await spawnSqliteNode(dir, { ...env, LEASEHOLD_AUDIT_SEAL_INTERVAL_MS: '60000' });
     const exported = join(dir, 'export.ndjson');
     const exportRun = await leasehold([
       'audit',

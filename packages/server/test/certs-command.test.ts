@@ -2,11 +2,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LEASEHOLD_BIN } from '@leasehold/server/internal';
+import { leaseholdBin } from '@leasehold/devtools';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const cli = (...args: string[]) =>
-  spawnSync(process.execPath, [LEASEHOLD_BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
+  spawnSync(process.execPath, [leaseholdBin(), ...args], { encoding: 'utf8', timeout: 20_000 });
 
 /** `leasehold certs init|issue` as a user runs it, cross-checked with OpenSSL (Debian `openssl`). */
 // Each case spawns the CLI (1.5-3 s to start on this 2-core machine, more while other tests run).

@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeVendor } from '@leasehold/devtools';
 import { loadConfig, type RunningNode, startNode } from '@leasehold/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, makeVendor } from './helpers/test-app.js';
+import { ADMIN_TOKEN } from './helpers/test-app.js';
 
 describe('200 concurrent HTTP checkouts over real sockets', () => {
   let node: RunningNode;
@@ -13,7 +14,7 @@ describe('200 concurrent HTTP checkouts over real sockets', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'leasehold-conc-'));
     const vendor = await makeVendor(Date.now());
-    writeFileSync(join(dir, 'vendor.pub.pem'), vendor.publicPem);
+    vendor.writePublicKey(dir);
     const config = loadConfig({
       env: {},
       flags: {

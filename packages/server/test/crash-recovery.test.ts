@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeVendor, type NodeProcess } from '@leasehold/devtools';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type NodeProcess, spawnNode } from './helpers/node-process.js';
-import { ADMIN_TOKEN, makeVendor } from './helpers/test-app.js';
+import { spawnSqliteNode } from './helpers/sqlite-node.js';
+import { ADMIN_TOKEN } from './helpers/test-app.js';
 
 /**
  * Invariant 3 (acknowledged means durable) and 1 (no oversubscription) across a SIGKILL: the node is
@@ -26,17 +27,8 @@ describe('SIGKILL during checkouts', () => {
 
   it('keeps every acknowledged lease and never exceeds the seat count', async () => {
     const vendor = await makeVendor(Date.now());
-    writeFileSync(join(dir, 'vendor.pub.pem'), vendor.publicPem);
-    const args = [
-      '--port',
-      '0',
-      '--data-dir',
-      join(dir, 'data'),
-      '--vendor-key',
-      join(dir, 'vendor.pub.pem'),
-    ];
-    const env = { LEASEHOLD_ADMIN_TOKEN: ADMIN_TOKEN };
-    node = await spawnNode(args, env);
+    vendor.writePublicKey(dir);
+    node = await spawnSqliteNode(dir);
     const license = await vendor.issue({
       features: { solver: { seats: SEATS } },
       lease: { ttl: 3600, grace: 0, policy: 'strict' },
@@ -101,7 +93,7 @@ describe('SIGKILL during checkouts', () => {
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
       db.close();
 
-      node = await spawnNode(args, env);
+      node = await spawnSqliteNode(dir);
       const leases = (await (await fetch(`${node.url}/v1/leases`, { headers: auth })).json()) as {
         leases: { id: string; requestId: string }[];
       };

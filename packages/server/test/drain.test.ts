@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { leaseholdBin, spawnNode } from '@leasehold/devtools';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, spawnNode } from './helpers/node-process.js';
 
 // SIGTERM drains: /readyz answers 503 NODE_SHUTTING_DOWN at once while the node still serves everything
 // else, for LEASEHOLD_DRAIN_DELAY_MS; then the node stops by itself (exit 0).
@@ -19,11 +19,16 @@ const admin = `lh_admin_${'d'.repeat(43)}`;
 
 describe('drain on SIGTERM', () => {
   it('fails /readyz first, keeps serving during the drain delay, then exits 0', async () => {
-    const node = await spawnNode(['--port', '0', '--data-dir', dir], { LEASEHOLD_DRAIN_DELAY_MS: '1500' });
+    const node = await spawnNode({
+      args: ['--port', '0', '--data-dir', dir],
+      env: { LEASEHOLD_DRAIN_DELAY_MS: '1500' },
+    });
     expect((await fetch(`${node.url}/readyz`)).status).toBe(200);
-    const exited = once(node.child, 'exit');
+    const child = node.child;
+    if (!child) throw new Error('the node has no process');
+    const exited = once(child, 'exit');
     const sentAt = Date.now();
-    node.child.kill('SIGTERM');
+    child.kill('SIGTERM');
 
     // Within 500 ms of the signal: not ready, coded; still alive.
     let ready: Response | undefined;
@@ -48,7 +53,10 @@ describe('drain on SIGTERM', () => {
   });
 
   it('`leasehold drain` takes a running node out of /readyz without stopping it (admin only)', async () => {
-    const node = await spawnNode(['--port', '0', '--data-dir', dir2], { LEASEHOLD_ADMIN_TOKEN: admin });
+    const node = await spawnNode({
+      args: ['--port', '0', '--data-dir', dir2],
+      env: { LEASEHOLD_ADMIN_TOKEN: admin },
+    });
     try {
       const anonymous = await fetch(`${node.url}/v1/drain`, { method: 'POST' });
       expect(anonymous.status).toBe(401);
@@ -56,7 +64,7 @@ describe('drain on SIGTERM', () => {
 
       const { stdout } = await promisify(execFile)(
         process.execPath,
-        [CLI, 'drain', '--server', node.url, '--token', admin],
+        [leaseholdBin(), 'drain', '--server', node.url, '--token', admin],
         { timeout: 15_000 },
       );
       expect(JSON.parse(stdout)).toMatchObject({ status: 'draining' });
@@ -64,7 +72,7 @@ describe('drain on SIGTERM', () => {
       expect(ready.status).toBe(503);
       expect(((await ready.json()) as { code: string }).code).toBe('NODE_SHUTTING_DOWN');
       expect((await fetch(`${node.url}/healthz`)).status).toBe(200);
-      expect(node.child.exitCode).toBeNull();
+      expect(node.child?.exitCode).toBeNull();
     } finally {
       await node.kill('SIGTERM');
     }

@@ -1,5 +1,6 @@
+import { makeVendor } from '@leasehold/devtools';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTestApp, makeVendor, type TestApp } from './helpers/test-app.js';
+import { makeTestApp, type TestApp } from './helpers/test-app.js';
 
 describe('license API', () => {
   let t: TestApp;

@@ -6,8 +6,9 @@ import {
   verifyLeaseToken,
 } from '@leasehold/client';
 import { FaultProxy } from '@leasehold/client/testing';
+import { pollUntil } from '@leasehold/devtools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RealCluster, startRealCluster, waitFor } from '../support/dev-cluster.js';
+import { type RealCluster, startRealCluster } from '../support/dev-cluster.js';
 
 /**
  * Against a real 3-node cluster on 3 etcd members (separate processes, loopback):
@@ -101,9 +102,17 @@ describe('a client against a real 3-node cluster', () => {
     }
     const lease: Lease = await c.checkout('app');
     const id = lease.id;
-    await waitFor('a first renewal', () => events.some((e) => e.event === 'renewed'), 10_000);
+    await pollUntil(() => events.some((e) => e.event === 'renewed'), {
+      what: 'a first renewal',
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
     // The cluster gives a client token its node list: discovery stays on and finds the same three nodes.
-    await waitFor('discovery to run', () => c.metrics().discovery === 'on', 5_000);
+    await pollUntil(() => c.metrics().discovery === 'on', {
+      what: 'discovery to run',
+      timeoutMs: 5_000,
+      intervalMs: 20,
+    });
     expect(new Set(c.servers)).toEqual(new Set(real.urls.map((u) => `${u}/`)));
 
     // Kill the node that answered the last renewal.
@@ -119,11 +128,11 @@ describe('a client against a real 3-node cluster', () => {
 
     // bound 20 s: four renewals on the ~1.7 s schedule are ~6.7 s; the whole test took 9.7-11.3 s (4 runs on
     // 2026-12-06, one beside a CPU-bound process), so this wait took less (under 57% of the bound).
-    await waitFor(
-      'four renewals after the kill',
-      () => events.filter((e) => e.event === 'renewed' && e.at > killedAt).length >= 4,
-      20_000,
-    );
+    await pollUntil(() => events.filter((e) => e.event === 'renewed' && e.at > killedAt).length >= 4, {
+      what: 'four renewals after the kill',
+      timeoutMs: 20_000,
+      intervalMs: 20,
+    });
     clearInterval(sampler);
     const after = events.filter((e) => e.at > killedAt);
     expect(after.filter((e) => e.event === 'renewed').every((e) => e.server !== using)).toBe(true);
@@ -150,12 +159,11 @@ describe('a client against a real 3-node cluster', () => {
     // the first renewal and discovery waits above, 10 s and 5 s, are due within ~1.7 s; the whole test took
     // 9.7-11.3 s in 4 runs on 2026-12-06.)
     await victim?.start();
-    await waitFor(
-      'the restarted node to be used again',
-      () => c.metrics().nodes.find((n) => n.url === using)?.circuit === 'closed',
-      15_000,
-      50,
-    );
+    await pollUntil(() => c.metrics().nodes.find((n) => n.url === using)?.circuit === 'closed', {
+      what: 'the restarted node to be used again',
+      timeoutMs: 15_000,
+      intervalMs: 50,
+    });
     await lease.release();
     expect(await real.liveLeasesOf('sigkill')).toEqual([]);
   }, 90_000);

@@ -1,7 +1,8 @@
 import { type ClientEvents, createClient, type LeaseholdClient } from '@leasehold/client';
 import { FaultProxy } from '@leasehold/client/testing';
+import { pollUntil } from '@leasehold/devtools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RealCluster, startRealCluster, waitFor } from '../support/dev-cluster.js';
+import { type RealCluster, startRealCluster } from '../support/dev-cluster.js';
 
 /**
  * Offline grace against a real 3-node cluster: a TCP fault proxy in front of each node blackholes them
@@ -45,15 +46,19 @@ describe('offline grace on a real cluster behind a blackhole', () => {
     const lease = await client.checkout('app');
     const firstId = lease.id;
     expect(lease.claims.grace).toBe(GRACE);
-    await waitFor('a first renewal', () => events.some((e) => e.event === 'renewed'), 10_000);
+    await pollUntil(() => events.some((e) => e.event === 'renewed'), {
+      what: 'a first renewal',
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
 
     // Cut every node off, right after a renewal.
     const renewals = events.filter((e) => e.event === 'renewed').length;
-    await waitFor(
-      'the next renewal',
-      () => events.filter((e) => e.event === 'renewed').length > renewals,
-      10_000,
-    );
+    await pollUntil(() => events.filter((e) => e.event === 'renewed').length > renewals, {
+      what: 'the next renewal',
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
     for (const proxy of proxies) proxy.mode = 'blackhole';
     const cutAt = Date.now();
     const { exp, grace } = lease.claims;
@@ -62,13 +67,12 @@ describe('offline grace on a real cluster behind a blackhole', () => {
     // Sample the hot path every 20 ms until the lease is lost. bound TTL + GRACE + 5 s: the loss is due at
     // exp + grace, at most TTL + GRACE (9 s) after the cut, and came 6-15 ms before it in every run measured.
     const samples: { at: number; entitled: boolean }[] = [];
-    await waitFor(
-      'the lease to be lost',
+    await pollUntil(
       () => {
         samples.push({ at: Date.now(), entitled: client?.isEntitled('app') ?? false });
         return events.some((e) => e.event === 'lost');
       },
-      (TTL + GRACE + 5) * 1000,
+      { what: 'the lease to be lost', timeoutMs: (TTL + GRACE + 5) * 1000, intervalMs: 20 },
     );
     const lostAt = events.find((e) => e.event === 'lost')?.at ?? 0;
     const degradedAt = events.find((e) => e.event === 'degraded')?.at ?? 0;
@@ -101,7 +105,11 @@ describe('offline grace on a real cluster behind a blackhole', () => {
     const backAt = Date.now();
     // bound 15 s: restored 236-1,061 ms after the nodes came back (4 runs on 2026-12-06). The renewal waits
     // above (10 s each) are due on the ~1.7 s renewal schedule.
-    await waitFor('the lease to be restored', () => events.some((e) => e.event === 'restored'), 15_000);
+    await pollUntil(() => events.some((e) => e.event === 'restored'), {
+      what: 'the lease to be restored',
+      timeoutMs: 15_000,
+      intervalMs: 20,
+    });
     const restored = events.find((e) => e.event === 'restored');
     expect(restored?.payload).toMatchObject({ replaced: true });
     expect(events.find((e) => e.event === 'replaced')?.payload).toMatchObject({ previousId: firstId });

@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPairPems, importPrivateKey, issueLicense } from '@leasehold/domain';
+import { makeVendor } from '@leasehold/devtools';
 import { loadConfig, type RunningNode, startNode } from '@leasehold/server';
 
 export const ADMIN_TOKEN = `lh_admin_${'x'.repeat(40)}`;
@@ -32,9 +32,8 @@ export interface ClusterOptions {
  */
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
   const dataDir = mkdtempSync(join(tmpdir(), 'leasehold-client-'));
-  const vendor = await generateKeyPairPems('sig');
-  const vendorKeyPath = join(dataDir, 'vendor.pub.pem');
-  writeFileSync(vendorKeyPath, vendor.publicPem);
+  const vendor = await makeVendor();
+  const vendorKeyPath = vendor.writePublicKey(dataDir);
   const config = loadConfig({
     env: {},
     flags: { port: 0, dataDir, vendorKeys: [vendorKeyPath], adminToken: ADMIN_TOKEN, logLevel: 'silent' },
@@ -75,22 +74,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     return json;
   };
 
-  const now = Math.floor(Date.now() / 1000);
-  const key = await importPrivateKey(vendor.privatePem);
-  const license = await issueLicense(
-    {
-      lid: LICENSE_ID,
-      ver: 1,
-      customer: 'Acme',
-      product: 'cad',
-      features: options.features ?? { cad: { seats: 5 }, solo: { seats: 1 } },
-      iat: now - 60,
-      nbf: now - 60,
-      exp: now + 86_400,
-      lease: { ttl: 60, grace: 30, policy: 'strict' },
-    },
-    key,
-  );
+  const license = await vendor.issue({
+    lid: LICENSE_ID,
+    features: options.features ?? { cad: { seats: 5 }, solo: { seats: 1 } },
+    exp: Math.floor(Date.now() / 1000) + 86_400,
+    lease: { ttl: 60, grace: 30, policy: 'strict' },
+  });
   try {
     await admin('POST', '/v1/licenses', { license });
     const { token } = await admin<{ token: string }>('POST', '/v1/tokens', {

@@ -1,9 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DevCluster } from '@leasehold/server/internal';
-// Tests may use the server's test helpers by relative path; the SDK itself depends on no server package.
-import { makeVendor } from '../../../server/test/helpers/test-app.js';
+// The SDK itself depends on no server package: the kit (a devDependency) runs the cluster.
+import { type DevCluster, startVendorCluster } from '@leasehold/devtools';
 
 export interface RealCluster {
   readonly cluster: DevCluster;
@@ -27,15 +26,7 @@ export interface RealClusterOptions {
 /** A 3-node Leasehold cluster on a 3-member etcd cluster (real processes, loopback), with one license. */
 export async function startRealCluster(name: string, options: RealClusterOptions): Promise<RealCluster> {
   const dir = mkdtempSync(join(tmpdir(), `leasehold-client-${name}-`));
-  const vendor = await makeVendor(Date.now());
-  writeFileSync(join(dir, 'vendor.pub.pem'), vendor.publicPem);
-  const cluster = await DevCluster.start({
-    nodes: 3,
-    etcdMembers: 3,
-    dataDir: join(dir, 'cluster'),
-    vendorKeys: [join(dir, 'vendor.pub.pem')],
-    fresh: true,
-  });
+  const { cluster, vendor } = await startVendorCluster(dir);
   const urls = cluster.urls();
   const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     // Any node that answers: a test may have killed one.
@@ -93,19 +84,5 @@ export async function startRealCluster(name: string, options: RealClusterOptions
     await cluster.stop();
     rmSync(dir, { recursive: true, force: true });
     throw err;
-  }
-}
-
-/** Waits until `check` is true, polling every `everyMs`, for at most `timeoutMs`; throws naming `what`. */
-export async function waitFor(
-  what: string,
-  check: () => boolean,
-  timeoutMs: number,
-  everyMs = 20,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }

@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { DevCluster } from '@leasehold/server/internal';
+import { type DevCluster, startVendorCluster } from '@leasehold/devtools';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startVendorCluster } from '../../../server/test/helpers/test-app.js';
 
 /**
  * The dashboard in a real browser (Debian's Chromium driven by playwright-core; no browser is ever

@@ -222,7 +222,7 @@ export class EtcdCluster {
         }
         return leader;
       },
-      { timeoutMs, what: `a healthy etcd cluster (${this.#describeStates()})` },
+      { timeoutMs, code: 'ETCD_TIMEOUT', what: `a healthy etcd cluster (${this.#describeStates()})` },
     );
   }
 
@@ -258,7 +258,7 @@ export class EtcdCluster {
         );
         return undefined;
       },
-      { timeoutMs, what: 'an etcd leader', intervalMs: 25 },
+      { timeoutMs, code: 'ETCD_TIMEOUT', what: 'an etcd leader', intervalMs: 25 },
     );
   }
 
@@ -326,7 +326,11 @@ export class EtcdCluster {
               () => undefined,
             );
           },
-          { timeoutMs, what: `restarted etcd member ${m.name} to serve ${m.clientUrl}` },
+          {
+            timeoutMs,
+            code: 'ETCD_TIMEOUT',
+            what: `restarted etcd member ${m.name} to serve ${m.clientUrl}`,
+          },
         );
         return;
       } catch (err) {

@@ -1,27 +1,5 @@
 import type { Command } from 'commander';
-import type { DevCluster } from '../dev/dev-cluster.js';
-
-/**
- * Loads the dev cluster only when `leasehold dev` runs: it is built on the etcd test harness
- * (`@leasehold/devtools`), a development dependency that a production install of the server does not have
- * (issue 10), so no other command may pull it in.
- */
-async function loadDevCluster(): Promise<typeof DevCluster> {
-  try {
-    return (await import('../dev/dev-cluster.js')).DevCluster;
-  } catch (err) {
-    if (
-      (err as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND' &&
-      String(err).includes('@leasehold/devtools')
-    ) {
-      throw new Error(
-        '`leasehold dev` needs the development tools: install @leasehold/devtools (npm install -D @leasehold/devtools)',
-        { cause: err },
-      );
-    }
-    throw err;
-  }
-}
+import { loadDevCluster } from './load-dev-cluster.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -48,7 +26,8 @@ export function registerDev(program: Command): void {
         tls?: boolean;
       }) => {
         if (![1, 3, 5].includes(opts.etcd)) throw new Error('--etcd must be 1, 3 or 5 (an odd quorum)');
-        const cluster = await (await loadDevCluster()).start({
+        const DevCluster = await loadDevCluster();
+        const cluster = await DevCluster.start({
           nodes: opts.nodes,
           etcdMembers: opts.etcd as 1 | 3 | 5,
           basePort: opts.basePort,

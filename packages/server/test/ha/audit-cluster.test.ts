@@ -1,10 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type DevCluster, startVendorCluster } from '@leasehold/devtools';
 import { type VerifyExportOptions, verifyAuditFiles } from '@leasehold/domain';
-import type { DevCluster } from '@leasehold/server/internal';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startVendorCluster } from '../helpers/test-app.js';
 
 interface ClusterNode {
   id: string;

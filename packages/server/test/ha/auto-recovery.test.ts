@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EtcdCluster } from '@leasehold/devtools';
-import { NodeProcess } from '@leasehold/server/internal';
+import { EtcdCluster, makeVendor, NodeProcess, pollUntil, type Vendor } from '@leasehold/devtools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, makeVendor, type Vendor } from '../helpers/test-app.js';
+import { ADMIN_TOKEN } from '../helpers/test-app.js';
 
 /**
  * Auto-recovery with no human action: a node started before etcd is up, a node that lives through a full
@@ -17,13 +16,11 @@ const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'applicat
 
 // Default bound 20 s per wait: every test in this file took 2.95 s at most, the waits 7-140 ms after etcd
 // was healthy (4 runs on 2026-12-06, one beside a CPU-bound process).
+/** The kit's bounded wait for a check that may throw (a node that is down answers nothing); resolves with the ms it took. */
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<number> {
   const started = Date.now();
-  while (Date.now() - started < timeoutMs) {
-    if (await check().catch(() => false)) return Date.now() - started;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+  await pollUntil(() => check().catch(() => false), { what, timeoutMs, intervalMs: 100 });
+  return Date.now() - started;
 }
 
 const ready = (url: string) => () =>
@@ -36,10 +33,10 @@ describe('auto-recovery on etcd', () => {
   const nodes: NodeProcess[] = [];
 
   const node = (name: string, port: number) => {
-    const n = new NodeProcess(
+    const n = new NodeProcess({
       name,
-      `http://127.0.0.1:${port}`,
-      [
+      url: `http://127.0.0.1:${port}`,
+      args: [
         '--store',
         'etcd',
         '--etcd-endpoints',
@@ -53,21 +50,21 @@ describe('auto-recovery on etcd', () => {
         '--vendor-key',
         join(dir, 'vendor.pub.pem'),
       ],
-      {
+      env: {
         LEASEHOLD_ADMIN_TOKEN: ADMIN_TOKEN,
         LEASEHOLD_LOG_LEVEL: 'warn',
         LEASEHOLD_HEARTBEAT_INTERVAL_MS: '500',
         // Every node of an etcd cluster shares one key-encryption key (docs/security.md).
         LEASEHOLD_KEK: Buffer.alloc(32, 1).toString('base64'),
       },
-    );
+    });
     nodes.push(n);
     return n;
   };
 
   beforeAll(async () => {
     vendor = await makeVendor(Date.now());
-    writeFileSync(join(dir, 'vendor.pub.pem'), vendor.publicPem);
+    vendor.writePublicKey(dir);
     etcd = await EtcdCluster.start({ members: 3, dataDir: join(dir, 'etcd') });
   }, 60_000);
 

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LEASEHOLD_BIN } from '@leasehold/server/internal';
+import { leaseholdBin } from '@leasehold/devtools';
 import { afterAll, describe, expect, it } from 'vitest';
 
 /** `leasehold dev cluster`: starts 3 etcd members and 3 nodes, prints them, and SIGTERM stops them all. */
@@ -22,7 +22,19 @@ describe('leasehold dev cluster', () => {
   it('starts a healthy 3 + 3 cluster and stops everything on SIGTERM', async () => {
     const child = spawn(
       process.execPath,
-      [LEASEHOLD_BIN, 'dev', 'cluster', '--nodes', '3', '--etcd', '3', '--base-port', '0', '--data-dir', dir],
+      [
+        leaseholdBin(),
+        'dev',
+        'cluster',
+        '--nodes',
+        '3',
+        '--etcd',
+        '3',
+        '--base-port',
+        '0',
+        '--data-dir',
+        dir,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';

@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DevCluster } from '@leasehold/server/internal';
+import { type DevCluster, startVendorCluster } from '@leasehold/devtools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startVendorCluster } from '../helpers/test-app.js';
 
 /**
  * Invariant 4 on etcd: a client that stops renewing loses its seat by itself, and we measure how long

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DevCluster } from '@leasehold/server/internal';
+import { DevCluster } from '@leasehold/devtools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseExposition, type Sample, sampleValue } from '../observability/exposition.js';
 

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { EtcdMember } from '@leasehold/devtools';
-import type { DevCluster, NodeProcess } from '@leasehold/server/internal';
+import type { DevCluster, EtcdMember, NodeProcess } from '@leasehold/devtools';
 import { FAULT_KINDS, type Fault, type FaultKind, type History, now } from './history.js';
 
 /**

@@ -1,13 +1,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeVendor, type NodeProcess } from '@leasehold/devtools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
-import { ADMIN_TOKEN, makeVendor } from '../helpers/test-app.js';
+import { spawnSqliteNode } from '../helpers/sqlite-node.js';
+import { ADMIN_TOKEN } from '../helpers/test-app.js';
 import { families, parseExposition, sampleValue } from './exposition.js';
 
 const MONITORING = fileURLToPath(new URL('../../../../deploy/monitoring/', import.meta.url));
@@ -48,11 +49,8 @@ describe('a live node and deploy/monitoring', () => {
 
   beforeAll(async () => {
     const vendor = await makeVendor(Date.now());
-    writeFileSync(join(dir, 'vendor.pub.pem'), vendor.publicPem);
-    node = await spawnNode(
-      ['--port', '0', '--data-dir', join(dir, 'data'), '--vendor-key', join(dir, 'vendor.pub.pem')],
-      { LEASEHOLD_ADMIN_TOKEN: ADMIN_TOKEN },
-    );
+    vendor.writePublicKey(dir);
+    node = await spawnSqliteNode(dir);
     const call = (method: string, path: string, body?: unknown) =>
       fetch(`${node.url}${path}`, {
         method,
@@ -81,7 +79,7 @@ describe('a live node and deploy/monitoring', () => {
     text = await res.text();
   });
   afterAll(async () => {
-    await node?.kill();
+    await node?.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   });
 

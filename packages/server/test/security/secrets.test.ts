@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { leaseholdBin } from '@leasehold/devtools';
 import { type LeaseholdError, ManualClock } from '@leasehold/domain';
 import { loadConfig, startNode } from '@leasehold/server';
-import { KEK_FILE, LEASEHOLD_BIN, LOG_REDACT, resolveKek } from '@leasehold/server/internal';
+import { KEK_FILE, LOG_REDACT, resolveKek } from '@leasehold/server/internal';
 import { kekFingerprint, SqliteStore } from '@leasehold/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, makeTestApp, T0, type TestApp } from '../helpers/test-app.js';
@@ -129,7 +130,7 @@ describe('key-encryption key at start', () => {
     const newKek = join(tempDir(), 'new.kek');
     writeFileSync(newKek, `${Buffer.alloc(32, 7).toString('base64')}\n`);
     const { stdout } = await run(process.execPath, [
-      LEASEHOLD_BIN,
+      leaseholdBin(),
       'kek',
       'rotate',
       '--new',
@@ -139,7 +140,7 @@ describe('key-encryption key at start', () => {
     ]);
     expect(stdout).toContain(kekFingerprint(Buffer.alloc(32, 7)));
     const wrong = await run(process.execPath, [
-      LEASEHOLD_BIN,
+      leaseholdBin(),
       'kek',
       'rotate',
       '--new',

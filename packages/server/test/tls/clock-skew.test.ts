@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@leasehold/client';
-import { tlsFetch } from '@leasehold/devtools';
-import { DevCluster } from '@leasehold/server/internal';
+import { type DevCluster, startVendorCluster, tlsFetch, type Vendor } from '@leasehold/devtools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeVendor, type Vendor } from '../helpers/test-app.js';
 
 // Debian `faketime` (libfaketime): preloaded into one node process, it shifts that process's wall clock.
 const LIBFAKETIME = ['x86_64-linux-gnu', 'aarch64-linux-gnu']
@@ -38,13 +36,7 @@ describe('clock skew between nodes, over mTLS', () => {
 
   beforeAll(async () => {
     if (!LIBFAKETIME) throw new Error('libfaketime not found: install the Debian package `faketime`');
-    vendor = await makeVendor(Date.now());
-    writeFileSync(join(dir, 'vendor.pub.pem'), vendor.publicPem);
-    cluster = await DevCluster.start({
-      vendorKeys: [join(dir, 'vendor.pub.pem')],
-      nodes: 3,
-      etcdMembers: 3,
-      dataDir: join(dir, 'cluster'),
+    ({ cluster, vendor } = await startVendorCluster(dir, {
       tls: true,
       nodeEnv: { LEASEHOLD_KEK: randomBytes(32).toString('base64'), LEASEHOLD_HEARTBEAT_INTERVAL_MS: '500' },
       nodeEnvByName: {
@@ -55,7 +47,7 @@ describe('clock skew between nodes, over mTLS', () => {
           FAKETIME_DONT_FAKE_MONOTONIC: '1',
         },
       },
-    });
+    }));
     const tls = cluster.tls!;
     call = tlsFetch({
       ca: readFileSync(tls.caFile, 'utf8'),

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LEASEHOLD_BIN } from '@leasehold/server/internal';
+import { leaseholdBin } from '@leasehold/devtools';
 import { afterAll, describe, expect, it } from 'vitest';
 import { httpsGet } from './support.js';
 
@@ -17,7 +17,7 @@ describe('leasehold dev cluster --tls', () => {
     const child = spawn(
       process.execPath,
       [
-        LEASEHOLD_BIN,
+        leaseholdBin(),
         'dev',
         'cluster',
         '--tls',

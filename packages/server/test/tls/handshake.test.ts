@@ -43,7 +43,7 @@ describe('TLS and mTLS on a node', () => {
   });
 
   afterAll(async () => {
-    await Promise.all([strict?.kill(), relaxed?.kill(), anonymousOnly?.kill()]);
+    await Promise.all([strict?.kill('SIGTERM'), relaxed?.kill('SIGTERM'), anonymousOnly?.kill('SIGTERM')]);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -153,7 +153,7 @@ describe('TLS and mTLS on a node', () => {
         });
         expect(plain).toBe('ECONNRESET');
         expect(n.url).toMatch(/^https:\/\//);
-        expect(listeningPorts(n.child.pid ?? 0)).toEqual([n.port]);
+        expect(listeningPorts(n.child?.pid ?? 0)).toEqual([n.port]);
       },
     );
   });

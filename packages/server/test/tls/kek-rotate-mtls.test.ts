@@ -3,9 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EtcdCluster } from '@leasehold/devtools';
+import { EtcdCluster, leaseholdBin } from '@leasehold/devtools';
 import { initCertificateAuthority } from '@leasehold/pki';
-import { LEASEHOLD_BIN } from '@leasehold/server/internal';
 import { EtcdStore } from '@leasehold/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -48,7 +47,7 @@ describe('leasehold kek rotate against etcd with client certificate auth', () =>
       spawnSync(
         process.execPath,
         [
-          LEASEHOLD_BIN,
+          leaseholdBin(),
           'kek',
           'rotate',
           '--old',

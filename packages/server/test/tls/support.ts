@@ -1,9 +1,8 @@
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { tlsFetch } from '@leasehold/devtools';
+import { type NodeProcess, spawnNode, tlsFetch } from '@leasehold/devtools';
 import { type CertificateAndKey, createCertificateAuthority, issueCertificate } from '@leasehold/pki';
-import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 
 const DAY = 86_400_000;
 
@@ -58,9 +57,7 @@ export async function makeTestPki(dir: string): Promise<TestPki> {
   return { ...pki, files };
 }
 
-export interface TlsNode extends NodeProcess {
-  readonly port: number;
-}
+export type TlsNode = NodeProcess & { readonly port: number };
 
 /** Starts `leasehold serve` with TLS and waits for /readyz over HTTPS (with the peer certificate). */
 export async function spawnTlsNode(
@@ -69,8 +66,14 @@ export async function spawnTlsNode(
   env: Record<string, string> = {},
 ): Promise<TlsNode> {
   const check = tlsFetch({ ca: pki.ca.certPem, cert: pki.peer.certPem, key: pki.peer.keyPem });
-  const node = await spawnNode(args, env, (url) => check(url));
-  return { ...node, port: Number(new URL(node.url).port) };
+  const node = await spawnNode({
+    args: ['--log-level', 'warn', ...args],
+    env,
+    readiness: 'readyz',
+    fetch: check,
+    startTimeoutMs: 15_000,
+  });
+  return Object.assign(node, { port: Number(new URL(node.url).port) });
 }
 
 /** What one HTTPS GET ended in: the status, or the error code of a failed connection or handshake. */

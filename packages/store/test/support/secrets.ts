@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { makeVendor } from '@leasehold/devtools';
 import {
   encryptLicense,
   generateKeyPairPems,
   importPrivateKey,
   importPublicKey,
-  issueLicense,
   type License,
   verifyLicense,
 } from '@leasehold/domain';
@@ -29,26 +29,15 @@ export interface SecretFixture {
  * raw Ed25519 private key bytes (binary, base64 and base64url).
  */
 export async function secretFixture(now: number): Promise<SecretFixture> {
-  const vendor = await generateKeyPairPems('sig');
-  const vendorKey = await importPrivateKey(vendor.privatePem);
+  const vendor = await makeVendor(now);
   const customerEnc = await generateKeyPairPems('enc');
   const tag = randomBytes(6).toString('hex');
-  const claims = (lid: string, customer: string) => ({
-    lid,
-    ver: 1,
-    customer,
-    product: 'cad',
-    features: { solver: { seats: 3 } },
-    iat: Math.floor(now / 1000) - 60,
-    nbf: Math.floor(now / 1000) - 60,
-    exp: Math.floor(now / 1000) + 86_400,
-    lease: { ttl: 60, grace: 0, policy: 'strict' as const },
-  });
-  const plainJws = await issueLicense(claims('lic-plain', `Plain Customer ${tag} GmbH`), vendorKey);
-  const innerJws = await issueLicense(claims('lic-jwe', `Sealed Customer ${tag} Ltd`), vendorKey);
+  const claims = (lid: string, customer: string) => ({ lid, customer, exp: Math.floor(now / 1000) + 86_400 });
+  const plainJws = await vendor.issue(claims('lic-plain', `Plain Customer ${tag} GmbH`));
+  const innerJws = await vendor.issue(claims('lic-jwe', `Sealed Customer ${tag} Ltd`));
   const jwe = await encryptLicense(innerJws, await importPublicKey(customerEnc.publicPem, 'enc'));
   const keys = {
-    vendorKeys: new Map([[vendorKey.kid, await importPublicKey(vendor.publicPem)]]),
+    vendorKeys: new Map([[vendor.key.kid, vendor.publicKey]]),
     decryptionKeys: new Map([
       [
         (await importPrivateKey(customerEnc.privatePem, 'enc')).kid,

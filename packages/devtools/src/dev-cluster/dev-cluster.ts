@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { EtcdCluster, tlsFetch } from '@leasehold/devtools';
 import { type CertificateFiles, initCertificateAuthority, issueCertificateFiles } from '@leasehold/pki';
-import { generateApiToken } from '../tokens/api-token.js';
-import { NodeProcess } from './node-process.js';
+import { EtcdCluster } from '../etcd/etcd-cluster.js';
+import { tlsFetch } from '../lib/tls-fetch.js';
+import { NodeProcess } from '../node/node-process.js';
+import { nodePorts } from './node-ports.js';
 
 export interface DevClusterOptions {
   readonly nodes: number;
@@ -43,8 +44,9 @@ export interface DevClusterTls {
 
 /**
  * A local Leasehold cluster of real processes: an etcd cluster and N nodes on loopback, all with the
- * same configuration and admin token. Used by `leasehold dev cluster` and by the HA tests, which kill,
- * pause and restart its members.
+ * same configuration and admin token. Used by `leasehold dev cluster` (which loads this package lazily),
+ * the HA tests, which kill, pause and restart its members, and the benches. The nodes run the installed
+ * `@leasehold/server`'s bin (`leaseholdBin()`).
  */
 export class DevCluster {
   private constructor(
@@ -69,13 +71,14 @@ export class DevCluster {
     });
     try {
       await etcd.waitHealthy(20_000);
-      const adminToken = options.adminToken ?? generateApiToken('admin');
+      // The server's admin token format (tokens/api-token.ts): scope prefix, 256 random bits.
+      const adminToken = options.adminToken ?? `lh_admin_${randomBytes(32).toString('base64url')}`;
       // One key-encryption key for every node (an etcd cluster needs a shared one), kept with the dev
       // cluster's data so a restart finds it; a real deployment keeps it elsewhere (docs/security.md).
       const kekFile = join(dataDir, 'kek');
       if (!existsSync(kekFile))
         writeFileSync(kekFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
-      const ports = await freePorts(options.nodes, options.basePort ?? 0, host);
+      const ports = await nodePorts(options.nodes, options.basePort ?? 0, host);
       const nodes = ports.map((port, i) => {
         const name = `node-${i + 1}`;
         const args = [
@@ -96,18 +99,18 @@ export class DevCluster {
           ...(options.vendorKeys ?? []).flatMap((k) => ['--vendor-key', resolve(k)]),
           ...(pki ? nodeTlsArgs(pki.nodes[i]!) : []),
         ];
-        return new NodeProcess(
+        return new NodeProcess({
           name,
-          `${pki ? 'https' : 'http'}://${host}:${port}`,
+          url: `${pki ? 'https' : 'http'}://${host}:${port}`,
           args,
-          {
+          env: {
             LEASEHOLD_ADMIN_TOKEN: adminToken,
             LEASEHOLD_LOG_LEVEL: 'warn',
             ...options.nodeEnv,
             ...options.nodeEnvByName?.[name],
           },
-          pki?.fetch,
-        );
+          ...(pki ? { fetch: pki.fetch } : {}),
+        });
       });
       const cluster = new DevCluster(etcd, nodes, adminToken, pki?.summary);
       try {
@@ -179,23 +182,4 @@ function nodeTlsArgs(files: CertificateFiles): string[] {
     '--etcd-tls-key',
     files.key,
   ];
-}
-
-async function freePorts(count: number, base: number, host: string): Promise<number[]> {
-  const { createServer } = await import('node:net');
-  const ports: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const wanted = base === 0 ? 0 : base + i;
-    ports.push(
-      await new Promise<number>((resolvePort, reject) => {
-        const server = createServer();
-        server.once('error', reject);
-        server.listen(wanted, host, () => {
-          const address = server.address();
-          server.close(() => resolvePort(typeof address === 'object' && address ? address.port : wanted));
-        });
-      }),
-    );
-  }
-  return ports;
 }
