@@ -1,6 +1,6 @@
 import { makeVendor } from '@leasehold/devtools';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTestApp, type TestApp } from './helpers/test-app.js';
+import { makeTestApp, T0, type TestApp } from './helpers/test-app.js';
 
 describe('license API', () => {
   let t: TestApp;
@@ -42,8 +42,8 @@ describe('license API', () => {
   });
 
   it('refuses an upgrade signed by another trusted vendor key than the original (issue 11)', async () => {
-    const vendor = await makeVendor();
-    const other = await makeVendor();
+    const vendor = await makeVendor(T0);
+    const other = await makeVendor(T0);
     const both = new Map([
       [vendor.publicKey.kid, vendor.publicKey],
       [other.publicKey.kid, other.publicKey],

@@ -60,9 +60,16 @@ describe('@leasehold/server as a package', { timeout: 90_000 }, () => {
       'startNode',
     ]);
     const internal = await import('@leasehold/server/internal');
-    for (const seam of ['LatencyWindow', 'LeaderTracker', 'DevCluster', 'NodeProcess', 'LEASEHOLD_BIN']) {
+    for (const seam of ['LatencyWindow', 'LeaderTracker', 'LEASEHOLD_BIN']) {
       expect(publicApi).not.toHaveProperty(seam);
       expect(internal).toHaveProperty(seam);
+    }
+    // The dev tooling lives in the kit, not in the server at all.
+    const kit = await import('@leasehold/devtools');
+    for (const tool of ['DevCluster', 'NodeProcess']) {
+      expect(publicApi).not.toHaveProperty(tool);
+      expect(internal).not.toHaveProperty(tool);
+      expect(kit).toHaveProperty(tool);
     }
   });
 
@@ -74,14 +81,10 @@ describe('@leasehold/server as a package', { timeout: 90_000 }, () => {
     );
     expect(entry.stderr).toBe('');
     expect(entry.stdout.trim()).toBe('function');
-    // The hook does bite: the internal entry loads the dev cluster, which needs the harness.
-    const internal = withoutDevtools(
-      '--input-type=module',
-      '-e',
-      "await import('@leasehold/server/internal');",
-    );
-    expect(internal.status).not.toBe(0);
-    expect(internal.stderr).toContain("Cannot find package '@leasehold/devtools'");
+    // The hook does bite: the kit itself cannot be loaded under it.
+    const kit = withoutDevtools('--input-type=module', '-e', "await import('@leasehold/devtools');");
+    expect(kit.status).not.toBe(0);
+    expect(kit.stderr).toContain("Cannot find package '@leasehold/devtools'");
 
     const certs = withoutDevtools(LEASEHOLD_BIN, 'certs', 'init', '--out', join(dir, 'pki'));
     expect(certs.status, certs.stderr).toBe(0);
@@ -91,6 +94,7 @@ describe('@leasehold/server as a package', { timeout: 90_000 }, () => {
   it('answers `leasehold dev cluster` without @leasehold/devtools with what to install', () => {
     const dev = withoutDevtools(LEASEHOLD_BIN, 'dev', 'cluster', '--data-dir', join(dir, 'dev'));
     expect(dev.status).toBe(1);
-    expect(dev.stderr).toContain('`leasehold dev` needs the development tools: install @leasehold/devtools');
+    expect(dev.stderr).toContain('needs the @leasehold/devtools package, which is not installed');
+    expect(dev.stderr).toContain('npm install --save-dev @leasehold/devtools');
   });
 });
