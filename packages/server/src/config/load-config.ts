@@ -18,6 +18,7 @@ const NUMBER_KEYS = new Set<keyof NodeConfig>([
   'heartbeatIntervalMs',
   'nodeTtlSeconds',
   'etcdCallTimeoutMs',
+  'etcdBatchWindowMs',
   'leaseRateLimitPerMinute',
   'authFailureLimitPerMinute',
   'bodyLimitBytes',
