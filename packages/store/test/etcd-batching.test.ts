@@ -42,12 +42,16 @@ describe('etcd group commit (real etcd)', () => {
       // gives the same, the footprints being disjoint.
       const order = ops
         .map((op, i) => ({ op, r: results[i] as TxnResult }))
-        .sort((a, b) => a.r.revision - b.r.revision || Number(a.r.succeeded === false) - Number(b.r.succeeded === false));
+        .sort(
+          (a, b) =>
+            a.r.revision - b.r.revision || Number(a.r.succeeded === false) - Number(b.r.succeeded === false),
+        );
       const model = new EtcdModel();
       for (const { op, r } of order) {
         const [alone] = model.txn([op]);
         expect(r.succeeded).toBe(alone?.succeeded);
-        const values = (x: TxnResult | undefined) => x?.failure.map((kvs) => kvs.map((kv) => kv.value.toString()));
+        const values = (x: TxnResult | undefined) =>
+          x?.failure.map((kvs) => kvs.map((kv) => kv.value.toString()));
         expect(values(r)).toEqual(values(alone));
       }
       // Keys 4 and 9 have only the creators whose second compare always fails: eight keys are won.
@@ -66,7 +70,11 @@ describe('etcd group commit (real etcd)', () => {
 
   it('a batch whose outcome is unknown fails each of its writes as a transient error', async () => {
     // A member that never answers: the call's deadline passes, every write of the batch is unknown.
-    const gateway = new EtcdGateway({ endpoints: ['http://127.0.0.1:9'], callTimeoutMs: 200, batchWindowMs: 5 });
+    const gateway = new EtcdGateway({
+      endpoints: ['http://127.0.0.1:9'],
+      callTimeoutMs: 200,
+      batchWindowMs: 5,
+    });
     try {
       const writes = Array.from({ length: 5 }, (_, i) =>
         gateway.txn([], [{ put: `/unknown/${i}`, value: 'x' }]).then(

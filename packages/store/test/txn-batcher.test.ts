@@ -111,7 +111,14 @@ describe('TxnBatcher', () => {
   it('splits a batch at the transaction-operation limit', async () => {
     const { sent, send } = manualSender();
     const { timers, fire } = manualTimers();
-    const batcher = new TxnBatcher({ windowMs: 5, limits: { maxOps: 10, maxBytes: 1 << 20 }, send, footprint, cost, timers });
+    const batcher = new TxnBatcher({
+      windowMs: 5,
+      limits: { maxOps: 10, maxBytes: 1 << 20 },
+      send,
+      footprint,
+      cost,
+      timers,
+    });
     void batcher.submit(put('first'));
     for (let i = 0; i < 4; i++) void batcher.submit(put(`k${i}`)); // 2 ops each: 8, under 10
     expect(sent).toHaveLength(1);
@@ -152,7 +159,9 @@ describe('TxnBatcher', () => {
     const key = fc.constantFrom(...keys);
     const compare: fc.Arbitrary<Compare> = fc.oneof(
       key.map((k) => ({ key: k, target: 'Create' as const, equals: 0 })),
-      fc.tuple(key, fc.constantFrom('1', '2')).map(([k, v]) => ({ key: k, target: 'Value' as const, equals: v })),
+      fc
+        .tuple(key, fc.constantFrom('1', '2'))
+        .map(([k, v]) => ({ key: k, target: 'Value' as const, equals: v })),
       fc.constant({ key: 'k/', within: 'k/', target: 'Create' as const, equals: 0 as const }),
       fc.constant({ key: 'k/c', within: 'k/', target: 'Create' as const, equals: 0 as const }),
     );
@@ -160,10 +169,17 @@ describe('TxnBatcher', () => {
       fc.tuple(key, fc.constantFrom('1', '2', '3')).map(([k, v]) => ({ put: k, value: v })),
       key.map((k) => ({ delete: k })),
     );
-    const read: fc.Arbitrary<ReadOp> = fc.oneof(key.map((k) => ({ key: k })), fc.constant({ prefix: 'k/' }));
+    const read: fc.Arbitrary<ReadOp> = fc.oneof(
+      key.map((k) => ({ key: k })),
+      fc.constant({ prefix: 'k/' }),
+    );
     const op: fc.Arbitrary<ModelTxn> = fc.record({
       compare: fc.array(compare, { maxLength: 3 }),
-      writes: fc.uniqueArray(write, { minLength: 1, maxLength: 3, selector: (w) => ('put' in w ? w.put : w.delete) }),
+      writes: fc.uniqueArray(write, {
+        minLength: 1,
+        maxLength: 3,
+        selector: (w) => ('put' in w ? w.put : w.delete),
+      }),
       onFailure: fc.array(read, { maxLength: 2 }),
     });
     const initial = fc.array(fc.tuple(key, fc.constantFrom('1', '2')), { maxLength: 4 });
@@ -176,7 +192,8 @@ describe('TxnBatcher', () => {
         fc.integer({ min: 4, max: 40 }),
         async (s, ops, seed, maxOps) => {
           const setUp = (model: EtcdModel) => {
-            for (const [k, v] of seed) model.txn([{ compare: [], writes: [{ put: k, value: v }], onFailure: [] }]);
+            for (const [k, v] of seed)
+              model.txn([{ compare: [], writes: [{ put: k, value: v }], onFailure: [] }]);
           };
           const batched = new EtcdModel();
           setUp(batched);
@@ -199,10 +216,19 @@ describe('TxnBatcher', () => {
               (h as { cancelled: boolean }).cancelled = true;
             },
           };
-          const batcher = new TxnBatcher({ windowMs: 1, limits: { maxOps, maxBytes: 1 << 20 }, send, footprint, cost, timers });
+          const batcher = new TxnBatcher({
+            windowMs: 1,
+            limits: { maxOps, maxBytes: 1 << 20 },
+            send,
+            footprint,
+            cost,
+            timers,
+          });
           const results = new Map<ModelTxn, TxnResult>();
           const submitted = ops.map((o) =>
-            s.schedule(Promise.resolve(), 'submit').then(() => batcher.submit(o).then((r) => results.set(o, r))),
+            s
+              .schedule(Promise.resolve(), 'submit')
+              .then(() => batcher.submit(o).then((r) => results.set(o, r))),
           );
           await s.waitFor(Promise.all(submitted));
 
@@ -214,7 +240,8 @@ describe('TxnBatcher', () => {
             const [alone] = serial.txn([o]);
             const got = results.get(o);
             expect(got?.succeeded).toBe(alone?.succeeded);
-            const values = (r: TxnResult | undefined) => r?.failure.map((kvs) => kvs.map((kv) => [kv.key, kv.value.toString()]));
+            const values = (r: TxnResult | undefined) =>
+              r?.failure.map((kvs) => kvs.map((kv) => [kv.key, kv.value.toString()]));
             expect(values(got)).toEqual(values(alone));
           }
           expect(batched.values()).toEqual(serial.values());

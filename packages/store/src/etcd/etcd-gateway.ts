@@ -163,7 +163,8 @@ const txnCost = (op: PendingTxn) => {
 function withinDeadline<T>(result: Promise<T>, deadline: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new EtcdTransientError('etcd: the operation deadline passed before its transaction answered')),
+      () =>
+        reject(new EtcdTransientError('etcd: the operation deadline passed before its transaction answered')),
       Math.max(0, deadline - performance.now()),
     );
     result.then(
@@ -275,7 +276,11 @@ export class EtcdGateway {
    * it may travel to etcd nested in one transaction with other writes (txn-batcher.ts); its compares, its
    * writes and its result are its own either way.
    */
-  txn(compare: readonly Compare[], writes: readonly WriteOp[], onFailure: readonly ReadOp[] = []): Promise<TxnResult> {
+  txn(
+    compare: readonly Compare[],
+    writes: readonly WriteOp[],
+    onFailure: readonly ReadOp[] = [],
+  ): Promise<TxnResult> {
     const deadline = operationDeadline.getStore();
     const result = this.#batcher.submit({ compare, writes, onFailure, deadline });
     return deadline === undefined || !Number.isFinite(deadline) ? result : withinDeadline(result, deadline);
@@ -296,7 +301,9 @@ export class EtcdGateway {
     const response = await operationDeadline.run(deadline, () =>
       this.#call(() =>
         this.client.kv.txn(
-          only ? txnRequest(only) : { compare: [], success: ops.map((op) => ({ request_txn: txnRequest(op) })), failure: [] },
+          only
+            ? txnRequest(only)
+            : { compare: [], success: ops.map((op) => ({ request_txn: txnRequest(op) })), failure: [] },
         ),
       ),
     );
@@ -304,7 +311,8 @@ export class EtcdGateway {
     if (only) return [txnResult(response, revision)];
     return ops.map((_, i) => {
       const nested = response.responses[i]?.response_txn;
-      if (!nested) throw new EtcdTransientError('etcd: a batched transaction answered without its nested result');
+      if (!nested)
+        throw new EtcdTransientError('etcd: a batched transaction answered without its nested result');
       return txnResult(nested, revision);
     });
   }

@@ -127,7 +127,8 @@ export class TxnBatcher<Op, R> {
     let ops = 0;
     let bytes = 0;
     for (const entry of queue) {
-      const fits = batch.length === 0 || (ops + entry.cost.ops <= maxOps && bytes + entry.cost.bytes <= maxBytes);
+      const fits =
+        batch.length === 0 || (ops + entry.cost.ops <= maxOps && bytes + entry.cost.bytes <= maxBytes);
       const clash = (other: Entry<Op, R>) => conflicts(entry.footprint, other.footprint);
       if (fits && !batch.some(clash) && !rest.some(clash)) {
         batch.push(entry);

@@ -40,7 +40,9 @@ function readRange(op: ReadOp): KeyRange {
 }
 
 function compareRange(c: Compare): KeyRange {
-  return 'within' in c ? { start: Buffer.from(c.key), end: prefixEnd(c.within) } : { start: Buffer.from(c.key) };
+  return 'within' in c
+    ? { start: Buffer.from(c.key), end: prefixEnd(c.within) }
+    : { start: Buffer.from(c.key) };
 }
 
 export function footprintOf(

@@ -160,14 +160,16 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
         };
         const round = (n: number, feature: string, prefix: string) =>
           Promise.allSettled(
-            Array.from({ length: n }, (_, i) => retrying(() => checkout(`${prefix}${i}`, `c${prefix}${i}`, T0, feature))),
+            Array.from({ length: n }, (_, i) =>
+              retrying(() => checkout(`${prefix}${i}`, `c${prefix}${i}`, T0, feature)),
+            ),
           );
         const [shared, other] = await Promise.all([round(90, 'shared', 's'), round(5, 'other', 'o')]);
         const granted = shared.flatMap((r) => (r.status === 'fulfilled' ? [r.value.lease] : []));
         expect(granted.length).toBe(74);
-        expect(shared.filter((r) => r.status === 'rejected').map((r) => (r.reason as LeaseholdError).code)).toEqual(
-          Array(16).fill('SEATS_EXHAUSTED'),
-        );
+        expect(
+          shared.filter((r) => r.status === 'rejected').map((r) => (r.reason as LeaseholdError).code),
+        ).toEqual(Array(16).fill('SEATS_EXHAUSTED'));
         expect(other.filter((r) => r.status === 'fulfilled').length).toBe(2);
         for (const id of ['small', 'large']) {
           const slots = granted.filter((l) => l.licenseId === id).map((l) => l.slot);
@@ -177,8 +179,12 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
         // Renew half and check in the other half, all at once; then retry the renewed ones' requests at once.
         const half = granted.length / 2;
         const mixed = await Promise.all([
-          ...granted.slice(0, half).map((l) => retrying(() => store.renewLease({ leaseId: l.id, now: T0 + 1000 }))),
-          ...granted.slice(half).map((l) => retrying(() => store.releaseSeat({ leaseId: l.id, now: T0 + 1000 }))),
+          ...granted
+            .slice(0, half)
+            .map((l) => retrying(() => store.renewLease({ leaseId: l.id, now: T0 + 1000 }))),
+          ...granted
+            .slice(half)
+            .map((l) => retrying(() => store.releaseSeat({ leaseId: l.id, now: T0 + 1000 }))),
         ]);
         for (const [i, lease] of mixed.entries()) {
           expect(lease.id).toBe(granted[i]?.id);
@@ -186,7 +192,9 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
           else expect(lease.endReason).toBeDefined();
         }
         const replays = await Promise.all(
-          granted.slice(0, half).map((l) => retrying(() => checkout(l.requestId, l.client.id, T0 + 2000, 'shared'))),
+          granted
+            .slice(0, half)
+            .map((l) => retrying(() => checkout(l.requestId, l.client.id, T0 + 2000, 'shared'))),
         );
         expect(replays.map((r) => r.lease.id)).toEqual(granted.slice(0, half).map((l) => l.id));
         expect(replays.every((r) => r.replayed)).toBe(true);

@@ -79,6 +79,11 @@ export class EtcdModel {
     return [...this.#kv.entries()]
       .filter(([k]) => pick(k))
       .sort(([a], [b]) => Buffer.compare(bytes(a), bytes(b)))
-      .map(([key, v]) => ({ key, value: Buffer.from(v.value), createRevision: v.create, modRevision: v.mod }));
+      .map(([key, v]) => ({
+        key,
+        value: Buffer.from(v.value),
+        createRevision: v.create,
+        modRevision: v.mod,
+      }));
   }
 }
