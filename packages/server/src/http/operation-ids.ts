@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'GET /healthz': 'getHealth',
   'GET /readyz': 'getReadiness',
+  'POST /v1/drain': 'drainNode',
   'GET /.well-known/jwks.json': 'getSigningKeys',
   'GET /metrics': 'getMetrics',
   'POST /v1/licenses': 'installLicense',
