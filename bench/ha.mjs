@@ -213,6 +213,9 @@ async function main() {
   log(
     `  3 etcd members (heartbeat 50 ms, election 500 ms), 3 nodes, ${CONNECTIONS} connections, ${DURATION} s x ${RUNS} runs, loopback`,
   );
+  log(
+    `  etcd group-commit window (LEASEHOLD_ETCD_BATCH_WINDOW_MS): ${process.env.LEASEHOLD_ETCD_BATCH_WINDOW_MS ?? 'default'}`,
+  );
 
   const rows = { raw: [], 1: [], 2: [], 3: [] };
   for (let run = 1; run <= RUNS; run++) {

@@ -15,8 +15,9 @@ export type LeaseState = 'active' | LeaseEndReason;
  * - `reservedUntil`: the instant the store frees the seat unless renewed. Never earlier than
  *   `expiresAt` (so no seat goes to a second client while the first one's token is valid); later by the
  *   grace period under the strict policy.
- * - `fence`: a number that only grows with every grant in the store (the store revision); a holder with a
- *   lower fence for the same slot is stale.
+ * - `fence`: the store revision of the grant; it never decreases, and grows with every grant of one slot
+ *   (grants of different slots committed together on etcd may share it); a holder with a lower fence for
+ *   the same slot is stale.
  */
 export interface Lease {
   readonly id: string;

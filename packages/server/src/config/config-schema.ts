@@ -16,6 +16,11 @@ export const NodeConfigSchema = Type.Object(
     etcdPrefix: Type.String({ pattern: '^/.*/$', default: '/leasehold/' }),
     /** Per-call etcd deadline; store operations give up (503) after about 1.5x this without quorum. */
     etcdCallTimeoutMs: Type.Integer({ minimum: 50, maximum: 10_000, default: 500 }),
+    /**
+     * Group commit (docs/ha.md): how long a write may wait, while another batch is in flight, to go to
+     * etcd with others as one transaction. 0 sends every write alone.
+     */
+    etcdBatchWindowMs: Type.Integer({ minimum: 0, maximum: 1000, default: 2 }),
     /** Mutual TLS to etcd (https endpoints): CA of the members, our client certificate and key (PEM files). */
     etcdTlsCa: Type.Optional(Type.String({ minLength: 1 })),
     etcdTlsCert: Type.Optional(Type.String({ minLength: 1 })),

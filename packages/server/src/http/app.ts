@@ -11,6 +11,7 @@ import type { AppDeps } from './app-deps.js';
 import { installAuth } from './auth.js';
 import { DEFAULT_HTTP_LIMITS, serverLimitOptions } from './limits/http-limits.js';
 import { installRateLimits } from './limits/rate-limits.js';
+import { installOperationIds } from './operation-ids.js';
 import { frameworkProblem, installProblemHandlers } from './problem.js';
 import { requestIdGenerator } from './request-id.js';
 import { auditRoutes } from './routes/audit.js';
@@ -134,6 +135,7 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
   app.decorate('metrics', metrics);
   installMetrics(app, metrics);
 
+  installOperationIds(app);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -142,7 +144,10 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
         version: deps.version,
         description:
           'Floating-seat leases over verified licenses. Errors are RFC 9457 problem+json with a code.',
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
       },
+      // Relative: every node serves the same API at its own address (the one that served this document).
+      servers: [{ url: '/', description: 'this Leasehold node' }],
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'lh_admin_…, lh_operator_… or lh_client_…' },

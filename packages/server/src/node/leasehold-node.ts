@@ -80,6 +80,7 @@ function openStore(
       prefix: config.etcdPrefix,
       node: nodeId,
       callTimeoutMs: config.etcdCallTimeoutMs,
+      batchWindowMs: config.etcdBatchWindowMs,
     });
     const membership = new EtcdMembership({
       gateway: store.gateway,

@@ -3,6 +3,8 @@ import { LeaseholdError } from '@leasehold/domain';
 import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import { MemberReachability } from './member-reachability.js';
+import { type BatchStats, TxnBatcher } from './txn-batcher.js';
+import { footprintOf, prefixEnd } from './txn-footprint.js';
 
 /**
  * Our adapter over the `etcd3` client (DESIGN.md: "wrap it in our own adapter"). What it changes, and why:
@@ -31,7 +33,17 @@ export interface EtcdConnectionOptions {
    * client certificate and key, all PEM. etcd started with `--client-cert-auth` refuses a client without.
    */
   readonly credentials?: IOptions['credentials'];
+  /**
+   * Group commit (txn-batcher.ts): how long a conditional write may wait for others while a batch is in
+   * flight, to go to etcd with them as one transaction. 0 sends every write alone.
+   */
+  readonly batchWindowMs?: number;
+  /** etcd's `--max-txn-ops` (default 128): a batch never uses more. */
+  readonly maxTxnOps?: number;
 }
+
+/** The default group-commit window (docs/ha.md, "Group commit", has the measurements behind it). */
+export const DEFAULT_BATCH_WINDOW_MS = 2;
 
 export type Bytes = Buffer;
 
@@ -68,17 +80,6 @@ export interface TxnResult {
   readonly failure: KeyValue[][];
 }
 
-const prefixEnd = (prefix: string): Buffer => {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if ((end[i] ?? 0) < 0xff) {
-      end[i] = (end[i] ?? 0) + 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
-};
-
 const rangeOp = (op: ReadOp) => ({
   request_range:
     'key' in op
@@ -107,6 +108,78 @@ const rangeResult = (r: {
     modRevision: Number(kv.mod_revision),
   }));
 
+/** One conditional write waiting for its transaction (alone or in a batch). */
+interface PendingTxn {
+  readonly compare: readonly Compare[];
+  readonly writes: readonly WriteOp[];
+  readonly onFailure: readonly ReadOp[];
+  /** The deadline of the store operation that wrote it (performance.now() ms), if any. */
+  readonly deadline: number | undefined;
+}
+
+const compareOp = (c: Compare) => ({
+  key: Buffer.from(c.key),
+  ...('within' in c ? { range_end: prefixEnd(c.within) } : {}),
+  target: c.target,
+  result: 'below' in c ? ('Less' as const) : ('Equal' as const),
+  ...('below' in c
+    ? { mod_revision: c.below }
+    : c.target === 'Create'
+      ? { create_revision: c.equals }
+      : c.target === 'Mod'
+        ? { mod_revision: c.equals }
+        : { value: Buffer.from(String(c.equals)) }),
+});
+
+const writeOp = (w: WriteOp) =>
+  'put' in w
+    ? { request_put: { key: Buffer.from(w.put), value: Buffer.from(w.value) } }
+    : { request_delete_range: { key: Buffer.from(w.delete) } };
+
+const txnRequest = (op: PendingTxn) => ({
+  compare: op.compare.map(compareOp),
+  success: op.writes.map(writeOp),
+  failure: op.onFailure.map(rangeOp),
+});
+
+type RangeResponseOp = Parameters<typeof rangeResult>[0];
+
+const txnResult = (r: { succeeded: boolean; responses: RangeResponseOp[] }, revision: number): TxnResult => ({
+  succeeded: r.succeeded,
+  revision,
+  failure: r.succeeded ? [] : r.responses.map(rangeResult),
+});
+
+/** etcd's count for a nested transaction: itself, plus its largest list (compares, writes or reads). */
+const txnCost = (op: PendingTxn) => {
+  let bytes = 0;
+  for (const c of op.compare) bytes += c.key.length + ('within' in c ? c.within.length : 0) + 16;
+  for (const w of op.writes) bytes += 'put' in w ? w.put.length + w.value.length + 8 : w.delete.length + 8;
+  for (const r of op.onFailure) bytes += JSON.stringify(r).length;
+  return { ops: 1 + Math.max(op.compare.length, op.writes.length, op.onFailure.length), bytes };
+};
+
+/** The result of a write, or an unknown outcome when its operation's deadline passes first. */
+function withinDeadline<T>(result: Promise<T>, deadline: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () =>
+        reject(new EtcdTransientError('etcd: the operation deadline passed before its transaction answered')),
+      Math.max(0, deadline - performance.now()),
+    );
+    result.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
 /** Marks an etcd failure the caller may retry (unavailable, deadline, leader change, unknown outcome). */
 export class EtcdTransientError extends Error {
   override readonly name = 'EtcdTransientError';
@@ -122,6 +195,7 @@ export class EtcdGateway {
   readonly #callTimeoutMs: number;
   /** Per-member breakers and latest outcomes: tells an operation when no quorum can answer it. */
   readonly #members: MemberReachability;
+  readonly #batcher: TxnBatcher<PendingTxn, TxnResult>;
 
   constructor(options: EtcdConnectionOptions) {
     this.#callTimeoutMs = options.callTimeoutMs ?? 1000;
@@ -131,6 +205,15 @@ export class EtcdGateway {
     // calls going elsewhere), so operations of a cut-off node still waited a second deadline (p95 1.3 s).
     // A member that recovers is trusted again by its first answer, whatever this window.
     this.#members = new MemberReachability(4 * this.#callTimeoutMs);
+    const maxTxnOps = options.maxTxnOps ?? 128;
+    this.#batcher = new TxnBatcher<PendingTxn, TxnResult>({
+      windowMs: options.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
+      // etcd counts the outer transaction's operations against what each nested one may use.
+      limits: { maxOps: maxTxnOps, maxBytes: 1024 * 1024 },
+      send: (ops) => this.#send(ops),
+      footprint: (op) => footprintOf(op.compare, op.writes, op.onFailure),
+      cost: txnCost,
+    });
     this.client = new Etcd3({
       hosts: [...options.endpoints],
       credentials: options.credentials,
@@ -188,40 +271,50 @@ export class EtcdGateway {
     return found;
   }
 
-  /** A conditional write. Never retried here: an error means the outcome is unknown. */
-  async txn(
+  /**
+   * A conditional write. Never retried here: an error means the outcome is unknown. With group commit on,
+   * it may travel to etcd nested in one transaction with other writes (txn-batcher.ts); its compares, its
+   * writes and its result are its own either way.
+   */
+  txn(
     compare: readonly Compare[],
     writes: readonly WriteOp[],
     onFailure: readonly ReadOp[] = [],
   ): Promise<TxnResult> {
-    const response = await this.#call(() =>
-      this.client.kv.txn({
-        compare: compare.map((c) => ({
-          key: Buffer.from(c.key),
-          ...('within' in c ? { range_end: prefixEnd(c.within) } : {}),
-          target: c.target,
-          result: 'below' in c ? 'Less' : 'Equal',
-          ...('below' in c
-            ? { mod_revision: c.below }
-            : c.target === 'Create'
-              ? { create_revision: c.equals }
-              : c.target === 'Mod'
-                ? { mod_revision: c.equals }
-                : { value: Buffer.from(String(c.equals)) }),
-        })),
-        success: writes.map((w) =>
-          'put' in w
-            ? { request_put: { key: Buffer.from(w.put), value: Buffer.from(w.value) } }
-            : { request_delete_range: { key: Buffer.from(w.delete) } },
+    const deadline = operationDeadline.getStore();
+    const result = this.#batcher.submit({ compare, writes, onFailure, deadline });
+    return deadline === undefined || !Number.isFinite(deadline) ? result : withinDeadline(result, deadline);
+  }
+
+  /** How many transactions and writes went to etcd (writes per transaction: the mean batch size). */
+  get batchStats(): Readonly<BatchStats> {
+    return this.#batcher.stats;
+  }
+
+  /** One etcd transaction for `ops`: the operation itself when alone, else one nested txn per operation. */
+  async #send(ops: readonly PendingTxn[]): Promise<TxnResult[]> {
+    const only = ops.length === 1 ? ops[0] : undefined;
+    // The call's deadline: the latest of its operations' (each gives up at its own, see txn()).
+    const deadline = ops.some((op) => op.deadline === undefined)
+      ? Number.POSITIVE_INFINITY
+      : Math.max(...ops.map((op) => op.deadline ?? 0));
+    const response = await operationDeadline.run(deadline, () =>
+      this.#call(() =>
+        this.client.kv.txn(
+          only
+            ? txnRequest(only)
+            : { compare: [], success: ops.map((op) => ({ request_txn: txnRequest(op) })), failure: [] },
         ),
-        failure: onFailure.map(rangeOp),
-      }),
+      ),
     );
-    return {
-      succeeded: response.succeeded,
-      revision: Number(response.header.revision),
-      failure: response.succeeded ? [] : response.responses.map(rangeResult),
-    };
+    const revision = Number(response.header.revision);
+    if (only) return [txnResult(response, revision)];
+    return ops.map((_, i) => {
+      const nested = response.responses[i]?.response_txn;
+      if (!nested)
+        throw new EtcdTransientError('etcd: a batched transaction answered without its nested result');
+      return txnResult(nested, revision);
+    });
   }
 
   async #call<T>(fn: () => Promise<T>): Promise<T> {

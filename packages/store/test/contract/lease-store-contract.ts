@@ -142,6 +142,67 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
         expect(denied.length).toBe(190);
         expect((await store.listLeases({ now: T0, feature: 'pool' })).length).toBe(10);
       });
+      // On etcd this runs through group commit (txn-batcher.ts): checkouts, renewals and check-ins of one
+      // node gathered into shared transactions. Two licenses grant `shared` (two overlapping pools, one
+      // large enough for the one-round-trip checkout); every result must be what some one-by-one order
+      // gives: no pool past its seats, one lease per request id, renewals and check-ins of their own lease.
+      it('many concurrent checkouts, renewals and check-ins on overlapping pools keep every pool within its seats', async () => {
+        await store.installLicense(license({ id: 'small', seats: { shared: 4 } }), T0);
+        await store.installLicense(license({ id: 'large', seats: { shared: 70, other: 2 } }), T0);
+        const retrying = async <T>(op: () => Promise<T>): Promise<T> => {
+          for (let attempt = 0; ; attempt++) {
+            try {
+              return await op();
+            } catch (err) {
+              if ((err as LeaseholdError).code !== 'STORE_UNAVAILABLE' || attempt >= 5) throw err;
+            }
+          }
+        };
+        const round = (n: number, feature: string, prefix: string) =>
+          Promise.allSettled(
+            Array.from({ length: n }, (_, i) =>
+              retrying(() => checkout(`${prefix}${i}`, `c${prefix}${i}`, T0, feature)),
+            ),
+          );
+        const [shared, other] = await Promise.all([round(90, 'shared', 's'), round(5, 'other', 'o')]);
+        const granted = shared.flatMap((r) => (r.status === 'fulfilled' ? [r.value.lease] : []));
+        expect(granted.length).toBe(74);
+        expect(
+          shared.filter((r) => r.status === 'rejected').map((r) => (r.reason as LeaseholdError).code),
+        ).toEqual(Array(16).fill('SEATS_EXHAUSTED'));
+        expect(other.filter((r) => r.status === 'fulfilled').length).toBe(2);
+        for (const id of ['small', 'large']) {
+          const slots = granted.filter((l) => l.licenseId === id).map((l) => l.slot);
+          expect(new Set(slots).size).toBe(slots.length);
+          expect(Math.max(...slots)).toBeLessThan(id === 'small' ? 4 : 70);
+        }
+        // Renew half and check in the other half, all at once; then retry the renewed ones' requests at once.
+        const half = granted.length / 2;
+        const mixed = await Promise.all([
+          ...granted
+            .slice(0, half)
+            .map((l) => retrying(() => store.renewLease({ leaseId: l.id, now: T0 + 1000 }))),
+          ...granted
+            .slice(half)
+            .map((l) => retrying(() => store.releaseSeat({ leaseId: l.id, now: T0 + 1000 }))),
+        ]);
+        for (const [i, lease] of mixed.entries()) {
+          expect(lease.id).toBe(granted[i]?.id);
+          if (i < half) expect(lease.expiresAt).toBe(T0 + 1000 + 60_000);
+          else expect(lease.endReason).toBeDefined();
+        }
+        const replays = await Promise.all(
+          granted
+            .slice(0, half)
+            .map((l) => retrying(() => checkout(l.requestId, l.client.id, T0 + 2000, 'shared'))),
+        );
+        expect(replays.map((r) => r.lease.id)).toEqual(granted.slice(0, half).map((l) => l.id));
+        expect(replays.every((r) => r.replayed)).toBe(true);
+        // The freed seats are taken again, concurrently, and no more.
+        const again = await round(half + 10, 'shared', 'again');
+        expect(again.filter((r) => r.status === 'fulfilled').length).toBe(half);
+        expect((await store.listLeases({ now: T0 + 3000, feature: 'shared' })).length).toBe(74);
+      });
     });
 
     describe('large pools', () => {

@@ -1,0 +1,164 @@
+import { conflicts, type Footprint } from './txn-footprint.js';
+
+/** What a batch may hold: etcd's `--max-txn-ops` (default 128) and well under `--max-request-bytes` (1.5 MiB). */
+export interface BatchLimits {
+  /** Operations of one etcd transaction, counting each nested transaction and its largest branch. */
+  readonly maxOps: number;
+  readonly maxBytes: number;
+}
+
+export interface BatchCost {
+  /** How many of etcd's transaction operations this one uses (see BatchLimits.maxOps). */
+  readonly ops: number;
+  readonly bytes: number;
+}
+
+/** Timers, injected so that tests can drive the window (STYLE.md rule 4). */
+export interface BatchTimers {
+  set(fn: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+export interface TxnBatcherOptions<Op, R> {
+  /**
+   * How long an operation may wait for others while a batch is in flight; 0 turns batching off. When no
+   * batch is in flight an operation is sent at once, so an idle node adds no latency.
+   */
+  readonly windowMs: number;
+  readonly limits: BatchLimits;
+  /** Sends operations as ONE etcd transaction; answers one result per operation, in order. */
+  readonly send: (ops: readonly Op[]) => Promise<R[]>;
+  readonly footprint: (op: Op) => Footprint;
+  readonly cost: (op: Op) => BatchCost;
+  readonly timers?: BatchTimers;
+}
+
+interface Entry<Op, R> {
+  readonly op: Op;
+  readonly footprint: Footprint;
+  readonly cost: BatchCost;
+  readonly resolve: (result: R) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** How many batches and operations went to etcd (the mean batch size is their ratio). */
+export interface BatchStats {
+  batches: number;
+  operations: number;
+}
+
+const realTimers: BatchTimers = {
+  set: (fn, ms) => setTimeout(fn, ms),
+  clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/**
+ * Group commit: operations submitted while a batch is in flight wait (at most `windowMs`, or until the
+ * batch limits are reached, or until nothing is in flight any more) and then go to etcd together as one
+ * transaction — one Raft proposal and one quorum fsync for all of them. Each operation keeps its own
+ * compares and its own result (the sender nests one transaction per operation). Operations whose
+ * footprints conflict (txn-footprint.ts) never share a batch: the later one goes into a later batch, in
+ * the order submitted. A batch that fails fails each of its operations with the same error: an unknown
+ * outcome for each, which the caller resolves by re-reading, as for a transaction of its own.
+ */
+export class TxnBatcher<Op, R> {
+  readonly stats: BatchStats = { batches: 0, operations: 0 };
+  readonly #options: TxnBatcherOptions<Op, R>;
+  readonly #timers: BatchTimers;
+  #queue: Entry<Op, R>[] = [];
+  #queuedOps = 0;
+  #queuedBytes = 0;
+  #inFlight = 0;
+  #timer: unknown;
+
+  constructor(options: TxnBatcherOptions<Op, R>) {
+    this.#options = options;
+    this.#timers = options.timers ?? realTimers;
+  }
+
+  submit(op: Op): Promise<R> {
+    const { windowMs, limits } = this.#options;
+    if (windowMs <= 0) {
+      this.stats.batches++;
+      this.stats.operations++;
+      return this.#options.send([op]).then((results) => results[0] as R);
+    }
+    return new Promise<R>((resolve, reject) => {
+      const cost = this.#options.cost(op);
+      this.#queue.push({ op, footprint: this.#options.footprint(op), cost, resolve, reject });
+      this.#queuedOps += cost.ops;
+      this.#queuedBytes += cost.bytes;
+      if (this.#inFlight === 0 || this.#queuedOps >= limits.maxOps || this.#queuedBytes >= limits.maxBytes) {
+        this.#flush();
+      } else if (this.#timer === undefined) {
+        this.#timer = this.#timers.set(() => {
+          this.#timer = undefined;
+          this.#flush();
+        }, windowMs);
+      }
+    });
+  }
+
+  /** Sends everything queued, as few batches as the footprints and limits allow. */
+  #flush(): void {
+    if (this.#timer !== undefined) {
+      this.#timers.clear(this.#timer);
+      this.#timer = undefined;
+    }
+    let queue = this.#queue;
+    this.#queue = [];
+    this.#queuedOps = 0;
+    this.#queuedBytes = 0;
+    while (queue.length > 0) {
+      const { batch, rest } = this.#take(queue);
+      this.#dispatch(batch);
+      queue = rest;
+    }
+  }
+
+  /**
+   * The first batch of a queue, in order: an entry joins unless it conflicts with one already in, or with
+   * one held back (so conflicting operations keep their order), or would pass the limits.
+   */
+  #take(queue: readonly Entry<Op, R>[]): { batch: Entry<Op, R>[]; rest: Entry<Op, R>[] } {
+    const { maxOps, maxBytes } = this.#options.limits;
+    const batch: Entry<Op, R>[] = [];
+    const rest: Entry<Op, R>[] = [];
+    let ops = 0;
+    let bytes = 0;
+    for (const entry of queue) {
+      const fits =
+        batch.length === 0 || (ops + entry.cost.ops <= maxOps && bytes + entry.cost.bytes <= maxBytes);
+      const clash = (other: Entry<Op, R>) => conflicts(entry.footprint, other.footprint);
+      if (fits && !batch.some(clash) && !rest.some(clash)) {
+        batch.push(entry);
+        ops += entry.cost.ops;
+        bytes += entry.cost.bytes;
+      } else {
+        rest.push(entry);
+      }
+    }
+    return { batch, rest };
+  }
+
+  #dispatch(batch: readonly Entry<Op, R>[]): void {
+    this.#inFlight++;
+    this.stats.batches++;
+    this.stats.operations += batch.length;
+    this.#options
+      .send(batch.map((e) => e.op))
+      .then(
+        (results) => {
+          for (const [i, entry] of batch.entries()) entry.resolve(results[i] as R);
+        },
+        (err: unknown) => {
+          for (const entry of batch) entry.reject(err);
+        },
+      )
+      .finally(() => {
+        this.#inFlight--;
+        // Nothing in flight any more: what gathered meanwhile goes now rather than at the window's end.
+        if (this.#inFlight === 0 && this.#queue.length > 0) this.#flush();
+      });
+  }
+}
