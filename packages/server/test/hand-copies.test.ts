@@ -19,8 +19,9 @@ import { ADMIN_TOKEN, makeTestApp, T0, type TestApp } from './helpers/test-app.j
 /**
  * Shapes that other packages copy by hand because their package boundary forbids importing the source
  * (issue 10): the SDK's `FakeCluster` (the client depends on jose only) copies the error registry and the
- * lease view; the dashboard (browser code) copies the live snapshot. Each test here fails when a copy and
- * its source differ.
+ * lease view. Each test here fails when a copy and its source differ. The live snapshot's types are the
+ * dashboard's own (browser code cannot import the server; the server imports them): here a real node's
+ * events are held to exactly the keys those types list.
  */
 
 /** `keys` lists every key of T exactly: leaving one out fails to compile, naming one T lacks too. */
@@ -31,8 +32,8 @@ function allKeys<T>() {
   ): string[] => [...keys].sort();
 }
 
-// Compile-time: what the server pushes is a `Snapshot` to the dashboard (a type the server changed
-// incompatibly fails `tsc -b` here).
+// Compile-time: what the server pushes is a `Snapshot` to the dashboard (the server builds it with the
+// dashboard's types; should it ever define its own again, an incompatible one fails `tsc -b` here).
 const asDashboardSnapshot = (snapshot: DashboardSnapshot): Snapshot => snapshot;
 
 const SNAPSHOT_KEYS = allKeys<Snapshot>()([
