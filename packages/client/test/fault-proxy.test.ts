@@ -62,12 +62,27 @@ describe('FaultProxy', () => {
     expect(p.stats.connections).toBe(1);
   });
 
-  it('blackholes: holds the connection, nothing reaches the node, the client times out', async () => {
+  it.each([
+    {
+      name: 'blackholes: holds the connection, nothing reaches the node, the client times out',
+      mode: 'blackhole',
+      answer: 'timeout',
+      reached: 0,
+      counted: 'blackholed',
+    },
+    {
+      name: 'drops the response after the request reached the node',
+      mode: 'drop-after-request',
+      answer: 'ECONNRESET',
+      reached: 1,
+      counted: 'droppedResponses',
+    },
+  ] as const)('$name', async ({ mode, answer, reached, counted }) => {
     const p = await proxy();
-    p.mode = 'blackhole';
-    expect(await request(p.url)).toBe('timeout');
-    expect(handled).toBe(0);
-    expect(p.stats.blackholed).toBe(1);
+    p.mode = mode;
+    expect(await request(p.url)).toBe(answer);
+    expect(handled).toBe(reached);
+    expect(p.stats[counted]).toBe(1);
   });
 
   it('blackholes a kept-alive connection too, and it stays dead after the mode changes back', async () => {
@@ -79,14 +94,6 @@ describe('FaultProxy', () => {
     p.mode = 'pass';
     expect(await request(p.url)).toBe(200); // a new connection works
     expect(handled).toBe(2);
-  });
-
-  it('drops the response after the request reached the node', async () => {
-    const p = await proxy();
-    p.mode = 'drop-after-request';
-    expect(await request(p.url)).toBe('ECONNRESET');
-    expect(handled).toBe(1);
-    expect(p.stats.droppedResponses).toBe(1);
   });
 
   it('drops only the next n responses when asked', async () => {

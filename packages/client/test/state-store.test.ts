@@ -8,6 +8,20 @@ import { afterAll, describe, expect, it } from 'vitest';
 const T0 = Date.UTC(2026, 0, 1);
 const DAY = 86_400_000;
 
+/** A fake cluster with one-minute leases and five minutes of grace, on the test's manual clock. */
+const clusterOn = (clock: ManualClock) =>
+  FakeCluster.start({ ttlSeconds: 60, graceSeconds: 300, now: () => T0 + clock.monotonic() });
+
+/** The client of machine `m1` talking only to `cluster`, with its state in `stateStore` when given. */
+const machine = (cluster: FakeCluster, clock: ManualClock, stateStore?: StateStore) =>
+  createClient({
+    ...cluster.clientOptions(),
+    clientId: 'm1',
+    clock,
+    discovery: false,
+    ...(stateStore === undefined ? {} : { stateStore }),
+  });
+
 function memoryStore(): StateStore & { state: string | undefined } {
   const store = {
     state: undefined as string | undefined,
@@ -24,18 +38,8 @@ describe('trusted time across restarts', () => {
     const store = memoryStore();
     // First run: a checkout at T0, then the machine runs until 10 minutes after its grace ended.
     const first = new ManualClock(T0);
-    const cluster = await FakeCluster.start({
-      ttlSeconds: 60,
-      graceSeconds: 300,
-      now: () => T0 + first.monotonic(),
-    });
-    const a = createClient({
-      ...cluster.clientOptions(),
-      clientId: 'm1',
-      clock: first,
-      stateStore: store,
-      discovery: false,
-    });
+    const cluster = await clusterOn(first);
+    const a = machine(cluster, first, store);
     const lease = await first.run(a.checkout('app', { autoRenew: false }));
     const token = lease.token;
     await first.advance(60_000 + 300_000 + 600_000);
@@ -45,17 +49,11 @@ describe('trusted time across restarts', () => {
     // Second run, offline, with the wall clock set back two days: by that clock the token is young.
     const second = new ManualClock(T0 + 960_000 - 2 * DAY);
     cluster.setAllModes('down');
-    const b = createClient({
-      ...cluster.clientOptions(),
-      clientId: 'm1',
-      clock: second,
-      stateStore: store,
-      discovery: false,
-    });
+    const b = machine(cluster, second, store);
     await expect(b.verify(token, { withGrace: true })).rejects.toMatchObject({ code: 'TOKEN_EXPIRED' });
 
     // Without the state store the same check is fooled: the reason to give one where the host allows.
-    const c = createClient({ ...cluster.clientOptions(), clientId: 'm1', clock: second, discovery: false });
+    const c = machine(cluster, second);
     await expect(second.run(c.verify(token, { withGrace: true }))).rejects.toMatchObject({
       code: 'ALL_SERVERS_FAILED', // and it has no JWK Set either: nothing to verify with offline
     });
@@ -69,27 +67,11 @@ describe('trusted time across restarts', () => {
   it('verifies offline with the JWK Set kept in the state store', async () => {
     const store = memoryStore();
     const clock = new ManualClock(T0);
-    const cluster = await FakeCluster.start({
-      ttlSeconds: 60,
-      graceSeconds: 300,
-      now: () => T0 + clock.monotonic(),
-    });
-    const a = createClient({
-      ...cluster.clientOptions(),
-      clientId: 'm1',
-      clock,
-      stateStore: store,
-      discovery: false,
-    });
+    const cluster = await clusterOn(clock);
+    const a = machine(cluster, clock, store);
     const lease = await clock.run(a.checkout('app'));
     cluster.setAllModes('down');
-    const b = createClient({
-      ...cluster.clientOptions(),
-      clientId: 'm1',
-      clock,
-      stateStore: store,
-      discovery: false,
-    });
+    const b = machine(cluster, clock, store);
     await clock.advance(100_000); // past exp, within grace
     expect((await b.verify(lease.token, { withGrace: true })).jti).toBe(lease.id);
     await expect(b.verify(lease.token)).rejects.toMatchObject({ code: 'TOKEN_EXPIRED' });

@@ -1,18 +1,21 @@
 /**
- * What `GET /v1/events` pushes (packages/server/src/dashboard/live-snapshots.ts is the source of truth).
- * A copy, because this is browser code that cannot import the server: `packages/server/test/hand-copies.test.ts`
- * fails when these types and what a node really sends differ (the server's snapshot type must be assignable
- * to `Snapshot`, and every key of a real `hello` and `snapshot` event must be one listed here, and back);
- * the dashboard's browser test checks the page renders it.
+ * What `GET /v1/events` pushes: the one definition of that wire shape. It lives here, in browser code with
+ * no imports, because the dashboard cannot import the server while the server (which serves this package)
+ * can import it: packages/server/src/dashboard/ builds its snapshots with these types.
+ * `packages/server/test/hand-copies.test.ts` fails when a real `hello` or `snapshot` event carries a key
+ * not listed here, or lacks one; the dashboard's browser test checks the page renders it.
  */
+/** One node as the dashboard shows it. */
 export interface NodeStatus {
   readonly id: string;
   readonly url: string;
   readonly version: string;
+  /** leader: runs the singleton background work; `null` once the node is down (it leads nothing). */
   readonly role: 'leader' | 'follower' | null;
   readonly startedAt: string;
   readonly heartbeatAgeMs: number;
   readonly healthy: boolean;
+  /** Its record is gone from the store: its heartbeat lease ran out (crash, SIGKILL, partition). */
   readonly departed: boolean;
   readonly self: boolean;
 }
@@ -34,12 +37,14 @@ export interface SeatUsage {
   readonly inUse: number;
 }
 
+/** The shape of the server's `app.metrics.summary()` (packages/server/src/observability). */
 export interface StatsSummary {
   readonly requestsTotal: number;
   readonly errorsTotal: number;
   readonly latencyMs: { readonly p50: number; readonly p99: number };
 }
 
+/** One self-contained picture, so a missed one costs nothing. */
 export interface Snapshot {
   readonly time: string;
   readonly node: string;
@@ -48,7 +53,9 @@ export interface Snapshot {
   readonly nodes: readonly NodeStatus[];
   readonly storeMembers: readonly StoreMember[];
   readonly usage: readonly SeatUsage[];
+  /** The node's request counters and latency; null while the node has no metrics. */
   readonly stats: StatsSummary | null;
+  /** Parts that could not be read this round (e.g. `usage: STORE_UNAVAILABLE`); shown, not hidden. */
   readonly problems: readonly string[];
 }
 

@@ -4,18 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { leaseholdBin } from '@leasehold/devtools';
-import { AuditKeeper, ClusterKeyring } from '@leasehold/server/internal';
+import type { AuditKeeper } from '@leasehold/server/internal';
 import Database from 'better-sqlite3';
-import type { FastifyBaseLogger } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from './helpers/test-app.js';
+import { makeTestKeeper } from './helpers/test-keeper.js';
 
 /**
  * issue 11: `leasehold audit verify` must not be fooled by an anchor moved in the store. Each attack is
  * made on the real SQLite file under a running app, exported through the API and judged by the real CLI.
  */
 const run = promisify(execFile);
-const silent = { warn() {}, info() {}, debug() {} } as unknown as FastifyBaseLogger;
 
 async function verify(args: string[]): Promise<{ code: number; stdout: string }> {
   try {
@@ -32,7 +31,6 @@ describe('audit verify against a moved anchor (CLI, exit codes)', () => {
   let t: TestApp;
   let dir: string;
   let keeper: AuditKeeper;
-  let keyring: ClusterKeyring;
   let jwks: string;
 
   const file = (name: string, text: string) => {
@@ -49,16 +47,7 @@ describe('audit verify against a moved anchor (CLI, exit codes)', () => {
   beforeEach(async () => {
     t = await makeTestApp();
     dir = mkdtempSync(join(tmpdir(), 'leasehold-anchor-'));
-    keyring = await ClusterKeyring.load(t.store, t.clock.now());
-    keeper = new AuditKeeper(t.store, t.clock, silent, {
-      node: 'test-node',
-      sealIntervalMs: 1000,
-      checkpointIntervalMs: 0,
-      maxLiveEntries: 0,
-      archiveDir: join(dir, 'archive'),
-      isLeader: () => true,
-      signer: () => keyring.signer,
-    });
+    keeper = await makeTestKeeper(t, { archiveDir: join(dir, 'archive') });
     jwks = file(
       'jwks.json',
       (await t.call({ method: 'GET', url: '/.well-known/jwks.json', token: null })).body,
@@ -152,15 +141,7 @@ describe('audit verify against a moved anchor (CLI, exit codes)', () => {
   });
 
   it('an honest archived chain passes; deleting the whole early history fails unless --allow-partial', async () => {
-    const archiving = new AuditKeeper(t.store, t.clock, silent, {
-      node: 'test-node',
-      sealIntervalMs: 1000,
-      checkpointIntervalMs: 0,
-      maxLiveEntries: 20,
-      archiveDir: join(dir, 'archive'),
-      isLeader: () => true,
-      signer: () => keyring.signer,
-    });
+    const archiving = await makeTestKeeper(t, { archiveDir: join(dir, 'archive'), maxLiveEntries: 20 });
     await checkouts(30, 0);
     await archiving.tick(); // head 32, archived through 22
     await checkouts(30, 30);

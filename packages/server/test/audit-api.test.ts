@@ -2,12 +2,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyAuditFiles } from '@leasehold/domain';
-import { AuditKeeper, ClusterKeyring } from '@leasehold/server/internal';
-import type { FastifyBaseLogger } from 'fastify';
+import type { AuditKeeper } from '@leasehold/server/internal';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from './helpers/test-app.js';
-
-const silent = { warn() {}, info() {}, debug() {} } as unknown as FastifyBaseLogger;
+import { makeTestKeeper } from './helpers/test-keeper.js';
 
 describe('audit trail over HTTP', () => {
   let t: TestApp;
@@ -16,16 +14,7 @@ describe('audit trail over HTTP', () => {
   beforeEach(async () => {
     t = await makeTestApp();
     archiveDir = mkdtempSync(join(tmpdir(), 'leasehold-archive-'));
-    const keyring = await ClusterKeyring.load(t.store, t.clock.now());
-    keeper = new AuditKeeper(t.store, t.clock, silent, {
-      node: 'test-node',
-      sealIntervalMs: 1000,
-      checkpointIntervalMs: 0,
-      maxLiveEntries: 0,
-      archiveDir,
-      isLeader: () => true,
-      signer: () => keyring.signer,
-    });
+    keeper = await makeTestKeeper(t, { archiveDir });
   });
   afterEach(async () => {
     await t.close();
@@ -112,16 +101,7 @@ describe('audit trail over HTTP', () => {
   });
 
   it('archives beyond the live bound into segments that verify with the live export as one chain', async () => {
-    const keyring = await ClusterKeyring.load(t.store, t.clock.now());
-    const archiving = new AuditKeeper(t.store, t.clock, silent, {
-      node: 'test-node',
-      sealIntervalMs: 1000,
-      checkpointIntervalMs: 0,
-      maxLiveEntries: 20,
-      archiveDir,
-      isLeader: () => true,
-      signer: () => keyring.signer,
-    });
+    const archiving = await makeTestKeeper(t, { archiveDir, maxLiveEntries: 20 });
     await t.install(await t.vendor.issue({ features: { solver: { seats: 100 } } }));
     for (let i = 0; i < 60; i++) await t.checkout({ client: { id: `c${i}` } });
     // A segment a crash left behind before its entries were pruned: superseded, not kept twice.
@@ -162,16 +142,7 @@ describe('audit trail over HTTP', () => {
   });
 
   it('finishes an archival interrupted between batches (etcd), from the segment it had written', async () => {
-    const keyring = await ClusterKeyring.load(t.store, t.clock.now());
-    const archiving = new AuditKeeper(t.store, t.clock, silent, {
-      node: 'test-node',
-      sealIntervalMs: 1000,
-      checkpointIntervalMs: 0,
-      maxLiveEntries: 20,
-      archiveDir,
-      isLeader: () => true,
-      signer: () => keyring.signer,
-    });
+    const archiving = await makeTestKeeper(t, { archiveDir, maxLiveEntries: 20 });
     await t.install(await t.vendor.issue({ features: { solver: { seats: 100 } } }));
     for (let i = 0; i < 60; i++) await t.checkout({ client: { id: `c${i}` } });
     await archiving.sealAll();
@@ -187,15 +158,7 @@ describe('audit trail over HTTP', () => {
   });
 
   it('does not archive before the cluster key can sign the new anchor', async () => {
-    const unsigned = new AuditKeeper(t.store, t.clock, silent, {
-      node: 'test-node',
-      sealIntervalMs: 1000,
-      checkpointIntervalMs: 0,
-      maxLiveEntries: 20,
-      archiveDir,
-      isLeader: () => true,
-      signer: () => undefined,
-    });
+    const unsigned = await makeTestKeeper(t, { archiveDir, maxLiveEntries: 20, signer: () => undefined });
     await t.install(await t.vendor.issue({ features: { solver: { seats: 100 } } }));
     for (let i = 0; i < 30; i++) await t.checkout({ client: { id: `c${i}` } });
     await unsigned.tick();

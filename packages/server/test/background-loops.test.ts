@@ -2,14 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '@leasehold/domain';
-import { AuditKeeper, LeaseSweeper } from '@leasehold/server/internal';
+import { LeaseSweeper } from '@leasehold/server/internal';
 import type { Membership, NodeRecord } from '@leasehold/store';
-import type { FastifyBaseLogger } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PeerProbe } from '../src/node/peer-probe.js';
 import { makeTestApp, type TestApp } from './helpers/test-app.js';
-
-const silent = { warn() {}, info() {}, debug() {} } as unknown as FastifyBaseLogger;
+import { makeTestKeeper, silentLog as silent } from './helpers/test-keeper.js';
 
 // Each of a node's background loops runs on the injected clock (a PeriodicTask): a manual clock drives
 // it tick by tick, with no real waiting.
@@ -40,12 +38,10 @@ describe('background loops on the manual clock', () => {
   it('the audit keeper seals pending records at each seal interval, on the leader only', async () => {
     const archiveDir = mkdtempSync(join(tmpdir(), 'leasehold-archive-'));
     let leading = false;
-    const keeper = new AuditKeeper(t.store, t.clock, silent, {
-      node: 'test-node',
+    const keeper = await makeTestKeeper(t, {
+      archiveDir,
       sealIntervalMs: 500,
       checkpointIntervalMs: 60_000,
-      maxLiveEntries: 0,
-      archiveDir,
       isLeader: () => leading,
       signer: () => undefined,
     });

@@ -1,4 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import {
+  LEASE_TOKEN_TYP as CLIENT_TOKEN_TYP,
+  type LeaseTokenClaims as ClientClaims,
+} from '@leasehold/client';
 import { FakeCluster } from '@leasehold/client/testing';
 import type {
   Hello,
@@ -8,8 +12,15 @@ import type {
   StatsSummary,
   StoreMember,
 } from '@leasehold/dashboard/snapshot';
-import { ERROR_CODES, ERROR_REGISTRY, ManualClock } from '@leasehold/domain';
+import {
+  ERROR_CODES,
+  ERROR_REGISTRY,
+  LEASE_TOKEN_TYP,
+  type LeaseTokenClaims,
+  ManualClock,
+} from '@leasehold/domain';
 import { SingleNodeMembership } from '@leasehold/store';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import Value from 'typebox/value';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DashboardSnapshot } from '../src/dashboard/live-snapshots.js';
@@ -19,8 +30,9 @@ import { ADMIN_TOKEN, makeTestApp, T0, type TestApp } from './helpers/test-app.j
 /**
  * Shapes that other packages copy by hand because their package boundary forbids importing the source
  * (issue 10): the SDK's `FakeCluster` (the client depends on jose only) copies the error registry and the
- * lease view; the dashboard (browser code) copies the live snapshot. Each test here fails when a copy and
- * its source differ.
+ * lease view, and its lease token claims. Each test here fails when a copy and its source differ. The live snapshot's types are the
+ * dashboard's own (browser code cannot import the server; the server imports them): here a real node's
+ * events are held to exactly the keys those types list.
  */
 
 /** `keys` lists every key of T exactly: leaving one out fails to compile, naming one T lacks too. */
@@ -31,9 +43,25 @@ function allKeys<T>() {
   ): string[] => [...keys].sort();
 }
 
-// Compile-time: what the server pushes is a `Snapshot` to the dashboard (a type the server changed
-// incompatibly fails `tsc -b` here).
+// Compile-time: what the server pushes is a `Snapshot` to the dashboard (the server builds it with the
+// dashboard's types; should it ever define its own again, an incompatible one fails `tsc -b` here).
 const asDashboardSnapshot = (snapshot: DashboardSnapshot): Snapshot => snapshot;
+
+// Compile-time: the SDK's lease token claims (a copy: the client depends on jose only) and the domain's
+// are one type, each assignable to the other.
+const claimsBothWays = [(c: LeaseTokenClaims): ClientClaims => c, (c: ClientClaims): LeaseTokenClaims => c];
+const CLAIM_KEYS = allKeys<ClientClaims>()([
+  'iss',
+  'sub',
+  'jti',
+  'lic',
+  'feat',
+  'fence',
+  'slot',
+  'grace',
+  'iat',
+  'exp',
+]);
 
 const SNAPSHOT_KEYS = allKeys<Snapshot>()([
   'time',
@@ -210,6 +238,16 @@ describe('hand copies of server shapes', () => {
       await real('DELETE', `/v1/leases/${String(realSecond.body.id)}`),
       LeaseView,
     );
+  });
+
+  it("the SDK's lease token typ and claims are exactly what a node signs", async () => {
+    expect(claimsBothWays).toHaveLength(2);
+    expect(CLIENT_TOKEN_TYP).toBe(LEASE_TOKEN_TYP);
+    const lease = await t.checkout();
+    expect(lease.statusCode).toBe(201);
+    const token: string = lease.json().token;
+    expect(decodeProtectedHeader(token).typ).toBe(CLIENT_TOKEN_TYP);
+    expect(Object.keys(decodeJwt(token)).sort()).toEqual(CLAIM_KEYS);
   });
 
   it("the dashboard's snapshot and hello types list exactly the keys a node sends", async () => {

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { access, mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CertificateFiles, issueCertificateFiles } from '@leasehold/pki';
 import { DevtoolsError } from '../errors.js';
+import { canAccess } from '../lib/can-access.js';
 import { pollUntil } from '../lib/poll.js';
 import { tlsFetch } from '../lib/tls-fetch.js';
 import { type ClusterConfig, clusterConfig, type EtcdClusterOptions } from './cluster-options.js';
@@ -106,7 +107,7 @@ export class EtcdCluster {
     const names = config.hosts.map((_, i) => `etcd${i + 1}`);
     await mkdir(config.dataDir, { recursive: true });
     for (const name of names) {
-      if (await exists(join(config.dataDir, name))) {
+      if (await canAccess(join(config.dataDir, name))) {
         throw new TypeError(
           `EtcdCluster.start: ${join(config.dataDir, name)} already exists; use a fresh dataDir`,
         );
@@ -491,7 +492,7 @@ async function issueClusterTls(
   hosts: readonly string[],
 ): Promise<ClusterTls> {
   const out = join(dataDir, 'tls');
-  if (await exists(out)) {
+  if (await canAccess(out)) {
     throw new TypeError(`EtcdCluster.start: ${out} already exists; use a fresh dataDir`);
   }
   const sans = [...new Set([...hosts, '127.0.0.1', 'localhost'])];
@@ -501,13 +502,4 @@ async function issueClusterTls(
     [client.ca, client.cert, client.key].map((f) => readFile(f, 'utf8')),
   );
   return { member, client, clientPem: { ca: ca!, cert: cert!, key: key! } };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -12,8 +12,8 @@ export interface EtcdMemberExit {
   readonly signal: NodeJS.Signals | null;
 }
 
-/** One member of an {@link EtcdCluster}, a live view: `pid` and `state` follow its process. */
-export interface EtcdMember {
+/** Static facts of a member, fixed for the cluster's lifetime. */
+export interface MemberSpec {
   /** `etcd1`, `etcd2`, …: etcd's `--name`. */
   readonly name: string;
   /** Loopback address it binds, e.g. `127.0.0.1`. */
@@ -26,6 +26,10 @@ export interface EtcdMember {
   readonly dataDir: string;
   /** Where its zap log (level warn) and stderr go. */
   readonly logFile: string;
+}
+
+/** One member of an {@link EtcdCluster}, a live view: `pid` and `state` follow its process. */
+export interface EtcdMember extends MemberSpec {
   /** Raft member id (decimal string), as in `Maintenance.Status`'s `header.member_id`. */
   readonly memberId: string;
   /** Pid of its current process; `undefined` when stopped. */
@@ -33,16 +37,6 @@ export interface EtcdMember {
   readonly state: EtcdMemberState;
   /** How its last process ended, if one did. */
   readonly lastExit: EtcdMemberExit | undefined;
-}
-
-/** Static facts of a member, fixed for the cluster's lifetime. */
-export interface MemberSpec {
-  readonly name: string;
-  readonly host: string;
-  readonly clientUrl: string;
-  readonly peerUrl: string;
-  readonly dataDir: string;
-  readonly logFile: string;
 }
 
 /** A member and its process; the cluster's handle, exposed to callers only as {@link EtcdMember}. */

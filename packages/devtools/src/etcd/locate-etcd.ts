@@ -1,7 +1,8 @@
-import { access, constants, readFile } from 'node:fs/promises';
+import { constants, readFile } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DevtoolsError } from '../errors.js';
+import { canAccess } from '../lib/can-access.js';
 import { etcdVersion, isEtcd35 } from './etcd-version.js';
 
 /** Where {@link locateEtcd} found the binary. */
@@ -71,7 +72,7 @@ export async function locateEtcd(options: LocateEtcdOptions = {}): Promise<EtcdB
   const root = options.repoRoot ?? (await findRepoRoot(dirname(fileURLToPath(import.meta.url))));
   if (root !== undefined) {
     const cached = join(root, CACHED_ETCD_PATH);
-    if (await isExecutable(cached)) {
+    if (await canAccess(cached, constants.X_OK)) {
       try {
         return checked({ bin: cached, version: await etcdVersion(cached), source: 'cache' });
       } catch (cause) {
@@ -82,7 +83,7 @@ export async function locateEtcd(options: LocateEtcdOptions = {}): Promise<EtcdB
 
   for (const dir of (env.PATH ?? '').split(delimiter).filter(Boolean)) {
     const candidate = join(dir, 'etcd');
-    if (!(await isExecutable(candidate))) continue;
+    if (!(await canAccess(candidate, constants.X_OK))) continue;
     try {
       const version = await etcdVersion(candidate);
       warn(`using etcd ${version} from PATH (${candidate}), not the project's cached 3.5. ${FETCH_HINT}.`);
@@ -104,7 +105,7 @@ export async function locateEtcd(options: LocateEtcdOptions = {}): Promise<EtcdB
  */
 async function findRepoRoot(start: string): Promise<string | undefined> {
   for (let dir = start; ; dir = dirname(dir)) {
-    if (await exists(join(dir, '.cache', 'etcd'))) return dir;
+    if (await canAccess(join(dir, '.cache', 'etcd'))) return dir;
     if (await isRootPackage(join(dir, 'package.json'))) return dir;
     if (dirname(dir) === dir) return undefined;
   }
@@ -113,24 +114,6 @@ async function findRepoRoot(start: string): Promise<string | undefined> {
 async function isRootPackage(file: string): Promise<boolean> {
   try {
     return (JSON.parse(await readFile(file, 'utf8')) as { name?: unknown }).name === 'leasehold';
-  } catch {
-    return false;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.X_OK);
-    return true;
   } catch {
     return false;
   }

@@ -1,33 +1,14 @@
+import type { Snapshot, StatsSummary } from '@leasehold/dashboard/snapshot';
 import { type Clock, LeaseholdError, PeriodicTask } from '@leasehold/domain';
-import { type LeaseStore, type Membership, operationDeadline, type StoreMember } from '@leasehold/store';
-import { NodeRoster, type NodeStatus } from './node-roster.js';
+import { type LeaseStore, type Membership, operationDeadline } from '@leasehold/store';
+import { NodeRoster } from './node-roster.js';
 
-/** The shape of `app.metrics.summary()` (packages/server/src/observability). */
-export interface StatsSummary {
-  readonly requestsTotal: number;
-  readonly errorsTotal: number;
-  readonly latencyMs: { readonly p50: number; readonly p99: number };
-}
-
-/** What the dashboard's live stream pushes: one self-contained picture, so a missed one costs nothing. */
-export interface DashboardSnapshot {
-  readonly time: string;
-  readonly node: string;
-  readonly store: string;
-  readonly nodeTtlMs: number;
-  readonly nodes: readonly NodeStatus[];
-  readonly storeMembers: readonly StoreMember[];
-  readonly usage: readonly {
-    readonly license: string;
-    readonly feature: string;
-    readonly seats: number;
-    readonly inUse: number;
-  }[];
-  /** This node's request counters and latency; null while the node has no metrics. */
-  readonly stats: StatsSummary | null;
-  /** Parts that could not be read this round (e.g. `usage: STORE_UNAVAILABLE`); shown, not hidden. */
-  readonly problems: readonly string[];
-}
+/**
+ * What the dashboard's live stream pushes. The types are the dashboard's (`@leasehold/dashboard/snapshot`),
+ * the one definition the page reads them with; the server builds them.
+ */
+export type DashboardSnapshot = Snapshot;
+export type { StatsSummary };
 
 export interface LiveSnapshotsOptions {
   readonly store: LeaseStore;

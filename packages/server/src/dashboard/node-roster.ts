@@ -1,19 +1,8 @@
+import type { NodeStatus } from '@leasehold/dashboard/snapshot';
 import type { NodeRecord } from '@leasehold/store';
 
-/** One node as the dashboard shows it. */
-export interface NodeStatus {
-  readonly id: string;
-  readonly url: string;
-  readonly version: string;
-  /** leader: runs the singleton background work; `null` once the node is down (it leads nothing). */
-  readonly role: 'leader' | 'follower' | null;
-  readonly startedAt: string;
-  readonly heartbeatAgeMs: number;
-  readonly healthy: boolean;
-  /** Its record is gone from the store: its heartbeat lease ran out (crash, SIGKILL, partition). */
-  readonly departed: boolean;
-  readonly self: boolean;
-}
+/** One node as the dashboard shows it: the type is the dashboard's, the one definition of the stream. */
+export type { NodeStatus };
 
 /**
  * Remembers the nodes this node has seen, so that a node that dies is shown as down instead of simply

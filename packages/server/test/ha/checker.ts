@@ -310,28 +310,36 @@ function checkIdempotence(ops: readonly Op[], violations: Violation[]): void {
         ops: [op],
       });
     }
-    const leases = leasesByRequest.get(request) ?? new Map<string, Op>();
-    leasesByRequest.set(request, leases);
-    if (!leases.has(op.leaseId)) leases.set(op.leaseId, op);
-    const requests = requestsByLease.get(op.leaseId) ?? new Map<string, Op>();
-    requestsByLease.set(op.leaseId, requests);
-    if (!requests.has(request)) requests.set(request, op);
+    noteFirst(leasesByRequest, request, op.leaseId, op);
+    noteFirst(requestsByLease, op.leaseId, request, op);
   }
-  for (const [request, leases] of leasesByRequest) {
-    if (leases.size > 1) {
+  reportMany(leasesByRequest, violations, (request, leases) => `request ${request} yielded ${leases} leases`);
+  reportMany(
+    requestsByLease,
+    violations,
+    (leaseId, requests) => `lease ${leaseId} answered ${requests} requests`,
+  );
+}
+
+/** Files `op` under `outer` → `inner`, keeping the first op seen for each pair. */
+function noteFirst(index: Map<string, Map<string, Op>>, outer: string, inner: string, op: Op): void {
+  const seen = index.get(outer) ?? new Map<string, Op>();
+  index.set(outer, seen);
+  if (!seen.has(inner)) seen.set(inner, op);
+}
+
+/** A duplicate-lease violation for each `outer` filed under more than one `inner`, naming them all. */
+function reportMany(
+  index: Map<string, Map<string, Op>>,
+  violations: Violation[],
+  what: (outer: string, count: number) => string,
+): void {
+  for (const [outer, seen] of index) {
+    if (seen.size > 1) {
       violations.push({
         rule: 'duplicate-lease',
-        message: `request ${request} yielded ${leases.size} leases: ${[...leases.keys()].join(', ')}`,
-        ops: [...leases.values()],
-      });
-    }
-  }
-  for (const [leaseId, requests] of requestsByLease) {
-    if (requests.size > 1) {
-      violations.push({
-        rule: 'duplicate-lease',
-        message: `lease ${leaseId} answered ${requests.size} requests: ${[...requests.keys()].join(', ')}`,
-        ops: [...requests.values()],
+        message: `${what(outer, seen.size)}: ${[...seen.keys()].join(', ')}`,
+        ops: [...seen.values()],
       });
     }
   }

@@ -1,10 +1,9 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { leaseholdBin } from '@leasehold/devtools';
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnDevClusterCli } from '../helpers/dev-cluster-cli.js';
 
 /** `leasehold dev cluster`: starts 3 etcd members and 3 nodes, prints them, and SIGTERM stops them all. */
 describe('leasehold dev cluster', () => {
@@ -20,40 +19,11 @@ describe('leasehold dev cluster', () => {
   };
 
   it('starts a healthy 3 + 3 cluster and stops everything on SIGTERM', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        leaseholdBin(),
-        'dev',
-        'cluster',
-        '--nodes',
-        '3',
-        '--etcd',
-        '3',
-        '--base-port',
-        '0',
-        '--data-dir',
-        dir,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => {
-      output += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      output += d.toString();
-    });
+    const cli = spawnDevClusterCli(['--nodes', '3', '--etcd', '3', '--base-port', '0', '--data-dir', dir]);
+    const { child } = cli;
     try {
-      // bound 60 s, and 40 polls below: the whole test took 4.8-6.9 s (2 runs on 2026-12-06).
-      const deadline = Date.now() + 60_000;
-      while (
-        !output.includes('Ctrl-C stops everything') &&
-        Date.now() < deadline &&
-        child.exitCode === null
-      ) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      // bound 60 s (in started()), and 40 polls below: the whole test took 4.8-6.9 s (2 runs on 2026-12-06).
+      const output = await cli.started();
       expect(output, output).toContain('Ctrl-C stops everything');
       const urls = [...output.matchAll(/^node-\d: (http:\/\/\S+)$/gm)].map((m) => m[1]);
       const token = /^admin token: (\S+)$/m.exec(output)?.[1];
@@ -76,12 +46,7 @@ describe('leasehold dev cluster', () => {
       expect(cluster.storeMembers.filter((m) => m.leader)).toHaveLength(1);
       expect(processesUnder(dir).length).toBeGreaterThanOrEqual(6);
     } finally {
-      // A child that already exited (a failed start) emits no second 'exit': waiting for one would hang.
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = once(child, 'exit');
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await cli.stop();
     }
     expect(child.exitCode).toBe(0);
     expect(processesUnder(dir)).toEqual([]);

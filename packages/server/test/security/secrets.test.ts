@@ -129,25 +129,11 @@ describe('key-encryption key at start', () => {
     await node.close();
     const newKek = join(tempDir(), 'new.kek');
     writeFileSync(newKek, `${Buffer.alloc(32, 7).toString('base64')}\n`);
-    const { stdout } = await run(process.execPath, [
-      leaseholdBin(),
-      'kek',
-      'rotate',
-      '--new',
-      newKek,
-      '-d',
-      dataDir,
-    ]);
+    const rotate = () =>
+      run(process.execPath, [leaseholdBin(), 'kek', 'rotate', '--new', newKek, '-d', dataDir]);
+    const { stdout } = await rotate();
     expect(stdout).toContain(kekFingerprint(Buffer.alloc(32, 7)));
-    const wrong = await run(process.execPath, [
-      leaseholdBin(),
-      'kek',
-      'rotate',
-      '--new',
-      newKek,
-      '-d',
-      dataDir,
-    ]).catch((err: { stderr: string; code: number }) => err);
+    const wrong = await rotate().catch((err: { stderr: string; code: number }) => err);
     expect((wrong as { stderr: string }).stderr).toContain('KEK_MISMATCH'); // <dataDir>/kek is the old key now
     expect(await startError(startNode(config(dataDir), { logger: false }))).toBe('KEK_MISMATCH');
     const restarted = await startNode(config(dataDir, { kekFile: newKek }), { logger: false });

@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { leaseholdBin } from '@leasehold/devtools';
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnDevClusterCli } from '../helpers/dev-cluster-cli.js';
 import { httpsGet } from './support.js';
 
 /** `leasehold dev cluster --tls`: the whole cluster over mutual TLS, from the command a developer runs. */
@@ -14,41 +12,11 @@ describe('leasehold dev cluster --tls', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('prints the CA and https URLs; nodes, etcd and the peer probe all work over TLS', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        leaseholdBin(),
-        'dev',
-        'cluster',
-        '--tls',
-        '--nodes',
-        '2',
-        '--etcd',
-        '1',
-        '--base-port',
-        '0',
-        '-d',
-        dir,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    const append = (d: Buffer) => {
-      output += d.toString();
-    };
-    child.stdout.on('data', append);
-    child.stderr.on('data', append);
-    const exited = once(child, 'exit');
+    const cli = spawnDevClusterCli(['--tls', '--nodes', '2', '--etcd', '1', '--base-port', '0', '-d', dir]);
+    const { child } = cli;
     try {
-      // bound 60 s here, 60 polls of 250 ms below: the whole test took 3.4 s at most (4 runs on 2026-12-06).
-      const deadline = Date.now() + 60_000;
-      while (
-        !output.includes('Ctrl-C stops everything') &&
-        Date.now() < deadline &&
-        child.exitCode === null
-      ) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      // bound 60 s (in started()), 60 polls of 250 ms below: the whole test took 3.4 s at most (4 runs on 2026-12-06).
+      const output = await cli.started();
       expect(output, output).toContain('Ctrl-C stops everything');
       const caFile = /^CA: +(\S+)$/m.exec(output)?.[1];
       const token = /^admin token: (\S+)$/m.exec(output)?.[1];
@@ -93,9 +61,8 @@ describe('leasehold dev cluster --tls', () => {
       });
       expect(plain).toBe('ECONNRESET');
     } finally {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
+      await cli.stop();
     }
-    expect(child.exitCode, output).toBe(0);
+    expect(child.exitCode, cli.output()).toBe(0);
   }, 120_000);
 });
