@@ -1,59 +1,13 @@
-import { generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto';
-import type { JSONWebKeySet, JWK } from 'jose';
+import { randomUUID, sign } from 'node:crypto';
+import type { JSONWebKeySet } from 'jose';
 import type { ClientOptions } from '../client/options.js';
-import type { ServerErrorCode } from '../errors/codes.js';
 import { type Clock, systemClock } from '../time/clock.js';
 import type { FetchFunction } from '../transport/http-call.js';
-
-/** How a fake node treats requests; see {@link FakeNode.mode}. */
-export type FakeNodeMode =
-  /** Answers. */
-  | 'up'
-  /** Refuses connections at once (a killed process). */
-  | 'down'
-  /** Never answers; the request never arrives (a partition, a blackhole). The client's timeout ends it. */
-  | 'hang'
-  /** Handles the request, then the connection breaks before the answer arrives. */
-  | 'drop-response';
-
-/** One node of a {@link FakeCluster}. */
-export interface FakeNode {
-  readonly url: string;
-  mode: FakeNodeMode;
-  /** Simulated answer time, on the cluster's clock (default 0). */
-  latencyMs: number;
-  /** Rewrites each answer body before it is sent: a compromised or broken node (a tampered token, a lie). */
-  rewriteAnswer: ((body: Record<string, unknown>) => Record<string, unknown>) | undefined;
-  /** Handles matching requests, then breaks the connection before the answer: `drop-response`, selectively. */
-  dropAnswerIf: ((request: FakeRequest) => boolean) | undefined;
-  /** Answers the next `times` requests with this error code (e.g. `STORE_UNAVAILABLE`), handling nothing. */
-  failNext(code: string, times?: number): void;
-}
-
-/** A request a fake node received. */
-export interface FakeRequest {
-  readonly node: string;
-  readonly method: string;
-  readonly path: string;
-  readonly body: Record<string, unknown> | undefined;
-}
-
-/** A lease as the fake cluster stores it. Times are epoch milliseconds of the cluster's clock. */
-export interface FakeLease {
-  readonly id: string;
-  readonly requestId: string;
-  readonly clientId: string;
-  readonly feature: string;
-  readonly slot: number;
-  readonly fence: number;
-  readonly createdAt: number;
-  readonly renewedAt: number;
-  readonly expiresAt: number;
-  readonly reservedUntil: number;
-  readonly revokedAt: number | undefined;
-  readonly endedAt: number | undefined;
-  readonly endReason: 'released' | 'expired' | 'revoked' | undefined;
-}
+import { ENDED, type FakeLease, holdsSeat, leaseState, type MutableLease } from './fake-lease.js';
+import { delay, hang, networkError } from './fake-network.js';
+import { type FakeNode, type FakeNodeMode, type FakeRequest, Node } from './fake-node.js';
+import { Problem, problem } from './fake-problem.js';
+import { b64, newKey, type SigningKey } from './fake-signing-key.js';
 
 /** Options of {@link FakeCluster.start}. */
 export interface FakeClusterOptions {
@@ -77,60 +31,6 @@ export interface FakeClusterOptions {
    */
   readonly listNodes?: boolean;
 }
-
-/**
- * The codes the fake answers with, and their status and `retryable` as the server's registry gives them
- * (`packages/domain/src/errors/registry.ts`). The SDK may not depend on the server packages, so this is a
- * copy: its keys are typed by the SDK's own list of server codes, and
- * `packages/server/test/hand-copies.test.ts` fails when a status or `retryable` here differs from the registry.
- */
-const ERRORS: Readonly<Partial<Record<ServerErrorCode, { status: number; retryable: boolean }>>> = {
-  VALIDATION_FAILED: { status: 400, retryable: false },
-  ROUTE_NOT_FOUND: { status: 404, retryable: false },
-  UNAUTHENTICATED: { status: 401, retryable: false },
-  FORBIDDEN: { status: 403, retryable: false },
-  LICENSE_REVOKED: { status: 409, retryable: false },
-  FEATURE_NOT_LICENSED: { status: 404, retryable: false },
-  SEATS_EXHAUSTED: { status: 409, retryable: false },
-  REQUEST_ID_CONFLICT: { status: 409, retryable: false },
-  LEASE_NOT_FOUND: { status: 404, retryable: false },
-  LEASE_EXPIRED: { status: 410, retryable: false },
-  LEASE_RELEASED: { status: 410, retryable: false },
-  LEASE_REVOKED: { status: 410, retryable: false },
-  STORE_UNAVAILABLE: { status: 503, retryable: true },
-  NODE_SHUTTING_DOWN: { status: 503, retryable: true },
-  INTERNAL: { status: 500, retryable: true },
-};
-
-class Problem extends Error {
-  constructor(
-    readonly code: ServerErrorCode,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(code);
-  }
-}
-
-class Node implements FakeNode {
-  mode: FakeNodeMode = 'up';
-  latencyMs = 0;
-  rewriteAnswer: FakeNode['rewriteAnswer'];
-  dropAnswerIf: FakeNode['dropAnswerIf'];
-  failures: { code: ServerErrorCode; times: number } | undefined;
-  constructor(readonly url: string) {}
-  failNext(code: string, times = 1): void {
-    if (!Object.hasOwn(ERRORS, code)) throw new TypeError(`unknown error code ${code}`);
-    this.failures = { code: code as ServerErrorCode, times };
-  }
-}
-
-interface SigningKey {
-  readonly kid: string;
-  readonly key: KeyObject;
-  readonly jwk: JWK;
-}
-
-type MutableLease = { -readonly [K in keyof FakeLease]: FakeLease[K] };
 
 /**
  * An in-process Leasehold cluster behind a `fetch` function — no sockets, no processes — in the spirit of
@@ -448,69 +348,4 @@ export class FakeCluster {
     });
     return { ...this.#view(lease, now), token };
   }
-}
-
-const ENDED = { expired: 'LEASE_EXPIRED', released: 'LEASE_RELEASED', revoked: 'LEASE_REVOKED' } as const;
-
-function leaseState(lease: FakeLease, now: number): 'active' | 'expired' | 'released' | 'revoked' {
-  if (lease.endReason !== undefined) return lease.endReason;
-  if (now >= lease.reservedUntil) return 'expired';
-  if (lease.revokedAt !== undefined) return 'revoked';
-  return 'active';
-}
-
-function holdsSeat(lease: FakeLease, now: number): boolean {
-  return lease.endReason === undefined && now < lease.reservedUntil;
-}
-
-function problem(err: Problem): { status: number; body: Record<string, unknown> } {
-  const spec = ERRORS[err.code] ?? { status: 500, retryable: true };
-  return {
-    status: spec.status,
-    body: {
-      type: `urn:leasehold:error:${err.code}`,
-      title: err.code,
-      status: spec.status,
-      code: err.code,
-      retryable: spec.retryable,
-      detail: `fake node: ${err.code}`,
-      ...err.extra,
-    },
-  };
-}
-
-function newKey(): SigningKey {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  const kid = `fake-${randomUUID().slice(0, 8)}`;
-  const jwk = { ...(publicKey.export({ format: 'jwk' }) as JWK), kid, alg: 'EdDSA', use: 'sig' };
-  return { kid, key: privateKey, jwk };
-}
-
-function b64(text: string): string {
-  return Buffer.from(text).toString('base64url');
-}
-
-/** What undici throws for a connection failure: a TypeError whose cause carries the system code. */
-function networkError(code: string): TypeError {
-  return new TypeError('fetch failed', { cause: Object.assign(new Error(code), { code }) });
-}
-
-function hang(signal: AbortSignal | null | undefined): Promise<never> {
-  return new Promise((_resolve, reject) => {
-    signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
-}
-
-function delay(clock: Clock, ms: number, signal: AbortSignal | null | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const cancel = clock.setTimer(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        cancel();
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 }

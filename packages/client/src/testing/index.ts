@@ -5,13 +5,8 @@
  * Node only (it uses `node:net` and `node:crypto`); never import it from production code.
  */
 
-export {
-  FakeCluster,
-  type FakeClusterOptions,
-  type FakeLease,
-  type FakeNode,
-  type FakeNodeMode,
-  type FakeRequest,
-} from './fake-cluster.js';
+export { FakeCluster, type FakeClusterOptions } from './fake-cluster.js';
+export type { FakeLease } from './fake-lease.js';
+export type { FakeNode, FakeNodeMode, FakeRequest } from './fake-node.js';
 export { type FaultMode, FaultProxy, type FaultProxyOptions, type FaultProxyStats } from './fault-proxy.js';
 export { ManualClock, type ScheduledTimer } from './manual-clock.js';

@@ -1,0 +1,39 @@
+/** A lease as the fake cluster stores it. Times are epoch milliseconds of the cluster's clock. */
+export interface FakeLease {
+  readonly id: string;
+  readonly requestId: string;
+  readonly clientId: string;
+  readonly feature: string;
+  readonly slot: number;
+  readonly fence: number;
+  readonly createdAt: number;
+  readonly renewedAt: number;
+  readonly expiresAt: number;
+  readonly reservedUntil: number;
+  readonly revokedAt: number | undefined;
+  readonly endedAt: number | undefined;
+  readonly endReason: 'released' | 'expired' | 'revoked' | undefined;
+}
+
+/** A stored lease, which the cluster's operations change in place. */
+export type MutableLease = { -readonly [K in keyof FakeLease]: FakeLease[K] };
+
+/** The problem code a replayed checkout of an ended lease answers with. */
+export const ENDED = {
+  expired: 'LEASE_EXPIRED',
+  released: 'LEASE_RELEASED',
+  revoked: 'LEASE_REVOKED',
+} as const;
+
+/** A lease's state at `now`, as the server computes it. */
+export function leaseState(lease: FakeLease, now: number): 'active' | 'expired' | 'released' | 'revoked' {
+  if (lease.endReason !== undefined) return lease.endReason;
+  if (now >= lease.reservedUntil) return 'expired';
+  if (lease.revokedAt !== undefined) return 'revoked';
+  return 'active';
+}
+
+/** Whether the lease still holds its seat at `now` (not ended, reservation not over). */
+export function holdsSeat(lease: FakeLease, now: number): boolean {
+  return lease.endReason === undefined && now < lease.reservedUntil;
+}
