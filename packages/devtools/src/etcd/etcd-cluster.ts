@@ -1,19 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type CertificateFiles, issueCertificateFiles } from '@leasehold/pki';
+import type { CertificateFiles } from '@leasehold/pki';
 import { DevtoolsError } from '../errors.js';
 import { canAccess } from '../lib/can-access.js';
 import { pollUntil } from '../lib/poll.js';
 import { tlsFetch } from '../lib/tls-fetch.js';
 import { type ClusterConfig, clusterConfig, type EtcdClusterOptions } from './cluster-options.js';
+import { ClusterProbe, PROBE_TIMEOUT_MS } from './cluster-probe.js';
+import { type ClusterTls, issueClusterTls } from './cluster-tls.js';
 import { type EtcdMember, MemberProcess } from './etcd-member.js';
 import { freePorts } from './free-ports.js';
-import { type EtcdStatus, readHealth, readStatus, readVersion } from './gateway.js';
+import { readVersion } from './gateway.js';
 import { locateEtcd } from './locate-etcd.js';
 import { type ClusterFlags, memberArgs } from './member-args.js';
+import { anyPortTaken, exitedError, portTaken } from './member-exit.js';
 
 /** A member, by its handle or its name (`etcd1`, …). */
 export type EtcdMemberRef = EtcdMember | string;
@@ -21,8 +24,6 @@ export type EtcdMemberRef = EtcdMember | string;
 /** Signals {@link EtcdCluster.kill} sends. */
 export type EtcdKillSignal = 'SIGKILL' | 'SIGTERM' | 'SIGINT';
 
-// A member's HTTP calls from the harness: short, because a paused member never answers and the waits poll.
-const PROBE_TIMEOUT_MS = 750;
 // Another process can take a port between freePorts() and etcd's bind (see free-ports.ts).
 const START_ATTEMPTS = 3;
 // On restart the ports are fixed (they are the member's identity), so wait for them instead.
@@ -62,6 +63,7 @@ export class EtcdCluster {
   readonly #config: ClusterConfig;
   readonly #processes: readonly MemberProcess[];
   readonly #flags: ClusterFlags;
+  readonly #probe: ClusterProbe;
   #stopping: Promise<void> | undefined;
 
   private constructor(
@@ -77,6 +79,7 @@ export class EtcdCluster {
     this.members = processes;
     this.bin = bin;
     this.token = token;
+    this.#probe = new ClusterProbe(processes, this.#config.fetch);
     this.#flags = {
       initialCluster: processes.map((m) => `${m.name}=${m.peerUrl}`).join(','),
       token,
@@ -157,7 +160,7 @@ export class EtcdCluster {
     const env = this.#env();
     for (const m of this.#processes) await m.start(this.bin, memberArgs(m, this.#flags, 'new'), env);
     try {
-      await this.#waitHealthy(this.#config.startTimeoutMs, true);
+      await this.#probe.waitHealthy(this.#config.startTimeoutMs, true);
     } catch (err) {
       if (!(err instanceof DevtoolsError) || err.code !== 'ETCD_TIMEOUT') throw err;
       const logs = await Promise.all(
@@ -189,42 +192,7 @@ export class EtcdCluster {
    * ```
    */
   waitHealthy(timeoutMs = 10_000): Promise<EtcdMember> {
-    return this.#waitHealthy(timeoutMs, false);
-  }
-
-  async #waitHealthy(timeoutMs: number, failIfAnyExits: boolean): Promise<EtcdMember> {
-    return pollUntil(
-      async (remainingMs, note) => {
-        if (failIfAnyExits) await this.#throwIfAnyExited();
-        const running = this.#processes.filter((m) => m.state === 'running');
-        if (running.length === 0) throw new TypeError('waitHealthy: no member is running');
-        const timeoutMs = Math.min(PROBE_TIMEOUT_MS, remainingMs);
-        // Status first: it is answered locally, while /health is a linearizable read through Raft, worth
-        // asking only once the members agree on a leader.
-        const statuses = await Promise.all(running.map((m) => this.#status(m, timeoutMs)));
-        const leaderIds = new Set(statuses.map((s) => s?.leaderId));
-        const leader = running.find((m) => m.memberId !== '' && leaderIds.has(m.memberId));
-        if (leaderIds.size !== 1 || !leader) {
-          note(
-            `leaders seen: ${running.map((m, i) => `${m.name} -> ${this.#nameOf(statuses[i]?.leaderId)}`).join(', ')}`,
-          );
-          return undefined;
-        }
-        const health = await Promise.all(
-          running.map((m) =>
-            readHealth(m.clientUrl, { timeoutMs, fetch: this.#config.fetch }).catch(() => undefined),
-          ),
-        );
-        const sick = running.filter((_, i) => !health[i]?.healthy);
-        if (sick.length > 0) {
-          const why = (i: number) => (health[i] ? `unhealthy (${health[i].reason})` : 'no answer');
-          note(sick.map((m) => `${m.name}: ${why(running.indexOf(m))}`).join(', '));
-          return undefined;
-        }
-        return leader;
-      },
-      { timeoutMs, code: 'ETCD_TIMEOUT', what: `a healthy etcd cluster (${this.#describeStates()})` },
-    );
+    return this.#probe.waitHealthy(timeoutMs, false);
   }
 
   /**
@@ -238,29 +206,8 @@ export class EtcdCluster {
    * const after = await cluster.leader(3_000);
    * ```
    */
-  async leader(timeoutMs = 5_000): Promise<EtcdMember> {
-    const quorum = Math.floor(this.#processes.length / 2) + 1;
-    return pollUntil(
-      async (remainingMs, note) => {
-        const running = this.#processes.filter((m) => m.state === 'running');
-        const timeoutMs = Math.min(PROBE_TIMEOUT_MS, remainingMs);
-        const statuses = (await Promise.all(running.map((m) => this.#status(m, timeoutMs)))).filter(
-          (s): s is EtcdStatus => s !== undefined,
-        );
-        for (const candidate of running) {
-          const claims = statuses.some(
-            (s) => s.memberId === candidate.memberId && s.leaderId === candidate.memberId,
-          );
-          const votes = statuses.filter((s) => s.leaderId === candidate.memberId).length;
-          if (claims && votes >= quorum) return candidate;
-        }
-        note(
-          `${statuses.length} of ${running.length} running members answered; leaders seen: ${statuses.map((s) => this.#nameOf(s.leaderId)).join(', ')}`,
-        );
-        return undefined;
-      },
-      { timeoutMs, code: 'ETCD_TIMEOUT', what: 'an etcd leader', intervalMs: 25 },
-    );
+  leader(timeoutMs = 5_000): Promise<EtcdMember> {
+    return this.#probe.leader(timeoutMs);
   }
 
   /**
@@ -391,7 +338,7 @@ export class EtcdCluster {
       // and waits for that up to the request timeout (5 s + 2 x election); when the peers are stopping at
       // the same moment it waits it out. Measured on 3.5.16, 3 members: all at once 6.0 s; followers
       // first 1.0 s (a follower takes ~1 s to stop), and the lone leader then stops in ~10 ms.
-      const leaders = await this.#selfClaimedLeaders();
+      const leaders = await this.#probe.selfClaimedLeaders();
       await Promise.all(
         this.#processes.filter((m) => !leaders.has(m)).map((m) => m.terminate('SIGTERM', graceMs)),
       );
@@ -400,37 +347,12 @@ export class EtcdCluster {
     return this.#stopping;
   }
 
-  /** Running members that say they lead (at most one, unless one is cut off and has not noticed yet). */
-  async #selfClaimedLeaders(): Promise<Set<MemberProcess>> {
-    const running = this.#processes.filter((m) => m.state === 'running');
-    const statuses = await Promise.all(running.map((m) => this.#status(m, 300)));
-    return new Set(
-      running.filter((m, i) => statuses[i] !== undefined && statuses[i].leaderId === m.memberId),
-    );
-  }
-
   /** The members' environment: ours without `ETCD_*`, which etcd reads as flags, plus the caller's. */
   #env(): NodeJS.ProcessEnv {
     const inherited = Object.fromEntries(
       Object.entries(process.env).filter(([key]) => !key.startsWith('ETCD_')),
     );
     return { ...inherited, ...this.#config.env };
-  }
-
-  async #status(m: MemberProcess, timeoutMs: number): Promise<EtcdStatus | undefined> {
-    try {
-      const status = await readStatus(m.clientUrl, { timeoutMs, fetch: this.#config.fetch });
-      // A member's id is fixed by its peer URLs and the cluster token; learn it from its first answer.
-      if (m.memberId === '') m.memberId = status.memberId;
-      return status;
-    } catch {
-      return undefined;
-    }
-  }
-
-  async #throwIfAnyExited(): Promise<void> {
-    const exited = this.#processes.find((m) => m.state === 'stopped');
-    if (exited) throw await exitedError(exited);
   }
 
   #resolve(ref: EtcdMemberRef): MemberProcess {
@@ -443,63 +365,8 @@ export class EtcdCluster {
     }
     return found;
   }
-
-  #nameOf(id: string | undefined): string {
-    if (id === undefined) return 'no answer';
-    if (id === '0') return 'none';
-    return this.#processes.find((m) => m.memberId === id)?.name ?? id;
-  }
-
-  #describeStates(): string {
-    return this.#processes.map((m) => `${m.name} ${m.state}`).join(', ');
-  }
-}
-
-async function exitedError(m: MemberProcess): Promise<DevtoolsError> {
-  const exit = m.lastExit;
-  const how = exit?.signal ? `signal ${exit.signal}` : `code ${exit?.code ?? 'unknown'}`;
-  return new DevtoolsError(
-    'ETCD_START_FAILED',
-    `etcd member ${m.name} exited (${how}) while starting; from its log ${m.logFile}:\n${await m.logExcerpt()}`,
-  );
-}
-
-async function portTaken(m: MemberProcess): Promise<boolean> {
-  return m.state === 'stopped' && (await m.logExcerpt()).includes('address already in use');
-}
-
-async function anyPortTaken(processes: readonly MemberProcess[]): Promise<boolean> {
-  for (const m of processes) if (await portTaken(m)) return true;
-  return false;
 }
 
 function memberUrl(scheme: 'http' | 'https', host: string, port: number): string {
   return `${scheme}://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
-}
-
-interface ClusterTls {
-  /** The members' certificate (server and client usage: they serve clients and call each other). */
-  readonly member: CertificateFiles;
-  /** The harness's client certificate. */
-  readonly client: CertificateFiles;
-  readonly clientPem: { readonly ca: string; readonly cert: string; readonly key: string };
-}
-
-/** Issues the members' and the harness's certificates from the CA into `<dataDir>/tls/`. */
-async function issueClusterTls(
-  caDir: string,
-  dataDir: string,
-  hosts: readonly string[],
-): Promise<ClusterTls> {
-  const out = join(dataDir, 'tls');
-  if (await canAccess(out)) {
-    throw new TypeError(`EtcdCluster.start: ${out} already exists; use a fresh dataDir`);
-  }
-  const sans = [...new Set([...hosts, '127.0.0.1', 'localhost'])];
-  const member = await issueCertificateFiles(caDir, out, { name: 'etcd-member', sans, kind: 'peer' });
-  const client = await issueCertificateFiles(caDir, out, { name: 'etcd-harness', kind: 'client' });
-  const [ca, cert, key] = await Promise.all(
-    [client.ca, client.cert, client.key].map((f) => readFile(f, 'utf8')),
-  );
-  return { member, client, clientPem: { ca: ca!, cert: cert!, key: key! } };
 }
