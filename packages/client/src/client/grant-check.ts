@@ -1,7 +1,7 @@
 import type { JSONWebKeySet } from 'jose';
 import { isLeaseholdClientError, LeaseholdClientError } from '../errors/leasehold-client-error.js';
 import { type Anchor, entitlementOf } from '../lease/entitlement.js';
-import type { Granted } from '../lease/lease-handle.js';
+import type { Granted } from '../lease/lease-context.js';
 import { parseLeaseGrant } from '../lease/parse-lease.js';
 import type { ClientCounter } from '../observability/counters.js';
 import type { TrustedTime } from '../time/trusted-time.js';

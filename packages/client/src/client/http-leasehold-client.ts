@@ -3,14 +3,14 @@ import { isLeaseholdClientError, LeaseholdClientError } from '../errors/leasehol
 import { Emitter, type Listener } from '../events/emitter.js';
 import type { Anchor } from '../lease/entitlement.js';
 import type { Lease, LeaseEvents, Operation } from '../lease/lease.js';
-import {
-  type CallMode,
-  type CheckoutRequest,
-  type Granted,
-  type LeaseContext,
-  LeaseHandle,
-  type RenewalPolicy,
-} from '../lease/lease-handle.js';
+import type {
+  CallMode,
+  CheckoutRequest,
+  Granted,
+  LeaseContext,
+  RenewalPolicy,
+} from '../lease/lease-context.js';
+import { LeaseHandle } from '../lease/lease-handle.js';
 import type { LeaseInfo } from '../lease/lease-info.js';
 import { parseLeaseInfo } from '../lease/parse-lease.js';
 import { type ClientCounter, newCounters } from '../observability/counters.js';

@@ -1,4 +1,4 @@
-import type { RenewalPolicy } from '../lease/lease-handle.js';
+import type { RenewalPolicy } from '../lease/lease-context.js';
 import type { Logger } from '../observability/logger.js';
 import { type Clock, checkClock, systemClock } from '../time/clock.js';
 import type { StateStore } from '../time/state-store.js';

@@ -1,57 +1,11 @@
 import { LeaseholdClientError } from '../errors/leasehold-client-error.js';
 import { Emitter, type Listener } from '../events/emitter.js';
-import { errorFields, type Log } from '../observability/logger.js';
-import type { Clock } from '../time/clock.js';
+import { errorFields } from '../observability/logger.js';
 import type { LeaseTokenClaims } from '../token/lease-token-claims.js';
 import { type Entitlement, elapsedSince } from './entitlement.js';
 import type { Lease, LeaseEvents, LeaseStatus, LostReason } from './lease.js';
+import type { Granted, LeaseContext } from './lease-context.js';
 import type { LeaseGrant, LeaseInfo, LeaseState } from './lease-info.js';
-
-/** A verified grant: what a checkout or a renewal brings back. */
-export interface Granted {
-  readonly grant: LeaseGrant;
-  readonly claims: LeaseTokenClaims;
-  readonly entitlement: Entitlement;
-  readonly server: string;
-}
-
-/** How a lease retries while no node answers; see `ClientOptions.renewal`. */
-export interface RenewalPolicy {
-  /** First retry waits about this long; the wait doubles with each failed pass. */
-  readonly baseDelayMs: number;
-  /** Upper bound of the wait while the lease is still entitled (degraded). */
-  readonly retryMaxDelayMs: number;
-  /** Upper bound of the wait once it is lost. */
-  readonly lostRetryMaxDelayMs: number;
-}
-
-export interface CallMode {
-  readonly signal?: AbortSignal | undefined;
-  /** A background pass tries each node once and never keeps the process alive; a foreground call retries. */
-  readonly background: boolean;
-}
-
-export interface CheckoutRequest {
-  readonly feature: string;
-  readonly license: string | undefined;
-  readonly requestId: string;
-}
-
-/** What a lease needs from its client. */
-export interface LeaseContext {
-  readonly clock: Clock;
-  readonly random: () => number;
-  readonly renewal: RenewalPolicy;
-  readonly log: Log;
-  renewLease(lease: LeaseHandle, leaseId: string, mode: CallMode): Promise<Granted>;
-  checkoutSeat(lease: LeaseHandle | undefined, request: CheckoutRequest, mode: CallMode): Promise<Granted>;
-  releaseLease(lease: LeaseHandle, leaseId: string): Promise<LeaseInfo>;
-  newRequestId(): string;
-  /** The client-level side of every lease event: its own listeners, counters, diagnostics, logs. */
-  notify<K extends keyof LeaseEvents>(event: K, payload: LeaseEvents[K]): void;
-  /** The lease is closed: the client no longer counts it. */
-  forget(lease: LeaseHandle): void;
-}
 
 // Renewals start up to 10% early at random, so that clients granted together do not renew together.
 const RENEW_JITTER = 0.1;
