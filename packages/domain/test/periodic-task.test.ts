@@ -164,4 +164,24 @@ describe('PeriodicTask', () => {
       ).toThrow(RangeError);
     }
   });
+
+  it('settled() resolves once the run in progress ends, at once when none is', async () => {
+    const clock = new ManualClock();
+    const work = gatedWork(clock);
+    const task = new PeriodicTask({ clock, intervalMs: 1000, run: work.run, onError: () => undefined });
+    await task.settled(); // nothing running
+    task.start();
+    await clock.advance(1000);
+    expect(work.waiting).toBe(1);
+    let settled = false;
+    const done = task.settled().then(() => {
+      settled = true;
+    });
+    await clock.advance(0);
+    expect(settled).toBe(false);
+    work.release();
+    await done;
+    expect(task.running).toBe(false);
+    await task.stop();
+  });
 });

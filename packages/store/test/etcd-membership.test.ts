@@ -46,11 +46,13 @@ describe('etcd membership heartbeat on the injected clock', () => {
     expect(await beatOf('a')).toBe(T0);
     expect(a.clock.pendingTimers).toBe(1);
 
-    // Its clock moves three intervals: three heartbeats, each finished before the next (etcd is real,
-    // so each one's write is waited for).
+    // Its clock moves three intervals: three heartbeats, each finished before the next (etcd is real, so
+    // each one's write is waited for, and then the rest of its run: a tick that comes while a heartbeat
+    // is still running is skipped — CI caught this test advancing before a slow run had ended).
     for (const at of [1000, 2000, 3000]) {
       await a.clock.advance(1000);
       await vi.waitFor(async () => expect(await beatOf('a')).toBe(T0 + at), { timeout: 5000 });
+      await a.membership.heartbeatSettled();
     }
     expect(await beatOf('b')).toBe(T0); // b's clock has not moved: no heartbeat of its own
     expect((await a.membership.nodes()).find((n) => n.id === 'a')?.leads).toEqual(['sweeper']);
@@ -59,6 +61,7 @@ describe('etcd membership heartbeat on the injected clock', () => {
     expect(a.clock.pendingTimers).toBe(0);
     expect((await b.membership.nodes()).map((n) => n.id)).toEqual(['b']);
     // The election key went with a's etcd lease: b wins it at its next heartbeat.
+    await b.membership.heartbeatSettled();
     await b.clock.advance(1000);
     await vi.waitFor(() => expect(b.membership.leadership('sweeper').leader).toBe(true), { timeout: 5000 });
     await b.membership.leave();

@@ -56,6 +56,14 @@ export class PeriodicTask {
     return this.#running !== undefined;
   }
 
+  /**
+   * Resolves once the run in progress, if any, has ended (never rejects). For callers that step a manual
+   * clock: a tick that comes while a run is still going is skipped, so they wait for this before the next.
+   */
+  settled(): Promise<void> {
+    return this.#running ?? Promise.resolve();
+  }
+
   /** Starts ticking (again, after a stop); the first tick is one interval from now. Idempotent. */
   start(): void {
     this.#stopped = false;

@@ -113,6 +113,11 @@ export class EtcdMembership implements Membership {
     else this.#leading.delete(task);
   }
 
+  /** Resolves once the heartbeat in progress, if any, has ended (tests that step a manual clock). */
+  heartbeatSettled(): Promise<void> {
+    return this.#beats.settled();
+  }
+
   async leave(): Promise<void> {
     await this.#beats.stop();
     this.#leading.clear();
