@@ -239,7 +239,7 @@ export class EtcdGateway {
   }
 
   /**
-   * True when a majority of the members failed their latest call just now (or are broken open): no
+   * True when a majority of the members failed their latest call just now: no
    * quorum can answer this node in time, so an operation that just failed gives up instead of retrying.
    */
   quorumUnreachable(): boolean {
