@@ -70,6 +70,7 @@ export {
   leaseState,
 } from './lease/lease.js';
 export {
+  cappedLease,
   endedLease,
   expiredLease,
   forceReleasedLease,

@@ -18,6 +18,9 @@ export type {
   LeaseQuery,
   LeaseRef,
   LeaseStore,
+  SeatBlock,
+  SeatBlockInput,
+  SeatBlockRef,
   SeatUsage,
   StoredSigningKey,
   TokenScope,
@@ -29,4 +32,5 @@ export {
   SingleNodeMembership,
   type StoreMember,
 } from './port/membership.js';
+export { SEAT_BLOCK_CLIENT_PREFIX, type SeatCap, type SeatCapReading } from './port/seat-cap.js';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.js';

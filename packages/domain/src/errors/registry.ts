@@ -84,6 +84,22 @@ export const ERROR_REGISTRY = {
   LEASE_EXPIRED: { status: 410, retryable: false, title: 'The lease expired; check a new seat out' },
   LEASE_RELEASED: { status: 410, retryable: false, title: 'The lease was checked in' },
   LEASE_REVOKED: { status: 410, retryable: false, title: 'The lease was revoked by an operator' },
+  // Edge sites (docs/replication.md): an edge grants only within the seat block it holds from the primary.
+  SEAT_BLOCK_EXPIRED: {
+    status: 503,
+    retryable: true,
+    title: "This edge site's seat block ran out while the primary was unreachable; try another node",
+  },
+  SEAT_BLOCK_FULL: {
+    status: 409,
+    retryable: false,
+    title: "Every seat of this edge site's block is in use",
+  },
+  EDGE_AUDIT_CHAIN_BROKEN: {
+    status: 422,
+    retryable: false,
+    title: 'The uploaded audit events do not form an unbroken hash chain',
+  },
 
   // Availability.
   STORE_UNAVAILABLE: { status: 503, retryable: true, title: 'The store cannot be reached; try another node' },

@@ -15,6 +15,19 @@ export interface GrantRequest {
   readonly client: ClientInfo;
   readonly requestId: string;
   readonly now: number;
+  /**
+   * A fixed hold of this many ms instead of the license's lease window: no grace, the same instant for
+   * expiry and reservation. Seat blocks lent to edge sites are held this way (docs/replication.md).
+   */
+  readonly holdMs?: number | undefined;
+}
+
+/** The window of a grant or renewal at `now`: the license's policy, or a fixed hold (seat blocks). */
+function windowAt(license: InstalledLicense, now: number, holdMs: number | undefined) {
+  if (holdMs === undefined)
+    return { ...leaseWindow(license.lease, now, license.expiresAt), graceMs: license.lease.graceMs };
+  const until = Math.min(now + holdMs, license.expiresAt);
+  return { expiresAt: until, reservedUntil: until, graceMs: 0 };
 }
 
 /** A new lease of `license` in `slot`, granted at `request.now` with the store revision `fence`. */
@@ -24,7 +37,7 @@ export function grantedLease(
   slot: number,
   fence: number,
 ): Lease {
-  const window = leaseWindow(license.lease, request.now, license.expiresAt);
+  const window = windowAt(license, request.now, request.holdMs);
   return {
     id: request.leaseId,
     licenseId: license.id,
@@ -37,7 +50,7 @@ export function grantedLease(
     renewedAt: request.now,
     expiresAt: window.expiresAt,
     reservedUntil: window.reservedUntil,
-    graceMs: license.lease.graceMs,
+    graceMs: window.graceMs,
     revokedAt: undefined,
     endedAt: undefined,
     endReason: undefined,
@@ -46,15 +59,31 @@ export function grantedLease(
 
 /** A renewal at `now`: the license's window from now, but never a shorter reservation than before (a
  * token issued earlier may rely on it). Call after `assertRenewable`. */
-export function renewedLease(lease: Lease, license: InstalledLicense, now: number): Lease {
-  const window = leaseWindow(license.lease, now, license.expiresAt);
+export function renewedLease(
+  lease: Lease,
+  license: InstalledLicense,
+  now: number,
+  holdMs?: number | undefined,
+): Lease {
+  const window = windowAt(license, now, holdMs);
   return {
     ...lease,
     renewedAt: now,
     expiresAt: Math.max(window.expiresAt, lease.expiresAt),
     reservedUntil: Math.max(window.reservedUntil, lease.reservedUntil),
-    graceMs: license.lease.graceMs,
+    graceMs: window.graceMs,
   };
+}
+
+/**
+ * A lease of an edge site cut to end by `until`, its seat block's deadline on the edge's clock: no local
+ * lease outlives its block. Grace is cut too, so a token's offline use never runs past the block either.
+ * A lease that already ends earlier is returned as it is.
+ */
+export function cappedLease(lease: Lease, until: number): Lease {
+  if (lease.reservedUntil <= until) return lease;
+  const expiresAt = Math.min(lease.expiresAt, until);
+  return { ...lease, expiresAt, reservedUntil: until, graceMs: Math.min(lease.graceMs, until - expiresAt) };
 }
 
 export function endedLease(lease: Lease, at: number, reason: LeaseEndReason): Lease {

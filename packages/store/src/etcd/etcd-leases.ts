@@ -71,7 +71,7 @@ export class EtcdLeases {
       const license = licenses.find((l) => l.id === lease.licenseId);
       assertRenewable(lease, license, input.now);
       if (!license) throw new LeaseholdError('LICENSE_NOT_FOUND');
-      const renewed = renewedLease(lease, license, input.now);
+      const renewed = renewedLease(lease, license, input.now, input.holdMs);
       await ctx.commit(
         [...this.#owns(kv, lease), { key: ctx.keys.licenseRev(), target: 'Mod', equals: licenseRev }],
         [{ put: kv.key, value: encodeLease(renewed) }],

@@ -7,9 +7,13 @@ import type {
   InstallLicenseResult,
   LeaseQuery,
   LeaseRef,
+  SeatBlock,
+  SeatBlockInput,
+  SeatBlockRef,
   SeatUsage,
   StoredSigningKey,
 } from '../port/lease-store.js';
+import { SeatBlocks } from './seat-blocks.js';
 
 /**
  * The concepts every backend has one collaborator for (docs/architecture.md, "Store layout"). Each
@@ -111,6 +115,27 @@ export abstract class RoutedStore {
 
   purgeEndedLeases(before: number): Promise<number> {
     return this.parts.leases.purge(before);
+  }
+
+  // Seat blocks (facade/seat-blocks.ts: the same code over each backend's lease operations) -------
+
+  #blocks: SeatBlocks | undefined;
+
+  get #seatBlocks(): SeatBlocks {
+    this.#blocks ??= new SeatBlocks(this.parts);
+    return this.#blocks;
+  }
+
+  holdSeatBlock(input: SeatBlockInput): Promise<SeatBlock> {
+    return this.#seatBlocks.hold(input);
+  }
+
+  releaseSeatBlock(input: SeatBlockRef): Promise<SeatBlock> {
+    return this.#seatBlocks.release(input);
+  }
+
+  listSeatBlocks(now: number): Promise<SeatBlock[]> {
+    return this.#seatBlocks.list(now);
   }
 
   // Signing keys ---------------------------------------------------------------------------------

@@ -61,6 +61,20 @@ export interface LeaseStore {
   /** Forgets ended leases (and so their request ids) that ended before `before`. */
   purgeEndedLeases(before: number): Promise<number>;
 
+  // Seat blocks lent to edge sites (docs/replication.md) -------------------------------------------
+  /**
+   * Holds `seats` seats of one (license, feature) for an edge site until `now + holdMs`: renews the seats
+   * the site holds, gives back those above `seats` (a shrink) and takes more up to `seats` while the pool
+   * has free ones (a grow, granted in part when it has not). Each seat of a block is an ordinary lease of
+   * its pool (client `edge:<site>`, no grace), so the pool's count and the no-oversubscription proof are
+   * the leases' own. A retry with the same request id takes no second set of seats.
+   */
+  holdSeatBlock(input: SeatBlockInput): Promise<SeatBlock>;
+  /** Gives back every seat the site holds of one (license, feature). Idempotent. */
+  releaseSeatBlock(input: SeatBlockRef): Promise<SeatBlock>;
+  /** The blocks held at `now`, one per (site, license, feature). */
+  listSeatBlocks(now: number): Promise<SeatBlock[]>;
+
   // Cluster signing keys -------------------------------------------------------------------------
   /** Stores `candidate` unless a signing key exists already; returns all keys, newest first. */
   ensureSigningKey(candidate: StoredSigningKey): Promise<StoredSigningKey[]>;
@@ -146,6 +160,8 @@ export interface AcquireSeatInput {
   readonly client: ClientInfo;
   /** When the write is sent: the lease window starts here. */
   readonly now: number;
+  /** A fixed hold of this many ms, no grace (seat blocks), instead of the license's lease window. */
+  readonly holdMs?: number | undefined;
   readonly audit?: AuditContext | undefined;
 }
 
@@ -160,8 +176,42 @@ export interface LeaseRef {
   /** When set, only a lease of this license is visible (client tokens are scoped to one license). */
   readonly licenseId?: string | undefined;
   readonly now: number;
+  /** Renew for a fixed hold of this many ms (seat blocks) instead of the license's lease window. */
+  readonly holdMs?: number | undefined;
   /** Who acts (release and force-release are audited; renewals are not). */
   readonly audit?: AuditContext | undefined;
+}
+
+export interface SeatBlockRef {
+  /** The edge site's name (its `--node-id`). */
+  readonly site: string;
+  readonly licenseId: string;
+  readonly feature: string;
+  readonly now: number;
+  readonly audit?: AuditContext | undefined;
+}
+
+export interface SeatBlockInput extends SeatBlockRef {
+  /** How many seats the site wants to hold: more than it holds is a grow, fewer a shrink. */
+  readonly seats: number;
+  /** How long the block is held from `now` (the block TTL); the site renews at a third of it. */
+  readonly holdMs: number;
+  /** The site's id for this request: a retry takes no second set of seats. */
+  readonly requestId: string;
+  /** Ids for the seats' new leases (randomness is injected, STYLE.md rule 4). */
+  readonly newLeaseId: () => string;
+}
+
+export interface SeatBlock {
+  readonly site: string;
+  readonly licenseId: string;
+  readonly feature: string;
+  /** Seats held now, each until at least `heldUntil`. */
+  readonly seats: number;
+  /** The earliest deadline of the seats held, on the store's clock; `now` when none are held. */
+  readonly heldUntil: number;
+  /** The seats' lease ids. */
+  readonly leaseIds: readonly string[];
 }
 
 export interface ForceReleaseInput extends LeaseRef {

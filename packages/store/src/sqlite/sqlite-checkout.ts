@@ -1,7 +1,9 @@
 import {
   assertSameCheckout,
+  cappedLease,
   checkoutCandidates,
   grantedLease,
+  LeaseholdError,
   leaseGrantedEvent,
   seatsExhausted,
   seatsFor,
@@ -37,12 +39,20 @@ export class SqliteCheckout {
       }
       const candidates = checkoutCandidates(this.licenses.all(), input.feature, input.licenseId, input.now);
       let seats = 0;
+      let blockExpired = false;
       for (const license of candidates) {
+        // On an edge node, a pool lends only the seats of the block it holds, and only until the block's
+        // deadline on this node's clock (docs/replication.md).
+        const cap = ctx.seatCap?.capFor(license.id, input.feature, input.now);
+        const expired = cap !== undefined && cap.until <= input.now;
+        blockExpired ||= expired && cap.seats > 0;
         const licensed = seatsFor(license, input.feature);
-        seats += licensed;
-        const slot = this.#freeSlot(license.id, input.feature, licensed, input.now);
+        const lendable = cap === undefined ? licensed : expired ? 0 : Math.min(licensed, cap.seats);
+        seats += lendable;
+        const slot = this.#freeSlot(license.id, input.feature, lendable, input.now);
         if (slot === undefined) continue;
-        const row = rowOfLease(grantedLease(license, input, slot, ctx.conn.nextRevision()));
+        const granted = grantedLease(license, input, slot, ctx.conn.nextRevision());
+        const row = rowOfLease(cap === undefined ? granted : cappedLease(granted, cap.until));
         ctx.sql.insertLease.run(row);
         ctx.sql.removeFreeSlot.run(license.id, input.feature, slot);
         ctx.sql.takeSlotFromPool.run({ license_id: license.id, feature: input.feature, slot });
@@ -50,6 +60,7 @@ export class SqliteCheckout {
         ctx.record(leaseGrantedEvent(ctx.actor(input.audit), lease, input.now));
         return { lease, replayed: false };
       }
+      if (ctx.seatCap !== undefined) throw blockRefusal(input.feature, seats, blockExpired);
       throw seatsExhausted(input.feature, seats);
     });
   }
@@ -76,4 +87,15 @@ export class SqliteCheckout {
     // above it; they count in `live`, so this never grants past the seat count.)
     return pool.high_water < seats ? pool.high_water : undefined;
   }
+}
+
+/** Why an edge node grants nothing: its block ran out (the link to the primary is cut), or it is full. */
+function blockRefusal(feature: string, seats: number, expired: boolean): LeaseholdError {
+  if (expired) {
+    return new LeaseholdError('SEAT_BLOCK_EXPIRED', `the seat block of "${feature}" ran out`, { feature });
+  }
+  return new LeaseholdError('SEAT_BLOCK_FULL', `all ${seats} seats of the block of "${feature}" are in use`, {
+    feature,
+    seats,
+  });
 }

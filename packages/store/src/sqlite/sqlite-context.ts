@@ -1,5 +1,6 @@
 import type { AuditContext, AuditEvent } from '@leasehold/domain';
 import type { RecordCipher } from '../crypto/record-cipher.js';
+import type { SeatCap } from '../port/seat-cap.js';
 import type { SqliteAudit } from './sqlite-audit.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 
@@ -11,6 +12,8 @@ export class SqliteContext {
     readonly audit: SqliteAudit,
     /** The node named by audit records of calls that pass no audit context (docs/audit.md). */
     readonly node: string,
+    /** An edge node's seat blocks: checkouts and renewals stay inside them (docs/replication.md). */
+    readonly seatCap: SeatCap | undefined = undefined,
   ) {}
 
   get sql(): SqliteConnection['sql'] {

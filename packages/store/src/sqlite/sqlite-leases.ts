@@ -1,6 +1,7 @@
 import {
   type AuditContext,
   assertRenewable,
+  cappedLease,
   forceReleasedLease,
   type Lease,
   type LeaseEndReason,
@@ -61,11 +62,45 @@ export class SqliteLeases {
       const license = this.licenses.one(lease.licenseId);
       assertRenewable(lease, license, input.now);
       if (!license) throw new LeaseholdError('LICENSE_NOT_FOUND');
-      const renewed = renewedLease(lease, license, input.now);
+      const renewed = this.#withinBlock(
+        lease,
+        renewedLease(lease, license, input.now, input.holdMs),
+        input.now,
+      );
       ctx.conn.nextRevision();
       ctx.sql.renewLease.run(input.now, renewed.expiresAt, renewed.reservedUntil, renewed.graceMs, lease.id);
       return renewed;
     });
+  }
+
+  /**
+   * On an edge node, a renewal stays inside its block: never past the block's deadline, and only while the
+   * pool holds no more live leases than the block has seats (after a shrink or a partial renewal at the
+   * primary, the leases over the count run out at the old deadline instead of moving onto seats the
+   * block no longer has; docs/replication.md).
+   */
+  #withinBlock(lease: Lease, renewed: Lease, now: number): Lease {
+    const { ctx } = this;
+    const cap = ctx.seatCap?.capFor(lease.licenseId, lease.feature, now);
+    if (cap === undefined) return renewed;
+    if (cap.until <= now) {
+      throw new LeaseholdError('SEAT_BLOCK_EXPIRED', `the seat block of "${lease.feature}" ran out`);
+    }
+    const live = () =>
+      (ctx.sql.getPool.get(lease.licenseId, lease.feature) as { live: number } | undefined)?.live ?? 0;
+    if (live() > cap.seats) {
+      const expiry = { actor: 'system:expiry', node: ctx.node };
+      for (const row of ctx.sql.overdueInPool.all(lease.licenseId, lease.feature, now) as LeaseRow[]) {
+        this.end(leaseFromRow(row), row.reserved_until, 'expired', expiry, now);
+      }
+      if (live() > cap.seats) {
+        throw new LeaseholdError(
+          'SEAT_BLOCK_FULL',
+          `the seat block of "${lease.feature}" has fewer seats now`,
+        );
+      }
+    }
+    return cappedLease(renewed, Math.max(cap.until, lease.reservedUntil));
   }
 
   release(input: LeaseRef): Promise<Lease> {

@@ -10,6 +10,7 @@ import type {
   KekRotation,
   LeaseStore,
 } from '../port/lease-store.js';
+import type { SeatCap } from '../port/seat-cap.js';
 import { SqliteAudit } from './sqlite-audit.js';
 import { SqliteCheckout } from './sqlite-checkout.js';
 import { SqliteConnection } from './sqlite-connection.js';
@@ -37,6 +38,11 @@ export interface SqliteStoreOptions {
   readonly random?: RandomBytes;
   /** The node named by audit records of calls that pass no audit context (docs/audit.md). */
   readonly node?: string;
+  /**
+   * Set on an edge node: the seat blocks it holds from its primary. Every checkout and renewal then
+   * stays within its block's seats and ends by the block's deadline (docs/replication.md).
+   */
+  readonly seatCap?: SeatCap;
 }
 
 /**
@@ -66,7 +72,13 @@ export class SqliteStore extends RoutedStore implements LeaseStore {
       this.#conn.db.close();
       throw err;
     }
-    const ctx = new SqliteContext(this.#conn, this.#cipher, this.#audit, options.node ?? 'embedded');
+    const ctx = new SqliteContext(
+      this.#conn,
+      this.#cipher,
+      this.#audit,
+      options.node ?? 'embedded',
+      options.seatCap,
+    );
     const licenses = new SqliteLicenses(ctx);
     const leases = new SqliteLeases(ctx, licenses);
     this.parts = {
