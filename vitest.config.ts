@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // run one file at a time after the rest, so that two of them never share the machine's two cores.
 const clusterTests = [
   'packages/server/test/ha/**/*.test.ts',
+  'packages/server/test/edge/edge-cut.test.ts',
   'packages/store/test/etcd-*.test.ts',
   'packages/devtools/test/**/*.test.ts',
   'packages/client/test/cluster/*.test.ts',

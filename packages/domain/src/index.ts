@@ -43,6 +43,7 @@ export {
   licenseRevokedEvent,
   tokenEvent,
 } from './audit/store-events.js';
+export { edgeEventOf, verifyUploadedChain } from './audit/uploaded-chain.js';
 export {
   type AuditProblem,
   type AuditProblemKind,

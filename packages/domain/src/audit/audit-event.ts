@@ -16,6 +16,7 @@ export const AUDIT_ACTIONS = [
   'token.revoked',
   'node.joined',
   'node.left',
+  'edge.event',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

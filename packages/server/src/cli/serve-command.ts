@@ -37,6 +37,17 @@ export function registerServe(program: Command): void {
       '--kek-file <file>',
       'key-encryption key, base64 of 32 bytes (env LEASEHOLD_KEK_FILE, LEASEHOLD_KEK)',
     )
+    .option(
+      '--edge-of <url>',
+      'run as an edge site of this primary (env LEASEHOLD_EDGE_OF; docs/replication.md)',
+    )
+    .option('--upstream-token <token>', 'token for the primary (env LEASEHOLD_UPSTREAM_TOKEN)')
+    .option(
+      '--seat-block <LICENSE_ID:FEATURE=N>',
+      'a block of N seats to hold from the primary; repeatable (env LEASEHOLD_SEAT_BLOCKS)',
+      collect,
+    )
+    .option('--block-ttl <duration>', 'how long the primary holds a block, e.g. 4h (env LEASEHOLD_BLOCK_TTL)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env LEASEHOLD_LOG_LEVEL)')
     .action(async (opts: Record<string, unknown>) => {
       let config: ReturnType<typeof loadConfig>;
@@ -63,6 +74,10 @@ export function registerServe(program: Command): void {
             etcdTlsCa: opts.etcdTlsCa,
             etcdTlsCert: opts.etcdTlsCert,
             etcdTlsKey: opts.etcdTlsKey,
+            edgeOf: opts.edgeOf,
+            upstreamToken: opts.upstreamToken,
+            seatBlocks: opts.seatBlock,
+            blockTtl: opts.blockTtl,
           },
         });
       } catch (err) {

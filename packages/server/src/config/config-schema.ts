@@ -97,6 +97,17 @@ export const NodeConfigSchema = Type.Object(
      * name licenses and features but no clients or secrets) or `token` (an admin or operator token).
      */
     metricsAuth: Type.Union([Type.Literal('public'), Type.Literal('token')], { default: 'public' }),
+    /**
+     * Edge site (docs/replication.md): the primary this node leases seat blocks from. Set, the node runs
+     * on its embedded store and lends only the seats of its blocks, each lease ending by its block's deadline.
+     */
+    edgeOf: Type.Optional(Type.String({ pattern: '^https?://' })),
+    /** The token this node calls its primary with (secret; redacted in logs): a client token of the blocks' license, or admin. */
+    upstreamToken: Type.Optional(Type.String({ minLength: 16, maxLength: 512 })),
+    /** The blocks an edge holds, `LICENSE_ID:FEATURE=N` each (env: comma-separated). */
+    seatBlocks: Type.Array(Type.String({ pattern: '^[^:=,\\s]+:[^:=,\\s]+=\\d{1,6}$' }), { default: [] }),
+    /** How long the primary holds an edge's block (`4h`, `3s`); the edge renews it at a third of this. */
+    blockTtl: Type.String({ pattern: '^\\d+(\\.\\d+)?(ms|s|m|h|d)?$', default: '4h' }),
   },
   { additionalProperties: false },
 );

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import Value from 'typebox/value';
 import { type NodeConfig, NodeConfigSchema } from './config-schema.js';
+import { edgeConfigProblems } from './edge-rules.js';
 import { ENV_SETTINGS } from './env-keys.js';
 import { tlsConfigProblems } from './tls-rules.js';
 
@@ -67,7 +68,7 @@ export function loadConfig(sources: ConfigSources): NodeConfig {
     });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
-  const tlsProblems = tlsConfigProblems(withDefaults);
+  const tlsProblems = [...tlsConfigProblems(withDefaults), ...edgeConfigProblems(withDefaults)];
   if (tlsProblems.length > 0) throw new ConfigError(`invalid configuration: ${tlsProblems.join('; ')}`);
   return Object.freeze({
     ...withDefaults,

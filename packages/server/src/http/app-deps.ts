@@ -2,6 +2,7 @@ import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Clock, LicenseVerificationKeys } from '@leasehold/domain';
 import type { LeaseStore, Membership } from '@leasehold/store';
 import type { FastifyServerOptions } from 'fastify';
+import type { EdgeSite } from '../edge/edge-site.js';
 import type { ClusterKeyring } from '../keys/cluster-keyring.js';
 import type { PeerReading } from '../node/peer-probe.js';
 import type { NodeMetrics } from '../observability/node-metrics.js';
@@ -48,6 +49,8 @@ export interface AppDeps {
   readonly draining?: () => boolean;
   /** Starts draining without stopping (`leasehold drain`, POST /v1/drain); undone only by a restart. */
   readonly startDrain?: () => void;
+  /** Set on an edge node (docs/replication.md): its seat blocks, for `/v1/edge/site`. */
+  readonly edgeSite?: Pick<EdgeSite, 'status' | 'keeper'>;
   /** Who may read `/metrics` (default: anyone — see docs/observability.md). */
   readonly metricsScopes?: readonly RouteScope[];
 }

@@ -16,6 +16,7 @@ import { frameworkProblem, installProblemHandlers } from './problem.js';
 import { requestIdGenerator } from './request-id.js';
 import { auditRoutes } from './routes/audit.js';
 import { clusterRoutes } from './routes/cluster.js';
+import { edgeRoutes } from './routes/edge.js';
 import { healthRoutes } from './routes/health.js';
 import { leaseRoutes } from './routes/leases.js';
 import { licenseRoutes } from './routes/licenses.js';
@@ -53,6 +54,7 @@ export const LOG_REDACT = [
   '*.raw',
   '*.kek',
   '*.adminToken',
+  '*.upstreamToken',
   // Top-level keys of a log object (the wildcard above starts one level down) and the details an
   // error carries to its problem body (pino serializes them under err.details).
   'token',
@@ -61,6 +63,7 @@ export const LOG_REDACT = [
   'raw',
   'kek',
   'adminToken',
+  'upstreamToken',
   '*.details.token',
   '*.details.license',
 ];
@@ -165,6 +168,7 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
   await app.register(auditRoutes, { deps });
   await app.register(clusterRoutes, { deps });
   await app.register(peerRoutes, { deps });
+  await app.register(edgeRoutes, { deps });
   await installDashboard(app, deps);
 
   metricsRoute(app, metrics, deps.metricsScopes);

@@ -11,12 +11,15 @@ import {
   type EtcdStoreOptions,
   type LeaseStore,
   type Membership,
+  type SeatCap,
   SingleNodeMembership,
   SqliteStore,
 } from '@leasehold/store';
 import type { FastifyInstance } from 'fastify';
 import { AuditKeeper } from '../audit/audit-keeper.js';
 import type { NodeConfig } from '../config/config-schema.js';
+import { EdgeSite } from '../edge/edge-site.js';
+import { blockTtlMs, parseSeatBlocks } from '../edge/seat-block-spec.js';
 import { buildApp, LOG_REDACT } from '../http/app.js';
 import { ClusterKeyring } from '../keys/cluster-keyring.js';
 import { resolveKek } from '../keys/key-encryption-key.js';
@@ -71,6 +74,7 @@ function openStore(
   kek: Buffer,
   credentials: EtcdStoreOptions['credentials'],
   nodeId: string,
+  seatCap: SeatCap | undefined,
 ): { store: LeaseStore; membership: Membership } {
   if (config.store === 'etcd') {
     const store = new EtcdStore({
@@ -98,6 +102,7 @@ function openStore(
     path: join(dataDir, DATABASE_FILE),
     node: nodeId,
     synchronous: config.sqliteSynchronous,
+    ...(seatCap ? { seatCap } : {}),
   });
   return { store, membership: new SingleNodeMembership(() => clock.now(), 'sqlite') };
 }
@@ -119,6 +124,25 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
   // Certificates are read before anything opens: a missing file stops the start (never plaintext instead).
   const tls = loadNodeTls(config);
   const nodeId = config.nodeId ?? `${hostname()}:${config.port === 0 ? process.pid : config.port}`;
+  // An edge site's blocks exist before its store: the store asks them in every checkout (docs/replication.md).
+  let edgeLog: FastifyInstance['log'] | undefined;
+  const edge =
+    config.edgeOf === undefined || config.upstreamToken === undefined
+      ? undefined
+      : new EdgeSite({
+          primaryUrl: config.edgeOf,
+          upstreamToken: config.upstreamToken,
+          site: nodeId,
+          blocks: parseSeatBlocks(config.seatBlocks),
+          blockTtlMs: blockTtlMs(config.blockTtl),
+          clock,
+          newId: randomUUID,
+          dataDir,
+          log: {
+            warn: (obj, msg) => edgeLog?.warn(obj, msg),
+            info: (obj, msg) => edgeLog?.info(obj, msg),
+          },
+        });
   const { store, membership } = openStore(
     config,
     dataDir,
@@ -126,6 +150,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     kek.kek,
     loadEtcdCredentials(config),
     nodeId,
+    edge?.keeper,
   );
   try {
     const keyring = ClusterKeyring.empty();
@@ -150,6 +175,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       peerHosts: () => probe?.peerHosts() ?? new Set(),
       metrics,
       metricsScopes: config.metricsAuth === 'token' ? ['admin', 'operator'] : ['public'],
+      ...(edge ? { edgeSite: edge } : {}),
       store,
       clock,
       keyring,
@@ -174,6 +200,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
         keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       },
     });
+    edgeLog = app.log;
     if (kek.generated) {
       app.log.warn(
         { kekFile: kek.source },
@@ -253,6 +280,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       sweeper.start();
       auditKeeper.start();
       probe?.start();
+      edge?.start(store, { vendorKeys, decryptionKeys });
       return admin;
     })();
     bootstrap.catch((err: unknown) => app.log.error({ err }, 'start-up failed'));
@@ -281,6 +309,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
         }
         closed = true;
         await bootstrap.catch(() => undefined);
+        await edge?.stop();
         await sweeper.stop();
         await auditKeeper.stop();
         // A leader that leaves says so itself (its successor starts watching without it); others' departures
