@@ -10,6 +10,27 @@ export { exportAuditLines } from './audit/audit-export.js';
 export { AuditKeeper, type AuditKeeperOptions } from './audit/audit-keeper.js';
 export { LEASEHOLD_BIN } from './cli/bin-path.js';
 export { ENV_KEYS, ENV_SETTINGS, type EnvSetting, type EnvValueKind, envName } from './config/env-keys.js';
+export { AuditUploader } from './edge/audit-uploader.js';
+export {
+  type BlockAnswer,
+  type BlockRequest,
+  type BlockUpstream,
+  HttpBlockUpstream,
+} from './edge/block-upstream.js';
+export {
+  type EdgeSource,
+  HttpEdgeSource,
+  type UpstreamClientToken,
+  type UpstreamLicenseFile,
+} from './edge/edge-source.js';
+export { EdgeSync, UPSTREAM_TOKEN_NAME } from './edge/edge-sync.js';
+export {
+  type HeldBlockStatus,
+  SeatBlockKeeper,
+  type SeatBlockKeeperOptions,
+} from './edge/seat-block-keeper.js';
+export { blockTtlMs, parseSeatBlocks, type SeatBlockSpec } from './edge/seat-block-spec.js';
+export { type FetchLike, UpstreamHttp } from './edge/upstream-http.js';
 export { buildApp, LOG_REDACT, type RouteSummary } from './http/app.js';
 export type { AppDeps } from './http/app-deps.js';
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits/http-limits.js';

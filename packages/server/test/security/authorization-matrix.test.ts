@@ -8,7 +8,8 @@ import { ADMIN_TOKEN, makeTestApp, type TestApp } from '../helpers/test-app.js';
  *
  *   admin     everything
  *   operator  every read, plus force-release (issue 5: "read + force-release")
- *   client    the lease routes of the one license its token is bound to, and the node list
+ *   client    the lease routes of the one license its token is bound to, and the node list; as an edge
+ *             site's upstream token, that license's seat block, signed file, client tokens and audit upload
  */
 type Caller = 'anonymous' | 'bogus' | 'admin' | 'operator' | 'client';
 const CALLERS: readonly Caller[] = ['anonymous', 'bogus', 'admin', 'operator', 'client'];
@@ -47,6 +48,14 @@ const POLICY: Readonly<Record<string, readonly Caller[]>> = {
   'GET /metrics': PUBLIC,
   'GET /': PUBLIC,
   'GET /dashboard/:file': PUBLIC,
+  // Edge sites (docs/replication.md): the primary's side takes the edge's upstream token.
+  'PUT /v1/edge/blocks': LEASE,
+  'GET /v1/edge/blocks': READ,
+  'GET /v1/edge/licenses/:id/file': LEASE,
+  'GET /v1/edge/licenses/:id/tokens': LEASE,
+  'POST /v1/edge/audit': LEASE,
+  'GET /v1/edge/site': READ,
+  'PUT /v1/edge/site/blocks': ADMIN,
 };
 
 /** Routes that stream until the client leaves: called over a real socket and left after the head. */
@@ -95,7 +104,30 @@ describe('authorization matrix', () => {
       const lease = (await t.checkout({ client: { id: `c-${Math.random()}` } })).json();
       return { url: url.replace(':id', lease.id), payload: url.endsWith('force-release') ? {} : undefined };
     }
-    if (url.startsWith('/v1/licenses/:id')) return { url: url.replace(':id', 'lic-1') };
+    if (url.startsWith('/v1/licenses/:id') || url.startsWith('/v1/edge/licenses/:id')) {
+      return { url: url.replace(':id', 'lic-1') };
+    }
+    if (url === '/v1/edge/blocks') {
+      const payload = {
+        site: 'edge-a',
+        license: 'lic-1',
+        feature: 'solver',
+        seats: 1,
+        holdMs: 3000,
+        requestId: 'r',
+      };
+      return { url, payload };
+    }
+    if (url === '/v1/edge/site/blocks')
+      return { url, payload: { license: 'lic-1', feature: 'solver', seats: 1 } };
+    if (url === '/v1/edge/audit') {
+      const entry = { seq: 1, prevHash: '0'.repeat(64), hash: '1'.repeat(64), action: 'lease.granted' };
+      const full = { ...entry, actor: 'system', subject: 'lease:x', time: 1, node: 'edge-a' };
+      return {
+        url,
+        payload: { site: 'edge-a', previous: { seq: 0, hash: '0'.repeat(64) }, entries: [full] },
+      };
+    }
     if (url.startsWith('/v1/tokens/:id')) {
       const res = await t.call({ method: 'POST', url: '/v1/tokens', payload: { scope: 'admin', name: 'x' } });
       return { url: url.replace(':id', res.json().id) };
