@@ -67,7 +67,6 @@ export class EdgeSite {
       store: { seatUsage: (now) => this.#attached().seatUsage(now) },
       clock: options.clock,
       newId: options.newId,
-      retryMs: tickMs(options.blockTtlMs),
     });
   }
 

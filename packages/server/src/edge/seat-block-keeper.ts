@@ -12,8 +12,6 @@ export interface SeatBlockKeeperOptions {
   readonly store: Pick<LeaseStore, 'seatUsage'>;
   readonly clock: Clock;
   readonly newId: () => string;
-  /** After a failed renewal, try again this soon (not only at the next third of the TTL). */
-  readonly retryMs: number;
 }
 
 /** What an edge knows of one of its blocks. */
@@ -40,7 +38,6 @@ interface HeldBlock {
   deadlineMono: number | undefined;
   primaryHeldUntil: number | undefined;
   lastSentMono: number | undefined;
-  lastAttemptMono: number | undefined;
   lastError: string | undefined;
 }
 
@@ -69,7 +66,6 @@ export class SeatBlockKeeper implements SeatCap {
         deadlineMono: undefined,
         primaryHeldUntil: undefined,
         lastSentMono: undefined,
-        lastAttemptMono: undefined,
         lastError: undefined,
       });
     }
@@ -83,15 +79,15 @@ export class SeatBlockKeeper implements SeatCap {
     return { seats: block.seats, until: now + (block.deadlineMono - this.#options.clock.monotonic()) };
   }
 
-  /** Renews every block that is due: a third of the TTL after its last renewal, or `retryMs` after a failure. */
+  /**
+   * Renews every block that is due: a third of the TTL after its last successful renewal was sent. A
+   * failed one stays due, so the caller's next tick (a sixth of the TTL, edge-site.ts) tries again.
+   */
   async renewDue(): Promise<void> {
     const mono = this.#options.clock.monotonic();
     const third = this.#options.blockTtlMs / 3;
     const due = [...this.#blocks.values()].filter(
-      (b) =>
-        b.lastSentMono === undefined ||
-        mono - b.lastSentMono >= third ||
-        (b.lastError !== undefined && mono - (b.lastAttemptMono ?? 0) >= this.#options.retryMs),
+      (b) => b.lastSentMono === undefined || mono - b.lastSentMono >= third,
     );
     const outcomes = await Promise.allSettled(due.map((block) => this.#renew(block)));
     const failed = outcomes.find((o) => o.status === 'rejected');
@@ -130,7 +126,6 @@ export class SeatBlockKeeper implements SeatCap {
       requested = Math.max(block.wanted, await this.#liveLocal(block), block.seats);
     }
     const sentMono = clock.monotonic();
-    block.lastAttemptMono = sentMono;
     try {
       const answer = await upstream.holdBlock({
         site: this.#options.site,

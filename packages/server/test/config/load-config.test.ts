@@ -100,4 +100,32 @@ describe('loadConfig', () => {
       /unknown setting "colour"/,
     );
   });
+
+  it('reads an edge site from LEASEHOLD_EDGE_OF, _UPSTREAM_TOKEN, _SEAT_BLOCKS and _BLOCK_TTL, and refuses half of one', () => {
+    const token = `lh_client_${'c'.repeat(43)}`;
+    const config = fromEnv({
+      LEASEHOLD_EDGE_OF: 'https://primary:7300',
+      LEASEHOLD_UPSTREAM_TOKEN: token,
+      LEASEHOLD_SEAT_BLOCKS: 'lic-1:solver=10, lic-1:viewer=4',
+      LEASEHOLD_BLOCK_TTL: '3s',
+    });
+    expect(config).toMatchObject({
+      edgeOf: 'https://primary:7300',
+      upstreamToken: token,
+      seatBlocks: ['lic-1:solver=10', 'lic-1:viewer=4'],
+      blockTtl: '3s',
+    });
+    expect(fromEnv({}).blockTtl).toBe('4h');
+    expect(() => fromEnv({ LEASEHOLD_EDGE_OF: 'https://primary:7300' })).toThrow(/upstreamToken.*seatBlocks/);
+    expect(() => fromEnv({ LEASEHOLD_SEAT_BLOCKS: 'lic-1:solver=1' })).toThrow(/set edgeOf too/);
+    const edge = { LEASEHOLD_EDGE_OF: 'http://p', LEASEHOLD_UPSTREAM_TOKEN: token };
+    expect(() => fromEnv({ ...edge, LEASEHOLD_SEAT_BLOCKS: 'lic-1:solver' })).toThrow(/seatBlocks/);
+    expect(() => fromEnv({ ...edge, LEASEHOLD_SEAT_BLOCKS: 'l:f=1,l:f=2' })).toThrow(/named twice/);
+    expect(() => fromEnv({ ...edge, LEASEHOLD_SEAT_BLOCKS: 'l:f=1', LEASEHOLD_BLOCK_TTL: '500ms' })).toThrow(
+      /at least 1s/,
+    );
+    expect(() => fromEnv({ ...edge, LEASEHOLD_SEAT_BLOCKS: 'l:f=1', LEASEHOLD_STORE: 'etcd' })).toThrow(
+      /embedded store/,
+    );
+  });
 });

@@ -87,7 +87,6 @@ describe('edge site against a primary (inject, manual clock)', () => {
       store: edgeStore,
       clock: primary.clock,
       newId: randomUUID,
-      retryMs: 500,
     });
     sync = new EdgeSync({
       source: new HttpEdgeSource(http),
