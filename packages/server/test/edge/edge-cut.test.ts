@@ -19,7 +19,8 @@ import { checkGrants, peakHeld, type RecordedGrant, type Site } from './grant-ch
 const L = 5;
 const B = 2;
 const BLOCK_TTL_MS = 3000;
-const PRIMARY_WORKERS = 5;
+// More primary clients than seats, so that the primary takes every seat the block leaves free.
+const PRIMARY_WORKERS = 6;
 const EDGE_WORKERS = 3;
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
 
@@ -104,6 +105,24 @@ describe('edge site under a WAN cut', () => {
         return block !== undefined && block.seats === B && block.remainingMs > 0;
       },
       { timeoutMs: 15_000, intervalMs: 100, what: 'the edge to hold its block' },
+    );
+    // And to have copied the license and the client token (a client refused meanwhile would count as an
+    // authentication failure against the edge's per-address limit).
+    await pollUntil(
+      async (_left, note) => {
+        const licenses = (await (await fetch(`${edge.url}/v1/licenses`, { headers: admin })).json()) as {
+          licenses: { id: string }[];
+        };
+        const tokens = (await (await fetch(`${edge.url}/v1/tokens`, { headers: admin })).json()) as {
+          tokens: { name?: string }[];
+        };
+        note(`${licenses.licenses.length} licenses, ${tokens.tokens.length} tokens`);
+        return (
+          licenses.licenses.some((l) => l.id === 'lic-1') &&
+          tokens.tokens.some((t) => t.name === 'from-primary')
+        );
+      },
+      { timeoutMs: 15_000, intervalMs: 100, what: 'the edge to copy the license and the client token' },
     );
 
     const grants: RecordedGrant[] = [];
