@@ -33,6 +33,13 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'GET /v1/events': 'streamEvents',
   'GET /': 'getDashboard',
   'GET /dashboard/:file': 'getDashboardAsset',
+  'PUT /v1/edge/blocks': 'holdSeatBlock',
+  'GET /v1/edge/blocks': 'listSeatBlocks',
+  'GET /v1/edge/licenses/:id/file': 'getEdgeLicenseFile',
+  'GET /v1/edge/licenses/:id/tokens': 'listEdgeClientTokens',
+  'POST /v1/edge/audit': 'uploadEdgeAudit',
+  'GET /v1/edge/site': 'getEdgeSite',
+  'PUT /v1/edge/site/blocks': 'resizeEdgeSeatBlock',
 };
 
 /** Gives each route registered after this its operationId from the table (before @fastify/swagger sees it). */

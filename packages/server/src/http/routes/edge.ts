@@ -14,7 +14,12 @@ import { Id, problemResponses } from '../schemas.js';
 
 const Hash = Type.String({ pattern: '^[0-9a-f]{64}$' });
 const Head = Type.Object({ seq: Type.Integer({ minimum: 0 }), hash: Hash }, { additionalProperties: false });
-const Detail = Type.Union([Type.String({ maxLength: 1024 }), Type.Number(), Type.Boolean(), Type.Null()]);
+/**
+ * A detail value is checked in the handler (`assertDetails`), not by a union schema: the app's Ajv coerces
+ * types, and in an `anyOf` the string branch would turn a number into text and break the entry's hash.
+ */
+const Detail = Type.Unknown();
+const MAX_DETAIL_LENGTH = 1024;
 
 /** One sealed entry of an edge's audit trail, as its chain hashed it (domain/audit/chain.ts). */
 const UploadedEntry = Type.Object(
@@ -307,6 +312,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     },
     async (request) => {
       const { site, previous, entries } = request.body;
+      for (const entry of entries) assertDetails(entry.details);
       // The whole run verifies before any of it is kept: a broken chain leaves nothing behind.
       const head = verifyUploadedChain(previous, entries as unknown as AuditEntry[]);
       const uploadedBy = requestActor(request, deps.nodeId).actor;
@@ -322,6 +328,23 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     },
   );
 };
+
+/** Audit details are flat: strings (bounded), numbers, booleans and null (domain/audit/audit-event.ts). */
+function assertDetails(details: Readonly<Record<string, unknown>> | undefined): void {
+  for (const [key, value] of Object.entries(details ?? {})) {
+    const flat =
+      value === null ||
+      typeof value === 'boolean' ||
+      (typeof value === 'number' && Number.isFinite(value)) ||
+      (typeof value === 'string' && value.length <= MAX_DETAIL_LENGTH);
+    if (!flat) {
+      throw new LeaseholdError(
+        'VALIDATION_FAILED',
+        `details.${key} must be a string, number, boolean or null`,
+      );
+    }
+  }
+}
 
 /** A client token is bound to one license: it reaches that license's block, file and tokens only. */
 function assertLicenseScope(request: FastifyRequest, licenseId: string): void {
