@@ -49,6 +49,13 @@ describe('edge seat cap (SQLite)', () => {
     await expectCode(checkout('v1', T0, 'viewer'), 'SEAT_BLOCK_FULL');
   });
 
+  it('cuts a lease at a fractional block deadline (read off a monotonic clock) to the millisecond below', async () => {
+    cap = { seats: 2, until: T0 + 10_000.7 };
+    const { lease } = await checkout('c1');
+    expect(lease.reservedUntil).toBe(T0 + 10_000);
+    expect((await store.getLease(lease.id))?.reservedUntil).toBe(T0 + 10_000);
+  });
+
   it('grants and renews nothing once the block deadline passed', async () => {
     const { lease } = await checkout('c1');
     await expectCode(checkout('c2', T0 + 10_000), 'SEAT_BLOCK_EXPIRED');

@@ -80,7 +80,10 @@ export function renewedLease(
  * lease outlives its block. Grace is cut too, so a token's offline use never runs past the block either.
  * A lease that already ends earlier is returned as it is.
  */
-export function cappedLease(lease: Lease, until: number): Lease {
+export function cappedLease(lease: Lease, deadline: number): Lease {
+  // Stored deadlines are whole milliseconds; a block deadline read off a monotonic clock is not (the edge
+  // cut test caught a fractional one failing SQLite's INTEGER column). Down is the safe side.
+  const until = Math.floor(deadline);
   if (lease.reservedUntil <= until) return lease;
   const expiresAt = Math.min(lease.expiresAt, until);
   return { ...lease, expiresAt, reservedUntil: until, graceMs: Math.min(lease.graceMs, until - expiresAt) };

@@ -76,7 +76,9 @@ export class SeatBlockKeeper implements SeatCap {
     const block = this.#blocks.get(keyOf(licenseId, feature));
     if (!block) return { seats: 0, until: 0 };
     if (block.deadlineMono === undefined) return { seats: block.wanted, until: now };
-    return { seats: block.seats, until: now + (block.deadlineMono - this.#options.clock.monotonic()) };
+    // Whole milliseconds, rounded down (stored deadlines are integers; earlier is the safe side).
+    const left = Math.floor(block.deadlineMono - this.#options.clock.monotonic());
+    return { seats: block.seats, until: now + left };
   }
 
   /**

@@ -24,6 +24,13 @@ const PRIMARY_WORKERS = 6;
 const EDGE_WORKERS = 3;
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
 
+/** Refusals by site and code, for the log line. */
+function tally(refusals: readonly Refusal[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of refusals) counts[`${r.site}:${r.code}`] = (counts[`${r.site}:${r.code}`] ?? 0) + 1;
+  return counts;
+}
+
 interface Refusal {
   readonly site: Site;
   readonly at: number;
@@ -207,7 +214,7 @@ describe('edge site under a WAN cut', () => {
         `peak total ${check.peakTotal.seats}/${L}, peak edge ${check.peakEdge.seats}/${B}; edge grants in the cut before its deadline ${check.edgeGrantsInCut}; ` +
         `edge SEAT_BLOCK_EXPIRED refusals after the deadline ${expiredRefusals}; primary peak while the block was held ${peakPrimaryWithBlock}, ` +
         `after it lapsed ${check.peakPrimaryWhileBlockLapsed}; edge grants after the heal ${check.edgeGrantsAfterHeal}; ` +
-        `edge block status in the cut ${JSON.stringify(cutStatus)}`,
+        `edge block status in the cut ${JSON.stringify(cutStatus)}; refusals ${JSON.stringify(tally(refusals))}`,
     );
     expect(check.violations).toEqual([]);
     expect(check.edgeGrantsInCut).toBeGreaterThan(0);
