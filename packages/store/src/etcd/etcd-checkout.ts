@@ -107,6 +107,7 @@ export class EtcdCheckout {
       { put: ctx.keys.slot(lease.licenseId, lease.feature, lease.slot), value: lease.id },
       { put: ctx.keys.lease(lease.id), value: encodeLease(lease) },
       { put: requestKey, value: lease.id },
+      { put: ctx.keys.deadline(lease.reservedUntil, lease.id), value: lease.id },
       ctx.pending(leaseGrantedEvent(ctx.actor(input.audit), lease, lease.createdAt)),
       ...extra,
     ];
@@ -205,6 +206,7 @@ export class EtcdCheckout {
           if (holder.endReason === undefined) {
             extra.push(
               { put: holderKv.key, value: encodeLease(expiredLease(holder)) },
+              ...this.leases.indexEnd(holder),
               ctx.pending(
                 leaseEndedEvent({ actor: 'system:expiry', node: ctx.node }, holder, 'expired', input.now),
               ),
