@@ -106,49 +106,45 @@ export class EtcdLeases {
     const { ctx } = this;
     const outcomes: (RenewOutcome | undefined)[] = inputs.map(() => undefined);
     const retry: number[] = [];
-    try {
-      await ctx.optimistic.run(async () => {
-        const licenseRev =
-          (await ctx.gateway.read([{ key: ctx.keys.licenseRev() }])).results[0]?.[0]?.modRevision ?? 0;
-        const { licenses, rev } = await this.licenses.at(licenseRev);
-        if (rev !== licenseRev) throw new Conflict();
-        const kvs = await ctx.gateway.getMany(inputs.map((i) => ctx.keys.lease(i.leaseId)));
-        const planned: { index: number; renewed: Lease }[] = [];
-        const txns: { compare: Compare[]; writes: WriteOp[] }[] = [];
-        inputs.forEach((input, index) => {
-          const kv = kvs[index];
-          const lease = kv && decodeLease(kv);
-          try {
-            if (!kv || !lease || (input.licenseId !== undefined && lease.licenseId !== input.licenseId)) {
-              throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${input.leaseId}"`);
-            }
-            const { renewed, compare, writes } = this.#renewal(kv, lease, licenses, licenseRev, input.now);
-            txns.push({ compare, writes });
-            planned.push({ index, renewed });
-          } catch (err) {
-            if (!(err instanceof LeaseholdError)) throw err;
-            outcomes[index] = { ok: false, error: err };
+    // A read that finds no quorum fails the whole call (STORE_UNAVAILABLE): the caller tries another node.
+    await ctx.optimistic.run(async () => {
+      outcomes.fill(undefined);
+      retry.length = 0;
+      const licenseRev =
+        (await ctx.gateway.read([{ key: ctx.keys.licenseRev() }])).results[0]?.[0]?.modRevision ?? 0;
+      const { licenses, rev } = await this.licenses.at(licenseRev);
+      if (rev !== licenseRev) throw new Conflict();
+      const kvs = await ctx.gateway.getMany(inputs.map((i) => ctx.keys.lease(i.leaseId)));
+      const planned: { index: number; renewed: Lease }[] = [];
+      const txns: { compare: Compare[]; writes: WriteOp[] }[] = [];
+      inputs.forEach((input, index) => {
+        const kv = kvs[index];
+        const lease = kv && decodeLease(kv);
+        try {
+          if (!kv || !lease || (input.licenseId !== undefined && lease.licenseId !== input.licenseId)) {
+            throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${input.leaseId}"`);
           }
-        });
-        const settled = await Promise.allSettled(ctx.gateway.txnMany(txns));
-        settled.forEach((result, i) => {
-          const { index, renewed } = planned[i] as { index: number; renewed: Lease };
-          if (result.status === 'fulfilled' && result.value.succeeded) {
-            outcomes[index] = { ok: true, lease: renewed };
-          } else {
-            retry.push(index); // changed since the read, or an unknown outcome: decided again below
-          }
-        });
+          const { renewed, compare, writes } = this.#renewal(kv, lease, licenses, licenseRev, input.now);
+          txns.push({ compare, writes });
+          planned.push({ index, renewed });
+        } catch (err) {
+          if (!(err instanceof LeaseholdError)) throw err;
+          outcomes[index] = { ok: false, error: err };
+        }
       });
-    } catch (err) {
-      // The shared read found no quorum: every lease not decided yet has that answer.
-      if (!(err instanceof LeaseholdError)) throw err;
-      return inputs.map((_, i) => outcomes[i] ?? { ok: false, error: err });
-    }
+      const settled = await Promise.allSettled(ctx.gateway.txnMany(txns));
+      settled.forEach((result, i) => {
+        const { index, renewed } = planned[i] as { index: number; renewed: Lease };
+        if (result.status === 'fulfilled' && result.value.succeeded) {
+          outcomes[index] = { ok: true, lease: renewed };
+        } else {
+          retry.push(index); // changed since the read, or an unknown outcome: decided again below
+        }
+      });
+    });
     await Promise.all(
       retry.map(async (index) => {
-        const input = inputs[index] as LeaseRef;
-        outcomes[index] = await this.renew(input).then(
+        outcomes[index] = await this.renew(inputs[index] as LeaseRef).then(
           (lease): RenewOutcome => ({ ok: true, lease }),
           (err: unknown): RenewOutcome => {
             if (err instanceof LeaseholdError) return { ok: false, error: err };
@@ -157,10 +153,10 @@ export class EtcdLeases {
         );
       }),
     );
-    return outcomes.map(
-      (o) =>
-        o ?? { ok: false, error: new LeaseholdError('STORE_UNAVAILABLE', 'the renewal was not decided') },
-    );
+    return outcomes.map((o) => {
+      if (!o) throw new Error('renewMany left a lease undecided');
+      return o;
+    });
   }
 
   /** The renewal of one lease as read: the renewed lease and its compare-guarded transaction. */

@@ -71,7 +71,7 @@ export class SqliteLeases {
    * writes anything, so catching it per lease leaves the others' writes whole; any other error (SQLite's
    * own) fails the transaction, and so every lease of it, as one unknown outcome.
    */
-  renewMany(inputs: readonly LeaseRef[]): Promise<RenewOutcome[]> {
+  async renewMany(inputs: readonly LeaseRef[]): Promise<RenewOutcome[]> {
     assertDistinctLeases(inputs);
     return this.ctx.conn.write(() =>
       inputs.map((input): RenewOutcome => {
