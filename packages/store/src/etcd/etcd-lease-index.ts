@@ -16,8 +16,9 @@ const SCAN_CHUNK = 200;
  * and deleted by the one that ends it (etcd-leases.ts, etcd-checkout.ts). Key order is deadline order, so
  *
  * - the sweep reads the range of deadlines up to now — the overdue leases and nothing else — and ends
- *   them with one compare-guarded transaction each, handed to the batcher together (a few Raft proposals
- *   for a thousand expiries, where reading every live lease and ending them one by one cost O(live));
+ *   them with one compare-guarded transaction each, handed to the batcher together (25 share a Raft proposal
+ *   at etcd's default --max-txn-ops), where reading every live lease and ending them one by one cost
+ *   O(live) reads and a transaction each;
  * - live listings page through the range after now, from a cursor.
  *
  * An entry that no longer matches its lease (a node of an older version renewed or ended it without
