@@ -72,6 +72,26 @@ describe('etcd deadline index', () => {
     expect(ranges.every((r) => !r.includes('/slots/') && !r.includes('/leases/"'))).toBe(true);
   });
 
+  it('a purge reads the end index up to its cut-off, never every lease record', async () => {
+    await open();
+    for (let i = 0; i < 60; i++) await checkout(`live-${i}`, T0 + 30_000);
+    const ended = [await checkout('x', T0), await checkout('y', T0)];
+    for (const lease of ended) await store.releaseSeat({ leaseId: lease.id, now: T0 + 10 });
+    const late = await checkout('z', T0);
+    await store.releaseSeat({ leaseId: late.id, now: T0 + 5_000 }); // after the cut-off: kept
+    expect(await store.expireLeases(T0 + 20, 100)).toEqual([]); // the one-off backfill
+    let purged = 0;
+    const reads = await readsDuring(async () => {
+      purged = await store.purgeEndedLeases(T0 + 1_000);
+    });
+    expect(purged).toBe(2);
+    expect(reads.some((r) => 'prefix' in r.op)).toBe(false);
+    expect(reads.reduce((n, r) => n + r.kvs, 0)).toBeLessThanOrEqual(2 * ended.length);
+    expect(await store.getLease(ended[0]?.id ?? '')).toBeUndefined();
+    expect((await store.getLease(late.id))?.endReason).toBe('released');
+    expect(await store.purgeEndedLeases(T0 + 6_000)).toBe(1);
+  });
+
   it('renews 30 leases in one call as one etcd transaction', async () => {
     await open();
     const leases = [];

@@ -204,9 +204,10 @@ export class EtcdCheckout {
         if (holder && holderKv) {
           compare.push({ key: holderKv.key, target: 'Mod', equals: holderKv.modRevision });
           if (holder.endReason === undefined) {
+            const expired = expiredLease(holder);
             extra.push(
-              { put: holderKv.key, value: encodeLease(expiredLease(holder)) },
-              ...this.leases.indexEnd(holder),
+              { put: holderKv.key, value: encodeLease(expired) },
+              ...this.leases.indexEnd(holder, expired),
               ctx.pending(
                 leaseEndedEvent({ actor: 'system:expiry', node: ctx.node }, holder, 'expired', input.now),
               ),

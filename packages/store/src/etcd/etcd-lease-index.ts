@@ -2,13 +2,21 @@ import { type AuditContext, expiredLease, holdsSeat, type Lease } from '@leaseho
 import { DEFAULT_LIST_LIMIT, parseLeaseCursor } from '../port/lease-cursor.js';
 import type { LeaseQuery } from '../port/lease-store.js';
 import type { EtcdContext } from './etcd-context.js';
-import { type Compare, type KeyValue, storeUnavailable, type WriteOp } from './etcd-gateway.js';
+import {
+  type Compare,
+  EtcdTransientError,
+  type KeyValue,
+  storeUnavailable,
+  type WriteOp,
+} from './etcd-gateway.js';
 import type { EtcdLeases } from './etcd-leases.js';
 import { Keyspace } from './keyspace.js';
 import { decodeLease } from './records.js';
 
-/** Index entries (or lease records) read per round trip while a listing fills a page. */
+/** Index entries (or lease records) read per round trip while a listing fills a page, or purge runs. */
 const SCAN_CHUNK = 200;
+/** Pages one purge goes through at most (200,000 ended leases); the next purge goes on from there. */
+const MAX_PURGE_PAGES = 1000;
 
 /**
  * The deadline index on etcd: a key `by-deadline/{reservedUntil}/{lease id}` for every lease that holds
@@ -16,10 +24,13 @@ const SCAN_CHUNK = 200;
  * and deleted by the one that ends it (etcd-leases.ts, etcd-checkout.ts). Key order is deadline order, so
  *
  * - the sweep reads the range of deadlines up to now — the overdue leases and nothing else — and ends
- *   them with one compare-guarded transaction each, handed to the batcher together (25 share a Raft proposal
+ *   them with one compare-guarded transaction each, handed to the batcher together (21 share a Raft proposal
  *   at etcd's default --max-txn-ops), where reading every live lease and ending them one by one cost
  *   O(live) reads and a transaction each;
  * - live listings page through the range after now, from a cursor.
+ *
+ * Ended leases have an entry `by-end/{endedAt}/{lease id}`, written by the transaction that ends them, so
+ * purge reads the range of ends before its cut-off instead of every lease record.
  *
  * An entry that no longer matches its lease (a node of an older version renewed or ended it without
  * the index) is repaired or dropped by the sweep that meets it; leases written before the index existed
@@ -84,6 +95,55 @@ export class EtcdLeaseIndex {
       writes: this.leases.endWrites(record, lease, expired, audit, now),
       expired,
     };
+  }
+
+  /**
+   * Deletes leases that ended before `before`, with their request keys and end entries, reading the end
+   * index up to `before` (a page at a time) rather than every lease record. A record changed since it was
+   * read is left for the next purge. A transient etcd error stops the purge with STORE_UNAVAILABLE (the
+   * sweeper logs it and purges again later); any other error is a bug and is thrown as it is.
+   */
+  async purge(before: number): Promise<number> {
+    await this.#backfill();
+    const { ctx } = this;
+    const { keys, gateway } = ctx;
+    let purged = 0;
+    for (let page = 0; page < MAX_PURGE_PAGES; page++) {
+      const entries = await ctx.optimistic.run(async () => {
+        const { results } = await gateway.read([
+          { from: keys.endings(), to: keys.endedBefore(before), limit: SCAN_CHUNK },
+        ]);
+        return results[0] ?? [];
+      });
+      if (entries.length === 0) break;
+      const records = await ctx.optimistic.run(() =>
+        gateway.getMany(entries.map((e) => keys.lease(e.value.toString()))),
+      );
+      const txns = entries.map((entry, i) => {
+        const record = records[i];
+        if (!record) {
+          const gone: Compare = { key: keys.lease(entry.value.toString()), target: 'Create', equals: 0 };
+          return { compare: [gone], writes: [{ delete: entry.key }] as WriteOp[], purges: false };
+        }
+        const lease = decodeLease(record);
+        const unchanged: Compare = { key: record.key, target: 'Mod', equals: record.modRevision };
+        const writes: WriteOp[] = [{ delete: entry.key }];
+        const current = lease.endedAt !== undefined && keys.ended(lease.endedAt, lease.id) === entry.key;
+        if (current)
+          writes.push({ delete: record.key }, { delete: keys.request(lease.client.id, lease.requestId) });
+        return { compare: [unchanged], writes, purges: current };
+      });
+      const settled = await Promise.allSettled(gateway.txnMany(txns));
+      for (const [i, result] of settled.entries()) {
+        if (result.status === 'rejected') {
+          if (result.reason instanceof EtcdTransientError) throw storeUnavailable(result.reason);
+          throw result.reason;
+        }
+        if (result.value.succeeded && txns[i]?.purges) purged++;
+      }
+      if (entries.length < SCAN_CHUNK) break;
+    }
+    return purged;
   }
 
   /** A page of `listLeases`: live leases along the index after now, or every record by id. */
@@ -161,13 +221,14 @@ export class EtcdLeaseIndex {
           ]);
           return results[0] ?? [];
         });
-        const txns = kvs.flatMap((kv) => {
+        const txns = kvs.map((kv) => {
           const lease = decodeLease(kv);
-          if (lease.endReason !== undefined) return [];
           const compare: Compare[] = [{ key: kv.key, target: 'Mod', equals: kv.modRevision }];
-          return [
-            { compare, writes: [{ put: keys.deadline(lease.reservedUntil, lease.id), value: lease.id }] },
-          ];
+          const entry =
+            lease.endReason === undefined
+              ? keys.deadline(lease.reservedUntil, lease.id)
+              : keys.ended(lease.endedAt ?? lease.reservedUntil, lease.id);
+          return { compare, writes: [{ put: entry, value: lease.id }] };
         });
         const settled = await ctx.optimistic.run(() => Promise.allSettled(gateway.txnMany(txns)));
         // Not knowing whether an entry was written is not done: the marker waits for the next sweep.

@@ -21,13 +21,7 @@ import type {
 } from '../port/lease-store.js';
 import { Conflict } from './conflict.js';
 import type { EtcdContext } from './etcd-context.js';
-import {
-  type Compare,
-  EtcdTransientError,
-  type KeyValue,
-  storeUnavailable,
-  type WriteOp,
-} from './etcd-gateway.js';
+import type { Compare, KeyValue, WriteOp } from './etcd-gateway.js';
 import { EtcdLeaseIndex } from './etcd-lease-index.js';
 import type { EtcdLicenses } from './etcd-licenses.js';
 import { decodeLease, encodeLease } from './records.js';
@@ -190,11 +184,16 @@ export class EtcdLeases {
   }
 
   /**
-   * The index write of a lease that ends: out of the deadline index. Part of every transaction that ends
-   * a lease, the checkout's takeover of an expired slot included.
+   * The index writes of a lease that ends (`ended` is its ended copy): out of the deadline index, into
+   * the end index that purge reads. Part of every transaction that ends a lease, the checkout's takeover
+   * of an expired slot included.
    */
-  indexEnd(lease: Lease): WriteOp[] {
-    return [{ delete: this.ctx.keys.deadline(lease.reservedUntil, lease.id) }];
+  indexEnd(lease: Lease, ended: Lease): WriteOp[] {
+    const { keys } = this.ctx;
+    return [
+      { delete: keys.deadline(lease.reservedUntil, lease.id) },
+      { put: keys.ended(ended.endedAt ?? ended.reservedUntil, lease.id), value: lease.id },
+    ];
   }
 
   release(input: LeaseRef): Promise<Lease> {
@@ -253,7 +252,7 @@ export class EtcdLeases {
     return [
       { put: kv.key, value: encodeLease(result) },
       { delete: ctx.keys.slot(lease.licenseId, lease.feature, lease.slot) },
-      ...this.indexEnd(lease),
+      ...this.indexEnd(lease, result),
       ctx.pending(leaseEndedEvent(ctx.actor(audit), lease, reason, now)),
     ];
   }
@@ -303,29 +302,8 @@ export class EtcdLeases {
     );
   }
 
-  /**
-   * Deletes leases that ended before `before`, with their request keys. A record changed since it was
-   * read is left for the next purge. A transient etcd error stops the purge with STORE_UNAVAILABLE (the
-   * sweeper logs it and purges again later); any other error is a bug and is thrown as it is.
-   */
-  async purge(before: number): Promise<number> {
-    const { ctx } = this;
-    const { results } = await ctx.optimistic.run(() => ctx.gateway.read([{ prefix: ctx.keys.leases() }]));
-    let purged = 0;
-    for (const kv of results[0] ?? []) {
-      const lease = decodeLease(kv);
-      if (lease.endedAt === undefined || lease.endedAt >= before) continue;
-      try {
-        const done = await ctx.gateway.txn(
-          [{ key: kv.key, target: 'Mod', equals: kv.modRevision }],
-          [{ delete: kv.key }, { delete: ctx.keys.request(lease.client.id, lease.requestId) }],
-        );
-        if (done.succeeded) purged++;
-      } catch (err) {
-        if (err instanceof EtcdTransientError) throw storeUnavailable(err);
-        throw err;
-      }
-    }
-    return purged;
+  /** Forgets leases that ended before `before`, found through the end index (etcd-lease-index.ts). */
+  purge(before: number): Promise<number> {
+    return this.#index.purge(before);
   }
 }

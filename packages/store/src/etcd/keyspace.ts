@@ -9,6 +9,7 @@
  *   {p}requests/{client}/{request}      the lease id a checkout request granted
  *   {p}by-deadline/{ms}/{lease}         the lease id, for each lease holding a seat, under its
  *                                       reservedUntil (zero-padded): the sweeper's and live listings' index
+ *   {p}by-end/{ms}/{lease}              the lease id, for each ended lease, under its endedAt: purge's index
  *   {p}schema/deadline-index            set once the indexes cover leases written before they existed
  *   {p}signing-keys/{kid}               StoredSigningKey (JSON)
  *   {p}tokens/{id}                      the token's hash
@@ -40,6 +41,11 @@ export class Keyspace {
   deadlines = () => `${this.prefix}by-deadline/`;
   /** The first index key after every deadline up to and including `at`. */
   deadlinesThrough = (at: number) => `${this.deadlines()}${ms(at + 1)}`;
+  /** Written in the transaction that ends the lease; purge deletes it with the lease. */
+  ended = (endedAt: number, leaseId: string) => `${this.endings()}${ms(endedAt)}/${enc(leaseId)}`;
+  endings = () => `${this.prefix}by-end/`;
+  /** The first index key after every end before `at`. */
+  endedBefore = (at: number) => `${this.endings()}${ms(at)}`;
   /** The key after every key of `prefix` (a prefix ends with "/", the next character is "0"). */
   static rangeEnd = (prefix: string) => `${prefix.slice(0, -1)}0`;
   deadlineIndexReady = () => `${this.prefix}schema/deadline-index`;
