@@ -5,6 +5,7 @@ export { type EtcdConnectionOptions, EtcdGateway, operationDeadline } from './et
 export { EtcdMembership, type EtcdMembershipOptions } from './etcd/etcd-membership.js';
 export { EtcdStore, type EtcdStoreOptions } from './etcd/etcd-store.js';
 export { Keyspace } from './etcd/keyspace.js';
+export { DEFAULT_LIST_LIMIT, leaseCursor, parseLeaseCursor } from './port/lease-cursor.js';
 export type {
   AcquireSeatInput,
   AcquireSeatResult,
@@ -18,6 +19,7 @@ export type {
   LeaseQuery,
   LeaseRef,
   LeaseStore,
+  RenewOutcome,
   SeatUsage,
   StoredSigningKey,
   TokenScope,

@@ -34,6 +34,7 @@ import { checkLeaseId, leasePath } from './lease-path.js';
 import { LeaseRegistry } from './lease-registry.js';
 import type { CheckoutOptions, ClientEvents, ClientMetrics, LeaseholdClient } from './leasehold-client.js';
 import type { ResolvedOptions } from './options.js';
+import { RenewalBatcher } from './renewal-batch.js';
 import { StateFile } from './state-file.js';
 
 /** The {@link LeaseholdClient} that `createClient` returns: leases over HTTP with failover. */
@@ -49,6 +50,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
   readonly #state: StateFile;
   readonly #grantDeps: GrantCheckDeps;
   readonly #ready: Promise<void>;
+  readonly #renewals: RenewalBatcher;
   readonly log: Log;
   #closing: Promise<void> | undefined;
 
@@ -96,6 +98,15 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
       });
     }
     this.#ready = this.#state.load();
+    this.#renewals = new RenewalBatcher({
+      clock: options.clock,
+      log: this.log,
+      held: () => this.#leases.values(),
+      renewOne: (lease, leaseId, mode) => this.#renewCall(lease, leaseId, mode),
+      call: (operation, request, parse, mode) => this.#call(operation, request, parse, mode),
+      checkGrant: (answer, server, sent, signal) => this.#checkGrant('renew', answer, server, sent, signal),
+      count,
+    });
   }
 
   get clock(): Clock {
@@ -241,7 +252,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
   }
 
   renewLease(lease: LeaseHandle, leaseId: string, mode: CallMode): Promise<Granted> {
-    return this.#renewCall(lease, leaseId, mode);
+    return this.#renewals.renew(lease, leaseId, mode);
   }
 
   async checkoutSeat(

@@ -30,6 +30,11 @@ export interface FakeClusterOptions {
    * 403, as older nodes answered client tokens, which keeps a test's server list fixed.
    */
   readonly listNodes?: boolean;
+  /**
+   * Whether nodes serve `POST /v1/leases/renew` (many leases in one call); `false` answers it 404
+   * ROUTE_NOT_FOUND, as a server from before it does. Default true.
+   */
+  readonly batchRenewals?: boolean;
 }
 
 /**
@@ -64,6 +69,7 @@ export class FakeCluster {
   readonly #now: () => number;
   readonly #clock: Clock;
   readonly #listNodes: boolean;
+  readonly #batchRenewals: boolean;
   readonly #leases = new Map<string, MutableLease>();
   readonly #byRequest = new Map<string, MutableLease>();
   #keys: SigningKey[];
@@ -85,6 +91,7 @@ export class FakeCluster {
     this.#ttlMs = (options.ttlSeconds ?? 60) * 1000;
     this.#graceMs = (options.graceSeconds ?? 0) * 1000;
     this.#policy = options.policy ?? 'strict';
+    this.#batchRenewals = options.batchRenewals ?? true;
     this.#now = options.now ?? Date.now;
     this.#clock = options.clock ?? systemClock;
     this.#listNodes = options.listNodes ?? false;
@@ -212,6 +219,7 @@ export class FakeCluster {
       };
     }
     if (method === 'POST' && path === '/v1/leases') return this.#checkout(body ?? {});
+    if (method === 'POST' && path === '/v1/leases/renew' && this.#batchRenewals) return this.#renewMany(body);
     const match = /^\/v1\/leases\/([^/]+)(\/renew)?$/.exec(path);
     if (match) {
       const id = decodeURIComponent(match[1] as string);
@@ -288,6 +296,26 @@ export class FakeCluster {
     const reserved = this.#policy === 'strict' ? lease.expiresAt + this.#graceMs : lease.expiresAt;
     lease.reservedUntil = Math.max(lease.reservedUntil, reserved);
     return { status: 200, body: this.#withToken(lease, now) };
+  }
+
+  /** Many renewals in one call: each lease's answer its own, as the real route gives them. */
+  #renewMany(body: Record<string, unknown> | undefined): { status: number; body: Record<string, unknown> } {
+    const leases = body?.leases;
+    if (!Array.isArray(leases) || leases.length === 0 || leases.length > 100)
+      throw new Problem('VALIDATION_FAILED');
+    const ids = leases.map((l) => (l as { id?: unknown }).id);
+    if (ids.some((id) => typeof id !== 'string') || new Set(ids).size !== ids.length) {
+      throw new Problem('VALIDATION_FAILED');
+    }
+    const results = (ids as string[]).map((id) => {
+      try {
+        return { id, lease: this.#renew(id).body };
+      } catch (err) {
+        if (!(err instanceof Problem)) throw err;
+        return { id, problem: problem(err).body };
+      }
+    });
+    return { status: 200, body: { results } };
   }
 
   #release(id: string): { status: number; body: Record<string, unknown> } {

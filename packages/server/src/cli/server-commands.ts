@@ -48,12 +48,27 @@ export function registerServerCommands(program: Command, license: Command): void
     .option('--license <id>')
     .option('--feature <name>')
     .option('--all', 'include ended leases')
+    .option('--limit <n>', 'leases per page (the server default is 1000)')
+    .option('--after <cursor>', 'start after this cursor (the "next" of a previous page)')
+    .option('--all-pages', 'follow "next" to the last page and print every lease')
     .action(async (opts: Opts) => {
       const query = new URLSearchParams();
       if (opts.license) query.set('license', String(opts.license));
       if (opts.feature) query.set('feature', String(opts.feature));
       if (opts.all) query.set('all', 'true');
-      print(await apiClient(opts)('GET', `/v1/leases?${query}`));
+      if (opts.limit) query.set('limit', String(opts.limit));
+      if (opts.after) query.set('after', String(opts.after));
+      const call = apiClient(opts);
+      if (!opts.allPages) return print(await call('GET', `/v1/leases?${query}`));
+      const leases: unknown[] = [];
+      // Bounded: each cursor moves forward, so a listing ends; a server that kept answering would not.
+      for (let pages = 0; pages < 100_000; pages++) {
+        const page = (await call('GET', `/v1/leases?${query}`)) as { leases: unknown[]; next?: string };
+        leases.push(...page.leases);
+        if (page.next === undefined) return print({ leases });
+        query.set('after', page.next);
+      }
+      throw new Error('the listing did not end after 100,000 pages');
     });
   withServer(leases.command('checkout <feature>'))
     .description('check a seat out (for scripts and trials; products use @leasehold/client)')

@@ -20,6 +20,7 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'GET /v1/leases': 'listLeases',
   'GET /v1/leases/:id': 'getLease',
   'POST /v1/leases/:id/renew': 'renewLease',
+  'POST /v1/leases/renew': 'renewLeases',
   'DELETE /v1/leases/:id': 'checkinLease',
   'POST /v1/leases/:id/force-release': 'forceReleaseLease',
   'POST /v1/tokens': 'createToken',

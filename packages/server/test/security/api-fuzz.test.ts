@@ -54,6 +54,19 @@ const validCheckout = fc.record(
   { requiredKeys: ['feature', 'client', 'requestId'] },
 );
 
+/**
+ * Valid many-lease renewals, mixed into that route's cases likewise: known leases (live, ended, of
+ * another license for the client token) beside unknown ids, so per-lease answers of every kind occur.
+ */
+const RENEWALS = new Set(['POST /v1/leases/renew']);
+const validRenewals = (known: readonly string[]) =>
+  fc
+    .uniqueArray(fc.constantFrom(...known, 'no-such-lease', 'another-unknown'), {
+      minLength: 1,
+      maxLength: 5,
+    })
+    .map((ids) => ({ leases: ids.map((id) => ({ id })) }));
+
 /** Picks by weight, evenly: fast-check's own bias toward the first options would skew the mix. */
 function weighted<T>(choices: ReadonlyArray<readonly [T, number]>): fc.Arbitrary<T> {
   const total = choices.reduce((n, [, w]) => n + w, 0);
@@ -144,6 +157,9 @@ describe('API fuzzing', () => {
               { weight: 6, arbitrary: fromSchema(route.body, ids).map((b) => JSON.stringify(b)) },
               ...(CHECKOUTS.has(`${route.method} ${route.path}`)
                 ? [{ weight: 4, arbitrary: validCheckout.map((b) => JSON.stringify(b)) }]
+                : []),
+              ...(RENEWALS.has(`${route.method} ${route.path}`)
+                ? [{ weight: 4, arbitrary: validRenewals(known).map((b) => JSON.stringify(b)) }]
                 : []),
               { weight: 1, arbitrary: nastyString() },
               { weight: 1, arbitrary: fc.constant(undefined) },

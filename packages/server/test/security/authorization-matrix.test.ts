@@ -29,6 +29,7 @@ const POLICY: Readonly<Record<string, readonly Caller[]>> = {
   'POST /v1/drain': ADMIN,
   'POST /v1/leases': LEASE,
   'POST /v1/leases/:id/renew': LEASE,
+  'POST /v1/leases/renew': LEASE,
   'DELETE /v1/leases/:id': LEASE,
   'GET /v1/leases/:id': ['admin', 'operator', 'client'],
   'GET /v1/leases': READ,
@@ -90,7 +91,7 @@ describe('authorization matrix', () => {
   };
 
   /** Fresh records for the route's `:id`, made with the admin token, so a call can act on them. */
-  const target = async (url: string): Promise<{ url: string; payload?: object }> => {
+  const target = async (method: string, url: string): Promise<{ url: string; payload?: object }> => {
     if (url.startsWith('/v1/leases/:id')) {
       const lease = (await t.checkout({ client: { id: `c-${Math.random()}` } })).json();
       return { url: url.replace(':id', lease.id), payload: url.endsWith('force-release') ? {} : undefined };
@@ -99,6 +100,19 @@ describe('authorization matrix', () => {
     if (url.startsWith('/v1/tokens/:id')) {
       const res = await t.call({ method: 'POST', url: '/v1/tokens', payload: { scope: 'admin', name: 'x' } });
       return { url: url.replace(':id', res.json().id) };
+    }
+    if (url === '/v1/leases/renew') {
+      // A new lease, or (seats all taken by earlier callers' targets) one that holds a seat already.
+      const fresh = (await t.checkout({ client: { id: `c-${Math.random()}` } })).json().id;
+      const id = fresh ?? (await t.call({ method: 'GET', url: '/v1/leases?limit=1' })).json().leases[0].id;
+      return { url, payload: { leases: [{ id }] } };
+    }
+    if (url === '/v1/leases' && method === 'GET') {
+      // A second page, by the cursor of a first one: pagination is authorized like the listing itself.
+      for (let i = 0; i < 2; i++) await t.checkout({ client: { id: `c-${Math.random()}` } });
+      const first = await t.call({ method: 'GET', url: '/v1/leases?limit=1' });
+      expect(first.json().next, first.body).toBeTypeOf('string');
+      return { url: `/v1/leases?limit=1&after=${encodeURIComponent(first.json().next)}` };
     }
     if (url === '/v1/leases') {
       return { url, payload: { feature: 'solver', client: { id: 'c' }, requestId: `req-${Math.random()}` } };
@@ -121,7 +135,7 @@ describe('authorization matrix', () => {
       // Denied callers first: an allowed call may change what the route acts on (a revocation).
       const order = [...CALLERS].sort((a, b) => Number(allowed.includes(a)) - Number(allowed.includes(b)));
       for (const caller of order) {
-        const { url: concrete, payload } = await target(url);
+        const { url: concrete, payload } = await target(method, url);
         const token = caller === 'admin' ? undefined : tokens[caller];
         const res = STREAMING.has(route)
           ? await streamHead(concrete, token === undefined ? ADMIN_TOKEN : token)

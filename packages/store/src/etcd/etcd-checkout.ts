@@ -107,6 +107,7 @@ export class EtcdCheckout {
       { put: ctx.keys.slot(lease.licenseId, lease.feature, lease.slot), value: lease.id },
       { put: ctx.keys.lease(lease.id), value: encodeLease(lease) },
       { put: requestKey, value: lease.id },
+      { put: ctx.keys.deadline(lease.reservedUntil, lease.id), value: lease.id },
       ctx.pending(leaseGrantedEvent(ctx.actor(input.audit), lease, lease.createdAt)),
       ...extra,
     ];
@@ -203,8 +204,10 @@ export class EtcdCheckout {
         if (holder && holderKv) {
           compare.push({ key: holderKv.key, target: 'Mod', equals: holderKv.modRevision });
           if (holder.endReason === undefined) {
+            const expired = expiredLease(holder);
             extra.push(
-              { put: holderKv.key, value: encodeLease(expiredLease(holder)) },
+              { put: holderKv.key, value: encodeLease(expired) },
+              ...this.leases.indexEnd(holder, expired),
               ctx.pending(
                 leaseEndedEvent({ actor: 'system:expiry', node: ctx.node }, holder, 'expired', input.now),
               ),

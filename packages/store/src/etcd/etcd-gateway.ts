@@ -281,9 +281,29 @@ export class EtcdGateway {
     writes: readonly WriteOp[],
     onFailure: readonly ReadOp[] = [],
   ): Promise<TxnResult> {
+    const [result] = this.txnMany([{ compare, writes, onFailure }]);
+    return result as Promise<TxnResult>;
+  }
+
+  /**
+   * Several independent conditional writes submitted together, so that the batcher sends them in one
+   * etcd transaction (one Raft proposal) where their footprints and etcd's limits allow. Each keeps its
+   * own compares and result, as if sent by `txn` one by one; an error is an unknown outcome of that write.
+   */
+  txnMany(
+    txns: readonly {
+      readonly compare: readonly Compare[];
+      readonly writes: readonly WriteOp[];
+      readonly onFailure?: readonly ReadOp[];
+    }[],
+  ): Promise<TxnResult>[] {
     const deadline = operationDeadline.getStore();
-    const result = this.#batcher.submit({ compare, writes, onFailure, deadline });
-    return deadline === undefined || !Number.isFinite(deadline) ? result : withinDeadline(result, deadline);
+    const results = this.#batcher.submitAll(
+      txns.map((t) => ({ compare: t.compare, writes: t.writes, onFailure: t.onFailure ?? [], deadline })),
+    );
+    return deadline === undefined || !Number.isFinite(deadline)
+      ? results
+      : results.map((result) => withinDeadline(result, deadline));
   }
 
   /** How many transactions and writes went to etcd (writes per transaction: the mean batch size). */

@@ -7,6 +7,10 @@
  *   {p}slots/{license}/{feature}/{slot} the id of the lease holding the slot
  *   {p}leases/{id}                      Lease (JSON, without fence: the fence is this key's create revision)
  *   {p}requests/{client}/{request}      the lease id a checkout request granted
+ *   {p}by-deadline/{ms}/{lease}         the lease id, for each lease holding a seat, under its
+ *                                       reservedUntil (zero-padded): the sweeper's and live listings' index
+ *   {p}by-end/{ms}/{lease}              the lease id, for each ended lease, under its endedAt: purge's index
+ *   {p}schema/deadline-index            set once the indexes cover leases written before they existed
  *   {p}signing-keys/{kid}               StoredSigningKey (JSON)
  *   {p}tokens/{id}                      the token's hash
  *   {p}token-hash/{hash}                ApiTokenRecord (JSON)
@@ -31,6 +35,20 @@ export class Keyspace {
   leases = () => `${this.prefix}leases/`;
   request = (clientId: string, requestId: string) =>
     `${this.prefix}requests/${enc(clientId)}/${enc(requestId)}`;
+  /** Written in the transaction that grants, renews (to a later deadline) or ends the lease. */
+  deadline = (reservedUntil: number, leaseId: string) =>
+    `${this.deadlines()}${ms(reservedUntil)}/${enc(leaseId)}`;
+  deadlines = () => `${this.prefix}by-deadline/`;
+  /** The first index key after every deadline up to and including `at`. */
+  deadlinesThrough = (at: number) => `${this.deadlines()}${ms(at + 1)}`;
+  /** Written in the transaction that ends the lease; purge deletes it with the lease. */
+  ended = (endedAt: number, leaseId: string) => `${this.endings()}${ms(endedAt)}/${enc(leaseId)}`;
+  endings = () => `${this.prefix}by-end/`;
+  /** The first index key after every end before `at`. */
+  endedBefore = (at: number) => `${this.endings()}${ms(at)}`;
+  /** The key after every key of `prefix` (a prefix ends with "/", the next character is "0"). */
+  static rangeEnd = (prefix: string) => `${prefix.slice(0, -1)}0`;
+  deadlineIndexReady = () => `${this.prefix}schema/deadline-index`;
   signingKey = (kid: string) => `${this.prefix}signing-keys/${enc(kid)}`;
   signingKeys = () => `${this.prefix}signing-keys/`;
   token = (id: string) => `${this.prefix}tokens/${enc(id)}`;
@@ -58,3 +76,5 @@ export class Keyspace {
 }
 
 const enc = (component: string) => encodeURIComponent(component);
+/** Milliseconds since the epoch, zero-padded so that key order is time order (15 digits: year 33658). */
+const ms = (at: number) => String(Math.max(0, Math.trunc(at))).padStart(15, '0');

@@ -7,6 +7,7 @@ import type {
   InstallLicenseResult,
   LeaseQuery,
   LeaseRef,
+  RenewOutcome,
   SeatUsage,
   StoredSigningKey,
 } from '../port/lease-store.js';
@@ -25,6 +26,7 @@ export interface StoreCollaborators {
   readonly checkout: { acquire(input: AcquireSeatInput): Promise<AcquireSeatResult> };
   readonly leases: {
     renew(input: LeaseRef): Promise<Lease>;
+    renewMany(inputs: readonly LeaseRef[]): Promise<RenewOutcome[]>;
     release(input: LeaseRef): Promise<Lease>;
     forceRelease(input: ForceReleaseInput): Promise<Lease>;
     get(id: string): Promise<Lease | undefined>;
@@ -83,6 +85,10 @@ export abstract class RoutedStore {
 
   renewLease(input: LeaseRef): Promise<Lease> {
     return this.parts.leases.renew(input);
+  }
+
+  renewLeases(inputs: readonly LeaseRef[]): Promise<RenewOutcome[]> {
+    return this.parts.leases.renewMany(inputs);
   }
 
   releaseSeat(input: LeaseRef): Promise<Lease> {

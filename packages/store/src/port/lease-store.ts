@@ -6,6 +6,7 @@ import type {
   ClientInfo,
   InstalledLicense,
   Lease,
+  LeaseholdError,
   License,
   StoredCheckpoint,
 } from '@leasehold/domain';
@@ -46,6 +47,13 @@ export interface LeaseStore {
   acquireSeat(input: AcquireSeatInput): Promise<AcquireSeatResult>;
   /** Extends a live lease by its license's TTL from `now`. Never shortens a reservation. */
   renewLease(input: LeaseRef): Promise<Lease>;
+  /**
+   * Renews several leases at once (a client holding many): one SQLite transaction, or on etcd one read
+   * and the renewals handed to the group-commit batcher together (one Raft proposal when they fit).
+   * Each lease succeeds or fails on its own, as `renewLease` would; the answer is in input order. Lease
+   * ids must be distinct (a TypeError otherwise: etcd cannot write one key twice in a transaction).
+   */
+  renewLeases(inputs: readonly LeaseRef[]): Promise<RenewOutcome[]>;
   /** Client check-in: the seat is free at once. Idempotent: an ended lease is returned as it is. */
   releaseSeat(input: LeaseRef): Promise<Lease>;
   /**
@@ -54,9 +62,19 @@ export interface LeaseStore {
    */
   forceRelease(input: ForceReleaseInput): Promise<Lease>;
   getLease(id: string): Promise<Lease | undefined>;
+  /**
+   * A page of leases: those holding seats by deadline (`reservedUntil`, then id), or with `includeEnded`
+   * every stored lease by id. `after` is the cursor of the last lease of the previous page
+   * (`leaseCursor`); a lease renewed between two pages moves to a later deadline, so it may show twice
+   * but is never skipped.
+   */
   listLeases(query: LeaseQuery): Promise<Lease[]>;
   seatUsage(now: number): Promise<SeatUsage[]>;
-  /** Marks leases whose reservation ran out as expired; returns them. Seats are free at the deadline anyway. */
+  /**
+   * Marks leases whose reservation ran out as expired; returns them. Seats are free at the deadline
+   * anyway. Found through a deadline index (SQLite: an index on `reserved_until`; etcd: the
+   * `by-deadline/` key range), so a sweep reads the overdue leases only, never every live one.
+   */
   expireLeases(now: number, limit: number, audit?: AuditContext): Promise<Lease[]>;
   /** Forgets ended leases (and so their request ids) that ended before `before`. */
   purgeEndedLeases(before: number): Promise<number>;
@@ -164,6 +182,11 @@ export interface LeaseRef {
   readonly audit?: AuditContext | undefined;
 }
 
+/** One lease's answer to `renewLeases`: the renewed lease, or why it could not be renewed. */
+export type RenewOutcome =
+  | { readonly ok: true; readonly lease: Lease }
+  | { readonly ok: false; readonly error: LeaseholdError };
+
 export interface ForceReleaseInput extends LeaseRef {
   readonly immediate: boolean;
 }
@@ -174,6 +197,8 @@ export interface LeaseQuery {
   readonly feature?: string | undefined;
   readonly includeEnded?: boolean | undefined;
   readonly limit?: number | undefined;
+  /** The page starts after this cursor (`leaseCursor` of the previous page's last lease). */
+  readonly after?: string | undefined;
 }
 
 export interface SeatUsage {

@@ -10,7 +10,15 @@ import {
   releasedLease,
   renewedLease,
 } from '@leasehold/domain';
-import type { ForceReleaseInput, LeaseQuery, LeaseRef, SeatUsage } from '../port/lease-store.js';
+import { assertDistinctLeases } from '../port/distinct-leases.js';
+import { DEFAULT_LIST_LIMIT, parseLeaseCursor } from '../port/lease-cursor.js';
+import type {
+  ForceReleaseInput,
+  LeaseQuery,
+  LeaseRef,
+  RenewOutcome,
+  SeatUsage,
+} from '../port/lease-store.js';
 import { type LeaseRow, leaseFromRow } from './rows.js';
 import type { SqliteContext } from './sqlite-context.js';
 import type { SqliteLicenses } from './sqlite-licenses.js';
@@ -55,17 +63,39 @@ export class SqliteLeases {
   }
 
   renew(input: LeaseRef): Promise<Lease> {
+    return this.ctx.conn.write(() => this.#renewNow(input));
+  }
+
+  /**
+   * Several renewals in one transaction (one fsync). A renewal refused by the rules throws before it
+   * writes anything, so catching it per lease leaves the others' writes whole; any other error (SQLite's
+   * own) fails the transaction, and so every lease of it, as one unknown outcome.
+   */
+  async renewMany(inputs: readonly LeaseRef[]): Promise<RenewOutcome[]> {
+    assertDistinctLeases(inputs);
+    return this.ctx.conn.write(() =>
+      inputs.map((input): RenewOutcome => {
+        try {
+          return { ok: true, lease: this.#renewNow(input) };
+        } catch (err) {
+          if (err instanceof LeaseholdError) return { ok: false, error: err };
+          throw err;
+        }
+      }),
+    );
+  }
+
+  /** One renewal, inside the caller's write. */
+  #renewNow(input: LeaseRef): Lease {
     const { ctx } = this;
-    return ctx.conn.write(() => {
-      const lease = this.#lease(input.leaseId, input.licenseId);
-      const license = this.licenses.one(lease.licenseId);
-      assertRenewable(lease, license, input.now);
-      if (!license) throw new LeaseholdError('LICENSE_NOT_FOUND');
-      const renewed = renewedLease(lease, license, input.now);
-      ctx.conn.nextRevision();
-      ctx.sql.renewLease.run(input.now, renewed.expiresAt, renewed.reservedUntil, renewed.graceMs, lease.id);
-      return renewed;
-    });
+    const lease = this.#lease(input.leaseId, input.licenseId);
+    const license = this.licenses.one(lease.licenseId);
+    assertRenewable(lease, license, input.now);
+    if (!license) throw new LeaseholdError('LICENSE_NOT_FOUND');
+    const renewed = renewedLease(lease, license, input.now);
+    ctx.conn.nextRevision();
+    ctx.sql.renewLease.run(input.now, renewed.expiresAt, renewed.reservedUntil, renewed.graceMs, lease.id);
+    return renewed;
   }
 
   release(input: LeaseRef): Promise<Lease> {
@@ -103,15 +133,26 @@ export class SqliteLeases {
     });
   }
 
+  /** A page of leases: live ones along the deadline index, or all by id (see `LeaseStore.listLeases`). */
   list(query: LeaseQuery): Promise<Lease[]> {
     return this.ctx.conn.read(() => {
-      const rows = this.ctx.sql.listLeases.all({
-        now: query.now,
+      const includeEnded = query.includeEnded === true;
+      const after = query.after === undefined ? undefined : parseLeaseCursor(query.after, includeEnded);
+      const filters = {
         license_id: query.licenseId ?? null,
         feature: query.feature ?? null,
-        include_ended: query.includeEnded ? 1 : 0,
-        limit: query.limit ?? 10_000,
-      }) as LeaseRow[];
+        limit: query.limit ?? DEFAULT_LIST_LIMIT,
+      };
+      const rows = (
+        includeEnded
+          ? this.ctx.sql.listAllLeases.all({ ...filters, after_id: after?.id ?? '' })
+          : this.ctx.sql.listLiveLeases.all({
+              ...filters,
+              now: query.now,
+              after_deadline: after?.kind === 'deadline' ? after.reservedUntil : -1,
+              after_id: after?.id ?? '',
+            })
+      ) as LeaseRow[];
       return rows.map(leaseFromRow);
     });
   }

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 
 /** Every statement the SQLite backend runs, by name; prepared once at open. */
-const SQL = {
+export const SQL = {
   ping: 'SELECT 1',
   licenseRevision: "SELECT value FROM meta WHERE key = 'license_revision'",
   bumpLicenseRevision: "UPDATE meta SET value = value + 1 WHERE key = 'license_revision'",
@@ -48,12 +48,21 @@ const SQL = {
     'UPDATE leases SET renewed_at = ?, expires_at = ?, reserved_until = ?, grace_ms = ? WHERE id = ?',
   endLease: 'UPDATE leases SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL',
   revokeLease: 'UPDATE leases SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?',
-  listLeases: `
+  // Live leases along the partial deadline index (the sweeper's, leases_live_deadline), from a cursor.
+  listLiveLeases: `
       SELECT * FROM leases
-      WHERE (@license_id IS NULL OR license_id = @license_id)
+      WHERE ended_at IS NULL AND reserved_until > @now
+        AND (reserved_until, id) > (@after_deadline, @after_id)
+        AND (@license_id IS NULL OR license_id = @license_id)
         AND (@feature IS NULL OR feature = @feature)
-        AND (@include_ended = 1 OR (ended_at IS NULL AND reserved_until > @now))
-      ORDER BY created_at, id
+      ORDER BY reserved_until, id
+      LIMIT @limit`,
+  listAllLeases: `
+      SELECT * FROM leases
+      WHERE id > @after_id
+        AND (@license_id IS NULL OR license_id = @license_id)
+        AND (@feature IS NULL OR feature = @feature)
+      ORDER BY id
       LIMIT @limit`,
   seatUsage: `
       SELECT e.license_id, e.feature, e.seats,

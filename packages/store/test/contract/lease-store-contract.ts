@@ -3,6 +3,7 @@ import { holdsSeat, LeaseholdError, leaseState } from '@leasehold/domain';
 import type { LeaseStore } from '@leasehold/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { client, DAY, license, T0 } from './fixtures.js';
+import { describeRenewAndListingContract } from './renew-and-listing-contract.js';
 import { describeSeatModel } from './seat-model.js';
 
 export type StoreFactory = () => Promise<LeaseStore>;
@@ -441,6 +442,7 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
       });
     });
 
+    describeRenewAndListingContract(() => store);
     describeSeatModel(open);
   });
 }

@@ -1,11 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Lease, LeaseholdError, leaseState, signLeaseToken } from '@leasehold/domain';
+import { DEFAULT_LIST_LIMIT, leaseCursor } from '@leasehold/store';
 import Type from 'typebox';
 import type { AppDeps } from '../app-deps.js';
 import { requestActor } from '../audit-actor.js';
 import { licenseScope } from '../auth.js';
 import { CheckoutBody, Id, IdParams, LeaseView, LeaseWithToken, problemResponses } from '../schemas.js';
 import { leaseView } from '../views.js';
+import { leaseRenewalRoutes } from './lease-renewals.js';
 
 const ENDED_CODE = {
   expired: 'LEASE_EXPIRED',
@@ -32,6 +34,9 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
     ...leaseView(lease, now),
     token: await signLeaseToken(lease, now, keyring.signer),
   });
+
+  // Many renewals in one call sign exactly as the single renewal below does.
+  await app.register(leaseRenewalRoutes({ signingTime, withToken }), { deps });
 
   app.post(
     '/v1/leases',
@@ -151,24 +156,52 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       config: { scopes: ['admin', 'operator'] },
       schema: {
         tags: ['leases'],
-        summary: 'Leases holding seats now (or all recent ones with all=true)',
+        summary:
+          'Leases holding seats now, by deadline (or every stored one by id, with all=true), a page at a time',
+        description:
+          'A page of at most `limit` leases. When the page is full, `next` is the cursor of its last lease: ' +
+          'pass it as `after` (with the same filters) for the next page. Live leases run in deadline ' +
+          'order, so one renewed between two pages may show again later, but none is skipped.',
         querystring: Type.Object(
           {
             license: Type.Optional(Id),
             feature: Type.Optional(Type.String({ maxLength: 128 })),
             all: Type.Optional(Type.Boolean({ default: false })),
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: DEFAULT_LIST_LIMIT })),
+            after: Type.Optional(
+              Type.String({ minLength: 1, maxLength: 512, description: 'The `next` of the previous page' }),
+            ),
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ leases: Type.Array(LeaseView) }), ...problemResponses },
+        response: {
+          200: Type.Object({
+            leases: Type.Array(LeaseView),
+            next: Type.Optional(
+              Type.String({ description: 'Cursor for the next page; absent on the last page' }),
+            ),
+          }),
+          ...problemResponses,
+        },
       },
     },
     async (request) => {
       const now = clock.now();
-      const { license, feature, all, limit } = request.query;
-      const leases = await store.listLeases({ now, licenseId: license, feature, includeEnded: all, limit });
-      return { leases: leases.map((l) => leaseView(l, now)) };
+      const { license, feature, all, after } = request.query;
+      const limit = request.query.limit ?? DEFAULT_LIST_LIMIT;
+      const leases = await store.listLeases({
+        now,
+        licenseId: license,
+        feature,
+        includeEnded: all,
+        limit,
+        after,
+      });
+      const last = leases.at(-1);
+      return {
+        leases: leases.map((l) => leaseView(l, now)),
+        ...(last && leases.length >= limit ? { next: leaseCursor(last, all === true) } : {}),
+      };
     },
   );
 
