@@ -10,6 +10,12 @@ import type {
   SeatUsage,
   StoredSigningKey,
 } from '../port/lease-store.js';
+import type {
+  ChangePage,
+  ChangeQuery,
+  ReplicationFeed,
+  ReplicationSnapshot,
+} from '../port/replication-feed.js';
 
 /**
  * The concepts every backend has one collaborator for (docs/architecture.md, "Store layout"). Each
@@ -47,6 +53,8 @@ export interface StoreCollaborators {
     ensure(candidate: StoredSigningKey): Promise<StoredSigningKey[]>;
     list(): Promise<StoredSigningKey[]>;
   };
+  /** The change feed (docs/replication.md). */
+  readonly feed: ReplicationFeed;
 }
 
 /**
@@ -146,5 +154,15 @@ export abstract class RoutedStore {
 
   revokeToken(id: string, now: number, audit?: AuditContext): Promise<ApiTokenRecord> {
     return this.parts.tokens.revoke(id, now, audit);
+  }
+
+  // Change feed ----------------------------------------------------------------------------------
+
+  changesSince(query: ChangeQuery): Promise<ChangePage> {
+    return this.parts.feed.changesSince(query);
+  }
+
+  replicationSnapshot(): Promise<ReplicationSnapshot> {
+    return this.parts.feed.replicationSnapshot();
   }
 }
