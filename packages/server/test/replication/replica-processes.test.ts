@@ -62,8 +62,8 @@ describe('DR replicas of a primary, real processes', () => {
       vendor,
       crashAndRestart: () => node.restart(),
       async compactHistory() {
-        // Past the retention (200 changes, pruned every 1,000 appends): 1,100 token writes.
-        for (let i = 0; i < 1100; i++) {
+        // Past the retention (200 changes, pruned every 20 appends): 600 token writes.
+        for (let i = 0; i < 600; i++) {
           const res = await fetch(`${node.url}/v1/tokens`, {
             method: 'POST',
             headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },

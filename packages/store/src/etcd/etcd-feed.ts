@@ -19,6 +19,14 @@ import { prefixEnd } from './txn-footprint.js';
 const PROGRESS_TIMEOUT_MS = 5000;
 /** How often the progress request is repeated while the watch is still replaying history (see below). */
 const PROGRESS_RETRY_MS = 100;
+/**
+ * The first progress request waits this long after the watch is created. etcd syncs a watcher that
+ * starts in the past every 100 ms; asked before that, it defers the answer until it next sends this
+ * stream a response — and while one answer is deferred it ignores further requests. A replay with no
+ * event under our prefix sends nothing, so an early request could wait for the next write. After one
+ * sync round the answer comes at once.
+ */
+const FIRST_PROGRESS_DELAY_MS = 150;
 
 /**
  * The change feed on etcd (docs/replication.md): etcd's own revisions and history, no table of ours.
@@ -66,7 +74,7 @@ export class EtcdFeed {
         if (settled) return;
         settled = true;
         for (const t of timers) clearTimeout(t);
-        clearInterval(progressTimer);
+        if (progressTimer) clearInterval(progressTimer);
         query.signal?.removeEventListener('abort', onAbort);
         try {
           stream?.cancel();
@@ -92,14 +100,16 @@ export class EtcdFeed {
           // the stream's error handler ends the page
         }
       };
-      // Repeated: etcd 3.5 defers the answer while the watcher replays history; older members ignore
-      // one sent too early. A duplicate answer is harmless (it only moves `progressed` forward).
-      const progressTimer = setInterval(requestProgress, PROGRESS_RETRY_MS);
+      // Repeated once started: a member that deferred the first request answers the next one it takes.
+      // A duplicate answer is harmless (it only moves `progressed` forward).
+      let progressTimer: NodeJS.Timeout | undefined;
       timers.push(
         setTimeout(() => {
-          if (progressed < 0) {
-            finish({ error: storeUnavailable(new Error('etcd sent no watch progress in time')) });
-          }
+          if (progressed >= 0) return;
+          // No confirmation in time: what arrived is still whole revisions in order, so it can be sent
+          // (the next page resumes after it); with nothing, the reader retries.
+          if (changes.length > 0) finish({ page: page(lastEventRev) });
+          else finish({ error: storeUnavailable(new Error('etcd sent no watch progress in time')) });
         }, PROGRESS_TIMEOUT_MS + Math.max(0, query.waitMs)),
       );
 
@@ -116,7 +126,12 @@ export class EtcdFeed {
           return;
         }
         if (res.created) {
-          requestProgress();
+          timers.push(
+            setTimeout(() => {
+              requestProgress();
+              progressTimer = setInterval(requestProgress, PROGRESS_RETRY_MS);
+            }, FIRST_PROGRESS_DELAY_MS),
+          );
           return;
         }
         const events = res.events ?? [];

@@ -31,7 +31,8 @@ interface ChangeRow {
  * write bumped to. The value is the record as stored, its secret fields still sealed under the data key
  * (no plaintext at rest); `read` opens them.
  *
- * Retention is bounded: every `pruneEvery` appends, rows more than `retention` appends old are deleted
+ * Retention is bounded: every `pruneEvery` appends (a tenth of the retention by default, so the table
+ * stays under 1.1 times it), rows more than `retention` appends old are deleted
  * whole revisions at a time, and `feed_oldest` in `meta` moves to the last deleted revision. A reader
  * behind it answers REPLICATION_HISTORY_COMPACTED and reloads a snapshot.
  */
@@ -53,7 +54,7 @@ export class SqliteChangeLog {
     db: Database.Database,
     /** Changes kept for readers that fall behind (at least; whole revisions are pruned). */
     readonly retention: number,
-    private readonly pruneEvery = 1000,
+    private readonly pruneEvery: number,
   ) {
     this.#revision = db.prepare("SELECT value FROM meta WHERE key = 'revision'");
     this.#insert = db.prepare('INSERT INTO changes (rev, kind, id, op, value) VALUES (?, ?, ?, ?, ?)');

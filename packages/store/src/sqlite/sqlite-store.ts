@@ -47,7 +47,7 @@ export interface SqliteStoreOptions {
    * snapshot. Default 100,000.
    */
   readonly feedRetention?: number;
-  /** How many appends between prunes of the change table (default 1,000; small in tests). */
+  /** Appends between prunes of the change table (default a tenth of the retention, at most 1,000). */
   readonly feedPruneEvery?: number;
 }
 
@@ -83,7 +83,8 @@ export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarge
     this.#changes = new SqliteChangeLog(
       this.#conn.db,
       options.feedRetention ?? 100_000,
-      options.feedPruneEvery,
+      options.feedPruneEvery ??
+        Math.max(1, Math.min(1000, Math.floor((options.feedRetention ?? 100_000) / 10))),
     );
     const ctx = new SqliteContext(
       this.#conn,

@@ -23,14 +23,14 @@ const FeedQuery = Type.Object(
   { additionalProperties: false },
 );
 
-const Record = Type.Object(
+const RecordSchema = Type.Object(
   { kind: Type.String(), id: Type.String(), value: Type.Object({}, { additionalProperties: true }) },
   { additionalProperties: false },
 );
 
 const ChangeSchema = Type.Union([
   Type.Object(
-    { rev: Type.Integer(), op: Type.Literal('put'), record: Record },
+    { rev: Type.Integer(), op: Type.Literal('put'), record: RecordSchema },
     { additionalProperties: false },
   ),
   Type.Object(
@@ -105,7 +105,7 @@ export const replicationRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = a
         tags: ['replication'],
         summary: 'Every replicated record, read at one revision: what a replica replaces its state with',
         response: {
-          200: Type.Object({ revision: Type.Integer(), records: Type.Array(Record) }),
+          200: Type.Object({ revision: Type.Integer(), records: Type.Array(RecordSchema) }),
           ...problemResponses,
         },
       },
