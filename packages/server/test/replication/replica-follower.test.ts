@@ -140,7 +140,7 @@ describe('change feed over HTTP and a replica following it', () => {
       method: 'POST',
       url: '/v1/leases',
       headers: asAdmin,
-      payload: { feature: 'solver', client: { id: 'c' }, requestId: 'r-1' },
+      payload: { feature: 'solver', client: { id: 'c' }, requestId: 'request-0001' },
     });
     expect(write.statusCode).toBe(503);
     expect(write.json()).toMatchObject({ code: 'REPLICA_READ_ONLY', retryable: true, primary: url });

@@ -51,7 +51,11 @@ export function spawnReplica(dir: string, primary: Primary, token: string): Prom
   });
 }
 
-/** Waits (bounded) until every replica's digest and position equal the primary's. */
+/**
+ * Waits (bounded) until every replica holds the primary's state: the primary's digest D at revision R,
+ * each replica's digest D at a position of at least R, and the primary still at D afterwards (its
+ * revision may move meanwhile through writes replication does not copy, such as audit records).
+ */
 export async function converge(
   primary: Primary,
   replicas: readonly NodeProcess[],
@@ -69,9 +73,9 @@ export async function converge(
         );
         if (got.digest !== want.digest || got.revision < want.revision) return false;
       }
-      // The primary did not move meanwhile: the comparison was of one state.
+      // The primary's replicated state did not move meanwhile: the comparison was of one state.
       const again = await digestOf(primary.url, token);
-      return again.revision === want.revision ? want : false;
+      return again.digest === want.digest ? want : false;
     },
     { what, timeoutMs: 45_000, intervalMs: 200 },
   );

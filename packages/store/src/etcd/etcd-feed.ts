@@ -149,12 +149,10 @@ export class EtcdFeed {
           const change = this.#changeOf(event.type, event.kv, rev);
           if (change) changes.push(change);
         }
-        // A response holds whole revisions: the page may end after it.
-        if (changes.length >= query.limit) finish({ page: page(lastEventRev) });
-        else if (changes.length > 0 && progressed >= 0) {
-          // Caught up before and something new arrived: send it now (the long-poll's answer).
-          finish({ page: page(lastEventRev) });
-        }
+        // A response holds whole revisions: the page may end after it. Once caught up, anything new
+        // ends the long-poll: changes to send, or a bookmark past writes replication does not copy
+        // (audit records, heartbeats), so the reader's position and lag follow the head closely.
+        if (changes.length >= query.limit || progressed >= 0) finish({ page: page(lastEventRev) });
       };
 
       // Long-poll end: with nothing relevant, an idle bookmark at the latest confirmed revision.

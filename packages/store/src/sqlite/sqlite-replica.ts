@@ -86,10 +86,9 @@ export class SqliteReplica implements ReplicaTarget {
       let skipped = 0;
       for (const change of changes) {
         // At or below the committed position: this page (or part of it) was applied before a restart.
-        if (change.rev <= position) {
-          skipped++;
-          continue;
-        }
+        if (change.rev <= position) skipped++;
+      }
+      for (const change of inApplyOrder(changes.filter((c) => c.rev > position))) {
         if (change.op === 'put') this.#put(change.record);
         else this.#delete(change.kind, change.id);
         applied++;
@@ -192,4 +191,29 @@ export class SqliteReplica implements ReplicaTarget {
         return;
     }
   }
+}
+
+/**
+ * The changes of each revision in an order this store's constraints accept. A revision is atomic on the
+ * primary, so only its end state matters: the last change of each record stands for it, and within the
+ * revision deletions go first, then leases that ended, then the rest. Without that, a checkout that took
+ * over an expired lease's slot (etcd writes the new lease before the old one's end, in one transaction)
+ * would briefly hold one slot twice here, which the live-slot unique index refuses.
+ */
+export function inApplyOrder(changes: readonly Change[]): Change[] {
+  const out: Change[] = [];
+  for (let i = 0; i < changes.length; ) {
+    const rev = changes[i]?.rev;
+    const last = new Map<string, Change>();
+    for (; i < changes.length && changes[i]?.rev === rev; i++) {
+      const c = changes[i] as Change;
+      const key = c.op === 'put' ? `${c.record.kind}\u0000${c.record.id}` : `${c.kind}\u0000${c.id}`;
+      last.delete(key);
+      last.set(key, c);
+    }
+    const rank = (c: Change) =>
+      c.op === 'delete' ? 0 : c.record.kind === 'lease' && c.record.value.endedAt !== undefined ? 1 : 2;
+    out.push(...[...last.values()].sort((a, b) => rank(a) - rank(b)));
+  }
+  return out;
 }
