@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { LeaseholdError } from '@leasehold/domain';
 import { type LeaseStore, SqliteStore } from '@leasehold/store';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeFeedContract } from './contract/feed-contract.js';
-import { T0 } from './contract/fixtures.js';
+import { client, license, T0 } from './contract/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'leasehold-feed-'));
 let n = 0;
@@ -66,6 +67,50 @@ describe('a replica applying one revision', () => {
       expect((await replica.getLease('new'))?.endedAt).toBeUndefined();
     } finally {
       await replica.close();
+    }
+  });
+});
+
+describe('a replica store opened as a primary (manual failover)', () => {
+  it('rebuilds its seat pools from the leases and starts its own feed history there', async () => {
+    const primary = new SqliteStore({ path: join(dir, 'old-primary.db'), kek: randomBytes(32) });
+    const path = join(dir, 'follower.db');
+    const kek = randomBytes(32);
+    const follower = new SqliteStore({ path, kek, followsPrimary: true });
+    const checkout = (store: SqliteStore, n: number) =>
+      store.acquireSeat({
+        leaseId: `lease-${n}`,
+        requestId: `request-${n}`,
+        feature: 'solver',
+        client: client(`c${n}`),
+        now: T0 + n,
+      });
+    try {
+      await primary.installLicense(license({ seats: { solver: 2 } }), T0);
+      await checkout(primary, 1);
+      await checkout(primary, 2);
+      await primary.releaseSeat({ leaseId: 'lease-1', now: T0 + 10 });
+      const snapshot = await primary.replicationSnapshot();
+      await follower.replaceState(snapshot, T0);
+    } finally {
+      await primary.close();
+      await follower.close();
+    }
+    const promoted = new SqliteStore({ path, kek });
+    try {
+      // Slot 0 was freed by the check-in, slot 1 is held: one seat left, and its fence is above the old
+      // primary's revisions.
+      const { lease } = await checkout(promoted, 3);
+      expect(lease.slot).toBe(0);
+      const snapshotRevision = (await promoted.replicaPosition()).position;
+      expect(lease.fence).toBeGreaterThan(snapshotRevision);
+      const full = await checkout(promoted, 4).catch((e: unknown) => e);
+      expect((full as LeaseholdError).code).toBe('SEATS_EXHAUSTED');
+      // Its own feed starts at the takeover: a follower from before it reloads the snapshot.
+      const err = await promoted.changesSince({ after: 0, limit: 10, waitMs: 0 }).catch((e: unknown) => e);
+      expect((err as LeaseholdError).code).toBe('REPLICATION_HISTORY_COMPACTED');
+    } finally {
+      await promoted.close();
     }
   });
 });

@@ -106,6 +106,7 @@ function openStore(
     node: nodeId,
     synchronous: config.sqliteSynchronous,
     feedRetention: config.feedRetention,
+    followsPrimary: config.replicaOf !== undefined,
   });
   return { store, sqlite: store, membership: new SingleNodeMembership(() => clock.now(), 'sqlite') };
 }

@@ -156,7 +156,8 @@ export const CHANGE_LOG_MIGRATION = `
   ) STRICT;
   CREATE INDEX changes_rev ON changes(rev);
   INSERT INTO meta (key, value) SELECT 'feed_oldest', value FROM meta WHERE key = 'revision';
-  INSERT INTO meta (key, value) VALUES ('replica_position', -1), ('replica_head', -1), ('replica_head_at', 0);
+  INSERT INTO meta (key, value) VALUES ('replica_position', -1), ('replica_head', -1), ('replica_head_at', 0),
+    ('pools_stale', 0);
 
   -- The replica scope (a replica's or an edge's upstream token): SQLite cannot alter a CHECK.
   CREATE TABLE api_tokens_v4 (

@@ -114,10 +114,65 @@ export class SqliteReplica implements ReplicaTarget {
   }
 
   #commitPosition(position: number, head: number, now: number): void {
+    this.#s.setMeta.run(1, 'pools_stale');
     this.#s.setMeta.run(position, 'replica_position');
     this.#s.setMeta.run(head, 'replica_head');
     this.#s.setMeta.run(now, 'replica_head_at');
     this.#s.raiseRevision.run(position);
+  }
+
+  /**
+   * Makes a store that followed a primary usable as one (started without `--replica-of`): rebuilds the
+   * seat pools from the leases, and starts its own feed's history at its current revision (the changes
+   * it applied were never in its change table). Runs at open, inside one transaction; a no-op unless
+   * the store applied changes since it last served as a primary.
+   */
+  takeOverIfFollowed(): boolean {
+    const { db } = this.ctx.conn;
+    return db
+      .transaction(() => {
+        const stale = db.prepare("SELECT value FROM meta WHERE key = 'pools_stale'").get() as
+          | { value: number }
+          | undefined;
+        if (!stale || stale.value === 0) return false;
+        db.exec('DELETE FROM pools; DELETE FROM free_slots;');
+        const rows = db
+          .prepare(
+            'SELECT license_id, feature, slot, ended_at FROM leases ORDER BY license_id, feature, slot',
+          )
+          .all() as { license_id: string; feature: string; slot: number; ended_at: number | null }[];
+        const pools = new Map<
+          string,
+          { licenseId: string; feature: string; live: Set<number>; high: number }
+        >();
+        for (const r of rows) {
+          const key = `${r.license_id}\u0000${r.feature}`;
+          const pool = pools.get(key) ?? {
+            licenseId: r.license_id,
+            feature: r.feature,
+            live: new Set(),
+            high: 0,
+          };
+          pool.high = Math.max(pool.high, r.slot + 1);
+          if (r.ended_at === null) pool.live.add(r.slot);
+          pools.set(key, pool);
+        }
+        const insertPool = db.prepare(
+          'INSERT INTO pools (license_id, feature, live, high_water) VALUES (?, ?, ?, ?)',
+        );
+        for (const pool of pools.values()) {
+          insertPool.run(pool.licenseId, pool.feature, pool.live.size, pool.high);
+          for (let slot = 0; slot < pool.high; slot++) {
+            if (!pool.live.has(slot)) this.ctx.sql.addFreeSlot.run(pool.licenseId, pool.feature, slot);
+          }
+        }
+        db.exec(`
+          UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'revision') WHERE key = 'feed_oldest';
+          UPDATE meta SET value = 0 WHERE key = 'pools_stale';`);
+        this.#s.bumpLicenseRevision.run();
+        return true;
+      })
+      .immediate();
   }
 
   #put(record: ReplicatedRecord): void {

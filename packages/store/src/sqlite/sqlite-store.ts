@@ -47,6 +47,11 @@ export interface SqliteStoreOptions {
    * snapshot. Default 100,000.
    */
   readonly feedRetention?: number;
+  /**
+   * The store follows a primary (a replica: `ReplicaTarget` writes it). Without it, a store that applied
+   * a primary's changes is taken over at open: seat pools rebuilt, feed history started afresh.
+   */
+  readonly followsPrimary?: boolean;
   /** Appends between prunes of the change table (default a tenth of the retention, at most 1,000). */
   readonly feedPruneEvery?: number;
 }
@@ -94,6 +99,7 @@ export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarge
       this.#changes,
     );
     this.#replica = new SqliteReplica(ctx);
+    if (options.followsPrimary !== true) this.#replica.takeOverIfFollowed();
     const licenses = new SqliteLicenses(ctx);
     const leases = new SqliteLeases(ctx, licenses);
     this.parts = {
