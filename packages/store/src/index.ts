@@ -31,4 +31,16 @@ export {
   SingleNodeMembership,
   type StoreMember,
 } from './port/membership.js';
+export type { ApplyResult, ReplicaPosition, ReplicaTarget } from './port/replica-target.js';
+export {
+  type Change,
+  type ChangePage,
+  type ChangeQuery,
+  REPLICATED_KINDS,
+  type ReplicatedKind,
+  type ReplicatedRecord,
+  type ReplicationFeed,
+  type ReplicationSnapshot,
+} from './port/replication-feed.js';
+export { canonicalRecord, type StateDigest, stateDigest } from './replication/state-digest.js';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.js';

@@ -99,6 +99,18 @@ export const ERROR_REGISTRY = {
     title: "This node's clock is earlier than the latest time it signed with; try another node",
   },
 
+  // Replication (docs/replication.md).
+  REPLICATION_HISTORY_COMPACTED: {
+    status: 410,
+    retryable: false,
+    title: 'The change history below this revision is gone; reload the snapshot and resume after it',
+  },
+  REPLICA_READ_ONLY: {
+    status: 503,
+    retryable: true,
+    title: 'This node is a read-only replica; send writes to the primary',
+  },
+
   // Encryption at rest. They stop a node at start; 5xx and retryable like INTERNAL: another node, with the
   // right key, may answer.
   KEK_MISMATCH: {

@@ -37,6 +37,17 @@ export function registerServe(program: Command): void {
       '--kek-file <file>',
       'key-encryption key, base64 of 32 bytes (env LEASEHOLD_KEK_FILE, LEASEHOLD_KEK)',
     )
+    .option('--replica-of <url>', 'follow this primary as a read-only DR replica (env LEASEHOLD_REPLICA_OF)')
+    .option('--upstream-token <token>', "the primary's replica-scope token (env LEASEHOLD_UPSTREAM_TOKEN)")
+    .option('--upstream-tls-ca <file>', "CA of the primary's certificate (env LEASEHOLD_UPSTREAM_TLS_CA)")
+    .option(
+      '--upstream-tls-cert <file>',
+      'client certificate toward the primary (env LEASEHOLD_UPSTREAM_TLS_CERT)',
+    )
+    .option(
+      '--upstream-tls-key <file>',
+      'private key of --upstream-tls-cert (env LEASEHOLD_UPSTREAM_TLS_KEY)',
+    )
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env LEASEHOLD_LOG_LEVEL)')
     .action(async (opts: Record<string, unknown>) => {
       let config: ReturnType<typeof loadConfig>;
@@ -63,6 +74,11 @@ export function registerServe(program: Command): void {
             etcdTlsCa: opts.etcdTlsCa,
             etcdTlsCert: opts.etcdTlsCert,
             etcdTlsKey: opts.etcdTlsKey,
+            replicaOf: opts.replicaOf,
+            upstreamToken: opts.upstreamToken,
+            upstreamTlsCa: opts.upstreamTlsCa,
+            upstreamTlsCert: opts.upstreamTlsCert,
+            upstreamTlsKey: opts.upstreamTlsKey,
           },
         });
       } catch (err) {

@@ -109,7 +109,7 @@ export function registerServerCommands(program: Command, license: Command): void
   const tokens = program.command('tokens').description('API tokens');
   withServer(tokens.command('create'))
     .description('create a token (the secret is printed once)')
-    .requiredOption('--scope <scope>', 'admin | operator | client')
+    .requiredOption('--scope <scope>', 'admin | operator | client | replica')
     .option('--license <id>', 'the license a client token is bound to')
     .option('--name <name>')
     .action(async (opts: Opts) =>

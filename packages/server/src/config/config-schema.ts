@@ -97,6 +97,25 @@ export const NodeConfigSchema = Type.Object(
      * name licenses and features but no clients or secrets) or `token` (an admin or operator token).
      */
     metricsAuth: Type.Union([Type.Literal('public'), Type.Literal('token')], { default: 'public' }),
+    /**
+     * Run as a read-only DR replica of this primary (docs/replication.md): the node follows the
+     * primary's change feed into its own embedded store, serves reads, and answers writes with
+     * REPLICA_READ_ONLY naming the primary.
+     */
+    replicaOf: Type.Optional(Type.String({ pattern: '^https?://' })),
+    /** A `replica`-scope token of the primary (secret; redacted in logs). */
+    upstreamToken: Type.Optional(Type.String({ minLength: 16, maxLength: 512 })),
+    /** TLS toward the primary: its CA, and our client certificate and key for mTLS (PEM files). */
+    upstreamTlsCa: Type.Optional(Type.String({ minLength: 1 })),
+    upstreamTlsCert: Type.Optional(Type.String({ minLength: 1 })),
+    upstreamTlsKey: Type.Optional(Type.String({ minLength: 1 })),
+    /** How long a replica's feed request waits for a change (long-poll). */
+    replicaWaitMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 25_000 }),
+    /**
+     * Changes the embedded store keeps for replicas that fall behind; one further behind reloads the
+     * snapshot (docs/replication.md). On etcd the history is etcd's own (its auto-compaction).
+     */
+    feedRetention: Type.Integer({ minimum: 10, default: 100_000 }),
   },
   { additionalProperties: false },
 );

@@ -5,6 +5,7 @@ import type { FastifyServerOptions } from 'fastify';
 import type { ClusterKeyring } from '../keys/cluster-keyring.js';
 import type { PeerReading } from '../node/peer-probe.js';
 import type { NodeMetrics } from '../observability/node-metrics.js';
+import type { ReplicaStatus } from '../replication/replica-follower.js';
 import type { ClockHighWater } from '../time/clock-high-water.js';
 import type { RouteScope } from './auth.js';
 import type { HttpLimits } from './limits/http-limits.js';
@@ -50,4 +51,6 @@ export interface AppDeps {
   readonly startDrain?: () => void;
   /** Who may read `/metrics` (default: anyone — see docs/observability.md). */
   readonly metricsScopes?: readonly RouteScope[];
+  /** Set on a replica node (`--replica-of`): where it stands in its primary's feed (docs/replication.md). */
+  readonly replication?: { status(): Promise<ReplicaStatus> | ReplicaStatus };
 }

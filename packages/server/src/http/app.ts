@@ -20,6 +20,7 @@ import { healthRoutes } from './routes/health.js';
 import { leaseRoutes } from './routes/leases.js';
 import { licenseRoutes } from './routes/licenses.js';
 import { peerRoutes } from './routes/peer.js';
+import { replicationRoutes } from './routes/replication.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { Problem } from './schemas.js';
 import { TokenCache } from './token-cache.js';
@@ -61,6 +62,8 @@ export const LOG_REDACT = [
   'raw',
   'kek',
   'adminToken',
+  'upstreamToken',
+  '*.upstreamToken',
   '*.details.token',
   '*.details.license',
 ];
@@ -165,6 +168,7 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
   await app.register(auditRoutes, { deps });
   await app.register(clusterRoutes, { deps });
   await app.register(peerRoutes, { deps });
+  await app.register(replicationRoutes, { deps });
   await installDashboard(app, deps);
 
   metricsRoute(app, metrics, deps.metricsScopes);

@@ -32,6 +32,9 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'GET /v1/cluster': 'getCluster',
   'GET /v1/peer/time': 'getPeerTime',
   'GET /v1/events': 'streamEvents',
+  'GET /v1/replication/changes': 'listReplicationChanges',
+  'GET /v1/replication/snapshot': 'getReplicationSnapshot',
+  'GET /v1/replication/digest': 'getReplicationDigest',
   'GET /': 'getDashboard',
   'GET /dashboard/:file': 'getDashboardAsset',
 };

@@ -122,7 +122,12 @@ export type CheckoutBody = Static<typeof CheckoutBody>;
 
 export const TokenView = Type.Object({
   id: Type.String(),
-  scope: Type.Union([Type.Literal('admin'), Type.Literal('operator'), Type.Literal('client')]),
+  scope: Type.Union([
+    Type.Literal('admin'),
+    Type.Literal('operator'),
+    Type.Literal('client'),
+    Type.Literal('replica'),
+  ]),
   license: Type.Optional(Type.String()),
   name: Type.Optional(Type.String()),
   createdAt: Timestamp,

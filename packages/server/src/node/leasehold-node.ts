@@ -22,8 +22,15 @@ import { ClusterKeyring } from '../keys/cluster-keyring.js';
 import { resolveKek } from '../keys/key-encryption-key.js';
 import { loadDecryptionKeys, loadVendorKeys } from '../keys/vendor-trust.js';
 import { NodeMetrics } from '../observability/node-metrics.js';
+import { readOnlyStore } from '../replication/read-only-store.js';
+import { type ReplicaNode, startReplicaNode } from '../replication/replica-node.js';
 import { ClockHighWater, HIGH_WATER_FILE } from '../time/clock-high-water.js';
-import { enforceOptionalClientAuth, loadEtcdCredentials, loadNodeTls } from '../tls/node-tls.js';
+import {
+  enforceOptionalClientAuth,
+  loadEtcdCredentials,
+  loadNodeTls,
+  loadUpstreamTls,
+} from '../tls/node-tls.js';
 import { VERSION } from '../version.js';
 import { type AdminTokenResult, ensureAdminToken } from './admin-token.js';
 import { LeaseSweeper } from './lease-sweeper.js';
@@ -71,7 +78,7 @@ function openStore(
   kek: Buffer,
   credentials: EtcdStoreOptions['credentials'],
   nodeId: string,
-): { store: LeaseStore; membership: Membership } {
+): { store: LeaseStore; sqlite?: SqliteStore; membership: Membership } {
   if (config.store === 'etcd') {
     const store = new EtcdStore({
       kek,
@@ -98,8 +105,10 @@ function openStore(
     path: join(dataDir, DATABASE_FILE),
     node: nodeId,
     synchronous: config.sqliteSynchronous,
+    feedRetention: config.feedRetention,
+    followsPrimary: config.replicaOf !== undefined,
   });
-  return { store, membership: new SingleNodeMembership(() => clock.now(), 'sqlite') };
+  return { store, sqlite: store, membership: new SingleNodeMembership(() => clock.now(), 'sqlite') };
 }
 
 /** Starts one node: opens the store, loads keys, makes the admin token, serves HTTP, sweeps leases. */
@@ -119,14 +128,13 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
   // Certificates are read before anything opens: a missing file stops the start (never plaintext instead).
   const tls = loadNodeTls(config);
   const nodeId = config.nodeId ?? `${hostname()}:${config.port === 0 ? process.pid : config.port}`;
-  const { store, membership } = openStore(
-    config,
-    dataDir,
-    clock,
-    kek.kek,
-    loadEtcdCredentials(config),
-    nodeId,
-  );
+  const opened = openStore(config, dataDir, clock, kek.kek, loadEtcdCredentials(config), nodeId);
+  const { membership } = opened;
+  const upstreamTls = loadUpstreamTls(config);
+  // A replica (docs/replication.md) serves a read-only view; only its follower writes the store.
+  const replicaOf = config.replicaOf;
+  const store = replicaOf === undefined ? opened.store : readOnlyStore(opened.store, replicaOf);
+  let replicaNode: ReplicaNode | undefined;
   try {
     const keyring = ClusterKeyring.empty();
     // Made here, not by the app, so the sweeper's expiries count into the same registry.
@@ -151,6 +159,25 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       metrics,
       metricsScopes: config.metricsAuth === 'token' ? ['admin', 'operator'] : ['public'],
       store,
+      ...(replicaOf === undefined
+        ? {}
+        : {
+            replication: {
+              status: () =>
+                replicaNode?.status() ?? {
+                  primary: replicaOf,
+                  position: -1,
+                  head: -1,
+                  lagRevisions: 0,
+                  lagSeconds: 0,
+                  lastContactSeconds: undefined,
+                  connected: false,
+                  appliedChanges: 0,
+                  snapshotReloads: 0,
+                  lastError: 'not started',
+                },
+            },
+          }),
       clock,
       keyring,
       licenseKeys: { vendorKeys, decryptionKeys },
@@ -235,6 +262,29 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     // reachable answers /healthz, fails /readyz with 503, and becomes ready by itself once the store is.
     let closed = false;
     const bootstrap = (async () => {
+      if (replicaOf !== undefined) {
+        // No admin token, signing key or audit work of its own: all of it is the primary's, copied.
+        const target = opened.sqlite;
+        if (!target) throw new Error('a replica needs the embedded store');
+        replicaNode = startReplicaNode({
+          primary: replicaOf,
+          token: config.upstreamToken ?? '',
+          tls: upstreamTls,
+          waitMs: config.replicaWaitMs,
+          target,
+          served: store,
+          keyring,
+          clock,
+          metrics,
+          log: app.log,
+        });
+        await membership
+          .join({ id: nodeId, url: config.advertiseUrl ?? url, version: VERSION, startedAt: clock.now() })
+          .catch((err: unknown) => app.log.warn({ err }, 'first heartbeat failed; retrying'));
+        probe?.start();
+        app.log.info({ primary: replicaOf }, 'following the primary as a read-only replica');
+        return { created: undefined, path: undefined };
+      }
       const admin = await untilStoreAnswers(
         () => ensureAdminToken(store, dataDir, config.adminToken, clock, randomUUID, app.log),
         () => closed,
@@ -281,6 +331,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
         }
         closed = true;
         await bootstrap.catch(() => undefined);
+        await replicaNode?.stop();
         await sweeper.stop();
         await auditKeeper.stop();
         // A leader that leaves says so itself (its successor starts watching without it); others' departures
@@ -304,7 +355,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       },
     };
   } catch (err) {
-    await store.close();
+    await opened.store.close();
     throw err;
   }
 }

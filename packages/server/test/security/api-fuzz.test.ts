@@ -14,8 +14,12 @@ import { fromSchema, type JsonSchema, nastyString } from './schema-arbitrary.js'
  */
 const RUNS = Number(process.env.LEASEHOLD_FUZZ_RUNS ?? 20_000);
 
-/** Routes that stream until the client leaves: inject() would wait forever; they have their own tests. */
-const STREAMING = new Set(['GET /v1/events']);
+/**
+ * Routes that stream until the client leaves (inject() would wait forever), or long-poll for up to a
+ * minute when nothing changes (the change feed: 20,000 such waits would not end); they have their own
+ * tests (replication/replica-follower.test.ts for the feed).
+ */
+const STREAMING = new Set(['GET /v1/events', 'GET /v1/replication/changes']);
 /**
  * Routes whose one legitimate effect ends the node's service: once drained, /readyz answers 503
  * NODE_SHUTTING_DOWN by design, which this test's "no 5xx" rule cannot tell from a fault. Draining has

@@ -9,9 +9,11 @@ import { ADMIN_TOKEN, makeTestApp, type TestApp } from '../helpers/test-app.js';
  *   admin     everything
  *   operator  every read, plus force-release (issue 5: "read + force-release")
  *   client    the lease routes of the one license its token is bound to, and the node list
+ *   replica   the change feed, the snapshot and the digest (a DR replica's or an edge's upstream token;
+ *             the feed carries signing keys, so operators do not read it)
  */
-type Caller = 'anonymous' | 'bogus' | 'admin' | 'operator' | 'client';
-const CALLERS: readonly Caller[] = ['anonymous', 'bogus', 'admin', 'operator', 'client'];
+type Caller = 'anonymous' | 'bogus' | 'admin' | 'operator' | 'client' | 'replica';
+const CALLERS: readonly Caller[] = ['anonymous', 'bogus', 'admin', 'operator', 'client', 'replica'];
 const PUBLIC: readonly Caller[] = CALLERS;
 const READ: readonly Caller[] = ['admin', 'operator'];
 const ADMIN: readonly Caller[] = ['admin'];
@@ -42,6 +44,9 @@ const POLICY: Readonly<Record<string, readonly Caller[]>> = {
   'GET /v1/nodes': ['admin', 'operator', 'client'],
   'GET /v1/cluster': ['admin', 'operator', 'client'],
   'GET /v1/events': READ,
+  'GET /v1/replication/changes': ['admin', 'replica'],
+  'GET /v1/replication/snapshot': ['admin', 'replica'],
+  'GET /v1/replication/digest': ['admin', 'operator', 'replica'],
   // Peers prove themselves with a node certificate over mTLS (tls tests); a plaintext node has none to
   // ask for, and the route tells only the time.
   'GET /v1/peer/time': PUBLIC,
@@ -71,6 +76,7 @@ describe('authorization matrix', () => {
       admin: undefined as unknown as string,
       operator: await make({ scope: 'operator', name: 'ops' }),
       client: await make({ scope: 'client', license: 'lic-1', name: 'app' }),
+      replica: await make({ scope: 'replica', name: 'dr' }),
     };
   });
   afterEach(() => t.close());
@@ -120,6 +126,7 @@ describe('authorization matrix', () => {
     if (url === '/v1/licenses') return { url, payload: { license: await t.vendor.issue({ ver: 2 }) } };
     if (url === '/v1/tokens') return { url, payload: { scope: 'client', license: 'lic-1' } };
     if (url === '/dashboard/:file') return { url: '/dashboard/main.js' };
+    if (url === '/v1/replication/changes') return { url: `${url}?after=0&wait=0ms` };
     return { url };
   };
 

@@ -13,6 +13,7 @@ import { AuditConflict, EtcdAudit } from './etcd-audit.js';
 import { EtcdCheckout } from './etcd-checkout.js';
 import { EtcdContext } from './etcd-context.js';
 import { EtcdDataKey } from './etcd-data-key.js';
+import { EtcdFeed } from './etcd-feed.js';
 import { type EtcdConnectionOptions, EtcdGateway } from './etcd-gateway.js';
 import { EtcdLeases } from './etcd-leases.js';
 import { EtcdLicenses } from './etcd-licenses.js';
@@ -85,6 +86,7 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
       leases,
       tokens: new EtcdTokens(ctx),
       signingKeys: new EtcdSigningKeys(ctx),
+      feed: new EtcdFeed(ctx),
     };
   }
 

@@ -11,6 +11,12 @@ import type {
   SeatUsage,
   StoredSigningKey,
 } from '../port/lease-store.js';
+import type {
+  ChangePage,
+  ChangeQuery,
+  ReplicationFeed,
+  ReplicationSnapshot,
+} from '../port/replication-feed.js';
 
 /**
  * The concepts every backend has one collaborator for (docs/architecture.md, "Store layout"). Each
@@ -49,6 +55,8 @@ export interface StoreCollaborators {
     ensure(candidate: StoredSigningKey): Promise<StoredSigningKey[]>;
     list(): Promise<StoredSigningKey[]>;
   };
+  /** The change feed (docs/replication.md). */
+  readonly feed: ReplicationFeed;
 }
 
 /**
@@ -152,5 +160,15 @@ export abstract class RoutedStore {
 
   revokeToken(id: string, now: number, audit?: AuditContext): Promise<ApiTokenRecord> {
     return this.parts.tokens.revoke(id, now, audit);
+  }
+
+  // Change feed ----------------------------------------------------------------------------------
+
+  changesSince(query: ChangeQuery): Promise<ChangePage> {
+    return this.parts.feed.changesSince(query);
+  }
+
+  replicationSnapshot(): Promise<ReplicationSnapshot> {
+    return this.parts.feed.replicationSnapshot();
   }
 }

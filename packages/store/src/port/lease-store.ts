@@ -10,6 +10,7 @@ import type {
   License,
   StoredCheckpoint,
 } from '@leasehold/domain';
+import type { ReplicationFeed } from './replication-feed.js';
 
 /**
  * The store port: every operation is named by its intent and is atomic inside the backend (one SQLite
@@ -19,7 +20,7 @@ import type {
  * Failures are `LeaseholdError`s with registry codes; a backend that cannot reach its data throws
  * `STORE_UNAVAILABLE` (retryable).
  */
-export interface LeaseStore {
+export interface LeaseStore extends ReplicationFeed {
   /** `sqlite`, `etcd`, … — for logs and `/v1/cluster`. */
   readonly backend: string;
   /** Resolves when the store can serve a linearizable read now; throws STORE_UNAVAILABLE otherwise. */
@@ -215,7 +216,8 @@ export interface StoredSigningKey {
   readonly createdAt: number;
 }
 
-export type TokenScope = 'admin' | 'operator' | 'client';
+/** `replica`: reads the change feed and snapshots (docs/replication.md); as sensitive as `admin`. */
+export type TokenScope = 'admin' | 'operator' | 'client' | 'replica';
 
 export interface ApiTokenRecord {
   readonly id: string;

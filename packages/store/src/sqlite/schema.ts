@@ -1,4 +1,5 @@
 import { AUDIT_MIGRATION } from './sqlite-audit.js';
+import { CHANGE_LOG_MIGRATION } from './sqlite-change-log.js';
 
 /**
  * SQLite schema, versioned with `PRAGMA user_version`. Each entry migrates from the previous version.
@@ -119,4 +120,6 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 3: the audit trail (sqlite-audit.ts, docs/audit.md).
   AUDIT_MIGRATION,
+  // 4: the change feed's table and a replica's position (sqlite-change-log.ts, docs/replication.md).
+  CHANGE_LOG_MIGRATION,
 ];

@@ -44,6 +44,7 @@ export class SqliteCheckout {
         if (slot === undefined) continue;
         const row = rowOfLease(grantedLease(license, input, slot, ctx.conn.nextRevision()));
         ctx.sql.insertLease.run(row);
+        ctx.changes.lease(row.id);
         ctx.sql.removeFreeSlot.run(license.id, input.feature, slot);
         ctx.sql.takeSlotFromPool.run({ license_id: license.id, feature: input.feature, slot });
         const lease = leaseFromRow(row);

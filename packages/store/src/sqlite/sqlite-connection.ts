@@ -19,6 +19,8 @@ export class SqliteConnection {
   readonly db: Database.Database;
   readonly sql: Statements;
   readonly #commits: GroupCommitter;
+  /** Waiters for the next commit of this process (the change feed's long-poll). */
+  #commitWaiters = new Set<() => void>();
 
   constructor(options: SqliteConnectionOptions) {
     this.db = new Database(options.path);
@@ -47,7 +49,32 @@ export class SqliteConnection {
   /** Runs `fn` atomically in a write transaction (batched with concurrent writes, see GroupCommitter). */
   write<T>(fn: () => T): Promise<T> {
     if (!this.db.open) return Promise.reject(closedStore());
-    return this.#commits.run(fn);
+    const done = this.#commits.run(fn);
+    done.then(
+      () => this.#wakeCommitWaiters(),
+      () => this.#wakeCommitWaiters(),
+    );
+    return done;
+  }
+
+  /** Resolves after this process's next write settles, after `ms`, or when `signal` aborts. */
+  nextCommit(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.#commitWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+      this.#commitWaiters.add(done);
+    });
+  }
+
+  #wakeCommitWaiters(): void {
+    if (this.#commitWaiters.size === 0) return;
+    for (const wake of [...this.#commitWaiters]) wake();
   }
 
   read<T>(fn: () => T): Promise<T> {

@@ -52,6 +52,7 @@ export class SqliteLeases {
     if (ctx.sql.endLease.run(at, reason, lease.id).changes === 0) return;
     ctx.sql.returnSlotToPool.run(lease.licenseId, lease.feature);
     ctx.sql.addFreeSlot.run(lease.licenseId, lease.feature, lease.slot);
+    ctx.changes.lease(lease.id);
     ctx.record(leaseEndedEvent(ctx.actor(audit), lease, reason, now));
   }
 
@@ -95,6 +96,7 @@ export class SqliteLeases {
     const renewed = renewedLease(lease, license, input.now);
     ctx.conn.nextRevision();
     ctx.sql.renewLease.run(input.now, renewed.expiresAt, renewed.reservedUntil, renewed.graceMs, lease.id);
+    ctx.changes.lease(lease.id);
     return renewed;
   }
 
@@ -117,6 +119,7 @@ export class SqliteLeases {
       const result = forceReleasedLease(lease, input.now, input.immediate === true);
       ctx.conn.nextRevision();
       if (result.endReason !== 'expired') ctx.sql.revokeLease.run(input.now, lease.id);
+      ctx.changes.lease(lease.id);
       if (result.endReason !== undefined) {
         this.#endAs(lease, result, input.audit, input.now);
       } else if (lease.revokedAt === undefined) {
@@ -185,6 +188,15 @@ export class SqliteLeases {
   }
 
   purge(before: number): Promise<number> {
-    return this.ctx.conn.write(() => this.ctx.sql.purgeEnded.run(before).changes);
+    const { ctx } = this;
+    return ctx.conn.write(() => {
+      // Each purged lease is a deletion in the change feed: a replica forgets it too.
+      const ids = ctx.sql.endedBefore.all(before) as { id: string }[];
+      if (ids.length === 0) return 0;
+      ctx.conn.nextRevision();
+      const purged = ctx.sql.purgeEnded.run(before).changes;
+      for (const { id } of ids) ctx.changes.lease(id);
+      return purged;
+    });
   }
 }

@@ -78,6 +78,7 @@ export class SqliteLicenses {
         });
         sql.deleteEntitlements.run(license.id);
         for (const e of license.entitlements) sql.insertEntitlement.run(license.id, e.feature, e.seats);
+        ctx.changes.license(license.id);
         ctx.record(licenseInstalledEvent(ctx.actor(audit), outcome, license, now));
       }
       const installed = this.one(license.id);
@@ -103,6 +104,7 @@ export class SqliteLicenses {
       ctx.conn.nextRevision();
       ctx.sql.bumpLicenseRevision.run();
       ctx.sql.revokeLicense.run(now, id);
+      ctx.changes.license(id);
       ctx.record(licenseRevokedEvent(ctx.actor(audit), id, now));
       return { ...existing, revokedAt: now };
     });

@@ -16,6 +16,7 @@ export class SqliteSigningKeys {
       ctx.conn.nextRevision();
       const sealed = sealSigningKey(candidate, ctx.cipher);
       ctx.sql.insertSigningKey.run(sealed.kid, sealed.privatePem, sealed.createdAt);
+      ctx.changes.signingKey(sealed.kid);
       return [candidate];
     });
   }

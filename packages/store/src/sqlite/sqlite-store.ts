@@ -10,13 +10,18 @@ import type {
   KekRotation,
   LeaseStore,
 } from '../port/lease-store.js';
+import type { ApplyResult, ReplicaPosition, ReplicaTarget } from '../port/replica-target.js';
+import type { Change, ReplicationSnapshot } from '../port/replication-feed.js';
 import { SqliteAudit } from './sqlite-audit.js';
+import { SqliteChangeLog } from './sqlite-change-log.js';
 import { SqliteCheckout } from './sqlite-checkout.js';
 import { SqliteConnection } from './sqlite-connection.js';
 import { SqliteContext } from './sqlite-context.js';
 import { openDataKey, rotateKek } from './sqlite-data-key.js';
+import { SqliteFeed } from './sqlite-feed.js';
 import { SqliteLeases } from './sqlite-leases.js';
 import { SqliteLicenses } from './sqlite-licenses.js';
+import { SqliteReplica } from './sqlite-replica.js';
 import { SqliteSigningKeys } from './sqlite-signing-keys.js';
 import { SqliteTokens } from './sqlite-tokens.js';
 
@@ -37,6 +42,18 @@ export interface SqliteStoreOptions {
   readonly random?: RandomBytes;
   /** The node named by audit records of calls that pass no audit context (docs/audit.md). */
   readonly node?: string;
+  /**
+   * Changes the feed keeps for replicas that fall behind (docs/replication.md); one behind it reloads a
+   * snapshot. Default 100,000.
+   */
+  readonly feedRetention?: number;
+  /**
+   * The store follows a primary (a replica: `ReplicaTarget` writes it). Without it, a store that applied
+   * a primary's changes is taken over at open: seat pools rebuilt, feed history started afresh.
+   */
+  readonly followsPrimary?: boolean;
+  /** Appends between prunes of the change table (default a tenth of the retention, at most 1,000). */
+  readonly feedPruneEvery?: number;
 }
 
 /**
@@ -47,12 +64,14 @@ export interface SqliteStoreOptions {
  * This class holds the lifecycle and the audit trail; every other operation is routed (RoutedStore) to its
  * concept's collaborator (docs/architecture.md, "Store layout").
  */
-export class SqliteStore extends RoutedStore implements LeaseStore {
+export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarget {
   readonly backend = 'sqlite';
   readonly #conn: SqliteConnection;
   readonly #audit: SqliteAudit;
   readonly #cipher: RecordCipher;
   readonly #random: RandomBytes | undefined;
+  readonly #changes: SqliteChangeLog;
+  readonly #replica: SqliteReplica;
   protected readonly parts: StoreCollaborators;
 
   constructor(options: SqliteStoreOptions) {
@@ -66,7 +85,21 @@ export class SqliteStore extends RoutedStore implements LeaseStore {
       this.#conn.db.close();
       throw err;
     }
-    const ctx = new SqliteContext(this.#conn, this.#cipher, this.#audit, options.node ?? 'embedded');
+    this.#changes = new SqliteChangeLog(
+      this.#conn.db,
+      options.feedRetention ?? 100_000,
+      options.feedPruneEvery ??
+        Math.max(1, Math.min(1000, Math.floor((options.feedRetention ?? 100_000) / 10))),
+    );
+    const ctx = new SqliteContext(
+      this.#conn,
+      this.#cipher,
+      this.#audit,
+      options.node ?? 'embedded',
+      this.#changes,
+    );
+    this.#replica = new SqliteReplica(ctx);
+    if (options.followsPrimary !== true) this.#replica.takeOverIfFollowed();
     const licenses = new SqliteLicenses(ctx);
     const leases = new SqliteLeases(ctx, licenses);
     this.parts = {
@@ -75,6 +108,7 @@ export class SqliteStore extends RoutedStore implements LeaseStore {
       leases,
       tokens: new SqliteTokens(ctx),
       signingKeys: new SqliteSigningKeys(ctx),
+      feed: new SqliteFeed(ctx),
     };
   }
 
@@ -118,7 +152,11 @@ export class SqliteStore extends RoutedStore implements LeaseStore {
   }
 
   saveAuditCheckpoint(checkpoint: StoredCheckpoint): Promise<void> {
-    return this.#conn.write(() => this.#audit.saveCheckpoint(checkpoint));
+    return this.#conn.write(() => {
+      this.#conn.nextRevision();
+      this.#audit.saveCheckpoint(checkpoint);
+      this.#changes.checkpoint(checkpoint.seq);
+    });
   }
 
   listAuditCheckpoints(): Promise<StoredCheckpoint[]> {
@@ -126,6 +164,34 @@ export class SqliteStore extends RoutedStore implements LeaseStore {
   }
 
   pruneAudit(throughSeq: number): Promise<AuditHead> {
-    return this.#conn.write(() => this.#audit.prune(throughSeq));
+    return this.#conn.write(() => {
+      const before = this.#audit.checkpoints();
+      const head = this.#audit.prune(throughSeq);
+      const after = new Set(this.#audit.checkpoints().map((c) => c.seq));
+      const gone = before.filter((c) => !after.has(c.seq));
+      if (gone.length > 0) {
+        this.#conn.nextRevision();
+        for (const c of gone) this.#changes.checkpoint(c.seq);
+      }
+      return head;
+    });
+  }
+
+  // Replica side of the change feed (port/replica-target.ts) --------------------------------------
+
+  replicaPosition(): Promise<ReplicaPosition> {
+    return this.#replica.replicaPosition();
+  }
+
+  applyChanges(
+    changes: readonly Change[],
+    page: { readonly through: number; readonly head: number },
+    now: number,
+  ): Promise<ApplyResult> {
+    return this.#replica.applyChanges(changes, page, now);
+  }
+
+  replaceState(snapshot: ReplicationSnapshot, now: number): Promise<ApplyResult> {
+    return this.#replica.replaceState(snapshot, now);
   }
 }

@@ -72,6 +72,7 @@ export const SQL = {
   overdueLeases:
     'SELECT * FROM leases WHERE ended_at IS NULL AND reserved_until <= ? ORDER BY reserved_until LIMIT ?',
   purgeEnded: 'DELETE FROM leases WHERE ended_at IS NOT NULL AND ended_at < ?',
+  endedBefore: 'SELECT id FROM leases WHERE ended_at IS NOT NULL AND ended_at < ?',
 
   listSigningKeys: 'SELECT * FROM signing_keys ORDER BY created_at DESC, kid',
   insertSigningKey: 'INSERT INTO signing_keys (kid, private_pem, created_at) VALUES (?, ?, ?)',
