@@ -105,6 +105,16 @@ export function renderReport({ resultsDir = RESULTS_DIR, out = join(ROOT, 'bench
     if (hits.length === 0) lines.push(`| ${label} | — | not measured | — |`);
     for (const t of hits) lines.push(`| ${label} | ${t.measured} | ${verdict(t.pass)} | ${t.doc} |`);
   }
+  const known = new Set(ISSUE_TARGETS.map(([id]) => id));
+  const others = docs.flatMap((d) =>
+    d.targets.filter((t) => !known.has(t.id)).map((t) => ({ ...t, doc: d.name })),
+  );
+  if (others.length > 0) {
+    lines.push('', 'Other targets (from earlier issues, kept by the benchmarks):', '');
+    lines.push('| target | measured | result | source |', '| --- | --- | --- | --- |');
+    for (const t of others)
+      lines.push(`| ${t.label ?? t.id} | ${t.measured} | ${verdict(t.pass)} | ${t.doc} |`);
+  }
   for (const doc of docs) {
     lines.push('', `## ${doc.title}`, '');
     lines.push(`- command: \`${doc.command}\``);
