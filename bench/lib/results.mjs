@@ -35,6 +35,9 @@ export function gitCommit() {
   return dirty ? `${head}+dirty` : head;
 }
 
+// Read when a benchmark starts, so a commit made while it runs does not relabel its figures.
+const COMMIT_AT_START = gitCommit();
+
 export function machineInfo() {
   const list = cpus();
   return {
@@ -59,7 +62,7 @@ export function writeResults(name, { title, command, settings, figures, targets,
     title,
     command,
     date: new Date().toISOString(),
-    commit: gitCommit(),
+    commit: COMMIT_AT_START,
     machine: machineInfo(),
     settings,
     figures,
