@@ -11,6 +11,7 @@
 // for the renewal load (bench/wrk/renew.lua). Routes:
 //   POST /checkout          {feature, client: {id, host}, requestId} -> 201 {id, token}   (an INSERT)
 //   POST /renew/:id         -> 200 {id, token} or 404                                     (an UPDATE)
+//   DELETE /lease/:id       -> 200 {id} or 404 (a DELETE; the release half of bench/scale.mjs's cycles)
 import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -50,6 +51,7 @@ const insert = db.prepare(
   `INSERT INTO leases VALUES (@id, 'bench', @feature, @slot, @slot, @clientId, @clientHost, @requestId,
    @now, @now, @expires, @expires, 0)`,
 );
+const release = db.prepare('DELETE FROM leases WHERE id = ?');
 const renew = db.prepare('UPDATE leases SET renewed_at = ?, expires_at = ?, reserved_until = ? WHERE id = ?');
 
 const { privateKey } = generateKeyPairSync('ed25519');
@@ -112,6 +114,14 @@ app.post('/renew/:id', async (req, reply) => {
     return { code: 'lease_not_found' };
   }
   return { id, token: leaseToken(id, 'renew', 1, now) };
+});
+
+app.delete('/lease/:id', async (req, reply) => {
+  if (release.run(req.params.id).changes === 0) {
+    reply.code(404);
+    return { code: 'lease_not_found' };
+  }
+  return { id: req.params.id };
 });
 
 const stop = () => {

@@ -56,7 +56,7 @@ function figureTable(doc) {
     const ratio =
       f.ratio === undefined ? '—' : `${pct(f.ratio)}${f.better === 'lower' ? ' (lower is better)' : ''}`;
     rows.push(
-      `| ${f.label} | ${fmt(f.value, f.unit)} | ${runs} | ${ceiling} | ${ratio} | ${f.generator ?? '—'} |`,
+      `| ${f.label}${f.note ? ` (${f.note})` : ''} | ${fmt(f.value, f.unit)} | ${runs} | ${ceiling} | ${ratio} | ${f.generator ?? '—'} |`,
     );
   }
   return rows.join('\n');

@@ -6,12 +6,13 @@
 //   BENCH_SCALE_LEVELS=1000,20000 BENCH_DURATION=2 BENCH_RUNS=1 npm run bench:scale   (a quick look)
 //
 // For each level (ascending) the background leases are checked out up to that count over the features of
-// one license, then BENCH_RUNS short wrk checkout runs measure the rate, each into a feature of its own
-// (an empty seat pool, so every run pays the same per-pool cost and only the number of leases elsewhere
-// differs), each right after a run of the essential-work baseline's checkout route as its ceiling. A
-// measured run adds its own leases (about rate x duration): the figures give the active count before
-// the level's first run and after its last. Nothing expires during the benchmark as long as it finishes
-// within the TTL; the script checks the active count and stops if the fill outlasts BENCH_SCALE_FILL_LIMIT_S.
+// one license, then BENCH_RUNS short wrk runs measure the rate of checkout-release cycles (each 201's
+// lease is released by the connection's next request: bench/wrk/checkout-release.lua), so the number of
+// active leases stays at the level (plus at most one per connection) while it is measured. Each run
+// checks out from a feature of its own (an empty seat pool, so every run pays the same per-pool cost and
+// only the leases elsewhere differ), right after a run of the same cycle against the essential-work
+// baseline (INSERT + sign, DELETE) as its ceiling. Nothing expires during the benchmark as long as it
+// finishes within the TTL; the script stops if the fill outlasts BENCH_SCALE_FILL_LIMIT_S.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -109,15 +110,19 @@ async function main() {
   const idle = rssKb(node.pid);
   log(`setup: node up, idle RSS ${mb(idle.rss).toFixed(1)} MB`);
 
-  const wrk = (url, path, token, feature) =>
+  const cycles = (url, checkoutPath, releasePrefix, token, feature, duration = SETTINGS.duration) =>
     runWrk({
       url,
-      script: 'checkout.lua',
-      args: [path, token, feature, randomUUID().slice(0, 8)],
-      duration: SETTINGS.duration,
+      script: 'checkout-release.lua',
+      args: [checkoutPath, releasePrefix, token, feature, randomUUID().slice(0, 8)],
+      duration,
       connections: SETTINGS.connections,
       threads: SETTINGS.wrkThreads,
     });
+  const essentialCycles = (duration) =>
+    cycles(essential.url, '/checkout', '/lease/', '-', 'checkout', duration);
+  const leaseholdCycles = (feature, duration) =>
+    cycles(node.url, '/v1/leases', '/v1/leases/', measure.token, feature, duration);
   const count = async () =>
     (await activeLeases(node, background.lid)) + (await activeLeases(node, measure.lid));
 
@@ -143,31 +148,17 @@ async function main() {
     const rss = rssKb(node.pid);
     const activeBefore = await count();
     if (SETTINGS.warmup > 0 && perLevel.length === 0) {
-      await runWrk({
-        url: essential.url,
-        script: 'checkout.lua',
-        args: ['/checkout', '-', 'warmup', 'w'],
-        duration: SETTINGS.warmup,
-        connections: SETTINGS.connections,
-        threads: SETTINGS.wrkThreads,
-      });
-      await runWrk({
-        url: node.url,
-        script: 'checkout.lua',
-        args: ['/v1/leases', measure.token, 'warmup', 'w'],
-        duration: SETTINGS.warmup,
-        connections: SETTINGS.connections,
-        threads: SETTINGS.wrkThreads,
-      });
+      await essentialCycles(SETTINGS.warmup);
+      await leaseholdCycles('warmup', SETTINGS.warmup);
     }
     const runs = [];
     for (let r = 0; r < SETTINGS.runs; r++) {
-      const ceiling = await wrk(essential.url, '/checkout', '-', 'checkout');
-      const leasehold = await wrk(node.url, '/v1/leases', measure.token, `m-${level}-${r}`);
+      const ceiling = await essentialCycles();
+      const leasehold = await leaseholdCycles(`m-${level}-${r}`);
       runs.push({ ceiling, leasehold });
       log(
-        `level ${int(level)} run ${r + 1}/${SETTINGS.runs}: essential checkout ${int(ceiling.rate)}/s | ` +
-          `Leasehold checkouts ${int(leasehold.rate)}/s p99 ${leasehold.p99.toFixed(1)} ms` +
+        `level ${int(level)} run ${r + 1}/${SETTINGS.runs}: essential cycles ${int(ceiling.rate)}/s | ` +
+          `Leasehold checkouts ${int(leasehold.rate)}/s (releases ${int(leasehold.released / leasehold.seconds)}/s) p99 ${leasehold.p99.toFixed(1)} ms` +
           (leasehold.non2xx || leasehold.errors
             ? ` [non-2xx ${leasehold.non2xx}, errors ${leasehold.errors}]`
             : ''),
@@ -196,25 +187,25 @@ async function main() {
     const tag = `at ${int(l.level)} leases (${int(l.activeBefore)} -> ${int(l.activeAfter)} active)`;
     figures.push({
       key: `checkout-${l.level}`,
-      label: `checkouts ${tag}`,
+      label: `checkouts (checkout-release cycles) ${tag}`,
       unit: '/s',
       better: 'higher',
       generator,
       value: median(rates(l)),
       runs: rates(l),
-      ceiling: { label: 'essential checkout', value: median(ceilings), runs: ceilings },
+      ceiling: { label: 'essential cycles', value: median(ceilings), runs: ceilings },
       ratio: median(l.runs.map((r) => r.leasehold.rate / r.ceiling.rate)),
       p99: median(l.runs.map((r) => r.leasehold.p99)),
     });
     figures.push({
       key: `p99-${l.level}`,
-      label: `checkout p99 ${tag}`,
+      label: `checkout/release p99 ${tag}`,
       unit: 'ms',
       better: 'lower',
       generator,
       value: median(l.runs.map((r) => r.leasehold.p99)),
       runs: l.runs.map((r) => r.leasehold.p99),
-      ceiling: { label: 'essential checkout p99', value: median(l.runs.map((r) => r.ceiling.p99)) },
+      ceiling: { label: 'essential cycle p99', value: median(l.runs.map((r) => r.ceiling.p99)) },
       ratio: median(l.runs.map((r) => r.leasehold.p99 / r.ceiling.p99)),
     });
     figures.push({
@@ -262,8 +253,8 @@ async function main() {
   ];
   const notes = [
     `Background leases: checked out by fetch from the bench process (${SETTINGS.fillConcurrency} in flight) over ${SETTINGS.features} features of one license, TTL ${SETTINGS.ttl} s; fill times ${perLevel.map((l) => `${int(l.level)}: ${l.fillSeconds.toFixed(1)} s`).join(', ')}.`,
-    `Each measured run checks out into an empty feature of its own and adds about rate x ${SETTINGS.duration} s leases; the labels give the active count before the level's first run and after its last (from the node's inUse).`,
-    `Ratios of checkouts: to the essential-work baseline's checkout route measured just before each run; "rate at top vs first" pairs run i of both levels. RSS ratio: to the same node idle with its licenses installed (${mb(idle.rss).toFixed(1)} MB); its target tick is 200 MB.`,
+    `Each measured run is wrk checkout-release cycles (bench/wrk/checkout-release.lua: a 201's lease is released by the next request of the same wrk thread), checking out from an empty feature of its own; the rate counts checkouts (201). The labels give the active count before the level's first run and after its last (the node's inUse; the load holds at most one lease per connection).`,
+    `Ratios of checkouts: to the same cycles on the essential-work baseline (INSERT + Ed25519 sign, then DELETE) measured just before each run; "rate at top vs first" pairs run i of both levels. RSS ratio: to the same node idle with its licenses installed (${mb(idle.rss).toFixed(1)} MB); its target tick is 200 MB.`,
     ...(problems.length > 0
       ? [`The node logged ${problems.length} warning/error line(s); first: ${problems[0].slice(0, 300)}`]
       : []),
