@@ -253,7 +253,7 @@ async function main() {
   ];
   const notes = [
     `Background leases: checked out by fetch from the bench process (${SETTINGS.fillConcurrency} in flight) over ${SETTINGS.features} features of one license, TTL ${SETTINGS.ttl} s; fill times ${perLevel.map((l) => `${int(l.level)}: ${l.fillSeconds.toFixed(1)} s`).join(', ')}.`,
-    `Each measured run is wrk checkout-release cycles (bench/wrk/checkout-release.lua: a 201's lease is released by the next request of the same wrk thread), checking out from an empty feature of its own; the rate counts checkouts (201). The labels give the active count before the level's first run and after its last (the node's inUse; the load holds at most one lease per connection).`,
+    `Each measured run is wrk checkout-release cycles (bench/wrk/checkout-release.lua: a 201's lease is released by the next request of the same wrk thread), checking out from an empty feature of its own; the rate counts checkouts (201). The labels give the active count before the level's first run and after its last (the node's inUse; the load leaves at most about one unreleased lease per connection at the end of each run).`,
     `Ratios of checkouts: to the same cycles on the essential-work baseline (INSERT + Ed25519 sign, then DELETE) measured just before each run; "rate at top vs first" pairs run i of both levels. RSS ratio: to the same node idle with its licenses installed (${mb(idle.rss).toFixed(1)} MB); its target tick is 200 MB.`,
     ...(problems.length > 0
       ? [`The node logged ${problems.length} warning/error line(s); first: ${problems[0].slice(0, 300)}`]
