@@ -3,8 +3,8 @@
 // re-renders without measuring. Report, charts and results are git-ignored: they describe one machine.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ratioBarChart } from './lib/svg-chart.mjs';
 import { gitCommit, machineInfo, RESULTS_DIR, ROOT } from './lib/results.mjs';
+import { ratioBarChart } from './lib/svg-chart.mjs';
 
 /** The Targets section of issue 14, in its order; result files judge them by id. */
 const ISSUE_TARGETS = [
