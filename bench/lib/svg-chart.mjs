@@ -15,9 +15,14 @@ export function ratioBarChart({ title, bars }) {
   const barW = 420;
   const rowH = 26;
   const top = 40;
-  const width = labelW + barW + 150;
+  const width = labelW + barW + 230;
   const height = top + bars.length * rowH + 30;
-  const maxRatio = Math.max(1.2, ...bars.map((b) => b.ratio ?? 0), ...bars.map((b) => b.target ?? 0));
+  // The axis ends at 2x the ceiling at most: one far-off ratio (a memoized check at 50x) would otherwise
+  // squeeze every other bar to a sliver. A longer bar is cut at the edge; its text gives the true ratio.
+  const maxRatio = Math.min(
+    2,
+    Math.max(1.2, ...bars.map((b) => b.ratio ?? 0), ...bars.map((b) => b.target ?? 0)),
+  );
   const x = (ratio) => Math.round((labelW + (Math.min(ratio, maxRatio) / maxRatio) * barW) * 10) / 10;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
