@@ -1,7 +1,7 @@
 // Renders bench/report.md and one SVG chart per result file (bench/charts/) from every bench/results/*.json
 // present. Each benchmark calls renderReport() when it has written its results; `npm run bench:report`
 // re-renders without measuring. Report, charts and results are git-ignored: they describe one machine.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gitCommit, machineInfo, RESULTS_DIR, ROOT } from './lib/results.mjs';
 import { ratioBarChart } from './lib/svg-chart.mjs';
@@ -81,6 +81,9 @@ export function renderReport({ resultsDir = RESULTS_DIR, out = join(ROOT, 'bench
   const docs = readResults(resultsDir);
   const chartsDir = join(ROOT, 'bench/charts');
   mkdirSync(chartsDir, { recursive: true });
+  // A chart whose result file is gone would describe a run the report no longer shows.
+  const names = new Set(docs.map((d) => `${d.name}.svg`));
+  for (const f of readdirSync(chartsDir)) if (f.endsWith('.svg') && !names.has(f)) rmSync(join(chartsDir, f));
   const m = machineInfo();
   const lines = [
     '# Leasehold benchmark report',
