@@ -57,6 +57,8 @@ export interface KeyValue {
 export type ReadOp =
   | { readonly key: string }
   | { readonly prefix: string }
+  /** The `oldest` keys of a prefix by create revision (a queue read in commit order, bounded). */
+  | { readonly prefix: string; readonly oldest: number }
   /** Keys in [from, prefixEnd(within)): the tail of a prefix from one key on. */
   | { readonly from: string; readonly within: string }
   /** Keys in [from, to), at most `limit` of them, by key (descending: from the end): paging. */
@@ -85,7 +87,13 @@ const rangeOp = (op: ReadOp) => ({
     'key' in op
       ? { key: Buffer.from(op.key) }
       : 'prefix' in op
-        ? { key: Buffer.from(op.prefix), range_end: prefixEnd(op.prefix) }
+        ? {
+            key: Buffer.from(op.prefix),
+            range_end: prefixEnd(op.prefix),
+            ...('oldest' in op
+              ? { limit: op.oldest, sort_order: 'Ascend' as const, sort_target: 'Create' as const }
+              : {}),
+          }
         : 'within' in op
           ? { key: Buffer.from(op.from), range_end: prefixEnd(op.within) }
           : {
@@ -256,6 +264,14 @@ export class EtcdGateway {
       }),
     );
     return { revision: Number(response.header.revision), results: response.responses.map(rangeResult) };
+  }
+
+  /** How many keys a prefix holds, without reading them (a metrics gauge of a queue that may be long). */
+  async count(prefix: string): Promise<number> {
+    const response = await this.#call(() =>
+      this.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), count_only: true }),
+    );
+    return Number(response.count);
   }
 
   /**
