@@ -288,7 +288,8 @@ async function checkoutMany(node, license, count, concurrency) {
           201,
           'checkout',
         );
-        ids[i] = lease.id;
+        // A client token renews its own client's leases only (issue 11): keep the client id with the id.
+        ids[i] = { id: lease.id, client: lease.client.id };
       } catch (err) {
         failure ??= err;
       }
@@ -355,8 +356,11 @@ const scenarios = {
           method: 'POST',
           headers: { authorization: `Bearer ${pool.license.token}` },
           setupRequest: (req) => {
-            const id = pool.ids[i++ % pool.ids.length];
-            return { ...req, path: `/v1/leases/${id}/renew` };
+            const lease = pool.ids[i++ % pool.ids.length];
+            return {
+              ...req,
+              path: `/v1/leases/${lease.id}/renew?client=${encodeURIComponent(lease.client)}`,
+            };
           },
         },
       ],

@@ -4,7 +4,12 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Server as TlsServer } from 'node:tls';
-import { type Clock, type LeaseholdError, systemClock } from '@leasehold/domain';
+import {
+  type Clock,
+  type LeaseholdError,
+  type LicenseVerificationKeys,
+  systemClock,
+} from '@leasehold/domain';
 import {
   EtcdMembership,
   EtcdStore,
@@ -71,10 +76,15 @@ function openStore(
   kek: Buffer,
   credentials: EtcdStoreOptions['credentials'],
   nodeId: string,
+  licenseKeys: LicenseVerificationKeys,
 ): { store: LeaseStore; membership: Membership } {
+  // The stores re-verify every license they load against these keys, from configuration, not the store.
+  const now = () => clock.now();
   if (config.store === 'etcd') {
     const store = new EtcdStore({
       kek,
+      licenseKeys,
+      now,
       ...(credentials ? { credentials } : {}),
       endpoints: config.etcdEndpoints,
       prefix: config.etcdPrefix,
@@ -95,6 +105,8 @@ function openStore(
   }
   const store = new SqliteStore({
     kek,
+    licenseKeys,
+    now,
     path: join(dataDir, DATABASE_FILE),
     node: nodeId,
     synchronous: config.sqliteSynchronous,
@@ -126,6 +138,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     kek.kek,
     loadEtcdCredentials(config),
     nodeId,
+    { vendorKeys, decryptionKeys },
   );
   try {
     const keyring = ClusterKeyring.empty();

@@ -1,5 +1,6 @@
 import {
   type AuditContext,
+  accessibleLease,
   assertRenewable,
   expiredLease,
   forceReleasedLease,
@@ -43,10 +44,8 @@ export class EtcdLeases {
       { key: this.ctx.keys.licenseRev() },
     ]);
     const kv = results[0]?.[0];
-    const lease = kv && decodeLease(kv);
-    if (!kv || !lease || (ref.licenseId !== undefined && lease.licenseId !== ref.licenseId)) {
-      throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${ref.leaseId}"`);
-    }
+    if (!kv) throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${ref.leaseId}"`);
+    const lease = accessibleLease(decodeLease(kv), ref);
     return { kv, lease, licenseRev: results[1]?.[0]?.modRevision ?? 0 };
   }
 
@@ -211,7 +210,11 @@ export class EtcdLeases {
       try {
         const done = await ctx.gateway.txn(
           [{ key: kv.key, target: 'Mod', equals: kv.modRevision }],
-          [{ delete: kv.key }, { delete: ctx.keys.request(lease.client.id, lease.requestId) }],
+          [
+            { delete: kv.key },
+            { delete: ctx.keys.request(lease.client.id, lease.requestId, lease.licenseId) },
+            { delete: ctx.keys.legacyRequest(lease.client.id, lease.requestId) },
+          ],
         );
         if (done.succeeded) purged++;
       } catch (err) {

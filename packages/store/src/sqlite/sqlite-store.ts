@@ -1,8 +1,15 @@
-import type { AuditEntry, AuditEvent, AuditHead, StoredCheckpoint } from '@leasehold/domain';
+import type {
+  AuditEntry,
+  AuditEvent,
+  AuditHead,
+  LicenseVerificationKeys,
+  StoredCheckpoint,
+} from '@leasehold/domain';
 import type Database from 'better-sqlite3';
 import type { RandomBytes } from '../crypto/aes-gcm.js';
 import type { RecordCipher } from '../crypto/record-cipher.js';
 import { RoutedStore, type StoreCollaborators } from '../facade/routed-store.js';
+import { LicenseIntegrity } from '../integrity/license-integrity.js';
 import type {
   AuditQuery,
   AuditSealResult,
@@ -37,6 +44,13 @@ export interface SqliteStoreOptions {
   readonly random?: RandomBytes;
   /** The node named by audit records of calls that pass no audit context (docs/audit.md). */
   readonly node?: string;
+  /**
+   * The trusted vendor keys (from the node's configuration): every stored license is served only as its
+   * signature under one of them says (docs/security.md, "Entitlements come from the signature").
+   */
+  readonly licenseKeys: LicenseVerificationKeys;
+  /** Wall clock for audit records the store writes by itself (a refused license); default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /**
@@ -66,8 +80,15 @@ export class SqliteStore extends RoutedStore implements LeaseStore {
       this.#conn.db.close();
       throw err;
     }
-    const ctx = new SqliteContext(this.#conn, this.#cipher, this.#audit, options.node ?? 'embedded');
-    const licenses = new SqliteLicenses(ctx);
+    const node = options.node ?? 'embedded';
+    const ctx = new SqliteContext(this.#conn, this.#cipher, this.#audit, node);
+    const integrity = new LicenseIntegrity({
+      keys: options.licenseKeys,
+      record: (event) => this.recordAudit(event),
+      now: options.now ?? Date.now,
+      node,
+    });
+    const licenses = new SqliteLicenses(ctx, integrity);
     const leases = new SqliteLeases(ctx, licenses);
     this.parts = {
       licenses,
