@@ -232,7 +232,7 @@ async function main() {
       const leases = await checkoutMany(client, ROUND_ROBIN);
       results.raw = await cpuPerCall(async (i) => {
         const lease = leases[i % leases.length];
-        const res = await fetch(`${servers[0]}/v1/leases/${lease.id}/renew`, {
+        const res = await fetch(`${servers[0]}/v1/leases/${lease.id}/renew?client=cpu-baseline`, {
           method: 'POST',
           headers: { authorization: `Bearer ${token}` },
         });

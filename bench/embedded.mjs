@@ -101,7 +101,9 @@ async function main() {
   const renewLicense = await installLicense(node, vendor, 'bench-renew', ['renew']);
   const renewIds = join(workDir, 'renew-ids.txt');
   const ids = await checkoutMany(node, renewLicense, SETTINGS.renewPool, SETTINGS.fillConcurrency);
-  writeFileSync(renewIds, `${ids.join('\n')}\n`);
+  // One line per lease: its path after /v1/leases/, naming the client it belongs to (issue 11).
+  const paths = ids.map((l) => `${l.id}/renew?client=${encodeURIComponent(l.clientId)}`);
+  writeFileSync(renewIds, `${paths.join('\n')}\n`);
   log(`setup: servers up, renewal pools of ${int(ids.length)} leases ready`);
 
   const wrk = (url, script, args, duration) =>
@@ -115,12 +117,7 @@ async function main() {
     essentialRenew: (d) =>
       wrk(essential.url, 'renew.lua', ['/renew/', '-', '-', essentialIds, SETTINGS.wrkThreads], d),
     renew: (d) =>
-      wrk(
-        node.url,
-        'renew.lua',
-        ['/v1/leases/', '/renew', renewLicense.token, renewIds, SETTINGS.wrkThreads],
-        d,
-      ),
+      wrk(node.url, 'renew.lua', ['/v1/leases/', '-', renewLicense.token, renewIds, SETTINGS.wrkThreads], d),
   };
 
   if (SETTINGS.warmup > 0) {

@@ -262,7 +262,10 @@ export async function activeLeases(node, lid) {
 
 let clientCounter = 0;
 
-/** Checks `count` seats out (features round-robin) with at most `concurrency` in flight; the lease ids. */
+/**
+ * Checks `count` seats out (features round-robin) with at most `concurrency` in flight: each lease's id
+ * and client id (a client token renews only its own client's leases, so renewals name it).
+ */
 export async function checkoutMany(node, license, count, concurrency) {
   const ids = new Array(count);
   let next = 0;
@@ -277,9 +280,12 @@ export async function checkoutMany(node, license, count, concurrency) {
         requestId: randomUUID(),
       };
       try {
-        ids[i] = (
-          await expectStatus(api(node, 'POST', '/v1/leases', license.token, body), 201, 'checkout')
-        ).id;
+        const lease = await expectStatus(
+          api(node, 'POST', '/v1/leases', license.token, body),
+          201,
+          'checkout',
+        );
+        ids[i] = { id: lease.id, clientId: body.client.id };
       } catch (err) {
         failure ??= err;
       }

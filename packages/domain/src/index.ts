@@ -41,6 +41,7 @@ export {
   leaseSoftRevokedEvent,
   licenseInstalledEvent,
   licenseRevokedEvent,
+  licenseTamperedEvent,
   tokenEvent,
 } from './audit/store-events.js';
 export {
@@ -79,9 +80,11 @@ export {
   renewedLease,
 } from './lease/lease-changes.js';
 export {
+  accessibleLease,
   assertRenewable,
   assertSameCheckout,
   checkoutCandidates,
+  type LeaseAccess,
   seatsExhausted,
 } from './lease/rules.js';
 export { type LeaseWindow, leaseWindow, tokenExpirySeconds } from './lease/timing.js';
@@ -100,6 +103,12 @@ export {
   licenseClaimsValidator,
 } from './license/claims.js';
 export { type InstallOutcome, installOutcome } from './license/install-rules.js';
+export {
+  assertMatchesSignature,
+  servedLicense,
+  storedMismatches,
+  unverifiedLicense,
+} from './license/integrity.js';
 export { encryptLicense, issueLicense, LICENSE_TYP } from './license/issue.js';
 export {
   type Entitlement,
@@ -107,11 +116,12 @@ export {
   type InstalledLicense,
   type LeasePolicy,
   type License,
+  type LicenseRefusal,
   licenseFromClaims,
   licenseUnusableReason,
   seatsFor,
 } from './license/license.js';
-export { type LicenseVerificationKeys, verifyLicense } from './license/verify.js';
+export { type LicenseVerificationKeys, verifyLicense, verifyStoredLicense } from './license/verify.js';
 export { type Clock, ManualClock, systemClock } from './time/clock.js';
 export { parseDuration } from './time/duration.js';
 export { PeriodicTask, type PeriodicTaskOptions } from './time/periodic-task.js';

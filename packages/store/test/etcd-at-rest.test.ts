@@ -18,7 +18,7 @@ afterEach(async () => {
 });
 
 const open = (prefix: string, kek: Uint8Array) => {
-  const store = new EtcdStore({ endpoints, prefix, kek });
+  const store = new EtcdStore({ endpoints, prefix, kek, licenseKeys: fixture.keys });
   opened.push(store);
   return store;
 };

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { EtcdStore } from '@leasehold/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ReadOp } from '../src/etcd/etcd-gateway.js';
-import { client, license, T0 } from './contract/fixtures.js';
+import { client, LICENSE_KEYS, license, T0 } from './contract/fixtures.js';
 import { etcdEndpoints } from './support/etcd.js';
 
 /**
@@ -18,11 +18,12 @@ describe('etcd deadline index', () => {
 
   const open = async () => {
     store = new EtcdStore({
+      licenseKeys: LICENSE_KEYS,
       endpoints: await etcdEndpoints(),
       prefix: `/deadline-${randomUUID()}/`,
       kek: randomBytes(32),
     });
-    await store.installLicense(license({ seats: { solver: 500 } }), T0);
+    await store.installLicense(await license({ seats: { solver: 500 } }), T0);
     return store;
   };
   const checkout = async (requestId: string, now = T0) =>

@@ -6,6 +6,7 @@ import { SqliteStore } from '@leasehold/store';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SQL } from '../src/sqlite/statements.js';
+import { LICENSE_KEYS } from './contract/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'leasehold-sqlite-plan-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,7 +20,7 @@ describe('SQLite deadline index', () => {
   let n = 0;
   const plan = async (sql: string, params: Record<string, unknown> | unknown[]) => {
     const path = join(dir, `plan-${++n}.db`);
-    await new SqliteStore({ path, kek: randomBytes(32) }).close();
+    await new SqliteStore({ licenseKeys: LICENSE_KEYS, path, kek: randomBytes(32) }).close();
     const db = new Database(path, { readonly: true });
     try {
       const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[];

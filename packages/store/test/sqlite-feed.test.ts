@@ -6,7 +6,7 @@ import type { LeaseholdError } from '@leasehold/domain';
 import { type LeaseStore, SqliteStore } from '@leasehold/store';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeFeedContract } from './contract/feed-contract.js';
-import { client, license, T0 } from './contract/fixtures.js';
+import { client, LICENSE_KEYS, license, T0 } from './contract/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'leasehold-feed-'));
 let n = 0;
@@ -17,6 +17,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describeFeedContract('sqlite', {
   open: async () =>
     new SqliteStore({
+      licenseKeys: LICENSE_KEYS,
       path: join(dir, `feed-${++n}.db`),
       kek: randomBytes(32),
       feedRetention: 40,
@@ -30,7 +31,11 @@ describeFeedContract('sqlite', {
 
 describe('a replica applying one revision', () => {
   it('accepts a slot taken over from an expired lease written before that lease ends (etcd order)', async () => {
-    const replica = new SqliteStore({ path: join(dir, 'order.db'), kek: randomBytes(32) });
+    const replica = new SqliteStore({
+      licenseKeys: LICENSE_KEYS,
+      path: join(dir, 'order.db'),
+      kek: randomBytes(32),
+    });
     try {
       const base = {
         licenseId: 'lic-1',
@@ -73,10 +78,14 @@ describe('a replica applying one revision', () => {
 
 describe('a replica store opened as a primary (manual failover)', () => {
   it('rebuilds its seat pools from the leases and starts its own feed history there', async () => {
-    const primary = new SqliteStore({ path: join(dir, 'old-primary.db'), kek: randomBytes(32) });
+    const primary = new SqliteStore({
+      licenseKeys: LICENSE_KEYS,
+      path: join(dir, 'old-primary.db'),
+      kek: randomBytes(32),
+    });
     const path = join(dir, 'follower.db');
     const kek = randomBytes(32);
-    const follower = new SqliteStore({ path, kek, followsPrimary: true });
+    const follower = new SqliteStore({ licenseKeys: LICENSE_KEYS, path, kek, followsPrimary: true });
     const checkout = (store: SqliteStore, n: number) =>
       store.acquireSeat({
         leaseId: `lease-${n}`,
@@ -86,7 +95,7 @@ describe('a replica store opened as a primary (manual failover)', () => {
         now: T0 + n,
       });
     try {
-      await primary.installLicense(license({ seats: { solver: 2 } }), T0);
+      await primary.installLicense(await license({ seats: { solver: 2 } }), T0);
       await checkout(primary, 1);
       await checkout(primary, 2);
       await primary.releaseSeat({ leaseId: 'lease-1', now: T0 + 10 });
@@ -96,7 +105,7 @@ describe('a replica store opened as a primary (manual failover)', () => {
       await primary.close();
       await follower.close();
     }
-    const promoted = new SqliteStore({ path, kek });
+    const promoted = new SqliteStore({ licenseKeys: LICENSE_KEYS, path, kek });
     try {
       // Slot 0 was freed by the check-in, slot 1 is held: one seat left, and its fence is above the old
       // primary's revisions.

@@ -309,7 +309,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
     try {
       const { result } = await this.#call(
         'renew',
-        { method: 'POST', path: `${leasePath(leaseId)}/renew` },
+        { method: 'POST', path: leasePath(leaseId, this.#options.client.id, '/renew') },
         async (answer, server, sent, signal) => {
           const granted = await this.#checkGrant('renew', answer, server, sent, signal);
           if (granted.grant.id !== leaseId) {
@@ -336,7 +336,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
   async #releaseCall(lease: LeaseHandle | undefined, leaseId: string): Promise<LeaseInfo> {
     const { result, server } = await this.#call(
       'release',
-      { method: 'DELETE', path: leasePath(leaseId) },
+      { method: 'DELETE', path: leasePath(leaseId, this.#options.client.id) },
       (answer, s) => parseLeaseInfo(answer.body, s),
       { background: false, lease },
     );

@@ -71,6 +71,11 @@ export const ERROR_REGISTRY = {
   },
   LICENSE_NOT_FOUND: { status: 404, retryable: false, title: 'No such license' },
   LICENSE_REVOKED: { status: 409, retryable: false, title: 'The license has been revoked' },
+  LICENSE_TAMPERED: {
+    status: 409,
+    retryable: false,
+    title: 'The stored license does not match its vendor signature; it grants nothing until reinstalled',
+  },
 
   // Seats and leases.
   FEATURE_NOT_LICENSED: { status: 404, retryable: false, title: 'No installed license grants this feature' },
@@ -81,6 +86,11 @@ export const ERROR_REGISTRY = {
     title: 'This request id was already used for a different checkout',
   },
   LEASE_NOT_FOUND: { status: 404, retryable: false, title: 'No such lease' },
+  LEASE_NOT_OWNED: {
+    status: 403,
+    retryable: false,
+    title: 'The lease was granted to another client id; only that client may renew or release it',
+  },
   LEASE_EXPIRED: { status: 410, retryable: false, title: 'The lease expired; check a new seat out' },
   LEASE_RELEASED: { status: 410, retryable: false, title: 'The lease was checked in' },
   LEASE_REVOKED: { status: 410, retryable: false, title: 'The lease was revoked by an operator' },

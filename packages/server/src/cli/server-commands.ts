@@ -85,15 +85,20 @@ export function registerServerCommands(program: Command, license: Command): void
         }),
       ),
     );
+  // A client token acts only on its own client's leases (issue 11): it names the client id it checked out as.
+  const asClient = (opts: Opts) =>
+    opts.clientId === undefined ? '' : `?client=${encodeURIComponent(String(opts.clientId))}`;
   withServer(leases.command('renew <id>'))
     .description('renew a lease')
+    .option('--client-id <id>', 'the client id the lease was checked out as (needed with a client token)')
     .action(async (id: string, opts: Opts) =>
-      print(await apiClient(opts)('POST', `/v1/leases/${encodeURIComponent(id)}/renew`)),
+      print(await apiClient(opts)('POST', `/v1/leases/${encodeURIComponent(id)}/renew${asClient(opts)}`)),
     );
   withServer(leases.command('checkin <id>'))
     .description('check a seat in')
+    .option('--client-id <id>', 'the client id the lease was checked out as (needed with a client token)')
     .action(async (id: string, opts: Opts) =>
-      print(await apiClient(opts)('DELETE', `/v1/leases/${encodeURIComponent(id)}`)),
+      print(await apiClient(opts)('DELETE', `/v1/leases/${encodeURIComponent(id)}${asClient(opts)}`)),
     );
   withServer(leases.command('release <id>'))
     .description('operator force-release (stops renewals; --immediate frees the seat now)')

@@ -89,7 +89,15 @@ export const LicenseView = Type.Object({
     Type.Literal('expired'),
     Type.Literal('not-yet-valid'),
     Type.Literal('revoked'),
+    Type.Literal('refused'),
   ]),
+  refusal: Type.Optional(
+    Type.Object({
+      code: Type.String(),
+      fields: Type.Array(Type.String()),
+      detail: Type.String(),
+    }),
+  ),
   entitlements: Type.Array(Entitlement),
   issuedAt: Timestamp,
   notBefore: Timestamp,

@@ -4,7 +4,12 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Server as TlsServer } from 'node:tls';
-import { type Clock, type LeaseholdError, systemClock } from '@leasehold/domain';
+import {
+  type Clock,
+  type LeaseholdError,
+  type LicenseVerificationKeys,
+  systemClock,
+} from '@leasehold/domain';
 import {
   EtcdMembership,
   EtcdStore,
@@ -78,10 +83,15 @@ function openStore(
   kek: Buffer,
   credentials: EtcdStoreOptions['credentials'],
   nodeId: string,
+  licenseKeys: LicenseVerificationKeys,
 ): { store: LeaseStore; sqlite?: SqliteStore; membership: Membership } {
+  // The stores re-verify every license they load against these keys, from configuration, not the store.
+  const now = () => clock.now();
   if (config.store === 'etcd') {
     const store = new EtcdStore({
       kek,
+      licenseKeys,
+      now,
       ...(credentials ? { credentials } : {}),
       endpoints: config.etcdEndpoints,
       prefix: config.etcdPrefix,
@@ -102,6 +112,8 @@ function openStore(
   }
   const store = new SqliteStore({
     kek,
+    licenseKeys,
+    now,
     path: join(dataDir, DATABASE_FILE),
     node: nodeId,
     synchronous: config.sqliteSynchronous,
@@ -128,7 +140,10 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
   // Certificates are read before anything opens: a missing file stops the start (never plaintext instead).
   const tls = loadNodeTls(config);
   const nodeId = config.nodeId ?? `${hostname()}:${config.port === 0 ? process.pid : config.port}`;
-  const opened = openStore(config, dataDir, clock, kek.kek, loadEtcdCredentials(config), nodeId);
+  const opened = openStore(config, dataDir, clock, kek.kek, loadEtcdCredentials(config), nodeId, {
+    vendorKeys,
+    decryptionKeys,
+  });
   const { membership } = opened;
   const upstreamTls = loadUpstreamTls(config);
   // A replica (docs/replication.md) serves a read-only view; only its follower writes the store.

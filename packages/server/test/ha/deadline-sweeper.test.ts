@@ -2,8 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EtcdCluster } from '@leasehold/devtools';
-import { type License, ManualClock } from '@leasehold/domain';
+import { EtcdCluster, makeVendor } from '@leasehold/devtools';
+import { type License, ManualClock, verifyStoredLicense } from '@leasehold/domain';
 import { LeaseSweeper } from '@leasehold/server/internal';
 import { EtcdStore, type LeaseStore, SqliteStore } from '@leasehold/store';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,23 +23,21 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const license: License = {
-  id: 'lic-1',
-  version: 1,
-  issuer: 'vendor',
-  customer: 'Acme',
-  product: 'cad',
-  entitlements: [{ feature: 'solver', seats: 500 }],
-  issuedAt: T0 - 86_400_000,
-  notBefore: T0 - 86_400_000,
-  expiresAt: T0 + 365 * 86_400_000,
-  lease: { ttlMs: 10_000, graceMs: 0, policy: 'strict' },
-  signedBy: 'kid-vendor',
-  raw: 'raw-license',
-};
+// Signed by a vendor the stores trust: they re-verify every license they load (issue 11).
+const vendor = await makeVendor(T0);
+const licenseKeys = { vendorKeys: new Map([[vendor.publicKey.kid, vendor.publicKey]]) };
+const license: License = await verifyStoredLicense(
+  await vendor.issue({
+    lid: 'lic-1',
+    features: { solver: { seats: 500 } },
+    lease: { ttl: 10, grace: 0, policy: 'strict' },
+  } as Parameters<typeof vendor.issue>[0]),
+  licenseKeys,
+);
 
 const backends: Record<string, () => Promise<LeaseStore>> = {
-  sqlite: async () => new SqliteStore({ path: join(dir, `${randomUUID()}.db`), kek: randomBytes(32) }),
+  sqlite: async () =>
+    new SqliteStore({ path: join(dir, `${randomUUID()}.db`), kek: randomBytes(32), licenseKeys }),
   etcd: async () => {
     etcd ??= (async () => {
       const cluster = await EtcdCluster.start({ members: 3, dataDir: join(dir, 'etcd') });
@@ -47,7 +45,12 @@ const backends: Record<string, () => Promise<LeaseStore>> = {
       return cluster;
     })();
     const endpoints = (await etcd).clientUrls();
-    return new EtcdStore({ endpoints, prefix: `/sweeper-${randomUUID()}/`, kek: randomBytes(32) });
+    return new EtcdStore({
+      endpoints,
+      prefix: `/sweeper-${randomUUID()}/`,
+      kek: randomBytes(32),
+      licenseKeys,
+    });
   },
 };
 

@@ -39,7 +39,12 @@ describe('change feed over HTTP and a replica following it', () => {
     replicaToken = res.json().token;
     url = await primary.app.listen({ host: '127.0.0.1', port: 0 });
     dir = mkdtempSync(join(tmpdir(), 'leasehold-replica-'));
-    replicaStore = new SqliteStore({ path: join(dir, 'replica.db'), kek: randomBytes(32) });
+    replicaStore = new SqliteStore({
+      path: join(dir, 'replica.db'),
+      kek: randomBytes(32),
+      // A replica re-verifies the licenses it copies, against its own configured vendor keys (issue 11).
+      licenseKeys: { vendorKeys: new Map([[primary.vendor.publicKey.kid, primary.vendor.publicKey]]) },
+    });
   });
   afterEach(async () => {
     await follower?.stop();

@@ -99,8 +99,11 @@ describe('authorization matrix', () => {
   /** Fresh records for the route's `:id`, made with the admin token, so a call can act on them. */
   const target = async (method: string, url: string): Promise<{ url: string; payload?: object }> => {
     if (url.startsWith('/v1/leases/:id')) {
-      const lease = (await t.checkout({ client: { id: `c-${Math.random()}` } })).json();
-      return { url: url.replace(':id', lease.id), payload: url.endsWith('force-release') ? {} : undefined };
+      const client = `c-${Math.random()}`;
+      const lease = (await t.checkout({ client: { id: client } })).json();
+      if (url.endsWith('force-release')) return { url: url.replace(':id', lease.id), payload: {} };
+      // Client tokens act on their own client's leases only (issue 11): the caller names that client.
+      return { url: `${url.replace(':id', lease.id)}?client=${encodeURIComponent(client)}` };
     }
     if (url.startsWith('/v1/licenses/:id')) return { url: url.replace(':id', 'lic-1') };
     if (url.startsWith('/v1/tokens/:id')) {

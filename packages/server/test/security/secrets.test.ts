@@ -140,7 +140,11 @@ describe('key-encryption key at start', () => {
     await restarted.ready;
     expect((await restarted.store.listSigningKeys()).length).toBe(1);
     await restarted.close();
-    const store = new SqliteStore({ path: join(dataDir, 'leasehold.db'), kek: Buffer.alloc(32, 7) });
+    const store = new SqliteStore({
+      path: join(dataDir, 'leasehold.db'),
+      kek: Buffer.alloc(32, 7),
+      licenseKeys: { vendorKeys: new Map() },
+    });
     await store.close();
   });
 });

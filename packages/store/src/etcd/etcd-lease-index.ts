@@ -130,7 +130,11 @@ export class EtcdLeaseIndex {
         const writes: WriteOp[] = [{ delete: entry.key }];
         const current = lease.endedAt !== undefined && keys.ended(lease.endedAt, lease.id) === entry.key;
         if (current)
-          writes.push({ delete: record.key }, { delete: keys.request(lease.client.id, lease.requestId) });
+          writes.push(
+            { delete: record.key },
+            { delete: keys.request(lease.client.id, lease.requestId, lease.licenseId) },
+            { delete: keys.legacyRequest(lease.client.id, lease.requestId) },
+          );
         return { compare: [unchanged], writes, purges: current };
       });
       const settled = await Promise.allSettled(gateway.txnMany(txns));

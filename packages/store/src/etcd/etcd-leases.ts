@@ -1,5 +1,6 @@
 import {
   type AuditContext,
+  accessibleLease,
   assertRenewable,
   forceReleasedLease,
   holdsSeat,
@@ -57,10 +58,8 @@ export class EtcdLeases {
       { key: this.ctx.keys.licenseRev() },
     ]);
     const kv = results[0]?.[0];
-    const lease = kv && decodeLease(kv);
-    if (!kv || !lease || (ref.licenseId !== undefined && lease.licenseId !== ref.licenseId)) {
-      throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${ref.leaseId}"`);
-    }
+    if (!kv) throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${ref.leaseId}"`);
+    const lease = accessibleLease(decodeLease(kv), ref);
     return { kv, lease, licenseRev: results[1]?.[0]?.modRevision ?? 0 };
   }
 

@@ -1,6 +1,13 @@
-import type { AuditEntry, AuditEvent, AuditHead, StoredCheckpoint } from '@leasehold/domain';
+import type {
+  AuditEntry,
+  AuditEvent,
+  AuditHead,
+  LicenseVerificationKeys,
+  StoredCheckpoint,
+} from '@leasehold/domain';
 import type { RandomBytes } from '../crypto/aes-gcm.js';
 import { RoutedStore, type StoreCollaborators } from '../facade/routed-store.js';
+import { LicenseIntegrity } from '../integrity/license-integrity.js';
 import type {
   AuditQuery,
   AuditSealResult,
@@ -35,6 +42,13 @@ export interface EtcdStoreOptions extends EtcdConnectionOptions {
   readonly randomBytes?: RandomBytes;
   /** The node named by audit records of calls that pass no audit context (docs/audit.md). */
   readonly node?: string;
+  /**
+   * The trusted vendor keys (from the node's configuration, never from etcd): every stored license is
+   * served only as its signature under one of them says (docs/security.md).
+   */
+  readonly licenseKeys: LicenseVerificationKeys;
+  /** Wall clock for audit records the store writes by itself (a refused license); default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /**
@@ -78,7 +92,13 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
       random,
       options.node ?? 'unnamed',
     );
-    const licenses = new EtcdLicenses(ctx);
+    const integrity = new LicenseIntegrity({
+      keys: options.licenseKeys,
+      record: (event) => this.recordAudit(event),
+      now: options.now ?? Date.now,
+      node: ctx.node,
+    });
+    const licenses = new EtcdLicenses(ctx, integrity);
     const leases = new EtcdLeases(ctx, licenses);
     this.parts = {
       licenses,

@@ -6,7 +6,7 @@
  *   {p}license-rev                      touched by every install and revoke: one key to compare
  *   {p}slots/{license}/{feature}/{slot} the id of the lease holding the slot
  *   {p}leases/{id}                      Lease (JSON, without fence: the fence is this key's create revision)
- *   {p}requests/{client}/{request}      the lease id a checkout request granted
+ *   {p}requests/{client}/{request}/{license}  the lease id a checkout request granted under that license
  *   {p}by-deadline/{ms}/{lease}         the lease id, for each lease holding a seat, under its
  *                                       reservedUntil (zero-padded): the sweeper's and live listings' index
  *   {p}by-end/{ms}/{lease}              the lease id, for each ended lease, under its endedAt: purge's index
@@ -33,7 +33,14 @@ export class Keyspace {
   slots = () => `${this.prefix}slots/`;
   lease = (id: string) => `${this.prefix}leases/${enc(id)}`;
   leases = () => `${this.prefix}leases/`;
-  request = (clientId: string, requestId: string) =>
+  /** Idempotency keys are per license (issue 11): a request id used under one license is new to another. */
+  request = (clientId: string, requestId: string, licenseId: string) =>
+    `${this.requests(clientId, requestId)}${enc(licenseId)}`;
+  /** Every license's key of one (client, request id): what a checkout that names no license looks at. */
+  requests = (clientId: string, requestId: string) =>
+    `${this.prefix}requests/${enc(clientId)}/${enc(requestId)}/`;
+  /** Where versions before per-license request keys kept them; purge deletes them with their lease. */
+  legacyRequest = (clientId: string, requestId: string) =>
     `${this.prefix}requests/${enc(clientId)}/${enc(requestId)}`;
   /** Written in the transaction that grants, renews (to a later deadline) or ends the lease. */
   deadline = (reservedUntil: number, leaseId: string) =>

@@ -178,6 +178,11 @@ export interface LeaseRef {
   readonly leaseId: string;
   /** When set, only a lease of this license is visible (client tokens are scoped to one license). */
   readonly licenseId?: string | undefined;
+  /**
+   * When set, only the client the lease was granted to may act on it: another client id gets
+   * LEASE_NOT_OWNED (issue 11). Routes set it for client tokens; operators act on any lease.
+   */
+  readonly clientId?: string | undefined;
   readonly now: number;
   /** Who acts (release and force-release are audited; renewals are not). */
   readonly audit?: AuditContext | undefined;

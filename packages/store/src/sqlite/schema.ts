@@ -122,4 +122,11 @@ export const MIGRATIONS: readonly string[] = [
   AUDIT_MIGRATION,
   // 4: the change feed's table and a replica's position (sqlite-change-log.ts, docs/replication.md).
   CHANGE_LOG_MIGRATION,
+  // 5: idempotency keys per license (issue 11): (client id, request id) is unique within a license, so a
+  // request id used under one license is new to another and a conflict reveals nothing of other licenses.
+  // The column order also serves a checkout that names no license (an admin's): client and request first.
+  `
+  DROP INDEX leases_request;
+  CREATE UNIQUE INDEX leases_request ON leases(client_id, request_id, license_id);
+  `,
 ];

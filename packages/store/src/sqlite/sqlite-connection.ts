@@ -1,3 +1,4 @@
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { LeaseholdError } from '@leasehold/domain';
 import Database from 'better-sqlite3';
 import { GroupCommitter } from './group-commit.js';
@@ -23,6 +24,7 @@ export class SqliteConnection {
   #commitWaiters = new Set<() => void>();
 
   constructor(options: SqliteConnectionOptions) {
+    ownerOnly(options.path);
     this.db = new Database(options.path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
@@ -94,6 +96,23 @@ export class SqliteConnection {
   async close(): Promise<void> {
     await this.#commits.drain();
     if (this.db.open) this.db.close();
+  }
+}
+
+/** The files SQLite keeps beside a database in WAL mode. */
+const SIDE_FILES = ['-wal', '-shm'];
+
+/**
+ * Creates the database file readable by its owner only (0600), and tightens one an older version made
+ * 0644. SQLite creates `-wal` and `-shm` with the main file's permission bits (os_unix.c,
+ * findCreateFileMode), so they follow; existing ones are tightened too. The data directory is 0700 as well,
+ * but the files should not rely on it (issue 11): a copy or a moved directory keeps the files' own modes.
+ */
+function ownerOnly(path: string): void {
+  if (path === ':memory:' || path === '' || path.startsWith('file:')) return;
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, ...SIDE_FILES.map((suffix) => `${path}${suffix}`)]) {
+    if (existsSync(file)) chmodSync(file, 0o600);
   }
 }
 

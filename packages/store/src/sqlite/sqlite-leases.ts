@@ -1,5 +1,6 @@
 import {
   type AuditContext,
+  accessibleLease,
   assertRenewable,
   forceReleasedLease,
   type Lease,
@@ -34,13 +35,10 @@ export class SqliteLeases {
     private readonly licenses: SqliteLicenses,
   ) {}
 
-  #lease(id: string, licenseScope?: string): Lease {
-    const row = this.ctx.sql.getLease.get(id) as LeaseRow | undefined;
-    // A lease of another license is invisible to a client token scoped to one license.
-    if (!row || (licenseScope !== undefined && row.license_id !== licenseScope)) {
-      throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${id}"`);
-    }
-    return leaseFromRow(row);
+  /** The lease `ref` names, as its caller may see it (license scope, owning client). */
+  #lease(ref: LeaseRef): Lease {
+    const row = this.ctx.sql.getLease.get(ref.leaseId) as LeaseRow | undefined;
+    return accessibleLease(row && leaseFromRow(row), ref);
   }
 
   /**
@@ -63,7 +61,8 @@ export class SqliteLeases {
     this.end(lease, result.endedAt, result.endReason, audit, now);
   }
 
-  renew(input: LeaseRef): Promise<Lease> {
+  async renew(input: LeaseRef): Promise<Lease> {
+    await this.licenses.ready();
     return this.ctx.conn.write(() => this.#renewNow(input));
   }
 
@@ -74,6 +73,7 @@ export class SqliteLeases {
    */
   async renewMany(inputs: readonly LeaseRef[]): Promise<RenewOutcome[]> {
     assertDistinctLeases(inputs);
+    await this.licenses.ready();
     return this.ctx.conn.write(() =>
       inputs.map((input): RenewOutcome => {
         try {
@@ -89,7 +89,7 @@ export class SqliteLeases {
   /** One renewal, inside the caller's write. */
   #renewNow(input: LeaseRef): Lease {
     const { ctx } = this;
-    const lease = this.#lease(input.leaseId, input.licenseId);
+    const lease = this.#lease(input);
     const license = this.licenses.one(lease.licenseId);
     assertRenewable(lease, license, input.now);
     if (!license) throw new LeaseholdError('LICENSE_NOT_FOUND');
@@ -102,7 +102,7 @@ export class SqliteLeases {
 
   release(input: LeaseRef): Promise<Lease> {
     return this.ctx.conn.write(() => {
-      const lease = this.#lease(input.leaseId, input.licenseId);
+      const lease = this.#lease(input);
       if (lease.endReason !== undefined) return lease;
       const result = releasedLease(lease, input.now);
       this.ctx.conn.nextRevision();
@@ -114,7 +114,7 @@ export class SqliteLeases {
   forceRelease(input: ForceReleaseInput): Promise<Lease> {
     const { ctx } = this;
     return ctx.conn.write(() => {
-      const lease = this.#lease(input.leaseId, input.licenseId);
+      const lease = this.#lease(input);
       if (lease.endReason !== undefined) return lease;
       const result = forceReleasedLease(lease, input.now, input.immediate === true);
       ctx.conn.nextRevision();
@@ -160,17 +160,25 @@ export class SqliteLeases {
     });
   }
 
-  seatUsage(now: number): Promise<SeatUsage[]> {
-    return this.ctx.conn.read(() =>
-      (
-        this.ctx.sql.seatUsage.all(now) as {
-          license_id: string;
-          feature: string;
-          seats: number;
-          in_use: number;
-        }[]
-      ).map((r) => ({ licenseId: r.license_id, feature: r.feature, seats: r.seats, inUse: r.in_use })),
-    );
+  /** Seat counts as the licenses' signatures say them (never the entitlement rows), and live leases. */
+  async seatUsage(now: number): Promise<SeatUsage[]> {
+    await this.licenses.ready();
+    return this.ctx.conn.read(() => {
+      const rows = this.ctx.sql.inUseByPool.all(now) as {
+        license_id: string;
+        feature: string;
+        in_use: number;
+      }[];
+      const inUse = new Map(rows.map((r) => [`${r.license_id}\u0000${r.feature}`, r.in_use]));
+      return this.licenses.all().flatMap((license) =>
+        license.entitlements.map((e) => ({
+          licenseId: license.id,
+          feature: e.feature,
+          seats: e.seats,
+          inUse: inUse.get(`${license.id}\u0000${e.feature}`) ?? 0,
+        })),
+      );
+    });
   }
 
   expire(now: number, limit: number, audit?: AuditContext): Promise<Lease[]> {

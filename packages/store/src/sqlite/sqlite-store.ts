@@ -1,8 +1,15 @@
-import type { AuditEntry, AuditEvent, AuditHead, StoredCheckpoint } from '@leasehold/domain';
+import type {
+  AuditEntry,
+  AuditEvent,
+  AuditHead,
+  LicenseVerificationKeys,
+  StoredCheckpoint,
+} from '@leasehold/domain';
 import type Database from 'better-sqlite3';
 import type { RandomBytes } from '../crypto/aes-gcm.js';
 import type { RecordCipher } from '../crypto/record-cipher.js';
 import { RoutedStore, type StoreCollaborators } from '../facade/routed-store.js';
+import { LicenseIntegrity } from '../integrity/license-integrity.js';
 import type {
   AuditQuery,
   AuditSealResult,
@@ -54,6 +61,13 @@ export interface SqliteStoreOptions {
   readonly followsPrimary?: boolean;
   /** Appends between prunes of the change table (default a tenth of the retention, at most 1,000). */
   readonly feedPruneEvery?: number;
+  /**
+   * The trusted vendor keys (from the node's configuration): every stored license is served only as its
+   * signature under one of them says (docs/security.md, "Entitlements come from the signature").
+   */
+  readonly licenseKeys: LicenseVerificationKeys;
+  /** Wall clock for audit records the store writes by itself (a refused license); default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /**
@@ -85,22 +99,23 @@ export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarge
       this.#conn.db.close();
       throw err;
     }
+    const node = options.node ?? 'embedded';
     this.#changes = new SqliteChangeLog(
       this.#conn.db,
       options.feedRetention ?? 100_000,
       options.feedPruneEvery ??
         Math.max(1, Math.min(1000, Math.floor((options.feedRetention ?? 100_000) / 10))),
     );
-    const ctx = new SqliteContext(
-      this.#conn,
-      this.#cipher,
-      this.#audit,
-      options.node ?? 'embedded',
-      this.#changes,
-    );
+    const ctx = new SqliteContext(this.#conn, this.#cipher, this.#audit, node, this.#changes);
     this.#replica = new SqliteReplica(ctx);
     if (options.followsPrimary !== true) this.#replica.takeOverIfFollowed();
-    const licenses = new SqliteLicenses(ctx);
+    const integrity = new LicenseIntegrity({
+      keys: options.licenseKeys,
+      record: (event) => this.recordAudit(event),
+      now: options.now ?? Date.now,
+      node,
+    });
+    const licenses = new SqliteLicenses(ctx, integrity);
     const leases = new SqliteLeases(ctx, licenses);
     this.parts = {
       licenses,

@@ -25,7 +25,11 @@ export const SQL = {
   revokeLicense: 'UPDATE licenses SET revoked_at = ? WHERE id = ?',
 
   getLease: 'SELECT * FROM leases WHERE id = ?',
-  getLeaseByRequest: 'SELECT * FROM leases WHERE client_id = ? AND request_id = ?',
+  leasesByRequest: `
+      SELECT * FROM leases
+      WHERE client_id = @client_id AND request_id = @request_id
+        AND (@license_id IS NULL OR license_id = @license_id)
+      ORDER BY created_at, id`,
   ensurePool: 'INSERT OR IGNORE INTO pools (license_id, feature) VALUES (?, ?)',
   getPool: 'SELECT live, high_water FROM pools WHERE license_id = ? AND feature = ?',
   takeSlotFromPool:
@@ -64,11 +68,10 @@ export const SQL = {
         AND (@feature IS NULL OR feature = @feature)
       ORDER BY id
       LIMIT @limit`,
-  seatUsage: `
-      SELECT e.license_id, e.feature, e.seats,
-        (SELECT count(*) FROM leases l WHERE l.license_id = e.license_id AND l.feature = e.feature
-           AND l.ended_at IS NULL AND l.reserved_until > ?) AS in_use
-      FROM entitlements e ORDER BY e.license_id, e.feature`,
+  inUseByPool: `
+      SELECT license_id, feature, count(*) AS in_use FROM leases
+      WHERE ended_at IS NULL AND reserved_until > ?
+      GROUP BY license_id, feature`,
   overdueLeases:
     'SELECT * FROM leases WHERE ended_at IS NULL AND reserved_until <= ? ORDER BY reserved_until LIMIT ?',
   purgeEnded: 'DELETE FROM leases WHERE ended_at IS NOT NULL AND ended_at < ?',

@@ -11,7 +11,7 @@ import {
   stateDigest,
 } from '@leasehold/store';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { client, DAY, license, T0 } from './fixtures.js';
+import { client, DAY, LICENSE_KEYS, license, T0 } from './fixtures.js';
 
 export interface FeedBackend {
   open(): Promise<LeaseStore>;
@@ -68,7 +68,11 @@ export function describeFeedContract(backend: string, feed: FeedBackend): void {
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
     beforeEach(async () => {
       store = await feed.open();
-      replica = new SqliteStore({ path: join(dir, `replica-${++n}.db`), kek: randomBytes(32) });
+      replica = new SqliteStore({
+        licenseKeys: LICENSE_KEYS,
+        path: join(dir, `replica-${++n}.db`),
+        kek: randomBytes(32),
+      });
     });
     afterEach(async () => {
       await store.close();
@@ -77,8 +81,8 @@ export function describeFeedContract(backend: string, feed: FeedBackend): void {
 
     /** A bit of everything: installs, an upgrade, a revocation, tokens, a key, leases that end and are purged. */
     async function workload(): Promise<void> {
-      await store.installLicense(license(), T0);
-      await store.installLicense(license({ id: 'lic-2', seats: { render: 2 } }), T0);
+      await store.installLicense(await license(), T0);
+      await store.installLicense(await license({ id: 'lic-2', seats: { render: 2 } }), T0);
       await store.ensureSigningKey({ kid: 'k1', privatePem: 'pem-1', createdAt: T0 });
       const t1 = await store.createToken(token(1));
       await store.createToken(token(2, { scope: 'admin', licenseId: undefined, name: 'bootstrap' }));
@@ -101,7 +105,7 @@ export function describeFeedContract(backend: string, feed: FeedBackend): void {
       await store.renewLease({ leaseId: leases[0]?.id ?? '', now: T0 + 1000 });
       await store.releaseSeat({ leaseId: leases[1]?.id ?? '', now: T0 + 2000 });
       await store.forceRelease({ leaseId: leases[2]?.id ?? '', now: T0 + 3000, immediate: true });
-      await store.installLicense(license({ version: 2, seats: { solver: 5 } }), T0 + 10);
+      await store.installLicense(await license({ version: 2, seats: { solver: 5 } }), T0 + 10);
       await store.revokeLicense('lic-2', T0 + 20);
       await store.saveAuditCheckpoint({ seq: 1, hash: 'h1', time: T0, node: 'n', jws: 'jws-1' });
       // Purging ended leases deletes records: the replica must forget them too.
@@ -170,7 +174,8 @@ export function describeFeedContract(backend: string, feed: FeedBackend): void {
       expect(performance.now() - idleStart).toBeGreaterThanOrEqual(250);
       const waiting = store.changesSince({ after: idle.through, limit: 10, waitMs: 10_000 });
       const started = performance.now();
-      setTimeout(() => void store.installLicense(license({ id: 'lic-late' }), T0), 100);
+      const late = await license({ id: 'lic-late' });
+      setTimeout(() => void store.installLicense(late, T0), 100);
       const page = await waiting;
       expect(performance.now() - started).toBeLessThan(5000);
       expect(page.changes.map((c) => (c.op === 'put' ? c.record.id : c.id))).toContain('lic-late');
@@ -187,7 +192,7 @@ export function describeFeedContract(backend: string, feed: FeedBackend): void {
             record: {
               kind: 'license',
               id: 'ghost',
-              value: { ...license({ id: 'ghost' }), installedAt: T0, revokedAt: undefined },
+              value: { ...(await license({ id: 'ghost' })), installedAt: T0, revokedAt: undefined },
             },
           },
         ],

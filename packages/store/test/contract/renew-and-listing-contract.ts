@@ -39,8 +39,8 @@ export function describeRenewAndListingContract(store: () => LeaseStore): void {
 
   describe('renewing many leases at once', () => {
     beforeEach(async () => {
-      await store().installLicense(license({ seats: { solver: 50, viewer: 2 } }), T0);
-      await store().installLicense(license({ id: 'lic-2', seats: { other: 2 } }), T0);
+      await store().installLicense(await license({ seats: { solver: 50, viewer: 2 } }), T0);
+      await store().installLicense(await license({ id: 'lic-2', seats: { other: 2 } }), T0);
     });
 
     it('renews each lease on its own: one refusal fails only its own lease', async () => {
@@ -108,7 +108,7 @@ export function describeRenewAndListingContract(store: () => LeaseStore): void {
 
   describe('the sweep by deadline', () => {
     beforeEach(async () => {
-      await store().installLicense(license({ seats: { solver: 50 } }), T0);
+      await store().installLicense(await license({ seats: { solver: 50 } }), T0);
     });
 
     it('expires the earliest deadlines first, at most `limit` per sweep, and never a live lease', async () => {
@@ -129,7 +129,7 @@ export function describeRenewAndListingContract(store: () => LeaseStore): void {
 
   describe('listings by cursor', () => {
     beforeEach(async () => {
-      await store().installLicense(license({ seats: { solver: 50, viewer: 20 } }), T0);
+      await store().installLicense(await license({ seats: { solver: 50, viewer: 20 } }), T0);
     });
 
     it('pages live leases in deadline order, by cursor, to the same list as one call', async () => {

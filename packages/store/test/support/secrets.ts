@@ -6,6 +6,7 @@ import {
   importPrivateKey,
   importPublicKey,
   type License,
+  type LicenseVerificationKeys,
   verifyLicense,
 } from '@leasehold/domain';
 import type { StoredSigningKey } from '@leasehold/store';
@@ -19,6 +20,8 @@ export interface Needle {
 export interface SecretFixture {
   /** A plain JWS license and a JWE-wrapped one, verified as a node would. */
   readonly licenses: readonly License[];
+  /** The vendor and decryption keys those licenses verify under (a store's trust root). */
+  readonly keys: LicenseVerificationKeys;
   readonly signingKey: StoredSigningKey;
   readonly needles: readonly Needle[];
 }
@@ -69,7 +72,7 @@ export async function secretFixture(now: number): Promise<SecretFixture> {
     text('private key base64', seed.toString('base64')),
     text('private key base64url (JWK d)', seed.toString('base64url')),
   ];
-  return { licenses, signingKey, needles };
+  return { licenses, keys, signingKey, needles };
 }
 
 /** The needles found in `haystack` (empty when none leaked). */

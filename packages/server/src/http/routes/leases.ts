@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { type Lease, LeaseholdError, leaseState, signLeaseToken } from '@leasehold/domain';
+import { accessibleLease, type Lease, LeaseholdError, leaseState, signLeaseToken } from '@leasehold/domain';
 import { DEFAULT_LIST_LIMIT, leaseCursor } from '@leasehold/store';
+import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import type { AppDeps } from '../app-deps.js';
 import { requestActor } from '../audit-actor.js';
@@ -8,6 +9,31 @@ import { licenseScope } from '../auth.js';
 import { CheckoutBody, Id, IdParams, LeaseView, LeaseWithToken, problemResponses } from '../schemas.js';
 import { leaseView } from '../views.js';
 import { leaseRenewalRoutes } from './lease-renewals.js';
+
+/**
+ * `?client=`: the client id the caller acts as on one lease. Only the client a lease was granted to may
+ * renew, release or read it (issue 11: one client token's holders renewed each other's leases, so one seat
+ * served several machines); admins and operators may leave it out.
+ */
+const ActingClient = Type.Object(
+  {
+    client: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 256, description: 'The client id the lease was granted to' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** The client id a request acts as: required of client tokens, whose leases belong to their client. */
+function actingClient(request: FastifyRequest, client: string | undefined): string | undefined {
+  if (client === undefined && request.principal?.scope === 'client') {
+    throw new LeaseholdError(
+      'LEASE_NOT_OWNED',
+      'a client token names the client id the lease was granted to (?client=<id>)',
+    );
+  }
+  return client;
+}
 
 const ENDED_CODE = {
   expired: 'LEASE_EXPIRED',
@@ -89,15 +115,20 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       schema: {
         tags: ['leases'],
         summary: 'Renew a lease (heartbeat); any node may renew any lease',
+        description:
+          'Client tokens name the client id the lease was granted to (?client=); 403 LEASE_NOT_OWNED otherwise.',
         params: IdParams,
+        querystring: ActingClient,
         response: { 200: LeaseWithToken, ...problemResponses },
       },
     },
     async (request) => {
+      const clientId = actingClient(request, request.query.client);
       const { sentAt, covered } = signingTime();
       const lease = await store.renewLease({
         leaseId: request.params.id,
         licenseId: licenseScope(request),
+        clientId,
         now: sentAt,
       });
       await covered;
@@ -112,15 +143,20 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       schema: {
         tags: ['leases'],
         summary: 'Check a seat in (idempotent)',
+        description:
+          'Client tokens name the client id the lease was granted to (?client=); 403 LEASE_NOT_OWNED otherwise.',
         params: IdParams,
+        querystring: ActingClient,
         response: { 200: LeaseView, ...problemResponses },
       },
     },
     async (request) => {
+      const clientId = actingClient(request, request.query.client);
       const now = clock.now();
       const lease = await store.releaseSeat({
         leaseId: request.params.id,
         licenseId: licenseScope(request),
+        clientId,
         now,
         audit: requestActor(request, deps.nodeId),
       });
@@ -136,16 +172,20 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       schema: {
         tags: ['leases'],
         summary: 'One lease',
+        description:
+          "Client tokens see their own client's leases only (?client=): another client's request id is not theirs to learn.",
         params: IdParams,
+        querystring: ActingClient,
         response: { 200: LeaseView, ...problemResponses },
       },
     },
     async (request) => {
-      const lease = await store.getLease(request.params.id);
-      const scope = licenseScope(request);
-      if (!lease || (scope !== undefined && lease.licenseId !== scope)) {
-        throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${request.params.id}"`);
-      }
+      const clientId = actingClient(request, request.query.client);
+      const lease = accessibleLease(await store.getLease(request.params.id), {
+        leaseId: request.params.id,
+        licenseId: licenseScope(request),
+        clientId,
+      });
       return leaseView(lease, clock.now());
     },
   );
