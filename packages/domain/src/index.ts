@@ -61,6 +61,7 @@ export {
   type PrivateKeyInfo,
   type PublicKeyInfo,
 } from './keys/key-pair.js';
+export { certifySigningKey, KEY_CERT_TYP } from './keys/signing-key-cert.js';
 export {
   type ClientInfo,
   holdsSeat,
@@ -93,6 +94,7 @@ export {
   signLeaseToken,
 } from './lease/token.js';
 export {
+  ClusterId,
   DEFAULT_LEASE_POLICY,
   FeatureName,
   LeasePolicyClaims,
@@ -111,7 +113,13 @@ export {
   licenseUnusableReason,
   seatsFor,
 } from './license/license.js';
-export { type LicenseVerificationKeys, verifyLicense } from './license/verify.js';
+export {
+  assertLicenseFitsCluster,
+  type LicenseBinding,
+  licenseBindingOf,
+  licenseHash,
+} from './license/license-binding.js';
+export { type LicenseVerificationKeys, signedLicenseOf, verifyLicense } from './license/verify.js';
 export { type Clock, ManualClock, systemClock } from './time/clock.js';
 export { parseDuration } from './time/duration.js';
 export { PeriodicTask, type PeriodicTaskOptions } from './time/periodic-task.js';

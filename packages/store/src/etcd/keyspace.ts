@@ -8,6 +8,7 @@
  *   {p}leases/{id}                      Lease (JSON, without fence: the fence is this key's create revision)
  *   {p}requests/{client}/{request}      the lease id a checkout request granted
  *   {p}signing-keys/{kid}               StoredSigningKey (JSON)
+ *   {p}cluster-identity                 the cluster identity key, a StoredSigningKey (JSON); never replaced
  *   {p}tokens/{id}                      the token's hash
  *   {p}token-hash/{hash}                ApiTokenRecord (JSON)
  *   {p}audit/pending/{id}               an AuditEvent written with its change, not yet sealed
@@ -33,6 +34,7 @@ export class Keyspace {
     `${this.prefix}requests/${enc(clientId)}/${enc(requestId)}`;
   signingKey = (kid: string) => `${this.prefix}signing-keys/${enc(kid)}`;
   signingKeys = () => `${this.prefix}signing-keys/`;
+  clusterIdentity = () => `${this.prefix}cluster-identity`;
   token = (id: string) => `${this.prefix}tokens/${enc(id)}`;
   tokenHash = (hash: string) => `${this.prefix}token-hash/${enc(hash)}`;
   tokenHashes = () => `${this.prefix}token-hash/`;

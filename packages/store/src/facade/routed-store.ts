@@ -46,6 +46,7 @@ export interface StoreCollaborators {
   readonly signingKeys: {
     ensure(candidate: StoredSigningKey): Promise<StoredSigningKey[]>;
     list(): Promise<StoredSigningKey[]>;
+    ensureIdentity(candidate: StoredSigningKey): Promise<StoredSigningKey>;
   };
 }
 
@@ -121,6 +122,10 @@ export abstract class RoutedStore {
 
   listSigningKeys(): Promise<StoredSigningKey[]> {
     return this.parts.signingKeys.list();
+  }
+
+  ensureClusterIdentity(candidate: StoredSigningKey): Promise<StoredSigningKey> {
+    return this.parts.signingKeys.ensureIdentity(candidate);
   }
 
   // Tokens ---------------------------------------------------------------------------------------

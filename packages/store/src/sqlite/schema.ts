@@ -119,4 +119,13 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 3: the audit trail (sqlite-audit.ts, docs/audit.md).
   AUDIT_MIGRATION,
+  // 4: the cluster identity key (issue 11): one row, never replaced; its private key sealed like a signing key's.
+  `
+  CREATE TABLE cluster_identity (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    kid TEXT NOT NULL,
+    private_pem TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];

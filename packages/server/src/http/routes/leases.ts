@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Lease, LeaseholdError, leaseState, signLeaseToken } from '@leasehold/domain';
+import { LicenseChains } from '../../keys/license-chains.js';
 import Type from 'typebox';
 import type { AppDeps } from '../app-deps.js';
 import { requestActor } from '../audit-actor.js';
@@ -28,10 +29,23 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
     return { sentAt, covered };
   };
 
-  const withToken = async (lease: Lease, now: number) => ({
-    ...leaseView(lease, now),
-    token: await signLeaseToken(lease, now, keyring.signer),
-  });
+  const chains = deps.licenseChains ?? new LicenseChains(store, deps.licenseKeys, clock);
+  // The chain from the vendor to this token rides in every grant (issue 11), rather than being fetched
+  // and cached by the SDK from a route of its own: one answer holds all a client needs to decide, a
+  // renewal after an upgrade brings the new license by itself, and there is no second call to fail over,
+  // cache or keep in step. The cost is the license file (1-3 KiB) in each checkout and renewal answer.
+  const withToken = async (lease: Lease, now: number) => {
+    const signer = keyring.signer;
+    const license = await chains.get(lease.licenseId, lease.feature, now);
+    return {
+      ...leaseView(lease, now),
+      token: await signLeaseToken(lease, now, signer, license),
+      chain: {
+        ...(license ? { license: license.jws } : {}),
+        keyCertificate: keyring.certificate(signer.kid),
+      },
+    };
+  };
 
   app.post(
     '/v1/leases',
