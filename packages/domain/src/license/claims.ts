@@ -47,9 +47,7 @@ export const LicenseClaims = Type.Object(
     nbf: Type.Integer({ minimum: 0 }),
     exp: Type.Integer({ minimum: 0 }),
     lease: LeasePolicyClaims,
-    clusters: Type.Optional(
-      Type.Array(ClusterId, { minItems: 1, maxItems: 64, uniqueItems: true }),
-    ),
+    clusters: Type.Optional(Type.Array(ClusterId, { minItems: 1, maxItems: 64, uniqueItems: true })),
   },
   // Unknown claims are allowed so that a newer vendor CLI can add optional ones.
   { additionalProperties: true },

@@ -61,7 +61,9 @@ export async function issueLicenseFile(opts: IssueOptions, now: number): Promise
   for (const id of clusters) {
     // RFC 7638 SHA-256 thumbprints are 43 base64url characters; anything else is a copy-paste slip.
     if (!/^[A-Za-z0-9_-]{43}$/.test(id)) {
-      throw new Error(`--bind-cluster: "${id}" is not a cluster id (the one line "leasehold cluster id" prints)`);
+      throw new Error(
+        `--bind-cluster: "${id}" is not a cluster id (the one line "leasehold cluster id" prints)`,
+      );
     }
   }
   const claims: LicenseClaims = {

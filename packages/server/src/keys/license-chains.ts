@@ -42,7 +42,8 @@ export class LicenseChains {
   async get(id: string, feature: string, now: number): Promise<LicenseBinding | undefined> {
     const cached = this.#cache.get(id);
     const fresh = cached !== undefined && this.clock.monotonic() - cached.loadedAt < this.ttlMs;
-    if (fresh && (cached.binding === undefined || covers(cached.binding, feature, now))) return cached.binding;
+    if (fresh && (cached.binding === undefined || covers(cached.binding, feature, now)))
+      return cached.binding;
     let loading = this.#loading.get(id);
     if (!loading) {
       loading = this.#load(id).finally(() => this.#loading.delete(id));

@@ -53,7 +53,11 @@ export async function secretFixture(now: number): Promise<SecretFixture> {
   const signingKey: StoredSigningKey = { kid: cluster.kid, privatePem: cluster.privatePem, createdAt: now };
   const text = (what: string, value: string): Needle => ({ what, bytes: Buffer.from(value, 'utf8') });
   const identity = await generateKeyPairPems('sig');
-  const identityKey: StoredSigningKey = { kid: identity.kid, privatePem: identity.privatePem, createdAt: now };
+  const identityKey: StoredSigningKey = {
+    kid: identity.kid,
+    privatePem: identity.privatePem,
+    createdAt: now,
+  };
   const keyNeedles = (what: string, privatePem: string): Needle[] => {
     const pemBody = privatePem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
     const der = Buffer.from(pemBody, 'base64');

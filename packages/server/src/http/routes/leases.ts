@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Lease, LeaseholdError, leaseState, signLeaseToken } from '@leasehold/domain';
-import { LicenseChains } from '../../keys/license-chains.js';
 import Type from 'typebox';
+import { LicenseChains } from '../../keys/license-chains.js';
 import type { AppDeps } from '../app-deps.js';
 import { requestActor } from '../audit-actor.js';
 import { licenseScope } from '../auth.js';
