@@ -56,6 +56,9 @@ describe('vendor trust anchor', () => {
     expect(h.cluster.requests.filter((r) => r.path === '/v1/leases')).toHaveLength(1);
     expect(h.client.isEntitled('app')).toBe(false);
     expect(h.client.metrics().counters.grantsUntrusted).toBe(1);
+    // The refused grant's seat is given back, not held to its expiry.
+    await h.clock.advance(0);
+    expect(h.cluster.inUse('app')).toBe(0);
     // No grace either: nothing was adopted, so an outage changes nothing.
     h.cluster.setAllModes('down');
     await h.clock.advance(60_000);

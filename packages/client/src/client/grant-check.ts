@@ -10,6 +10,7 @@ import type { JwksCache } from '../token/jwks-cache.js';
 import type { LeaseTokenClaims } from '../token/lease-token-claims.js';
 import { type HttpAnswer, httpCall } from '../transport/http-call.js';
 import { checkChain } from '../trust/check-chain.js';
+import { leasePath } from './lease-path.js';
 import type { ResolvedOptions } from './options.js';
 
 /** What checking a grant needs from its client. */
@@ -94,7 +95,16 @@ export async function checkGrant(
         clientId: deps.options.client.id,
       });
     } catch (err) {
-      if (isLeaseholdClientError(err, 'LICENSE_UNTRUSTED')) deps.count('grantsUntrusted');
+      if (isLeaseholdClientError(err, 'LICENSE_UNTRUSTED')) {
+        deps.count('grantsUntrusted');
+        // The seat is of no use to this client: give it back rather than hold it to its expiry. Best
+        // effort, not awaited; a node whose grants do not chain may not honour it, and nothing depends on it.
+        void httpCall(
+          server,
+          { method: 'DELETE', path: leasePath(grant.id), token: deps.options.token },
+          { fetch: deps.options.fetch, timeoutMs: deps.options.timeoutMs, clock: deps.options.clock },
+        ).catch(() => undefined);
+      }
       throw err;
     }
   }
