@@ -91,7 +91,9 @@ describe('license chain in grants', () => {
     await jwtVerify(chain.keyCertificate, await importJWK(claims.idk, 'EdDSA'), { issuer: id });
     // The certified key is the one that signed the token.
     expect(claims.sub).toBe(decodeProtectedHeader(token).kid);
-    await jwtVerify(token, await importJWK(claims.cnf.jwk, 'EdDSA'));
+    await jwtVerify(token, await importJWK(claims.cnf.jwk, 'EdDSA'), {
+      currentDate: new Date(t.clock.now()),
+    });
     // The id is the store's: the same after a restart on the same data.
     await t.close(true);
     const again = await makeTestApp({ vendor: t.vendor, dataDir: t.dataDir });
