@@ -33,7 +33,7 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
   // The chain from the vendor to this token rides in every grant (issue 11), rather than being fetched
   // and cached by the SDK from a route of its own: one answer holds all a client needs to decide, a
   // renewal after an upgrade brings the new license by itself, and there is no second call to fail over,
-  // cache or keep in step. The cost is the license file (1-3 KiB) in each checkout and renewal answer.
+  // cache or keep in step. The cost is about 1.1-1.4 KB per checkout and renewal answer (docs/security.md).
   const withToken = async (lease: Lease, now: number) => {
     const signer = keyring.signer;
     const license = await chains.get(lease.licenseId, lease.feature, now);
