@@ -62,7 +62,11 @@ if (process.argv[2] === '--fake-server') {
     });
   });
   server.listen(0, '127.0.0.1', () =>
-    process.send({ url: `http://127.0.0.1:${server.address().port}`, token: fake.token }),
+    process.send({
+      url: `http://127.0.0.1:${server.address().port}`,
+      token: fake.token,
+      vendorKeys: fake.vendorKeys,
+    }),
   );
   process.on('disconnect', () => process.exit(0));
 } else {
@@ -72,6 +76,8 @@ if (process.argv[2] === '--fake-server') {
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-bench-client-'));
   let cluster;
+  // The real cluster vendor's public key: the SDK checks every grant against it (issue 11).
+  let clusterVendorKeys;
   const cleanup = async () => {
     await cluster?.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
@@ -152,6 +158,7 @@ async function main() {
       // The load comes through one client token per license: keep its per-node rate limit out of the way.
       nodeEnv: { LEASEHOLD_LEASE_RATE_LIMIT_PER_MINUTE: '1000000000' },
     }));
+    clusterVendorKeys = vendor.publicPem;
     const url = cluster.urls()[0];
     const admin = async (method, path, body) => {
       const res = await fetch(`${url}${path}`, {
@@ -219,7 +226,7 @@ async function main() {
     return leases;
   }
 
-  async function benchRenewalCpu(title, servers, token) {
+  async function benchRenewalCpu(title, servers, token, vendorKeys) {
     log(title);
     const line = (label, r) =>
       log(
@@ -228,7 +235,7 @@ async function main() {
     const results = {};
     // Baseline: the same renewals with a bare fetch and JSON.parse, no SDK.
     {
-      const client = createClient({ servers, token, clientId: 'cpu-baseline', discovery: false });
+      const client = createClient({ servers, token, vendorKeys, clientId: 'cpu-baseline', discovery: false });
       const leases = await checkoutMany(client, ROUND_ROBIN);
       results.raw = await cpuPerCall(async (i) => {
         const lease = leases[i % leases.length];
@@ -248,6 +255,7 @@ async function main() {
       const client = createClient({
         servers,
         token,
+        vendorKeys,
         clientId: `cpu-${key}`,
         discovery: false,
         ...(transport ? { fetch: transport } : {}),
@@ -304,6 +312,7 @@ async function main() {
       const client = createClient({
         servers: cluster.urls(),
         token,
+        vendorKeys: clusterVendorKeys,
         clientId: `renewing-${c}`,
         timeoutMs: 1000,
       });
@@ -315,6 +324,7 @@ async function main() {
     const hot = createClient({
       servers: cluster.urls(),
       token,
+      vendorKeys: clusterVendorKeys,
       clientId: 'hot',
       timeoutMs: 1000,
       discovery: false,
@@ -395,6 +405,7 @@ async function main() {
         '2a. client CPU per renewal against a light server process (FakeCluster over HTTP), back to back',
         [fake.url],
         fake.token,
+        fake.vendorKeys,
       );
     } finally {
       fake.stop();
@@ -405,6 +416,7 @@ async function main() {
       '2b. client CPU per renewal against the real 3-node cluster on etcd (same 2 vCPUs), back to back',
       cluster.urls(),
       tokens['lic-bench-long'],
+      clusterVendorKeys,
     );
     log();
     const kill = await benchSigkill(tokens['lic-bench']);

@@ -62,6 +62,7 @@ export {
   type PrivateKeyInfo,
   type PublicKeyInfo,
 } from './keys/key-pair.js';
+export { certifySigningKey, KEY_CERT_TYP } from './keys/signing-key-cert.js';
 export {
   type ClientInfo,
   holdsSeat,
@@ -96,6 +97,7 @@ export {
   signLeaseToken,
 } from './lease/token.js';
 export {
+  ClusterId,
   DEFAULT_LEASE_POLICY,
   FeatureName,
   LeasePolicyClaims,
@@ -121,7 +123,18 @@ export {
   licenseUnusableReason,
   seatsFor,
 } from './license/license.js';
-export { type LicenseVerificationKeys, verifyLicense, verifyStoredLicense } from './license/verify.js';
+export {
+  assertLicenseFitsCluster,
+  type LicenseBinding,
+  licenseBindingOf,
+  licenseHash,
+} from './license/license-binding.js';
+export {
+  type LicenseVerificationKeys,
+  signedLicenseOf,
+  verifyLicense,
+  verifyStoredLicense,
+} from './license/verify.js';
 export { type Clock, ManualClock, systemClock } from './time/clock.js';
 export { parseDuration } from './time/duration.js';
 export { PeriodicTask, type PeriodicTaskOptions } from './time/periodic-task.js';

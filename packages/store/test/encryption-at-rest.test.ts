@@ -24,6 +24,7 @@ async function filled(kek: Uint8Array): Promise<{ path: string; store: SqliteSto
   const store = new SqliteStore({ path, kek, licenseKeys: fixture.keys });
   for (const license of fixture.licenses) await store.installLicense(license, T0);
   await store.ensureSigningKey(fixture.signingKey);
+  await store.ensureClusterIdentity(fixture.identityKey);
   return { path, store };
 }
 
@@ -64,6 +65,9 @@ describe('At rest: the SQLite file and the etcd values contain no plaintext lice
         .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
     );
     expect((await reopened.listSigningKeys())[0]?.privatePem).toBe(fixture.signingKey.privatePem);
+    expect((await reopened.ensureClusterIdentity(fixture.signingKey)).privatePem).toBe(
+      fixture.identityKey.privatePem,
+    );
     await reopened.close();
   });
 });

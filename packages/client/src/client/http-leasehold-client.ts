@@ -100,6 +100,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
     this.#ready = this.#state.load();
     this.#renewals = new RenewalBatcher({
       clock: options.clock,
+      clientId: options.client.id,
       log: this.log,
       held: () => this.#leases.values(),
       renewOne: (lease, leaseId, mode) => this.#renewCall(lease, leaseId, mode),
@@ -107,6 +108,14 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
       checkGrant: (answer, server, sent, signal) => this.#checkGrant('renew', answer, server, sent, signal),
       count,
     });
+    if (!options.trust) {
+      // Loud on purpose, logger or not: a product shipped like this unlocks for any node (issue 11).
+      const message =
+        'insecureSkipVendorCheck is set: grants are NOT checked against the vendor keys, so any Leasehold ' +
+        'node — one whose operator made their own "vendor" key — unlocks this product. Development only.';
+      if (options.logger?.warn) this.log('warn', { insecureSkipVendorCheck: true }, message);
+      else globalThis.console?.warn?.(`@leasehold/client: ${message}`);
+    }
   }
 
   get clock(): Clock {

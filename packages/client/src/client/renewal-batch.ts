@@ -24,6 +24,8 @@ type Parse<T> = (
 
 export interface RenewalBatchDeps {
   readonly clock: Clock;
+  /** This client's id: the leases it renews were granted to it. */
+  readonly clientId: string;
   readonly log: Log;
   /** The leases the client holds: those due soon are invited into a renewal call going out. */
   held(): Iterable<LeaseHandle>;
@@ -117,7 +119,12 @@ export class RenewalBatcher {
     try {
       await this.deps.call(
         'renew',
-        { method: 'POST', path: 'v1/leases/renew', body },
+        {
+          method: 'POST',
+          // The leases belong to this client: the server renews them only for it (issue 11).
+          path: `v1/leases/renew?client=${encodeURIComponent(this.deps.clientId)}`,
+          body,
+        },
         async (answer, server, sent, signal) => {
           const results = (answer.body as { results?: unknown })?.results;
           if (!Array.isArray(results) || results.length !== body.leases.length) {

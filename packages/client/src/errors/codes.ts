@@ -35,6 +35,8 @@ export const SERVER_ERROR_CODES = Object.freeze([
   'LICENSE_REPLAYED',
   'LICENSE_NOT_FOUND',
   'LICENSE_REVOKED',
+  'LICENSE_CLUSTER_MISMATCH',
+  'LICENSE_UNTRUSTED',
   'LICENSE_TAMPERED',
   'FEATURE_NOT_LICENSED',
   'SEATS_EXHAUSTED',
@@ -56,7 +58,10 @@ export const SERVER_ERROR_CODES = Object.freeze([
   'INTERNAL',
 ] as const);
 
-/** A code from the server's error registry. */
+/**
+ * A code from the server's error registry. The SDK raises one of them itself: `LICENSE_UNTRUSTED`, when a
+ * grant does not chain to a license signed by `vendorKeys` (not retryable).
+ */
 export type ServerErrorCode = (typeof SERVER_ERROR_CODES)[number];
 
 /**

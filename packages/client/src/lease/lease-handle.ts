@@ -195,7 +195,12 @@ export class LeaseHandle implements Lease {
   /** A plain snapshot for logs and `JSON.stringify`; the token is left out. */
   toJSON(): LeaseInfo & { status: LeaseStatus } {
     // The view may be a grant: leave its token (a bearer credential for this seat) out of logs.
-    const { token: _token, renewInSeconds: _advice, ...info } = this.#view as Partial<LeaseGrant> & LeaseInfo;
+    const {
+      token: _token,
+      renewInSeconds: _advice,
+      chain: _chain,
+      ...info
+    } = this.#view as Partial<LeaseGrant> & LeaseInfo;
     return { ...info, status: this.#status };
   }
 

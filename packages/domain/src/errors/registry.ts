@@ -76,6 +76,16 @@ export const ERROR_REGISTRY = {
     retryable: false,
     title: 'The stored license does not match its vendor signature; it grants nothing until reinstalled',
   },
+  LICENSE_CLUSTER_MISMATCH: {
+    status: 422,
+    retryable: false,
+    title: 'The license is bound to other clusters than this one',
+  },
+  LICENSE_UNTRUSTED: {
+    status: 422,
+    retryable: false,
+    title: "A grant does not chain to a license signed by the product's vendor keys",
+  },
 
   // Seats and leases.
   FEATURE_NOT_LICENSED: { status: 404, retryable: false, title: 'No installed license grants this feature' },

@@ -62,6 +62,18 @@ async function unwrap(raw: string, keys: LicenseVerificationKeys): Promise<strin
   }
 }
 
+/**
+ * The signed license (JWS) inside a license file as installed: the file itself, or the JWS a JWE wraps,
+ * decrypted with `keys.decryptionKeys`. It is what the SDK verifies against the vendor's keys (issue 11).
+ * Throws LICENSE_MALFORMED or LICENSE_DECRYPTION_FAILED.
+ */
+export async function signedLicenseOf(licenseFile: string, keys: LicenseVerificationKeys): Promise<string> {
+  const jws = await unwrap(licenseFile.trim(), keys);
+  if (jws.split('.').length !== 3)
+    reject('LICENSE_MALFORMED', 'the encrypted content is not a signed license');
+  return jws;
+}
+
 function mapJoseError(err: unknown): never {
   if (err instanceof errors.JWSSignatureVerificationFailed) {
     reject('LICENSE_SIGNATURE_INVALID', 'the signature does not match the license contents', err);

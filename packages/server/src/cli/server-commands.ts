@@ -135,6 +135,14 @@ export function registerServerCommands(program: Command, license: Command): void
       print(await apiClient(opts)('DELETE', `/v1/tokens/${encodeURIComponent(id)}`)),
     );
 
+  const cluster = program.command('cluster').description('this cluster');
+  withServer(cluster.command('id'))
+    .description("the cluster's id, one line: send it to the vendor for a license bound to this cluster")
+    .action(async (opts: Opts) => {
+      const answer = await apiClient(opts)<{ clusterId: string }>('GET', '/v1/cluster');
+      process.stdout.write(`${answer.clusterId}\n`);
+    });
+
   withServer(program.command('drain'))
     .description('take a node out of /readyz before stopping it (it keeps serving until then)')
     .action(async (opts: Opts) => print(await apiClient(opts)('POST', '/v1/drain')));

@@ -3,6 +3,7 @@ import type { Clock, LicenseVerificationKeys } from '@leasehold/domain';
 import type { LeaseStore, Membership } from '@leasehold/store';
 import type { FastifyServerOptions } from 'fastify';
 import type { ClusterKeyring } from '../keys/cluster-keyring.js';
+import type { LicenseChains } from '../keys/license-chains.js';
 import type { PeerReading } from '../node/peer-probe.js';
 import type { NodeMetrics } from '../observability/node-metrics.js';
 import type { ReplicaStatus } from '../replication/replica-follower.js';
@@ -20,6 +21,8 @@ export interface AppDeps {
   readonly clock: Clock;
   readonly keyring: ClusterKeyring;
   readonly licenseKeys: LicenseVerificationKeys;
+  /** The vendor-signed license behind each grant (keys/license-chains.ts); made by buildApp when absent. */
+  readonly licenseChains?: LicenseChains;
   /** New ids for leases and tokens (random UUIDs in production, predictable in tests if wanted). */
   readonly newId: () => string;
   readonly nodeId: string;

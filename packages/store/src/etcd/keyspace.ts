@@ -12,6 +12,7 @@
  *   {p}by-end/{ms}/{lease}              the lease id, for each ended lease, under its endedAt: purge's index
  *   {p}schema/deadline-index            set once the indexes cover leases written before they existed
  *   {p}signing-keys/{kid}               StoredSigningKey (JSON)
+ *   {p}cluster-identity                 the cluster identity key, a StoredSigningKey (JSON); never replaced
  *   {p}tokens/{id}                      the token's hash
  *   {p}token-hash/{hash}                ApiTokenRecord (JSON)
  *   {p}audit/pending/{id}               an AuditEvent written with its change, not yet sealed
@@ -58,6 +59,7 @@ export class Keyspace {
   deadlineIndexReady = () => `${this.prefix}schema/deadline-index`;
   signingKey = (kid: string) => `${this.prefix}signing-keys/${enc(kid)}`;
   signingKeys = () => `${this.prefix}signing-keys/`;
+  clusterIdentity = () => `${this.prefix}cluster-identity`;
   token = (id: string) => `${this.prefix}tokens/${enc(id)}`;
   tokenHash = (hash: string) => `${this.prefix}token-hash/${enc(hash)}`;
   tokenHashes = () => `${this.prefix}token-hash/`;

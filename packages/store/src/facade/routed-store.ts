@@ -54,6 +54,7 @@ export interface StoreCollaborators {
   readonly signingKeys: {
     ensure(candidate: StoredSigningKey): Promise<StoredSigningKey[]>;
     list(): Promise<StoredSigningKey[]>;
+    ensureIdentity(candidate: StoredSigningKey): Promise<StoredSigningKey>;
   };
   /** The change feed (docs/replication.md). */
   readonly feed: ReplicationFeed;
@@ -135,6 +136,10 @@ export abstract class RoutedStore {
 
   listSigningKeys(): Promise<StoredSigningKey[]> {
     return this.parts.signingKeys.list();
+  }
+
+  ensureClusterIdentity(candidate: StoredSigningKey): Promise<StoredSigningKey> {
+    return this.parts.signingKeys.ensureIdentity(candidate);
   }
 
   // Tokens ---------------------------------------------------------------------------------------

@@ -84,6 +84,11 @@ export interface LeaseStore extends ReplicationFeed {
   /** Stores `candidate` unless a signing key exists already; returns all keys, newest first. */
   ensureSigningKey(candidate: StoredSigningKey): Promise<StoredSigningKey[]>;
   listSigningKeys(): Promise<StoredSigningKey[]>;
+  /**
+   * Stores `candidate` as the cluster's identity key unless one exists; returns the one stored. It never
+   * changes: its thumbprint is the cluster id licenses bind to (issue 11, docs/security.md).
+   */
+  ensureClusterIdentity(candidate: StoredSigningKey): Promise<StoredSigningKey>;
 
   // API tokens (only hashes are stored) ----------------------------------------------------------
   createToken(record: ApiTokenRecord, audit?: AuditContext): Promise<ApiTokenRecord>;

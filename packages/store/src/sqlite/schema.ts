@@ -129,4 +129,13 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX leases_request;
   CREATE UNIQUE INDEX leases_request ON leases(client_id, request_id, license_id);
   `,
+  // 6: the cluster identity key (issue 11): one row, never replaced; its private key sealed like a signing key's.
+  `
+  CREATE TABLE cluster_identity (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    kid TEXT NOT NULL,
+    private_pem TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];

@@ -79,6 +79,9 @@ export const SQL = {
 
   listSigningKeys: 'SELECT * FROM signing_keys ORDER BY created_at DESC, kid',
   insertSigningKey: 'INSERT INTO signing_keys (kid, private_pem, created_at) VALUES (?, ?, ?)',
+  getClusterIdentity: 'SELECT kid, private_pem, created_at FROM cluster_identity WHERE id = 1',
+  insertClusterIdentity:
+    'INSERT INTO cluster_identity (id, kid, private_pem, created_at) VALUES (1, ?, ?, ?)',
 
   insertToken: `
       INSERT INTO api_tokens (id, hash, scope, license_id, name, created_at, revoked_at)

@@ -456,6 +456,14 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
         expect(await store.listSigningKeys()).toEqual([first]);
       });
 
+      it('keeps the first cluster identity key any node offers, apart from the signing keys', async () => {
+        const identity = { kid: 'id-1', privatePem: 'identity-pem-1', createdAt: T0 };
+        expect(await store.ensureClusterIdentity(identity)).toEqual(identity);
+        const other = { kid: 'id-2', privatePem: 'identity-pem-2', createdAt: T0 + 1 };
+        expect(await store.ensureClusterIdentity(other)).toEqual(identity);
+        expect(await store.listSigningKeys()).toEqual([]);
+      });
+
       it('stores, finds, lists, revokes and replaces tokens by hash', async () => {
         const token = {
           id: 'tok-1',

@@ -84,6 +84,11 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
         response: {
           200: Type.Object({
             node: Type.String(),
+            clusterId: Type.String({
+              description:
+                "RFC 7638 thumbprint of the cluster's identity key: what a vendor binds a license to " +
+                '(leasehold license issue --bind-cluster)',
+            }),
             store: Type.String(),
             nodes: Type.Array(NodeView),
             storeMembers: Type.Array(StoreMemberView),
@@ -103,6 +108,7 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
         : [[], []];
       return {
         node: deps.nodeId,
+        clusterId: deps.keyring.clusterId,
         store: deps.store.backend,
         nodes: nodes.map((n) => {
           const age = Math.max(0, now - n.heartbeatAt);

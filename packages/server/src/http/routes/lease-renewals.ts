@@ -5,6 +5,7 @@ import type { AppDeps } from '../app-deps.js';
 import { licenseScope } from '../auth.js';
 import { problemBody } from '../problem.js';
 import { Id, LeaseWithToken, Problem, problemResponses } from '../schemas.js';
+import { ActingClient, actingClient } from './acting-client.js';
 
 /** Leases one call may renew: a client holding more sends several calls. */
 export const MAX_RENEWALS_PER_CALL = 100;
@@ -60,7 +61,9 @@ export function leaseRenewalRoutes(signing: LeaseSigning): FastifyPluginAsyncTyp
             'asked: the renewed lease with its token, or the problem that lease alone met (a failure of ' +
             'one does not fail the others). A problem for the whole call (503 STORE_UNAVAILABLE) means ' +
             'none was renewed by this node: try another. A server without this route answers 404 ' +
-            'ROUTE_NOT_FOUND; renew one by one there.',
+            'ROUTE_NOT_FOUND; renew one by one there. Client tokens name the client id the leases were ' +
+            'granted to (?client=); a lease of another client gets its own 403 LEASE_NOT_OWNED.',
+          querystring: ActingClient,
           body: RenewalsBody,
           response: {
             200: Type.Object({ results: Type.Array(RenewalResult) }),
@@ -73,10 +76,12 @@ export function leaseRenewalRoutes(signing: LeaseSigning): FastifyPluginAsyncTyp
         if (new Set(ids).size !== ids.length) {
           throw new LeaseholdError('VALIDATION_FAILED', 'a lease is named twice in one renewal call');
         }
+        // Every lease of the call must belong to the client named (issue 11), as for one renewal.
+        const clientId = actingClient(request, request.query.client);
         const scope = licenseScope(request);
         const { sentAt, covered } = signing.signingTime();
         const outcomes = await deps.store.renewLeases(
-          ids.map((leaseId) => ({ leaseId, licenseId: scope, now: sentAt })),
+          ids.map((leaseId) => ({ leaseId, licenseId: scope, clientId, now: sentAt })),
         );
         await covered;
         const results = await Promise.all(

@@ -1,39 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { accessibleLease, type Lease, LeaseholdError, leaseState, signLeaseToken } from '@leasehold/domain';
 import { DEFAULT_LIST_LIMIT, leaseCursor } from '@leasehold/store';
-import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
+import { LicenseChains } from '../../keys/license-chains.js';
 import type { AppDeps } from '../app-deps.js';
 import { requestActor } from '../audit-actor.js';
 import { licenseScope } from '../auth.js';
 import { CheckoutBody, Id, IdParams, LeaseView, LeaseWithToken, problemResponses } from '../schemas.js';
 import { leaseView } from '../views.js';
+import { ActingClient, actingClient } from './acting-client.js';
 import { leaseRenewalRoutes } from './lease-renewals.js';
-
-/**
- * `?client=`: the client id the caller acts as on one lease. Only the client a lease was granted to may
- * renew, release or read it (issue 11: one client token's holders renewed each other's leases, so one seat
- * served several machines); admins and operators may leave it out.
- */
-const ActingClient = Type.Object(
-  {
-    client: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 256, description: 'The client id the lease was granted to' }),
-    ),
-  },
-  { additionalProperties: false },
-);
-
-/** The client id a request acts as: required of client tokens, whose leases belong to their client. */
-function actingClient(request: FastifyRequest, client: string | undefined): string | undefined {
-  if (client === undefined && request.principal?.scope === 'client') {
-    throw new LeaseholdError(
-      'LEASE_NOT_OWNED',
-      'a client token names the client id the lease was granted to (?client=<id>)',
-    );
-  }
-  return client;
-}
 
 const ENDED_CODE = {
   expired: 'LEASE_EXPIRED',
@@ -56,10 +32,23 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
     return { sentAt, covered };
   };
 
-  const withToken = async (lease: Lease, now: number) => ({
-    ...leaseView(lease, now),
-    token: await signLeaseToken(lease, now, keyring.signer),
-  });
+  const chains = deps.licenseChains ?? new LicenseChains(store, deps.licenseKeys, clock);
+  // The chain from the vendor to this token rides in every grant (issue 11), rather than being fetched
+  // and cached by the SDK from a route of its own: one answer holds all a client needs to decide, a
+  // renewal after an upgrade brings the new license by itself, and there is no second call to fail over,
+  // cache or keep in step. The cost is about 1.1-1.4 KB per checkout and renewal answer (docs/security.md).
+  const withToken = async (lease: Lease, now: number) => {
+    const signer = keyring.signer;
+    const license = await chains.get(lease.licenseId, lease.feature, now);
+    return {
+      ...leaseView(lease, now),
+      token: await signLeaseToken(lease, now, signer, license),
+      chain: {
+        ...(license ? { license: license.jws } : {}),
+        keyCertificate: keyring.certificate(signer.kid),
+      },
+    };
+  };
 
   // Many renewals in one call sign exactly as the single renewal below does.
   await app.register(leaseRenewalRoutes({ signingTime, withToken }), { deps });
