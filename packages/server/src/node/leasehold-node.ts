@@ -43,6 +43,11 @@ export interface NodeRuntime {
   readonly clock?: Clock;
   /** Logs as JSON lines to stdout when undefined; `false` silences them (tests). */
   readonly logger?: false;
+  /**
+   * The etcd store schema version to work at, below the newest this release knows: a test seam that
+   * plays a node of the previous release in the rolling-upgrade test (`LEASEHOLD_TEST_STORE_SCHEMA_VERSION`).
+   */
+  readonly storeSchemaVersion?: number;
 }
 
 export const DATABASE_FILE = 'leasehold.db';
@@ -71,10 +76,12 @@ function openStore(
   kek: Buffer,
   credentials: EtcdStoreOptions['credentials'],
   nodeId: string,
+  schema: Pick<EtcdStoreOptions, 'schemaVersion' | 'onSchemaStep'>,
 ): { store: LeaseStore; membership: Membership } {
   if (config.store === 'etcd') {
     const store = new EtcdStore({
       kek,
+      ...schema,
       ...(credentials ? { credentials } : {}),
       endpoints: config.etcdEndpoints,
       prefix: config.etcdPrefix,
@@ -119,6 +126,8 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
   // Certificates are read before anything opens: a missing file stops the start (never plaintext instead).
   const tls = loadNodeTls(config);
   const nodeId = config.nodeId ?? `${hostname()}:${config.port === 0 ? process.pid : config.port}`;
+  // Migration steps run at the first store operation, once the app (and its logger) exists.
+  let log: FastifyInstance['log'] | undefined;
   const { store, membership } = openStore(
     config,
     dataDir,
@@ -126,6 +135,10 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     kek.kek,
     loadEtcdCredentials(config),
     nodeId,
+    {
+      ...(runtime.storeSchemaVersion !== undefined ? { schemaVersion: runtime.storeSchemaVersion } : {}),
+      onSchemaStep: (step) => log?.info(step, 'migrating the store schema'),
+    },
   );
   try {
     const keyring = ClusterKeyring.empty();
@@ -174,6 +187,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
         keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       },
     });
+    log = app.log;
     if (kek.generated) {
       app.log.warn(
         { kekFile: kek.source },

@@ -1,7 +1,8 @@
 import { AUDIT_MIGRATION } from './sqlite-audit.js';
 
 /**
- * SQLite schema, versioned with `PRAGMA user_version`. Each entry migrates from the previous version.
+ * SQLite schema, versioned with `PRAGMA user_version`. Each entry migrates from the previous version;
+ * sqlite-connection.ts runs the missing ones inside one write transaction and refuses a newer file.
  *
  * Seats are slots, as in the etcd design: the partial unique index on (license, feature, slot) over live
  * rows makes a double grant of one slot impossible even if the acquire logic were wrong.
@@ -120,3 +121,6 @@ export const MIGRATIONS: readonly string[] = [
   // 3: the audit trail (sqlite-audit.ts, docs/audit.md).
   AUDIT_MIGRATION,
 ];
+
+/** The newest schema this release understands and writes (`PRAGMA user_version`). */
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
