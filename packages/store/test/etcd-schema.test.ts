@@ -129,7 +129,7 @@ describe('etcd store schema version', () => {
 
   it('a migrator that fails mid-step leaves the version where it was; the next one resumes and finishes', async () => {
     const prefix = `/schema-${randomUUID()}/`;
-    const seed = open(prefix, { migrations: widgetMigrations({}), schemaVersion: 1 });
+    const seed = open(prefix, { node: 'seed', migrations: widgetMigrations({}), schemaVersion: 1 });
     await seed.ping();
     await seedWidgets(seed, 5);
 
@@ -142,7 +142,7 @@ describe('etcd store schema version', () => {
       }),
     });
     await expect(crashing.ping()).rejects.toThrow('killed after the first batch');
-    expect(await storedSchema(crashing)).toEqual({ version: 1 });
+    expect(await storedSchema(crashing)).toEqual({ version: 1, by: 'seed' });
     expect((await widgets(crashing)).filter((w) => w.v2)).toHaveLength(2);
 
     const runs = { count: 0 };
@@ -167,17 +167,19 @@ describe('etcd store schema version', () => {
     const isHolding = new Promise<void>((resolve) => {
       holding = resolve;
     });
+    const stalledBatches: number[] = [];
     const stalled = open(prefix, {
       node: 'stalled',
       migrations: widgetMigrations({
         afterBatch: async (batch) => {
+          stalledBatches.push(batch);
           if (batch !== 0) return;
           holding();
           await held;
         },
       }),
     });
-    const stalledRun = failure(stalled.ping());
+    const stalledRun = stalled.ping();
     await isHolding;
 
     const waiting = open(prefix, { node: 'waiting', migrations: widgetMigrations({}) });
@@ -193,9 +195,11 @@ describe('etcd store schema version', () => {
     expect(await storedSchema(successor)).toEqual({ version: 3, by: 'successor' });
     const before = await successor.gateway.read([{ prefix: `${prefix}widgets/` }]);
 
-    // Woken, the stalled migrator's next fenced write fails its compare: it changes nothing.
+    // Woken, the stalled migrator's next fenced write fails its compare: it changes nothing, re-reads,
+    // finds the store migrated and serves.
     release();
     await stalledRun;
+    expect(stalledBatches).toEqual([0]);
     const after = await successor.gateway.read([{ prefix: `${prefix}widgets/` }]);
     expect(after.results[0]?.map((kv) => kv.modRevision)).toEqual(
       before.results[0]?.map((kv) => kv.modRevision),

@@ -47,7 +47,11 @@ export class EtcdSchema {
     private readonly keys: Keyspace,
     private readonly options: EtcdSchemaOptions,
   ) {
-    if (options.version > options.migrations.length || options.version < 0) {
+    if (
+      !Number.isInteger(options.version) ||
+      options.version > options.migrations.length ||
+      options.version < 0
+    ) {
       throw new TypeError(`schema version ${options.version} has no migration path`);
     }
   }
