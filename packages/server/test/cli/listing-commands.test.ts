@@ -39,7 +39,7 @@ beforeAll(async () => {
       body: JSON.stringify({
         feature: 'solver',
         client: { id: `ws-${user}`, host: `${user}-host`, user },
-        requestId: `req-${user}`,
+        requestId: `request-${user}-0001`,
       }),
     });
     if (granted.status !== 201) throw new Error(`checkout: ${granted.status} ${await granted.text()}`);

@@ -89,7 +89,7 @@ describe('rolling restart from schema N-1 to N under SDK load', () => {
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
-  /** One client's loop: check out, hold 1.5-3.5 s while the SDK renews, check in; until `stop()`. */
+  /** One client's loop: check out, hold 2.5-5.5 s while the SDK renews, check in; until `stop()`. */
   function runClient(index: number, stopped: () => boolean): { tally: ClientTally; done: Promise<void> } {
     const tally: ClientTally = {
       checkouts: 0,
@@ -120,7 +120,7 @@ describe('rolling restart from schema N-1 to N under SDK load', () => {
           await sleep(200);
           continue;
         }
-        await sleep(1500 + ((index * 577 + cycle * 311) % 2000));
+        await sleep(2500 + ((index * 577 + cycle * 311) % 3000));
         try {
           await lease.release();
           tally.releases++;
