@@ -3,6 +3,12 @@ export { KEK_BYTES, kekFingerprint, parseKek } from './crypto/key-encryption-key
 export { RecordCipher, type SealedKind } from './crypto/record-cipher.js';
 export { type EtcdConnectionOptions, EtcdGateway, operationDeadline } from './etcd/etcd-gateway.js';
 export { EtcdMembership, type EtcdMembershipOptions } from './etcd/etcd-membership.js';
+export {
+  ETCD_MIGRATIONS,
+  ETCD_SCHEMA_VERSION,
+  type EtcdMigration,
+  type MigrationContext,
+} from './etcd/etcd-migrations.js';
 export { EtcdStore, type EtcdStoreOptions } from './etcd/etcd-store.js';
 export { Keyspace } from './etcd/keyspace.js';
 export { DEFAULT_LIST_LIMIT, leaseCursor, parseLeaseCursor } from './port/lease-cursor.js';
@@ -43,4 +49,5 @@ export {
   type ReplicationSnapshot,
 } from './port/replication-feed.js';
 export { canonicalRecord, type StateDigest, stateDigest } from './replication/state-digest.js';
+export { SQLITE_SCHEMA_VERSION } from './sqlite/schema.js';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.js';

@@ -55,6 +55,7 @@ export const SERVER_ERROR_CODES = Object.freeze([
   'KEK_MISMATCH',
   'KEK_INVALID',
   'DATA_DECRYPTION_FAILED',
+  'STORE_SCHEMA_TOO_NEW',
   'INTERNAL',
 ] as const);
 

@@ -144,6 +144,13 @@ export const ERROR_REGISTRY = {
     retryable: true,
     title: 'A stored record does not decrypt under the data key (tampered or swapped)',
   },
+  // Store schema versions (docs/deploy.md, "Rolling upgrades"): a node never works on a store written by
+  // a newer release than it understands. Retryable: a node of the newer release can answer.
+  STORE_SCHEMA_TOO_NEW: {
+    status: 500,
+    retryable: true,
+    title: 'The store was written by a newer Leasehold than this node understands',
+  },
   INTERNAL: { status: 500, retryable: true, title: 'Internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 

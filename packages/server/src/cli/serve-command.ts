@@ -1,3 +1,4 @@
+import { LeaseholdError } from '@leasehold/domain';
 import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import { startNode } from '../node/leasehold-node.js';
@@ -88,11 +89,22 @@ export function registerServe(program: Command): void {
         }
         throw err;
       }
-      const node = await startNode(config).catch((err: unknown) => {
+      // A test seam only (the rolling-upgrade test plays the previous release's store schema with it).
+      const testSchema = process.env.LEASEHOLD_TEST_STORE_SCHEMA_VERSION;
+      const node = await startNode(config, {
+        ...(testSchema ? { storeSchemaVersion: Number(testSchema) } : {}),
+      }).catch((err: unknown) => {
         // A certificate file that cannot be read is a configuration mistake, told as one.
-        if (!(err instanceof ConfigError)) throw err;
-        process.stderr.write(`leasehold: ${err.message}\n`);
-        process.exit(2);
+        if (err instanceof ConfigError) {
+          process.stderr.write(`leasehold: ${err.message}\n`);
+          process.exit(2);
+        }
+        // A coded refusal (a newer store schema, a wrong KEK) is told by its code, not as a crash.
+        if (err instanceof LeaseholdError) {
+          process.stderr.write(`leasehold: ${err.code}: ${err.message}\n`);
+          process.exit(1);
+        }
+        throw err;
       });
       process.stdout.write(`Leasehold node listening on ${node.url}\n`);
       node.ready.then(
@@ -105,6 +117,7 @@ export function registerServe(program: Command): void {
         },
         (err: unknown) => {
           node.app.log.error({ err }, 'start-up failed');
+          if (err instanceof LeaseholdError) process.stderr.write(`leasehold: ${err.code}: ${err.message}\n`);
           process.exit(1);
         },
       );

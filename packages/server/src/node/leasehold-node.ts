@@ -55,6 +55,11 @@ export interface NodeRuntime {
   readonly clock?: Clock;
   /** Logs as JSON lines to stdout when undefined; `false` silences them (tests). */
   readonly logger?: false;
+  /**
+   * The etcd store schema version to work at, below the newest this release knows: a test seam that
+   * plays a node of the previous release in the rolling-upgrade test (`LEASEHOLD_TEST_STORE_SCHEMA_VERSION`).
+   */
+  readonly storeSchemaVersion?: number;
 }
 
 export const DATABASE_FILE = 'leasehold.db';
@@ -84,6 +89,7 @@ function openStore(
   credentials: EtcdStoreOptions['credentials'],
   nodeId: string,
   licenseKeys: LicenseVerificationKeys,
+  schema: Pick<EtcdStoreOptions, 'schemaVersion' | 'onSchemaStep'>,
 ): { store: LeaseStore; sqlite?: SqliteStore; membership: Membership } {
   // The stores re-verify every license they load against these keys, from configuration, not the store.
   const now = () => clock.now();
@@ -92,6 +98,7 @@ function openStore(
       kek,
       licenseKeys,
       now,
+      ...schema,
       ...(credentials ? { credentials } : {}),
       endpoints: config.etcdEndpoints,
       prefix: config.etcdPrefix,
@@ -140,10 +147,21 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
   // Certificates are read before anything opens: a missing file stops the start (never plaintext instead).
   const tls = loadNodeTls(config);
   const nodeId = config.nodeId ?? `${hostname()}:${config.port === 0 ? process.pid : config.port}`;
-  const opened = openStore(config, dataDir, clock, kek.kek, loadEtcdCredentials(config), nodeId, {
-    vendorKeys,
-    decryptionKeys,
-  });
+  // Migration steps run at the first store operation, once the app (and its logger) exists.
+  let log: FastifyInstance['log'] | undefined;
+  const opened = openStore(
+    config,
+    dataDir,
+    clock,
+    kek.kek,
+    loadEtcdCredentials(config),
+    nodeId,
+    { vendorKeys, decryptionKeys },
+    {
+      ...(runtime.storeSchemaVersion !== undefined ? { schemaVersion: runtime.storeSchemaVersion } : {}),
+      onSchemaStep: (step) => log?.info(step, 'migrating the store schema'),
+    },
+  );
   const { membership } = opened;
   const upstreamTls = loadUpstreamTls(config);
   // A replica (docs/replication.md) serves a read-only view; only its follower writes the store.
@@ -216,6 +234,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
         keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       },
     });
+    log = app.log;
     if (kek.generated) {
       app.log.warn(
         { kekFile: kek.source },

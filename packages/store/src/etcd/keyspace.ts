@@ -19,6 +19,8 @@
  *   {p}audit/log/{seq}                  AuditEntry (JSON), seq zero-padded; {p}audit/head {seq, hash}
  *   {p}audit/anchor                     {seq, hash} of the last archived entry; audit/checkpoints/{seq}
  *   {p}data-key                         the data key wrapped under the KEK (WrappedDataKey JSON)
+ *   {p}schema                           {version, by}: the layout's version (etcd-schema.ts); absent = 0
+ *   {p}schema-migration                 the migration lock, bound to the migrator's etcd lease
  */
 export class Keyspace {
   constructor(readonly prefix: string) {
@@ -64,6 +66,8 @@ export class Keyspace {
   tokenHash = (hash: string) => `${this.prefix}token-hash/${enc(hash)}`;
   tokenHashes = () => `${this.prefix}token-hash/`;
   dataKey = () => `${this.prefix}data-key`;
+  schema = () => `${this.prefix}schema`;
+  schemaLock = () => `${this.prefix}schema-migration`;
   /** Node membership and elections (see membership). */
   node = (id: string) => `${this.prefix}nodes/${enc(id)}`;
   nodes = () => `${this.prefix}nodes/`;

@@ -2,7 +2,8 @@ import { AUDIT_MIGRATION } from './sqlite-audit.js';
 import { CHANGE_LOG_MIGRATION } from './sqlite-change-log.js';
 
 /**
- * SQLite schema, versioned with `PRAGMA user_version`. Each entry migrates from the previous version.
+ * SQLite schema, versioned with `PRAGMA user_version`. Each entry migrates from the previous version;
+ * sqlite-connection.ts runs the missing ones inside one write transaction and refuses a newer file.
  *
  * Seats are slots, as in the etcd design: the partial unique index on (license, feature, slot) over live
  * rows makes a double grant of one slot impossible even if the acquire logic were wrong.
@@ -139,3 +140,6 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   `,
 ];
+
+/** The newest schema this release understands and writes (`PRAGMA user_version`). */
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { LeaseholdError } from '@leasehold/domain';
 import Database from 'better-sqlite3';
+import { storeSchemaTooNew } from '../port/store-schema.js';
 import { GroupCommitter } from './group-commit.js';
 import { MIGRATIONS } from './schema.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -30,22 +31,34 @@ export class SqliteConnection {
     this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     this.db.pragma('foreign_keys = ON');
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 2000}`);
-    this.#migrate();
+    try {
+      this.#migrate();
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
     this.sql = prepareStatements(this.db);
     this.#commits = new GroupCommitter(this.db, translate);
   }
 
+  /**
+   * Brings the file to this release's schema. The version is read inside the write transaction
+   * (`BEGIN IMMEDIATE`: SQLite's one writer lock is the fence), so two processes opening one file at once
+   * cannot both run a migration; a crash mid-way rolls all of it back and the next open runs it again.
+   * A file from a newer release is refused before anything is written to it.
+   */
   #migrate(): void {
-    const current = this.db.pragma('user_version', { simple: true }) as number;
-    if (current > MIGRATIONS.length) {
-      throw new Error(`the data file has schema ${current}; this Leasehold knows up to ${MIGRATIONS.length}`);
-    }
-    this.db.transaction(() => {
-      MIGRATIONS.slice(current).forEach((sql) => {
-        this.db.exec(sql);
-      });
-      this.db.pragma(`user_version = ${MIGRATIONS.length}`);
-    })();
+    this.db
+      .transaction(() => {
+        const current = this.db.pragma('user_version', { simple: true }) as number;
+        if (current > MIGRATIONS.length) throw storeSchemaTooNew('sqlite', current, MIGRATIONS.length);
+        if (current === MIGRATIONS.length) return;
+        MIGRATIONS.slice(current).forEach((sql) => {
+          this.db.exec(sql);
+        });
+        this.db.pragma(`user_version = ${MIGRATIONS.length}`);
+      })
+      .immediate();
   }
 
   /** Runs `fn` atomically in a write transaction (batched with concurrent writes, see GroupCommitter). */
