@@ -55,7 +55,11 @@ async function measure(name, store, count) {
 
 const dir = mkdtempSync(join(tmpdir(), 'leasehold-bench-audit-'));
 try {
-  const sqlite = new SqliteStore({ path: join(dir, 'audit.db'), kek: randomBytes(32) });
+  const sqlite = new SqliteStore({
+    path: join(dir, 'audit.db'),
+    kek: randomBytes(32),
+    licenseKeys: { vendorKeys: new Map() },
+  });
   await measure('sqlite', sqlite, Number(process.env.BENCH_SQLITE_RECORDS ?? 50_000));
   await sqlite.close();
   if (process.env.BENCH_ETCD) {
@@ -67,6 +71,7 @@ try {
         endpoints: cluster.clientUrls(),
         prefix: '/bench-audit/',
         kek: randomBytes(32),
+        licenseKeys: { vendorKeys: new Map() },
       });
       await measure('etcd (3 members)', etcd, Number(process.env.BENCH_ETCD_RECORDS ?? 5_000));
       await etcd.close();

@@ -18,7 +18,7 @@
 // Env: BENCH_VERIFY_MS (3000), BENCH_RENEWALS (2000), BENCH_CLIENTS (10), BENCH_LEASES (5),
 // BENCH_OBSERVE_MS (10000). The machine is shared and noisy: figures vary by 2x between runs.
 import { fork } from 'node:child_process';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { verify as ed25519Verify, generateKeyPairSync, sign } from 'node:crypto';
 import { subscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -30,6 +30,8 @@ import { createClient, DIAGNOSTICS_CHANNELS, nodeFetch, verifyLeaseToken } from 
 import { joseVerifier, verifyLeaseTokenWith } from '@leasehold/client/internal';
 import { FakeCluster } from '@leasehold/client/testing';
 import { startVendorCluster } from '@leasehold/devtools';
+import { commandLine, writeResults } from './lib/results.mjs';
+import { renderReport } from './report.mjs';
 
 const VERIFY_MS = Number(process.env.BENCH_VERIFY_MS ?? 3000);
 const RENEWALS = Number(process.env.BENCH_RENEWALS ?? 2000);
@@ -60,7 +62,11 @@ if (process.argv[2] === '--fake-server') {
     });
   });
   server.listen(0, '127.0.0.1', () =>
-    process.send({ url: `http://127.0.0.1:${server.address().port}`, token: fake.token }),
+    process.send({
+      url: `http://127.0.0.1:${server.address().port}`,
+      token: fake.token,
+      vendorKeys: fake.vendorKeys,
+    }),
   );
   process.on('disconnect', () => process.exit(0));
 } else {
@@ -70,6 +76,8 @@ if (process.argv[2] === '--fake-server') {
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-bench-client-'));
   let cluster;
+  // The real cluster vendor's public key: the SDK checks every grant against it (issue 11).
+  let clusterVendorKeys;
   const cleanup = async () => {
     await cluster?.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
@@ -122,6 +130,14 @@ async function main() {
       return `${header}.${payload}.${sign(null, Buffer.from(`${header}.${payload}`), privateKey).toString('base64url')}`;
     });
     log('1. offline lease-token verification, one core');
+    // The ceiling: Node's Ed25519 verify alone on the same tokens, already split and decoded.
+    const parts = tokens.map((t) => {
+      const dot = t.lastIndexOf('.');
+      return { data: Buffer.from(t.slice(0, dot)), sig: Buffer.from(t.slice(dot + 1), 'base64url') };
+    });
+    const raw = await verificationRate('node:crypto verify() alone (the ceiling)', parts, (p) => {
+      if (!ed25519Verify(null, p.data, publicKey, p.sig)) throw new Error('bench token did not verify');
+    });
     const distinct = await verificationRate('distinct tokens, node:crypto (Node, Deno, Bun)', tokens, (t) =>
       verifyLeaseToken(t, jwks),
     );
@@ -131,7 +147,7 @@ async function main() {
     const same = await verificationRate('one token again and again (memoized signature)', [tokens[0]], (t) =>
       verifyLeaseToken(t, jwks, { feature: 'f', clientId: 'bench' }),
     );
-    return { distinct, jose, same };
+    return { raw, distinct, jose, same };
   }
 
   // --- cluster --------------------------------------------------------------------------------------------
@@ -142,6 +158,7 @@ async function main() {
       // The load comes through one client token per license: keep its per-node rate limit out of the way.
       nodeEnv: { LEASEHOLD_LEASE_RATE_LIMIT_PER_MINUTE: '1000000000' },
     }));
+    clusterVendorKeys = vendor.publicPem;
     const url = cluster.urls()[0];
     const admin = async (method, path, body) => {
       const res = await fetch(`${url}${path}`, {
@@ -209,7 +226,7 @@ async function main() {
     return leases;
   }
 
-  async function benchRenewalCpu(title, servers, token) {
+  async function benchRenewalCpu(title, servers, token, vendorKeys) {
     log(title);
     const line = (label, r) =>
       log(
@@ -218,11 +235,11 @@ async function main() {
     const results = {};
     // Baseline: the same renewals with a bare fetch and JSON.parse, no SDK.
     {
-      const client = createClient({ servers, token, clientId: 'cpu-baseline', discovery: false });
+      const client = createClient({ servers, token, vendorKeys, clientId: 'cpu-baseline', discovery: false });
       const leases = await checkoutMany(client, ROUND_ROBIN);
       results.raw = await cpuPerCall(async (i) => {
         const lease = leases[i % leases.length];
-        const res = await fetch(`${servers[0]}/v1/leases/${lease.id}/renew`, {
+        const res = await fetch(`${servers[0]}/v1/leases/${lease.id}/renew?client=cpu-baseline`, {
           method: 'POST',
           headers: { authorization: `Bearer ${token}` },
         });
@@ -238,6 +255,7 @@ async function main() {
       const client = createClient({
         servers,
         token,
+        vendorKeys,
         clientId: `cpu-${key}`,
         discovery: false,
         ...(transport ? { fetch: transport } : {}),
@@ -294,6 +312,7 @@ async function main() {
       const client = createClient({
         servers: cluster.urls(),
         token,
+        vendorKeys: clusterVendorKeys,
         clientId: `renewing-${c}`,
         timeoutMs: 1000,
       });
@@ -305,6 +324,7 @@ async function main() {
     const hot = createClient({
       servers: cluster.urls(),
       token,
+      vendorKeys: clusterVendorKeys,
       clientId: 'hot',
       timeoutMs: 1000,
       discovery: false,
@@ -385,6 +405,7 @@ async function main() {
         '2a. client CPU per renewal against a light server process (FakeCluster over HTTP), back to back',
         [fake.url],
         fake.token,
+        fake.vendorKeys,
       );
     } finally {
       fake.stop();
@@ -395,6 +416,7 @@ async function main() {
       '2b. client CPU per renewal against the real 3-node cluster on etcd (same 2 vCPUs), back to back',
       cluster.urls(),
       tokens['lic-bench-long'],
+      clusterVendorKeys,
     );
     log();
     const kill = await benchSigkill(tokens['lic-bench']);
@@ -416,7 +438,121 @@ async function main() {
     log(
       `  SIGKILL: zero lost leases: ${kill.lost} ${verdict(kill.lost === 0)}; <= 1 s of failed calls: ${fmt(kill.outage, 1)} ms outage, ${fmt(kill.totalFailedMs, 1)} ms in failed attempts ${verdict(kill.outage <= 1000 && kill.totalFailedMs <= 1000)}`,
     );
+    const file = saveResults(verify, light, cpu, kill);
+    log(`\nresults: ${file}\nreport:  ${renderReport()}`);
   } finally {
     await cleanup();
   }
+}
+
+/** bench/results/client.json: verification as a ratio to Node's bare Ed25519 verify, CPU per renewal as a
+ * ratio to a bare fetch (the floor the transport sets), the SIGKILL phase as measured. */
+function saveResults(verification, light, cpu, kill) {
+  const loop = 'in-process loop, one core (no load generator)';
+  const rate = (key, label, value) => ({
+    key,
+    label,
+    unit: '/s',
+    better: 'higher',
+    generator: loop,
+    value,
+    ceiling: { label: 'node:crypto verify', value: verification.raw },
+    ratio: value / verification.raw,
+  });
+  const cpuFigure = (key, label, r, raw, where) => ({
+    key,
+    label: `${label} (${where})`,
+    unit: 'µs',
+    better: 'lower',
+    generator: `${RENEWALS} sequential renewals from the bench process`,
+    value: r.cpu,
+    ceiling: { label: 'bare fetch + JSON.parse', value: raw.cpu },
+    ratio: r.cpu / raw.cpu,
+  });
+  const figures = [
+    {
+      ...rate('verifyRaw', 'node:crypto Ed25519 verify alone', verification.raw),
+      ceiling: undefined,
+      ratio: undefined,
+    },
+    rate('verifyDistinct', 'SDK verifyLeaseToken, distinct tokens (node:crypto)', verification.distinct),
+    rate('verifyJose', 'SDK verify, distinct tokens (jose over WebCrypto)', verification.jose),
+    rate('verifySame', 'SDK verify, one token again (memoized signature)', verification.same),
+    cpuFigure(
+      'cpuLightFetch',
+      'client CPU per renewal, SDK on global fetch',
+      light.sdkFetch,
+      light.raw,
+      'light server',
+    ),
+    cpuFigure(
+      'cpuLightNode',
+      'client CPU per renewal, SDK on nodeFetch',
+      light.sdkNode,
+      light.raw,
+      'light server',
+    ),
+    cpuFigure(
+      'cpuClusterFetch',
+      'client CPU per renewal, SDK on global fetch',
+      cpu.sdkFetch,
+      cpu.raw,
+      '3-node cluster',
+    ),
+    cpuFigure(
+      'cpuClusterNode',
+      'client CPU per renewal, SDK on nodeFetch',
+      cpu.sdkNode,
+      cpu.raw,
+      '3-node cluster',
+    ),
+    {
+      key: 'sigkillOutage',
+      label: 'back-to-back client outage, node SIGKILL',
+      unit: 'ms',
+      better: 'lower',
+      generator: `${CLIENTS} SDK clients x ${LEASES} leases + 1 back-to-back client`,
+      value: kill.outage,
+      note: `lost leases ${kill.lost}; no measured ceiling`,
+    },
+  ];
+  return writeResults('client', {
+    title: 'Client SDK (bench/client.mjs)',
+    command: commandLine('npm run bench:client', [
+      'BENCH_VERIFY_MS',
+      'BENCH_RENEWALS',
+      'BENCH_CLIENTS',
+      'BENCH_LEASES',
+      'BENCH_OBSERVE_MS',
+    ]),
+    settings: {
+      verifyMs: VERIFY_MS,
+      renewals: RENEWALS,
+      clients: CLIENTS,
+      leases: LEASES,
+      observeMs: OBSERVE_MS,
+    },
+    figures,
+    targets: [
+      {
+        id: 'client.verify',
+        label: 'SDK verification >= 10,000/s on one core (distinct tokens)',
+        measured: `${Math.round(verification.distinct).toLocaleString('en-US')}/s (node:crypto verify alone ${Math.round(verification.raw).toLocaleString('en-US')}/s)`,
+        pass: verification.distinct >= 10_000,
+      },
+      {
+        id: 'client.cpu',
+        label: 'client CPU per renewal < 1 ms (3-node cluster, global fetch)',
+        measured: `${Math.round(cpu.sdkFetch.cpu).toLocaleString('en-US')} µs (bare fetch ${Math.round(cpu.raw.cpu).toLocaleString('en-US')} µs)`,
+        pass: cpu.sdkFetch.cpu < 1000,
+      },
+      {
+        id: 'client.lost',
+        label: 'zero lost leases when a node is SIGKILLed',
+        measured: String(kill.lost),
+        pass: kill.lost === 0,
+      },
+    ],
+    notes: [],
+  });
 }

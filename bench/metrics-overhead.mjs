@@ -29,9 +29,10 @@ class SilentMetrics extends NodeMetrics {
 async function makeNode(label, metricsClass) {
   const dir = mkdtempSync(join(tmpdir(), `leasehold-bench-${label}-`));
   const kek = createHash('sha256').update(`bench ${label}`).digest();
-  const store = new SqliteStore({ path: join(dir, 'leasehold.db'), kek, synchronous: 'NORMAL' });
-  const clock = systemClock;
   const vendor = await makeVendor();
+  const licenseKeys = { vendorKeys: new Map([[vendor.publicKey.kid, vendor.publicKey]]) };
+  const store = new SqliteStore({ path: join(dir, 'leasehold.db'), kek, synchronous: 'NORMAL', licenseKeys });
+  const clock = systemClock;
   const keyring = await ClusterKeyring.load(store, clock.now());
   await ensureAdminToken(store, dir, ADMIN, clock, randomUUID);
   const metrics = new metricsClass({ nodeId: label, version: 'bench', store: 'sqlite', clock });
@@ -39,7 +40,7 @@ async function makeNode(label, metricsClass) {
     store,
     clock,
     keyring,
-    licenseKeys: { vendorKeys: new Map([[vendor.publicKey.kid, vendor.publicKey]]) },
+    licenseKeys,
     newId: randomUUID,
     nodeId: label,
     version: 'bench',
@@ -117,6 +118,7 @@ try {
   const raw = new SqliteStore({
     path: join(dir, 'leasehold.db'),
     kek: createHash('sha256').update('x').digest(),
+    licenseKeys: { vendorKeys: new Map() },
   });
   const metered = metrics.meterStore(raw);
   const store = { raw: [], metered: [] };

@@ -93,7 +93,9 @@ describe('compose: 3 etcd + 3 nodes + HAProxy', () => {
     });
     expect(lease.status).toBe(201);
     const { id } = (await lease.json()) as { id: string };
-    expect((await call('DELETE', `/v1/leases/${id}`, clientToken)).status).toBeLessThan(300);
+    expect((await call('DELETE', `/v1/leases/${id}?client=compose-test`, clientToken)).status).toBeLessThan(
+      300,
+    );
   });
 
   it('keeps checking out through HAProxy while a node container is killed (retry once)', async () => {
@@ -113,7 +115,7 @@ describe('compose: 3 etcd + 3 nodes + HAProxy', () => {
           return false;
         }
         const { id } = (await res.json()) as { id: string };
-        const done = await call('DELETE', `/v1/leases/${id}`, clientToken);
+        const done = await call('DELETE', `/v1/leases/${id}?client=compose-load`, clientToken);
         await done.body?.cancel();
         return done.status < 300 || done.status === 404;
       } catch {

@@ -6,9 +6,14 @@
 //   feature stays unlocked on the signed token for the offline grace the license sets, and the user is
 //   told; when the grace runs out it locks, and unlocks again when a server is back.
 // - On exit (Ctrl-C, SIGTERM) it gives the seat back.
+// - Only a license the vendor signed unlocks it: the vendor's public key ships inside the app
+//   (vendor.pub.pem beside this file, from `leasehold keys generate`), and a license server whose grants
+//   do not chain to a license that key signed gets LICENSE_UNTRUSTED, however it is set up.
 //
+//   cp vendor/vendor.pub.pem examples/ && \
 //   LEASEHOLD_SERVERS=https://lic1.example.com,https://lic2.example.com \
 //   LEASEHOLD_TOKEN=lh_client_... node examples/licensed-app.mjs
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { createClient, isLeaseholdClientError } from '@leasehold/client';
@@ -47,6 +52,10 @@ export async function startLicensing({ client, feature, ui, retryMs = 30_000, sl
         return;
       } catch (err) {
         if (stopped.signal.aborted) return;
+        if (isLeaseholdClientError(err, 'LICENSE_UNTRUSTED')) {
+          ui.locked(`this license server holds no license from the vendor of ${feature}`);
+          return; // its grants will not chain on the next try either
+        }
         if (isLeaseholdClientError(err, 'SEATS_EXHAUSTED')) {
           ui.locked(`all ${err.problem?.seats ?? ''} seats of ${feature} are in use; waiting for one`);
         } else if (isLeaseholdClientError(err) && err.retryable) {
@@ -91,6 +100,9 @@ async function main() {
     token: process.env.LEASEHOLD_TOKEN ?? '',
     clientId: process.env.LEASEHOLD_CLIENT_ID ?? hostname(),
     host: hostname(),
+    // Baked into the product: the licenses it accepts are the ones this key signed, for this product.
+    vendorKeys: readFileSync(new URL('./vendor.pub.pem', import.meta.url), 'utf8'),
+    product: 'cad',
   });
   const licensing = await startLicensing({
     client,

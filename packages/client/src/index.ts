@@ -34,7 +34,7 @@ export {
 } from './errors/leasehold-client-error.js';
 export type { Listener } from './events/emitter.js';
 export type { Lease, LeaseEvents, LeaseStatus, LostReason, Operation } from './lease/lease.js';
-export type { LeaseInfo, LeaseState } from './lease/lease-info.js';
+export type { LeaseChain, LeaseGrant, LeaseInfo, LeaseState } from './lease/lease-info.js';
 export { type ClientCounter, COUNTER_NAMES } from './observability/counters.js';
 export { DIAGNOSTICS_CHANNELS, type DiagnosticsChannelName } from './observability/diagnostics.js';
 export type { Logger } from './observability/logger.js';
@@ -48,3 +48,4 @@ export type { CircuitState } from './transport/circuit-breaker.js';
 export type { DiscoveryState } from './transport/discovery.js';
 export type { FetchFunction } from './transport/http-call.js';
 export { type NodeFetchOptions, nodeFetch } from './transport/node-fetch.js';
+export type { VendorKeyInput, VendorKeys } from './trust/vendor-keys.js';

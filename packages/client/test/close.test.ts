@@ -1,6 +1,7 @@
 import { createClient } from '@leasehold/client';
 import { describe, expect, it } from 'vitest';
 import { harness } from './support/harness.js';
+import { TEST_VENDOR_KEY } from './support/vendor-key.js';
 
 describe('client.close()', () => {
   it('checks every seat in, stops every timer, and refuses further calls', async () => {
@@ -61,7 +62,13 @@ describe('client.close()', () => {
   });
 
   it('refuses options it does not know for a checkout', async () => {
-    const client = createClient({ servers: ['http://a.test'], token: 't', clientId: 'c', discovery: false });
+    const client = createClient({
+      servers: ['http://a.test'],
+      token: 't',
+      clientId: 'c',
+      discovery: false,
+      vendorKeys: TEST_VENDOR_KEY,
+    });
     await expect(client.checkout('app', { autoRenew: 'yes' } as never)).rejects.toThrow(/autoRenew/);
     await expect(client.checkout('app', { signal: {} } as never)).rejects.toThrow(/signal/);
   });

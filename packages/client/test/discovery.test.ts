@@ -16,6 +16,7 @@ async function setup(options: { listNodes: boolean; nodes?: string[] }, configur
     servers: configured ?? [cluster.urls[0] as string],
     token: cluster.token,
     fetch: cluster.fetch,
+    vendorKeys: cluster.vendorKeys,
     clientId: 'machine-1',
     clock,
     random: () => 0,

@@ -1,10 +1,11 @@
 import { createClient } from '@leasehold/client';
 import { FakeCluster, ManualClock } from '@leasehold/client/testing';
+import type { JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 // The example a vendor copies, run against the test harness a vendor would use for it.
 import { startLicensing } from '../examples/licensed-app.mjs';
 
-async function app(features: Record<string, number>) {
+async function app(features: Record<string, number>, vendor?: { vendorKeys: JWK }) {
   const clock = new ManualClock();
   const T0 = clock.now();
   const cluster = await FakeCluster.start({
@@ -16,6 +17,7 @@ async function app(features: Record<string, number>) {
   });
   const client = createClient({
     ...cluster.clientOptions(),
+    ...vendor,
     clientId: 'workstation-7',
     clock,
     discovery: false,
@@ -110,5 +112,15 @@ describe('examples/licensed-app.mjs', () => {
     expect(screen).toEqual(['locked: solver is not licensed here: fake node: FEATURE_NOT_LICENSED']);
     expect(client.isEntitled('solver')).toBe(false);
     expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('stays locked for good on a license server whose grants do not chain to the vendor key', async () => {
+    // The product's key is another vendor's: this server's license is not one the vendor signed.
+    const other = (await FakeCluster.start()).vendorKeys;
+    const { clock, screen, client, cluster } = await app({ solver: 1 }, { vendorKeys: other });
+    expect(screen).toEqual(['locked: this license server holds no license from the vendor of solver']);
+    expect(client.isEntitled('solver')).toBe(false);
+    expect(clock.pendingTimers).toBe(0);
+    expect(cluster.requests.filter((r) => r.path === '/v1/leases')).toHaveLength(1);
   });
 });

@@ -25,6 +25,7 @@ const client = (
   createClient({
     servers: extra.servers ?? [A, B, C],
     token: cluster.token,
+    vendorKeys: cluster.vendorKeys,
     clientId: 'c1',
     fetch,
     random: extra.random ?? (() => 0),
@@ -117,6 +118,7 @@ describe('failover policy', () => {
     const c = createClient({
       servers: [A, B],
       token: cluster.token,
+      vendorKeys: cluster.vendorKeys,
       clientId: 'c1',
       fetch,
       random: () => 0.999,
@@ -142,6 +144,7 @@ describe('failover policy', () => {
     const c = createClient({
       servers: [A],
       token: cluster.token,
+      vendorKeys: cluster.vendorKeys,
       clientId: 'c1',
       fetch: cluster.fetch,
       clock,
@@ -161,6 +164,7 @@ describe('failover policy', () => {
     const c = createClient({
       servers: [`${A}/leasehold`],
       token: prefixed.token,
+      vendorKeys: prefixed.vendorKeys,
       clientId: 'c1',
       fetch,
       clock,

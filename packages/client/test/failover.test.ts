@@ -51,6 +51,7 @@ describe('failover between real nodes', () => {
     const c = client({
       servers: [dead, cluster.urls[0] as string],
       token: cluster.clientToken,
+      vendorKeys: cluster.vendorKeys,
       clientId: 'dead-first',
       fetch: recorder.fetch,
       random: () => 0,
@@ -70,6 +71,7 @@ describe('failover between real nodes', () => {
     const c = client({
       servers: [b, a],
       token: cluster.clientToken,
+      vendorKeys: cluster.vendorKeys,
       clientId: 'node-closed',
       fetch: recorder.fetch,
       random: () => 0,
@@ -106,6 +108,7 @@ describe('failover between real nodes', () => {
     const cl = client({
       servers: [c, a],
       token: cluster.clientToken,
+      vendorKeys: cluster.vendorKeys,
       clientId: 'lost-answer',
       fetch: losesFirstAnswer,
       random: () => 0,
@@ -129,6 +132,7 @@ describe('failover between real nodes', () => {
     const c = client({
       servers: [hung.url, cluster.urls[0] as string],
       token: cluster.clientToken,
+      vendorKeys: cluster.vendorKeys,
       clientId: 'hung-first',
       fetch: recorder.fetch,
       timeoutMs: 150,
@@ -148,6 +152,7 @@ describe('failover between real nodes', () => {
     const c = client({
       servers: [...dead, hung.url],
       token: cluster.clientToken,
+      vendorKeys: cluster.vendorKeys,
       clientId: 'nobody-home',
       fetch: recorder.fetch,
       timeoutMs: 100,

@@ -24,6 +24,7 @@ function clientFor(clientId: string, fetch = recordingFetch()): LeaseholdClient 
   const client = createClient({
     servers: cluster.urls,
     token: cluster.clientToken,
+    vendorKeys: cluster.vendorKeys,
     clientId,
     host: 'ws-17',
     user: 'ada',
@@ -147,6 +148,7 @@ describe('node discovery against a real node', () => {
     const client = createClient({
       servers: cluster.urls,
       token: cluster.clientToken,
+      vendorKeys: cluster.vendorKeys,
       clientId: 'discovery',
       fetch: recorder.fetch,
       clock,

@@ -86,6 +86,7 @@ describe('the SDK on nodeFetch against real nodes', () => {
     const client = createClient({
       servers: [dead, ...cluster.urls],
       token: cluster.clientToken,
+      vendorKeys: cluster.vendorKeys,
       clientId: 'node-fetch',
       fetch: nodeFetch(),
       random: () => 0,

@@ -1,8 +1,14 @@
 import { createClient } from '@leasehold/client';
 import { describe, expect, it } from 'vitest';
+import { TEST_VENDOR_KEY } from './support/vendor-key.js';
 
 describe('createClient options', () => {
-  const base = { servers: ['http://127.0.0.1:7300'], token: 'lh_client_abc', clientId: 'c1' };
+  const base = {
+    servers: ['http://127.0.0.1:7300'],
+    token: 'lh_client_abc',
+    clientId: 'c1',
+    vendorKeys: TEST_VENDOR_KEY,
+  };
 
   it.each([
     [{ ...base, server: 'x' }, /unknown option "server"/],

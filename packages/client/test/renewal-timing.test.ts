@@ -1,6 +1,7 @@
 import { createClient } from '@leasehold/client';
 import { describe, expect, it } from 'vitest';
 import { harness, renewalTimes } from './support/harness.js';
+import { TEST_VENDOR_KEY } from './support/vendor-key.js';
 
 const DAY = 86_400_000;
 
@@ -96,7 +97,13 @@ describe('renewal timing (manual clock)', () => {
 
   it('checks options before any request: no grace option exists for a client to choose', () => {
     expect(() =>
-      createClient({ servers: ['http://a.test'], token: 't', clientId: 'c', grace: 3600 } as never),
+      createClient({
+        servers: ['http://a.test'],
+        token: 't',
+        clientId: 'c',
+        vendorKeys: TEST_VENDOR_KEY,
+        grace: 3600,
+      } as never),
     ).toThrow(/unknown option "grace"/);
   });
 });

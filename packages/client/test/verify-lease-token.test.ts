@@ -21,7 +21,12 @@ let otherKey: PrivateKeyInfo;
 
 beforeAll(async () => {
   cluster = await startCluster();
-  const client = createClient({ servers: cluster.urls, token: cluster.clientToken, clientId: 'verifier' });
+  const client = createClient({
+    servers: cluster.urls,
+    token: cluster.clientToken,
+    vendorKeys: cluster.vendorKeys,
+    clientId: 'verifier',
+  });
   token = (await client.checkout('cad')).token;
   jwks = await fetchJwks(cluster.urls[0] as string);
   kid = decodeProtectedHeader(token).kid as string;
@@ -180,7 +185,12 @@ describe('verifyLeaseToken', () => {
 
 describe('fetchJwks', () => {
   it('fetches the same key set from the client, and fails with a coded error on a dead server', async () => {
-    const client = createClient({ servers: cluster.urls, token: cluster.clientToken, clientId: 'jwks' });
+    const client = createClient({
+      servers: cluster.urls,
+      token: cluster.clientToken,
+      vendorKeys: cluster.vendorKeys,
+      clientId: 'jwks',
+    });
     expect(await client.jwks()).toEqual(jwks);
     const err = await failure(fetchJwks(await deadUrl()));
     expect(err).toMatchObject({ code: 'NETWORK_ERROR', retryable: true });

@@ -1,7 +1,7 @@
 import { ApiProblem, api } from './api.js';
 import { byId, formatTime, h, replaceChildren } from './dom.js';
 
-/** Rows the table shows at most: a page, not a bulk export. */
+/** Rows a page of the table shows; "Next page" follows the API's cursor (`next`) to the one after. */
 const LIST_LIMIT = 500;
 
 interface LeaseView {
@@ -24,6 +24,9 @@ interface LeaseView {
 export class LeasesPanel {
   #loading: Promise<void> | undefined;
   #again = false;
+  /** The cursor the page on show starts after (undefined: the first page), and the next page's. */
+  #after: string | undefined;
+  #next: string | undefined;
 
   /** `signal` aborts with the session: a late answer must not paint a signed-out or newer session. */
   constructor(
@@ -32,6 +35,14 @@ export class LeasesPanel {
     private readonly signal: AbortSignal,
   ) {
     byId('leases-immediate-label').hidden = !canRelease;
+    byId('leases-next').addEventListener('click', () => this.#turn(this.#next));
+    byId('leases-first').addEventListener('click', () => this.#turn(undefined));
+  }
+
+  /** Shows the page after `cursor` (undefined: the first), and keeps it on refreshes. */
+  #turn(cursor: string | undefined): void {
+    this.#after = cursor;
+    this.refresh();
   }
 
   /** Reloads the table; calls during a reload coalesce into one more. */
@@ -52,24 +63,32 @@ export class LeasesPanel {
   async #load(): Promise<void> {
     const status = byId('leases-status');
     try {
-      const { leases } = await api<{ leases: LeaseView[] }>(
+      const after = this.#after === undefined ? '' : `&after=${encodeURIComponent(this.#after)}`;
+      const { leases, next } = await api<{ leases: LeaseView[]; next?: string }>(
         this.token,
         'GET',
-        `/v1/leases?limit=${LIST_LIMIT}`,
+        `/v1/leases?limit=${LIST_LIMIT}${after}`,
         undefined,
         this.signal,
       );
       if (this.signal.aborted) return;
+      if (leases.length === 0 && this.#after !== undefined) {
+        // The page on show emptied (its leases ended): back to the first.
+        this.#turn(undefined);
+        return;
+      }
+      this.#next = next;
+      byId('leases-next').hidden = next === undefined;
+      byId('leases-first').hidden = this.#after === undefined;
       replaceChildren(
         byId('leases-body'),
         leases.length > 0
           ? leases.map((l) => this.#row(l))
           : [h('tr', {}, h('td', { colspan: 8, class: 'empty' }, 'no seats held'))],
       );
+      const count = `${leases.length} lease${leases.length === 1 ? '' : 's'} holding seats`;
       status.textContent =
-        leases.length >= LIST_LIMIT
-          ? `the first ${LIST_LIMIT} leases holding seats (use the API or CLI for all)`
-          : `${leases.length} lease${leases.length === 1 ? '' : 's'} holding seats`;
+        next === undefined && this.#after === undefined ? count : `${count} on this page, by deadline`;
     } catch (err) {
       if (this.signal.aborted) return;
       status.textContent =

@@ -41,6 +41,7 @@ export {
   leaseSoftRevokedEvent,
   licenseInstalledEvent,
   licenseRevokedEvent,
+  licenseTamperedEvent,
   tokenEvent,
 } from './audit/store-events.js';
 export { edgeEventOf, verifyUploadedChain } from './audit/uploaded-chain.js';
@@ -62,6 +63,7 @@ export {
   type PrivateKeyInfo,
   type PublicKeyInfo,
 } from './keys/key-pair.js';
+export { certifySigningKey, KEY_CERT_TYP } from './keys/signing-key-cert.js';
 export {
   type ClientInfo,
   holdsSeat,
@@ -81,9 +83,11 @@ export {
   renewedLease,
 } from './lease/lease-changes.js';
 export {
+  accessibleLease,
   assertRenewable,
   assertSameCheckout,
   checkoutCandidates,
+  type LeaseAccess,
   seatsExhausted,
 } from './lease/rules.js';
 export { type LeaseWindow, leaseWindow, tokenExpirySeconds } from './lease/timing.js';
@@ -95,6 +99,7 @@ export {
   signLeaseToken,
 } from './lease/token.js';
 export {
+  ClusterId,
   DEFAULT_LEASE_POLICY,
   FeatureName,
   LeasePolicyClaims,
@@ -102,6 +107,12 @@ export {
   licenseClaimsValidator,
 } from './license/claims.js';
 export { type InstallOutcome, installOutcome } from './license/install-rules.js';
+export {
+  assertMatchesSignature,
+  servedLicense,
+  storedMismatches,
+  unverifiedLicense,
+} from './license/integrity.js';
 export { encryptLicense, issueLicense, LICENSE_TYP } from './license/issue.js';
 export {
   type Entitlement,
@@ -109,11 +120,23 @@ export {
   type InstalledLicense,
   type LeasePolicy,
   type License,
+  type LicenseRefusal,
   licenseFromClaims,
   licenseUnusableReason,
   seatsFor,
 } from './license/license.js';
-export { type LicenseVerificationKeys, verifyLicense } from './license/verify.js';
+export {
+  assertLicenseFitsCluster,
+  type LicenseBinding,
+  licenseBindingOf,
+  licenseHash,
+} from './license/license-binding.js';
+export {
+  type LicenseVerificationKeys,
+  signedLicenseOf,
+  verifyLicense,
+  verifyStoredLicense,
+} from './license/verify.js';
 export { type Clock, ManualClock, systemClock } from './time/clock.js';
 export { parseDuration } from './time/duration.js';
 export { PeriodicTask, type PeriodicTaskOptions } from './time/periodic-task.js';

@@ -51,5 +51,17 @@ export {
   NodeMetrics,
   type NodeMetricsOptions,
 } from './observability/node-metrics.js';
+export { readOnlyStore } from './replication/read-only-store.js';
+export {
+  ReplicaFollower,
+  type ReplicaFollowerOptions,
+  type ReplicaStatus,
+} from './replication/replica-follower.js';
+export {
+  HttpUpstreamFeed,
+  type UpstreamFeed,
+  type UpstreamFeedOptions,
+  type UpstreamTls,
+} from './replication/upstream-feed.js';
 export { ClockHighWater, HIGH_WATER_FILE } from './time/clock-high-water.js';
 export { generateApiToken, hashApiToken } from './tokens/api-token.js';

@@ -3,6 +3,10 @@ import {
   LEASE_TOKEN_TYP as CLIENT_TOKEN_TYP,
   type LeaseTokenClaims as ClientClaims,
 } from '@leasehold/client';
+import {
+  KEY_CERT_TYP as CLIENT_KEY_CERT_TYP,
+  LICENSE_TYP as CLIENT_LICENSE_TYP,
+} from '@leasehold/client/internal';
 import { FakeCluster } from '@leasehold/client/testing';
 import type {
   Hello,
@@ -15,8 +19,10 @@ import type {
 import {
   ERROR_CODES,
   ERROR_REGISTRY,
+  KEY_CERT_TYP,
   LEASE_TOKEN_TYP,
   type LeaseTokenClaims,
+  LICENSE_TYP,
   ManualClock,
 } from '@leasehold/domain';
 import { SingleNodeMembership } from '@leasehold/store';
@@ -56,6 +62,8 @@ const CLAIM_KEYS = allKeys<ClientClaims>()([
   'jti',
   'lic',
   'feat',
+  'lver',
+  'lhash',
   'fence',
   'slot',
   'grace',
@@ -243,6 +251,8 @@ describe('hand copies of server shapes', () => {
   it("the SDK's lease token typ and claims are exactly what a node signs", async () => {
     expect(claimsBothWays).toHaveLength(2);
     expect(CLIENT_TOKEN_TYP).toBe(LEASE_TOKEN_TYP);
+    // The SDK's copies of the license and signing-key certificate types (issue 11).
+    expect([CLIENT_LICENSE_TYP, CLIENT_KEY_CERT_TYP]).toEqual([LICENSE_TYP, KEY_CERT_TYP]);
     const lease = await t.checkout();
     expect(lease.statusCode).toBe(201);
     const token: string = lease.json().token;

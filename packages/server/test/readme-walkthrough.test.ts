@@ -116,7 +116,9 @@ describe('README', () => {
     expect(output).toContain('Admin token (shown once');
     expect(output).toContain('"outcome": "installed"');
     expect(output).toMatch(/"state":"released"/);
-    expect(output).toMatch(/"feature": "solver",\s+"seats": 10,\s+"inUse": 0/);
+    // `license list` prints a table by default (issue 13, item 8): the license, its seats in use.
+    expect(output).toMatch(/LICENSE\s+VERSION\s+CUSTOMER/);
+    expect(output).toMatch(/solver 0\/10/);
     expect(statSync(join(dir, 'data', 'admin.token')).mode & 0o777).toBe(0o600);
   }, 90_000);
 });

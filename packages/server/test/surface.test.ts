@@ -43,7 +43,7 @@ describe('auth', () => {
     const other = await t.checkout({ license: 'lic-2' }, token);
     expect([other.statusCode, other.json().code]).toEqual([403, 'FORBIDDEN']);
     const adminLease = (await t.checkout({ license: 'lic-2', client: { id: 'x' } })).json();
-    const hidden = await t.call({ method: 'POST', url: `/v1/leases/${adminLease.id}/renew`, token });
+    const hidden = await t.call({ method: 'POST', url: `/v1/leases/${adminLease.id}/renew?client=x`, token });
     expect(hidden.json().code).toBe('LEASE_NOT_FOUND');
     for (const [method, url] of [
       ['GET', '/v1/licenses'],

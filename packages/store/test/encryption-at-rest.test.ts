@@ -21,9 +21,10 @@ const fileBytes = (path: string) =>
 
 async function filled(kek: Uint8Array): Promise<{ path: string; store: SqliteStore }> {
   const path = join(dir, `at-rest-${++n}.db`);
-  const store = new SqliteStore({ path, kek });
+  const store = new SqliteStore({ path, kek, licenseKeys: fixture.keys });
   for (const license of fixture.licenses) await store.installLicense(license, T0);
   await store.ensureSigningKey(fixture.signingKey);
+  await store.ensureClusterIdentity(fixture.identityKey);
   return { path, store };
 }
 
@@ -56,7 +57,7 @@ describe('At rest: the SQLite file and the etcd values contain no plaintext lice
     const kek = randomBytes(32);
     const { path, store } = await filled(kek);
     await store.close();
-    const reopened = new SqliteStore({ path, kek });
+    const reopened = new SqliteStore({ path, kek, licenseKeys: fixture.keys });
     const licenses = await reopened.listLicenses();
     expect(licenses.map((l) => [l.id, l.raw, l.customer])).toEqual(
       fixture.licenses
@@ -64,6 +65,9 @@ describe('At rest: the SQLite file and the etcd values contain no plaintext lice
         .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
     );
     expect((await reopened.listSigningKeys())[0]?.privatePem).toBe(fixture.signingKey.privatePem);
+    expect((await reopened.ensureClusterIdentity(fixture.signingKey)).privatePem).toBe(
+      fixture.identityKey.privatePem,
+    );
     await reopened.close();
   });
 });
@@ -76,7 +80,7 @@ describe('key-encryption key', () => {
     await store.close();
     let error: LeaseholdError | undefined;
     try {
-      new SqliteStore({ path, kek: wrong });
+      new SqliteStore({ path, kek: wrong, licenseKeys: fixture.keys });
     } catch (err) {
       error = err as LeaseholdError;
     }
@@ -93,8 +97,10 @@ describe('key-encryption key', () => {
     const rotation = await store.rotateKek(newKek);
     expect(rotation.kek).toBe(kekFingerprint(newKek));
     await store.close();
-    expect(code(() => new SqliteStore({ path, kek: oldKek }))).toBe('KEK_MISMATCH');
-    const reopened = new SqliteStore({ path, kek: newKek });
+    expect(code(() => new SqliteStore({ path, kek: oldKek, licenseKeys: fixture.keys }))).toBe(
+      'KEK_MISMATCH',
+    );
+    const reopened = new SqliteStore({ path, kek: newKek, licenseKeys: fixture.keys });
     expect((await reopened.listLicenses()).map((l) => l.customer).sort()).toEqual(
       fixture.licenses.map((l) => l.customer).sort(),
     );
@@ -113,7 +119,7 @@ describe('key-encryption key', () => {
     }[];
     db.prepare('UPDATE licenses SET raw = ? WHERE id = ?').run(a?.raw, b?.id);
     await store.close();
-    const reopened = new SqliteStore({ path, kek });
+    const reopened = new SqliteStore({ path, kek, licenseKeys: fixture.keys });
     await expect(reopened.listLicenses()).rejects.toMatchObject({ code: 'DATA_DECRYPTION_FAILED' });
     await reopened.close();
   });
@@ -131,7 +137,7 @@ describe('key-encryption key', () => {
     await store.close();
     expect(leaks(fileBytes(path), fixture.needles)).not.toEqual([]);
 
-    const migrated = new SqliteStore({ path, kek });
+    const migrated = new SqliteStore({ path, kek, licenseKeys: fixture.keys });
     expect((await migrated.listSigningKeys())[0]?.privatePem).toBe(fixture.signingKey.privatePem);
     expect((await migrated.listLicenses()).map((l) => l.raw).sort()).toEqual(
       fixture.licenses.map((l) => l.raw).sort(),

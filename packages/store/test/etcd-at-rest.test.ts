@@ -18,7 +18,7 @@ afterEach(async () => {
 });
 
 const open = (prefix: string, kek: Uint8Array) => {
-  const store = new EtcdStore({ endpoints, prefix, kek });
+  const store = new EtcdStore({ endpoints, prefix, kek, licenseKeys: fixture.keys });
   opened.push(store);
   return store;
 };
@@ -28,6 +28,7 @@ async function filled(kek: Uint8Array): Promise<{ prefix: string; store: EtcdSto
   const store = open(prefix, kek);
   for (const license of fixture.licenses) await store.installLicense(license, T0);
   await store.ensureSigningKey(fixture.signingKey);
+  await store.ensureClusterIdentity(fixture.identityKey);
   await store.revokeLicense('lic-plain', T0 + 1); // a rewrite of a license record, too
   return { prefix, store };
 }

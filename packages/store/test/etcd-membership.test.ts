@@ -16,7 +16,12 @@ afterAll(async () => {
 
 /** One node's membership on its own manual clock: its heartbeats happen only when the test moves it. */
 function member(prefix: string) {
-  const store = new EtcdStore({ endpoints, prefix, kek: randomBytes(32) });
+  const store = new EtcdStore({
+    endpoints,
+    prefix,
+    kek: randomBytes(32),
+    licenseKeys: { vendorKeys: new Map() },
+  });
   stores.push(store);
   const clock = new ManualClock(T0);
   const membership = new EtcdMembership({

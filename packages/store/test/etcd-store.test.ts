@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EtcdStore } from '@leasehold/store';
+import { LICENSE_KEYS } from './contract/fixtures.js';
 import { describeLeaseStoreContract } from './contract/lease-store-contract.js';
 import { etcdEndpoints } from './support/etcd.js';
 
@@ -7,5 +8,10 @@ import { etcdEndpoints } from './support/etcd.js';
 // own key prefix, so runs never see each other's data.
 describeLeaseStoreContract('etcd', async () => {
   const endpoints = await etcdEndpoints();
-  return new EtcdStore({ endpoints, prefix: `/contract-${randomUUID()}/`, kek: randomBytes(32) });
+  return new EtcdStore({
+    endpoints,
+    prefix: `/contract-${randomUUID()}/`,
+    kek: randomBytes(32),
+    licenseKeys: LICENSE_KEYS,
+  });
 });

@@ -45,6 +45,7 @@ describe('etcd over mutual TLS', () => {
       endpoints,
       prefix: `/tls-${randomUUID()}/`,
       kek: randomBytes(32),
+      licenseKeys: { vendorKeys: new Map() },
       callTimeoutMs: 500,
       ...(credentials ? { credentials } : {}),
     });

@@ -1,4 +1,5 @@
 import { GRPCDeadlineExceededError, GRPCInvalidArgumentError, GRPCUnavailableError } from 'etcd3';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemberReachability } from '../src/etcd/member-reachability.js';
 
@@ -82,5 +83,40 @@ describe('MemberReachability', () => {
     const m = members(1);
     await m.call(0, 'deadline');
     expect(m.reach.majorityFailing()).toBe(true);
+  });
+});
+
+// The rule, checked against a model over any history: for clusters of 1..5 members and any sequence of
+// answers, failures and clock steps, "majority failing" holds exactly when more than half the members'
+// latest outcome is a failure no older than the window. Above all it never holds while a quorum's latest
+// call was answered (that would turn away a node that can still reach etcd: the CI run G failure).
+describe('MemberReachability against a model', () => {
+  const step = fc.oneof(
+    fc.record({ kind: fc.constant('call' as const), member: fc.nat(4), answered: fc.boolean() }),
+    fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 700 }) }),
+  );
+
+  it('agrees with the definition after every step', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.array(step, { maxLength: 60 }), (size, steps) => {
+        const windowMs = 1000;
+        let now = 0;
+        const reach = new MemberReachability(windowMs, () => now);
+        for (let i = 0; i < size; i++) reach.policyFor(`m${i}`);
+        const latest = new Map<number, { answered: boolean; at: number }>();
+        for (const s of steps) {
+          if (s.kind === 'advance') now += s.ms;
+          else if (s.member < size) {
+            reach.observe(`m${s.member}`, s.answered);
+            latest.set(s.member, { answered: s.answered, at: now });
+          }
+          const failing = [...latest.values()].filter((o) => !o.answered && now - o.at <= windowMs);
+          const answeredQuorum = [...latest.values()].filter((o) => o.answered).length > size / 2;
+          expect(reach.majorityFailing()).toBe(failing.length > size / 2);
+          if (answeredQuorum) expect(reach.majorityFailing()).toBe(false);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });

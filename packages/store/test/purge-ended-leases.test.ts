@@ -1,7 +1,7 @@
 import { LeaseholdError } from '@leasehold/domain';
 import { describe, expect, it } from 'vitest';
 import { EtcdContext } from '../src/etcd/etcd-context.js';
-import type { EtcdGateway, KeyValue } from '../src/etcd/etcd-gateway.js';
+import type { EtcdGateway, KeyValue, ReadOp } from '../src/etcd/etcd-gateway.js';
 import { EtcdTransientError } from '../src/etcd/etcd-gateway.js';
 import { EtcdLeases } from '../src/etcd/etcd-leases.js';
 import type { EtcdLicenses } from '../src/etcd/etcd-licenses.js';
@@ -11,7 +11,8 @@ import { encodeLease } from '../src/etcd/records.js';
 
 // Regression for issue 10: EtcdStore.purgeEndedLeases swallowed every error of its deletes, so an etcd
 // outage or a bug looked like "nothing to purge". A gateway stub stands in for etcd: what is tested is
-// which errors the purge lets through, not etcd.
+// which errors the purge lets through, not etcd. Since issue 14 the purge reads the end index
+// (`by-end/`), not every lease record: the stub answers that range.
 
 const keys = new Keyspace('/purge-test/');
 
@@ -38,13 +39,29 @@ function endedLeaseKv(id: string, endedAt: number, modRevision: number): KeyValu
 
 function leasesOver(txn: (key: string) => Promise<{ succeeded: boolean }>): EtcdLeases {
   const records = [endedLeaseKv('a', 5, 11), endedLeaseKv('b', 6, 12), endedLeaseKv('c', 500, 13)];
+  // The end index as the ending transactions wrote it, and the marker that says it is complete.
+  const entries = records.map((kv, i) => ({
+    ...kv,
+    key: keys.ended([5, 6, 500][i] as number, ['a', 'b', 'c'][i] as string),
+    value: Buffer.from(['a', 'b', 'c'][i] as string),
+  }));
+  const marker = { ...(records[0] as KeyValue), key: keys.deadlineIndexReady() };
   const gateway = {
-    read: async () => ({ results: [records], revision: 20 }),
-    txn: async (compare: readonly { key: string }[]) => ({
-      ...(await txn(compare[0]?.key ?? '')),
-      revision: 21,
-      failure: [],
+    read: async (ops: readonly ReadOp[]) => ({
+      results: ops.map((op) =>
+        'key' in op
+          ? op.key === marker.key
+            ? [marker]
+            : []
+          : 'to' in op
+            ? entries.filter((e) => e.key >= op.from && e.key < op.to).slice(0, op.limit)
+            : [],
+      ),
+      revision: 20,
     }),
+    getMany: async (wanted: readonly string[]) => wanted.map((k) => records.find((r) => r.key === k)),
+    txnMany: (txns: readonly { compare: readonly { key: string }[] }[]) =>
+      txns.map(async (t) => ({ ...(await txn(t.compare[0]?.key ?? '')), revision: 21, failure: [] })),
   } as unknown as EtcdGateway;
   const optimistic = new Optimistic(
     200,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '@leasehold/store';
 import { afterAll } from 'vitest';
+import { LICENSE_KEYS } from './contract/fixtures.js';
 import { describeSeatBlockContract } from './contract/seat-block-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'leasehold-sqlite-blocks-'));
@@ -13,5 +14,5 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const kek = randomBytes(32);
 describeSeatBlockContract(
   'sqlite',
-  async () => new SqliteStore({ path: join(dir, `blocks-${++n}.db`), kek }),
+  async () => new SqliteStore({ path: join(dir, `blocks-${++n}.db`), kek, licenseKeys: LICENSE_KEYS }),
 );

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type SeatCapReading, SqliteStore } from '@leasehold/store';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { client, license, T0 } from './contract/fixtures.js';
+import { client, LICENSE_KEYS, license, T0 } from './contract/fixtures.js';
 import { expectCode } from './contract/lease-store-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'leasehold-sqlite-cap-'));
@@ -20,6 +20,7 @@ describe('edge seat cap (SQLite)', () => {
     store = new SqliteStore({
       path: join(dir, `cap-${++n}.db`),
       kek: randomBytes(32),
+      licenseKeys: LICENSE_KEYS,
       seatCap: {
         capFor: (licenseId, feature) =>
           licenseId === 'lic-1' && feature === 'solver' ? cap : { seats: 0, until: 0 },
@@ -27,7 +28,7 @@ describe('edge seat cap (SQLite)', () => {
     });
     // 5 licensed seats (60 s TTL, 30 s grace, strict), of which the block lends 2.
     await store.installLicense(
-      license({
+      await license({
         seats: { solver: 5, viewer: 5 },
         lease: { ttlMs: 60_000, graceMs: 30_000, policy: 'strict' },
       }),

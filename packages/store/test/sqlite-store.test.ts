@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '@leasehold/store';
 import { afterAll } from 'vitest';
+import { LICENSE_KEYS } from './contract/fixtures.js';
 import { describeLeaseStoreContract } from './contract/lease-store-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'leasehold-sqlite-'));
@@ -14,5 +15,5 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const kek = randomBytes(32);
 describeLeaseStoreContract(
   'sqlite',
-  async () => new SqliteStore({ path: join(dir, `store-${++n}.db`), kek }),
+  async () => new SqliteStore({ path: join(dir, `store-${++n}.db`), kek, licenseKeys: LICENSE_KEYS }),
 );

@@ -9,6 +9,8 @@ import { JWKS_PATH, parseJwks } from '../token/fetch-jwks.js';
 import type { JwksCache } from '../token/jwks-cache.js';
 import type { LeaseTokenClaims } from '../token/lease-token-claims.js';
 import { type HttpAnswer, httpCall } from '../transport/http-call.js';
+import { checkChain } from '../trust/check-chain.js';
+import { leasePath } from './lease-path.js';
 import type { ResolvedOptions } from './options.js';
 
 /** What checking a grant needs from its client. */
@@ -21,7 +23,8 @@ export interface GrantCheckDeps {
 
 /**
  * Reads a grant and verifies its token inside the attempt, so that a node sending a bad token is failed
- * over like any broken answer (a checkout's request id makes the next node return the same lease).
+ * over like any broken answer (a checkout's request id makes the next node return the same lease). With
+ * vendor keys, the grant must also chain to a license the vendor signed (trust/check-chain.ts).
  */
 export async function checkGrant(
   deps: GrantCheckDeps,
@@ -80,6 +83,35 @@ export async function checkGrant(
     );
   }
   deps.count('tokensVerified');
+  const { trust } = deps.options;
+  if (trust) {
+    // Only a grant that chains to a vendor-signed license is adopted: no deadline, and so no offline
+    // grace, ever comes from one that does not (issue 11).
+    try {
+      await checkChain(trust, grant, claims, {
+        server,
+        now: deps.options.clock.now(),
+        toleranceMs: deps.options.maxClockSkewMs,
+        clientId: deps.options.client.id,
+      });
+    } catch (err) {
+      if (isLeaseholdClientError(err, 'LICENSE_UNTRUSTED')) {
+        deps.count('grantsUntrusted');
+        // The seat is of no use to this client: give it back rather than hold it to its expiry. Best
+        // effort, not awaited; a node whose grants do not chain may not honour it, and nothing depends on it.
+        void httpCall(
+          server,
+          {
+            method: 'DELETE',
+            path: leasePath(grant.id, deps.options.client.id),
+            token: deps.options.token,
+          },
+          { fetch: deps.options.fetch, timeoutMs: deps.options.timeoutMs, clock: deps.options.clock },
+        ).catch(() => undefined);
+      }
+      throw err;
+    }
+  }
   // A renewal is always granted at its own send time; a checkout only when new (201), not replayed (200).
   const fresh = operation === 'renew' || answer.status === 201;
   const entitlement = entitlementOf(grant, claims, sent, fresh, deps.options.maxClockSkewMs);

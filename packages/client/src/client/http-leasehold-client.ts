@@ -34,6 +34,7 @@ import { checkLeaseId, leasePath } from './lease-path.js';
 import { LeaseRegistry } from './lease-registry.js';
 import type { CheckoutOptions, ClientEvents, ClientMetrics, LeaseholdClient } from './leasehold-client.js';
 import type { ResolvedOptions } from './options.js';
+import { RenewalBatcher } from './renewal-batch.js';
 import { StateFile } from './state-file.js';
 
 /** The {@link LeaseholdClient} that `createClient` returns: leases over HTTP with failover. */
@@ -49,6 +50,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
   readonly #state: StateFile;
   readonly #grantDeps: GrantCheckDeps;
   readonly #ready: Promise<void>;
+  readonly #renewals: RenewalBatcher;
   readonly log: Log;
   #closing: Promise<void> | undefined;
 
@@ -96,6 +98,24 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
       });
     }
     this.#ready = this.#state.load();
+    this.#renewals = new RenewalBatcher({
+      clock: options.clock,
+      clientId: options.client.id,
+      log: this.log,
+      held: () => this.#leases.values(),
+      renewOne: (lease, leaseId, mode) => this.#renewCall(lease, leaseId, mode),
+      call: (operation, request, parse, mode) => this.#call(operation, request, parse, mode),
+      checkGrant: (answer, server, sent, signal) => this.#checkGrant('renew', answer, server, sent, signal),
+      count,
+    });
+    if (!options.trust) {
+      // Loud on purpose, logger or not: a product shipped like this unlocks for any node (issue 11).
+      const message =
+        'insecureSkipVendorCheck is set: grants are NOT checked against the vendor keys, so any Leasehold ' +
+        'node — one whose operator made their own "vendor" key — unlocks this product. Development only.';
+      if (options.logger?.warn) this.log('warn', { insecureSkipVendorCheck: true }, message);
+      else globalThis.console?.warn?.(`@leasehold/client: ${message}`);
+    }
   }
 
   get clock(): Clock {
@@ -241,7 +261,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
   }
 
   renewLease(lease: LeaseHandle, leaseId: string, mode: CallMode): Promise<Granted> {
-    return this.#renewCall(lease, leaseId, mode);
+    return this.#renewals.renew(lease, leaseId, mode);
   }
 
   async checkoutSeat(
@@ -298,7 +318,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
     try {
       const { result } = await this.#call(
         'renew',
-        { method: 'POST', path: `${leasePath(leaseId)}/renew` },
+        { method: 'POST', path: leasePath(leaseId, this.#options.client.id, '/renew') },
         async (answer, server, sent, signal) => {
           const granted = await this.#checkGrant('renew', answer, server, sent, signal);
           if (granted.grant.id !== leaseId) {
@@ -325,7 +345,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
   async #releaseCall(lease: LeaseHandle | undefined, leaseId: string): Promise<LeaseInfo> {
     const { result, server } = await this.#call(
       'release',
-      { method: 'DELETE', path: leasePath(leaseId) },
+      { method: 'DELETE', path: leasePath(leaseId, this.#options.client.id) },
       (answer, s) => parseLeaseInfo(answer.body, s),
       { background: false, lease },
     );

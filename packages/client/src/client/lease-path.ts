@@ -4,8 +4,11 @@ export function checkLeaseId(leaseId: string): void {
     throw new TypeError('leaseId must be a non-empty string');
 }
 
-/** The API path of one lease, its id checked and escaped. */
-export function leasePath(leaseId: string): string {
+/**
+ * The API path of one lease (and `action`, e.g. `/renew`), its id checked and escaped, naming the client id
+ * this SDK acts as: a node lets only the client a lease was granted to renew or release it (issue 11).
+ */
+export function leasePath(leaseId: string, clientId: string, action = ''): string {
   checkLeaseId(leaseId);
-  return `v1/leases/${encodeURIComponent(leaseId)}`;
+  return `v1/leases/${encodeURIComponent(leaseId)}${action}?client=${encodeURIComponent(clientId)}`;
 }

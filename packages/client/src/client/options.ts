@@ -6,6 +6,8 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../transport/backoff.js'
 import { type BreakerPolicy, DEFAULT_BREAKER_POLICY } from '../transport/circuit-breaker.js';
 import type { FetchFunction } from '../transport/http-call.js';
 import { normalizeServerUrl } from '../transport/server-url.js';
+import { TrustAnchor } from '../trust/trust-anchor.js';
+import { readVendorKeys, type VendorKeys } from '../trust/vendor-keys.js';
 
 /** How patiently a call goes round the servers; see {@link ClientOptions.retry}. */
 export interface RetryOptions {
@@ -47,6 +49,21 @@ export interface ClientOptions {
   readonly servers: readonly string[];
   /** A client API token (`lh_client_…`), bound to one license. */
   readonly token: string;
+  /**
+   * The vendor's public key(s), baked into the product: an Ed25519 JWK, a JWK Set, or the SPKI PEM text of
+   * `vendor.pub.pem` (or a list of them). Every grant must chain to a license one of them signed — the
+   * license comes with each checkout and renewal, and the lease token is bound to it — or it fails with
+   * `LICENSE_UNTRUSTED` and unlocks nothing. Required, unless `insecureSkipVendorCheck` is set.
+   */
+  readonly vendorKeys?: VendorKeys;
+  /** When given, the license must be for this product (its `product` claim); else `LICENSE_UNTRUSTED`. */
+  readonly product?: string;
+  /**
+   * DEVELOPMENT ONLY: accept grants without checking that they chain to a vendor-signed license, so that
+   * any Leasehold node — one its operator set up with a self-made "vendor" key — unlocks the product.
+   * Logs a warning at start. Never ship it; pass `vendorKeys` instead.
+   */
+  readonly insecureSkipVendorCheck?: boolean;
   /** This installation's stable identity: one machine, one container. Retries are idempotent per client id. */
   readonly clientId: string;
   /** Host name shown to operators in lease listings. */
@@ -90,6 +107,8 @@ export interface ClientOptions {
 export interface ResolvedOptions {
   readonly servers: readonly string[];
   readonly token: string;
+  /** The vendor keys and product every grant is checked against; undefined only with the opt-out. */
+  readonly trust: TrustAnchor | undefined;
   readonly client: { readonly id: string; readonly host?: string; readonly user?: string };
   readonly fetch: FetchFunction;
   readonly timeoutMs: number;
@@ -107,6 +126,9 @@ export interface ResolvedOptions {
 const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'servers',
   'token',
+  'vendorKeys',
+  'product',
+  'insecureSkipVendorCheck',
   'clientId',
   'host',
   'user',
@@ -182,10 +204,12 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     throw new TypeError('options.stateStore must have load() and save(state)');
   }
   const retry = resolveRetry(options.retry);
+  const trust = resolveTrust(options);
 
   return Object.freeze({
     servers: Object.freeze(servers),
     token: options.token,
+    trust,
     client: Object.freeze({
       id,
       ...(host === undefined ? {} : { host }),
@@ -203,6 +227,28 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     random: options.random ?? Math.random,
     clock,
   });
+}
+
+function resolveTrust(options: ClientOptions): TrustAnchor | undefined {
+  const skip = options.insecureSkipVendorCheck;
+  if (skip !== undefined && typeof skip !== 'boolean') {
+    throw new TypeError('options.insecureSkipVendorCheck must be a boolean');
+  }
+  const product = options.product === undefined ? undefined : boundedString(options.product, 'product', 1);
+  if (options.vendorKeys === undefined) {
+    if (skip !== true) {
+      throw new TypeError(
+        "options.vendorKeys is required: the vendor's public key(s) (JWK, JWK Set or PEM) that sign your " +
+          'licenses; every grant must chain to a license they signed. (For development only, ' +
+          'insecureSkipVendorCheck: true turns the check off.)',
+      );
+    }
+    if (product !== undefined)
+      throw new TypeError('options.product is checked against vendorKeys: give both');
+    return undefined;
+  }
+  if (skip === true) throw new TypeError('give options.vendorKeys or insecureSkipVendorCheck, not both');
+  return new TrustAnchor(readVendorKeys(options.vendorKeys), product);
 }
 
 function resolveBreaker(breaker: CircuitBreakerOptions | undefined): BreakerPolicy {

@@ -35,10 +35,14 @@ export const SERVER_ERROR_CODES = Object.freeze([
   'LICENSE_REPLAYED',
   'LICENSE_NOT_FOUND',
   'LICENSE_REVOKED',
+  'LICENSE_CLUSTER_MISMATCH',
+  'LICENSE_UNTRUSTED',
+  'LICENSE_TAMPERED',
   'FEATURE_NOT_LICENSED',
   'SEATS_EXHAUSTED',
   'REQUEST_ID_CONFLICT',
   'LEASE_NOT_FOUND',
+  'LEASE_NOT_OWNED',
   'LEASE_EXPIRED',
   'LEASE_RELEASED',
   'LEASE_REVOKED',
@@ -46,13 +50,19 @@ export const SERVER_ERROR_CODES = Object.freeze([
   'NODE_SHUTTING_DOWN',
   'TOO_MANY_STREAMS',
   'CLOCK_BEHIND',
+  'REPLICATION_HISTORY_COMPACTED',
+  'REPLICA_READ_ONLY',
   'KEK_MISMATCH',
   'KEK_INVALID',
   'DATA_DECRYPTION_FAILED',
+  'STORE_SCHEMA_TOO_NEW',
   'INTERNAL',
 ] as const);
 
-/** A code from the server's error registry. */
+/**
+ * A code from the server's error registry. The SDK raises one of them itself: `LICENSE_UNTRUSTED`, when a
+ * grant does not chain to a license signed by `vendorKeys` (not retryable).
+ */
 export type ServerErrorCode = (typeof SERVER_ERROR_CODES)[number];
 
 /**

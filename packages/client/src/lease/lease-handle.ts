@@ -183,10 +183,24 @@ export class LeaseHandle implements Lease {
     return releasing;
   }
 
+  /**
+   * Renews now, in the background, if this lease is active, idle and past half of its renewal interval:
+   * the client asks when another lease's renewal goes out, so one call renews both (renewal-batch.ts).
+   */
+  renewWithOthers(): void {
+    if (this.#status !== 'active' || this.#pass || this.#needsCheckout || !this.#autoRenew) return;
+    if (this.#renewalDueIn() <= this.#entitlement.renewMs / 2) void this.#runPass(true);
+  }
+
   /** A plain snapshot for logs and `JSON.stringify`; the token is left out. */
   toJSON(): LeaseInfo & { status: LeaseStatus } {
     // The view may be a grant: leave its token (a bearer credential for this seat) out of logs.
-    const { token: _token, renewInSeconds: _advice, ...info } = this.#view as Partial<LeaseGrant> & LeaseInfo;
+    const {
+      token: _token,
+      renewInSeconds: _advice,
+      chain: _chain,
+      ...info
+    } = this.#view as Partial<LeaseGrant> & LeaseInfo;
     return { ...info, status: this.#status };
   }
 

@@ -36,4 +36,17 @@ export interface LeaseGrant extends LeaseInfo {
   readonly token: string;
   /** The node's advice: renew this many seconds after it answered. */
   readonly renewInSeconds: number | undefined;
+  /**
+   * What the grant chains to (issue 11): the vendor-signed license the token is bound to, and the cluster
+   * identity key's certificate of the key that signed the token. Checked against `vendorKeys`.
+   */
+  readonly chain: LeaseChain | undefined;
+}
+
+/** The chain a node sends with a grant; see {@link LeaseGrant.chain}. */
+export interface LeaseChain {
+  /** The license file's signed JWS. */
+  readonly license: string | undefined;
+  /** A JWT from the cluster identity key naming the token-signing key. */
+  readonly keyCertificate: string | undefined;
 }

@@ -1,6 +1,6 @@
 import type { LeaseholdClientError } from '../errors/leasehold-client-error.js';
 import { badResponse } from '../transport/read-answer.js';
-import type { LeaseGrant, LeaseInfo, LeaseState } from './lease-info.js';
+import type { LeaseChain, LeaseGrant, LeaseInfo, LeaseState } from './lease-info.js';
 
 const STATES: ReadonlySet<string> = new Set<LeaseState>(['active', 'expired', 'released', 'revoked']);
 
@@ -52,7 +52,7 @@ export function parseLeaseInfo(json: unknown, server: string): LeaseInfo {
 /** Reads a lease view that carries a token (the answer to a checkout or a renewal). */
 export function parseLeaseGrant(json: unknown, server: string): LeaseGrant {
   const info = parseLeaseInfo(json, server);
-  const { token, renewInSeconds } = json as Record<string, unknown>;
+  const { token, renewInSeconds, chain } = json as Record<string, unknown>;
   if (typeof token !== 'string' || token === '') {
     throw badResponse(server, undefined, 'a lease whose "token" is missing or malformed');
   }
@@ -60,5 +60,15 @@ export function parseLeaseGrant(json: unknown, server: string): LeaseGrant {
     typeof renewInSeconds === 'number' && Number.isFinite(renewInSeconds) && renewInSeconds >= 0
       ? renewInSeconds
       : undefined;
-  return Object.freeze({ ...info, token, renewInSeconds: advice });
+  return Object.freeze({ ...info, token, renewInSeconds: advice, chain: parseChain(chain) });
+}
+
+/** The chain is checked only when the client holds vendor keys; a malformed one counts as missing. */
+function parseChain(json: unknown): LeaseChain | undefined {
+  if (typeof json !== 'object' || json === null) return undefined;
+  const { license, keyCertificate } = json as Record<string, unknown>;
+  return Object.freeze({
+    license: typeof license === 'string' && license !== '' ? license : undefined,
+    keyCertificate: typeof keyCertificate === 'string' && keyCertificate !== '' ? keyCertificate : undefined,
+  });
 }

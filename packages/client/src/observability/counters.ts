@@ -8,6 +8,7 @@
  *   node could renew.
  * - `leasesDegraded`, `leasesLost`, `leasesRestored`, `leasesReplaced`: lease events (see `LeaseEvents`).
  * - `tokensVerified` / `tokensRejected`: lease tokens from nodes that passed or failed verification.
+ * - `grantsUntrusted`: grants refused with `LICENSE_UNTRUSTED` (no chain to a vendor-signed license).
  * - `jwksFetches`: JWK Set downloads (the first, and one per key rotation).
  * - `circuitOpens`: times a node's circuit breaker opened.
  */
@@ -25,6 +26,7 @@ export const COUNTER_NAMES = [
   'leasesReplaced',
   'tokensVerified',
   'tokensRejected',
+  'grantsUntrusted',
   'jwksFetches',
   'circuitOpens',
 ] as const;

@@ -1,5 +1,5 @@
-import { randomUUID, sign } from 'node:crypto';
-import type { JSONWebKeySet } from 'jose';
+import { randomUUID } from 'node:crypto';
+import type { JSONWebKeySet, JWK } from 'jose';
 import type { ClientOptions } from '../client/options.js';
 import { type Clock, systemClock } from '../time/clock.js';
 import type { FetchFunction } from '../transport/http-call.js';
@@ -7,7 +7,9 @@ import { ENDED, type FakeLease, holdsSeat, leaseState, type MutableLease } from 
 import { delay, hang, networkError } from './fake-network.js';
 import { type FakeNode, type FakeNodeMode, type FakeRequest, Node } from './fake-node.js';
 import { Problem, problem } from './fake-problem.js';
-import { b64, newKey, type SigningKey } from './fake-signing-key.js';
+import { newKey, type SigningKey, sha256, signJws } from './fake-signing-key.js';
+
+const YEAR_S = 365 * 86_400;
 
 /** Options of {@link FakeCluster.start}. */
 export interface FakeClusterOptions {
@@ -25,11 +27,23 @@ export interface FakeClusterOptions {
   readonly now?: () => number;
   /** Runs `latencyMs` (default the system clock); pass the `ManualClock` the client uses. */
   readonly clock?: Clock;
+  /** The license's `product` claim. Default `'fake-product'`. */
+  readonly product?: string;
+  /**
+   * Bind the license to clusters (issue 11): `true` binds it to this fake cluster's own id; a list binds
+   * it to those ids only (another cluster's: then the SDK must refuse this cluster's tokens).
+   */
+  readonly bindToCluster?: boolean | readonly string[];
   /**
    * Answer `GET /v1/cluster` to the client token with the node list, as real nodes do. Default `false`:
    * 403, as older nodes answered client tokens, which keeps a test's server list fixed.
    */
   readonly listNodes?: boolean;
+  /**
+   * Whether nodes serve `POST /v1/leases/renew` (many leases in one call); `false` answers it 404
+   * ROUTE_NOT_FOUND, as a server from before it does. Default true.
+   */
+  readonly batchRenewals?: boolean;
 }
 
 /**
@@ -40,12 +54,15 @@ export interface FakeClusterOptions {
  * It keeps the real API's contract for what the SDK uses: checkout idempotent by client id and request
  * id, seats per feature, renewals that never shorten a reservation, strict and overdraft grace, release,
  * operator revocation, problem+json errors with `code` and `retryable`, and EdDSA lease tokens with a
- * `kid`, served with the JWK Set (keys can be rotated). It is a fake: one license, no audit, no admin API.
+ * `kid`, served with the JWK Set (keys can be rotated). Like a real node, every grant carries the chain
+ * the SDK checks (issue 11): the license, signed by the fake's own vendor key (pass `cluster.vendorKeys`
+ * to `createClient`, as `clientOptions()` does), bound into the token by id, version and hash, and the
+ * cluster identity key's certificate of the signing key. It is a fake: one license, no audit, no admin API.
  *
  * @example
  * ```ts
  * const cluster = await FakeCluster.start({ features: { cad: 2 }, ttlSeconds: 60, graceSeconds: 600 });
- * const client = createClient({ ...cluster.clientOptions(), clientId: 'test-machine' });
+ * const client = createClient({ ...cluster.clientOptions(), clientId: 'test-machine' }); // with vendorKeys
  * const lease = await client.checkout('cad');
  * cluster.node(0).mode = 'down'; // the client fails over to another node
  * ```
@@ -54,6 +71,12 @@ export class FakeCluster {
   readonly urls: readonly string[];
   readonly token: string;
   readonly licenseId: string;
+  /** The fake vendor's public key (a JWK): what a product bakes in as `vendorKeys`. */
+  readonly vendorKeys: JWK;
+  /** This cluster's id (the RFC 7638 thumbprint of its identity key), as `leasehold cluster id` prints. */
+  readonly clusterId: string;
+  /** The license every grant is bound to: a JWS signed by the fake vendor. */
+  readonly licenseFile: string;
   /** Every request any node received, in order (not those to `down` or `hang` nodes). */
   readonly requests: FakeRequest[] = [];
   readonly #nodes: Node[];
@@ -64,9 +87,13 @@ export class FakeCluster {
   readonly #now: () => number;
   readonly #clock: Clock;
   readonly #listNodes: boolean;
+  readonly #batchRenewals: boolean;
   readonly #leases = new Map<string, MutableLease>();
   readonly #byRequest = new Map<string, MutableLease>();
   #keys: SigningKey[];
+  readonly #vendor = newKey();
+  readonly #identity = newKey();
+  readonly #product: string;
   #revision = 0;
   #licenseRevoked = false;
 
@@ -85,10 +112,18 @@ export class FakeCluster {
     this.#ttlMs = (options.ttlSeconds ?? 60) * 1000;
     this.#graceMs = (options.graceSeconds ?? 0) * 1000;
     this.#policy = options.policy ?? 'strict';
+    this.#batchRenewals = options.batchRenewals ?? true;
     this.#now = options.now ?? Date.now;
     this.#clock = options.clock ?? systemClock;
     this.#listNodes = options.listNodes ?? false;
     this.#keys = [newKey()];
+    this.#product = options.product ?? 'fake-product';
+    this.vendorKeys = Object.freeze({ ...this.#vendor.jwk });
+    this.clusterId = this.#identity.kid;
+    const bind = options.bindToCluster;
+    this.licenseFile = this.issueLicense(
+      bind === undefined || bind === false ? {} : { clusters: bind === true ? [this.clusterId] : [...bind] },
+    );
   }
 
   /** Starts a fake cluster (synchronous work, async for symmetry with real clusters). */
@@ -96,9 +131,56 @@ export class FakeCluster {
     return new FakeCluster(options);
   }
 
-  /** `servers`, `token` and `fetch` for `createClient`; add a `clientId` and anything else. */
-  clientOptions(): Pick<ClientOptions, 'servers' | 'token' | 'fetch'> {
-    return { servers: this.urls, token: this.token, fetch: this.fetch };
+  /** `servers`, `token`, `fetch` and `vendorKeys` for `createClient`; add a `clientId` and anything else. */
+  clientOptions(): Pick<ClientOptions, 'servers' | 'token' | 'fetch' | 'vendorKeys'> {
+    return { servers: this.urls, token: this.token, fetch: this.fetch, vendorKeys: this.vendorKeys };
+  }
+
+  /**
+   * A license for this cluster's license id signed by the fake vendor: the one grants carry, with
+   * `overrides` replacing whole claims (`ver`, `features`, `product`, `exp`, `clusters`…). For tests of
+   * what a client does with a chain a node got wrong (rewrite an answer's `chain.license` with it).
+   */
+  issueLicense(overrides: Record<string, unknown> = {}): string {
+    const now = Math.floor(this.#now() / 1000);
+    const features = Object.fromEntries(Object.entries(this.#features).map(([f, seats]) => [f, { seats }]));
+    return signJws(
+      this.#vendor,
+      { typ: 'license+jwt' },
+      {
+        lid: this.licenseId,
+        ver: 1,
+        customer: 'Fake Customer',
+        product: this.#product,
+        features,
+        // Wide dates: tests step this machine's wall clock by days; the license must not be what fails.
+        iat: now,
+        nbf: now - 5 * YEAR_S,
+        exp: now + 50 * YEAR_S,
+        lease: {
+          ttl: Math.floor(this.#ttlMs / 1000),
+          grace: Math.floor(this.#graceMs / 1000),
+          policy: this.#policy,
+        },
+        ...overrides,
+      },
+    );
+  }
+
+  /** The identity key's certificate of signing key `key` (what real nodes send as `chain.keyCertificate`). */
+  #certificate(key: SigningKey): string {
+    const bare = (jwk: JWK) => ({ kty: jwk.kty, crv: jwk.crv, x: jwk.x });
+    return signJws(
+      this.#identity,
+      { typ: 'lh-key-cert+jwt' },
+      {
+        iss: this.clusterId,
+        sub: key.kid,
+        idk: bare(this.#identity.jwk),
+        cnf: { jwk: bare(key.jwk) },
+        iat: Math.floor(this.#now() / 1000),
+      },
+    );
   }
 
   /** A node by index or URL. */
@@ -146,11 +228,7 @@ export class FakeCluster {
    * what a client does with odd tokens (expired, for another client, with a foreign `kid`).
    */
   signToken(claims: Record<string, unknown>, header: Record<string, unknown> = {}): string {
-    const key = this.#keys[0] as SigningKey;
-    const input = `${b64(JSON.stringify({ alg: 'EdDSA', kid: key.kid, typ: 'lease+jwt', ...header }))}.${b64(
-      JSON.stringify(claims),
-    )}`;
-    return `${input}.${sign(null, Buffer.from(input), key.key).toString('base64url')}`;
+    return signJws(this.#keys[0] as SigningKey, { typ: 'lease+jwt', ...header }, claims);
   }
 
   jwks(): JSONWebKeySet {
@@ -212,6 +290,7 @@ export class FakeCluster {
       };
     }
     if (method === 'POST' && path === '/v1/leases') return this.#checkout(body ?? {});
+    if (method === 'POST' && path === '/v1/leases/renew' && this.#batchRenewals) return this.#renewMany(body);
     const match = /^\/v1\/leases\/([^/]+)(\/renew)?$/.exec(path);
     if (match) {
       const id = decodeURIComponent(match[1] as string);
@@ -290,6 +369,26 @@ export class FakeCluster {
     return { status: 200, body: this.#withToken(lease, now) };
   }
 
+  /** Many renewals in one call: each lease's answer its own, as the real route gives them. */
+  #renewMany(body: Record<string, unknown> | undefined): { status: number; body: Record<string, unknown> } {
+    const leases = body?.leases;
+    if (!Array.isArray(leases) || leases.length === 0 || leases.length > 100)
+      throw new Problem('VALIDATION_FAILED');
+    const ids = leases.map((l) => (l as { id?: unknown }).id);
+    if (ids.some((id) => typeof id !== 'string') || new Set(ids).size !== ids.length) {
+      throw new Problem('VALIDATION_FAILED');
+    }
+    const results = (ids as string[]).map((id) => {
+      try {
+        return { id, lease: this.#renew(id).body };
+      } catch (err) {
+        if (!(err instanceof Problem)) throw err;
+        return { id, problem: problem(err).body };
+      }
+    });
+    return { status: 200, body: { results } };
+  }
+
   #release(id: string): { status: number; body: Record<string, unknown> } {
     const lease = this.#get(id);
     const now = this.#now();
@@ -340,12 +439,18 @@ export class FakeCluster {
       jti: lease.id,
       lic: this.licenseId,
       feat: lease.feature,
+      lver: 1,
+      lhash: sha256(this.licenseFile),
       fence: lease.fence,
       slot: lease.slot,
       grace: Math.floor(this.#graceMs / 1000),
       iat: Math.floor(now / 1000),
       exp: Math.floor(lease.expiresAt / 1000),
     });
-    return { ...this.#view(lease, now), token };
+    const chain = {
+      license: this.licenseFile,
+      keyCertificate: this.#certificate(this.#keys[0] as SigningKey),
+    };
+    return { ...this.#view(lease, now), token, chain };
   }
 }

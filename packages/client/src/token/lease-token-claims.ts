@@ -23,6 +23,10 @@ export interface LeaseTokenClaims {
   readonly lic: string;
   /** The feature. */
   readonly feat: string;
+  /** The version of the license the lease was granted under (absent from nodes older than issue 11). */
+  readonly lver?: number;
+  /** base64url(SHA-256) of that license's JWS: binds the token to exactly one vendor-signed license. */
+  readonly lhash?: string;
   readonly fence: number;
   readonly slot: number;
   /** Grace period in seconds past `exp` while no node answers. */

@@ -183,12 +183,19 @@ function checkClaims(payload: unknown): LeaseTokenClaims {
       throw invalid(`the lease token's "${name}" claim is not a non-negative integer`);
     }
   }
+  if (p.lver !== undefined && (typeof p.lver !== 'number' || !Number.isSafeInteger(p.lver) || p.lver < 1)) {
+    throw invalid('the lease token\'s "lver" claim is not a positive integer');
+  }
+  if (p.lhash !== undefined && typeof p.lhash !== 'string')
+    throw invalid('the lease token\'s "lhash" claim is not a string');
   return Object.freeze({
     iss: ISSUER,
     sub: p.sub as string,
     jti: p.jti as string,
     lic: p.lic as string,
     feat: p.feat as string,
+    ...(p.lver === undefined ? {} : { lver: p.lver as number }),
+    ...(p.lhash === undefined ? {} : { lhash: p.lhash as string }),
     fence: p.fence as number,
     slot: p.slot as number,
     grace: p.grace as number,

@@ -39,6 +39,7 @@ describe('a client against a real 3-node cluster', () => {
     const c = createClient({
       servers: real.urls,
       token: real.clientToken,
+      vendorKeys: real.vendorKeys,
       clientId,
       timeoutMs: 1000,
       ...options,

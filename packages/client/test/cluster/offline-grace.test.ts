@@ -33,6 +33,7 @@ describe('offline grace on a real cluster behind a blackhole', () => {
     client = createClient({
       servers: proxies.map((p) => p.url),
       token: real.clientToken,
+      vendorKeys: real.vendorKeys,
       clientId: 'offline-laptop',
       // The proxies are the only way to the nodes: discovery would hand out the nodes' own addresses.
       discovery: false,

@@ -12,6 +12,8 @@ export interface TestCluster {
   readonly urls: readonly string[];
   /** A client token bound to {@link LICENSE_ID}. */
   readonly clientToken: string;
+  /** The vendor's public key (SPKI PEM) that signed the license: what a product bakes in. */
+  readonly vendorKeys: string;
   /** Calls the admin API on the first node that is still open. */
   admin<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
   /** Seats in use for one feature of the test license. */
@@ -90,6 +92,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     return {
       urls,
       clientToken: token,
+      vendorKeys: vendor.publicPem,
       admin,
       async inUse(feature) {
         const view = await admin<{ entitlements: { feature: string; inUse: number }[] }>(

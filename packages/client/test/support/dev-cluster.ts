@@ -10,6 +10,8 @@ export interface RealCluster {
   readonly licenseId: string;
   /** A client-scoped API token bound to the license, as a product would ship. */
   readonly clientToken: string;
+  /** The vendor's public key (SPKI PEM) that signed the license: what a product bakes in. */
+  readonly vendorKeys: string;
   admin<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
   /** Leases of one client id holding seats now (admin listing). */
   liveLeasesOf(clientId: string): Promise<{ id: string; requestId: string; state: string }[]>;
@@ -68,6 +70,7 @@ export async function startRealCluster(name: string, options: RealClusterOptions
       urls,
       licenseId: `lic-${name}`,
       clientToken: token,
+      vendorKeys: vendor.publicPem,
       admin,
       async liveLeasesOf(clientId) {
         const { leases } = await admin<{

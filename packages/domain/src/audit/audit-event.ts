@@ -8,6 +8,7 @@ export const AUDIT_ACTIONS = [
   'license.installed',
   'license.upgraded',
   'license.revoked',
+  'license.tampered',
   'lease.granted',
   'lease.released',
   'lease.expired',

@@ -1,5 +1,6 @@
 import type { Lease, LeaseEndReason } from '../lease/lease.js';
 import type { InstallOutcome } from '../license/install-rules.js';
+import type { LicenseRefusal } from '../license/license.js';
 import { type AuditAction, type AuditContext, type AuditEvent, auditEvent } from './audit-event.js';
 
 /**
@@ -39,6 +40,19 @@ export function licenseInstalledEvent(
 
 export function licenseRevokedEvent(context: AuditContext, licenseId: string, time: number): AuditEvent {
   return auditEvent(context, 'license.revoked', `license:${licenseId}`, time);
+}
+
+/** A stored license found not to match its vendor signature (recorded once per node and record). */
+export function licenseTamperedEvent(
+  context: AuditContext,
+  licenseId: string,
+  refusal: LicenseRefusal,
+  time: number,
+): AuditEvent {
+  return auditEvent(context, 'license.tampered', `license:${licenseId}`, time, {
+    code: refusal.code,
+    fields: refusal.fields.join(','),
+  });
 }
 
 export function leaseGrantedEvent(context: AuditContext, lease: Lease, time: number): AuditEvent {

@@ -71,6 +71,21 @@ export const ERROR_REGISTRY = {
   },
   LICENSE_NOT_FOUND: { status: 404, retryable: false, title: 'No such license' },
   LICENSE_REVOKED: { status: 409, retryable: false, title: 'The license has been revoked' },
+  LICENSE_TAMPERED: {
+    status: 409,
+    retryable: false,
+    title: 'The stored license does not match its vendor signature; it grants nothing until reinstalled',
+  },
+  LICENSE_CLUSTER_MISMATCH: {
+    status: 422,
+    retryable: false,
+    title: 'The license is bound to other clusters than this one',
+  },
+  LICENSE_UNTRUSTED: {
+    status: 422,
+    retryable: false,
+    title: "A grant does not chain to a license signed by the product's vendor keys",
+  },
 
   // Seats and leases.
   FEATURE_NOT_LICENSED: { status: 404, retryable: false, title: 'No installed license grants this feature' },
@@ -81,6 +96,11 @@ export const ERROR_REGISTRY = {
     title: 'This request id was already used for a different checkout',
   },
   LEASE_NOT_FOUND: { status: 404, retryable: false, title: 'No such lease' },
+  LEASE_NOT_OWNED: {
+    status: 403,
+    retryable: false,
+    title: 'The lease was granted to another client id; only that client may renew or release it',
+  },
   LEASE_EXPIRED: { status: 410, retryable: false, title: 'The lease expired; check a new seat out' },
   LEASE_RELEASED: { status: 410, retryable: false, title: 'The lease was checked in' },
   LEASE_REVOKED: { status: 410, retryable: false, title: 'The lease was revoked by an operator' },
@@ -115,6 +135,18 @@ export const ERROR_REGISTRY = {
     title: "This node's clock is earlier than the latest time it signed with; try another node",
   },
 
+  // Replication (docs/replication.md).
+  REPLICATION_HISTORY_COMPACTED: {
+    status: 410,
+    retryable: false,
+    title: 'The change history below this revision is gone; reload the snapshot and resume after it',
+  },
+  REPLICA_READ_ONLY: {
+    status: 503,
+    retryable: true,
+    title: 'This node is a read-only replica; send writes to the primary',
+  },
+
   // Encryption at rest. They stop a node at start; 5xx and retryable like INTERNAL: another node, with the
   // right key, may answer.
   KEK_MISMATCH: {
@@ -127,6 +159,13 @@ export const ERROR_REGISTRY = {
     status: 500,
     retryable: true,
     title: 'A stored record does not decrypt under the data key (tampered or swapped)',
+  },
+  // Store schema versions (docs/deploy.md, "Rolling upgrades"): a node never works on a store written by
+  // a newer release than it understands. Retryable: a node of the newer release can answer.
+  STORE_SCHEMA_TOO_NEW: {
+    status: 500,
+    retryable: true,
+    title: 'The store was written by a newer Leasehold than this node understands',
   },
   INTERNAL: { status: 500, retryable: true, title: 'Internal error' },
 } as const satisfies Record<string, ErrorSpec>;

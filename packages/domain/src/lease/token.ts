@@ -1,4 +1,5 @@
 import { type CryptoKey, SignJWT } from 'jose';
+import type { LicenseBinding } from '../license/license-binding.js';
 import type { Lease } from './lease.js';
 import { tokenExpirySeconds } from './timing.js';
 
@@ -7,7 +8,10 @@ export const LEASE_TOKEN_TYP = 'lease+jwt';
 
 /**
  * Claims of a lease token. The SDK verifies them offline against the cluster's JWKS; `grace` is signed
- * here so that the offline grace period is the vendor's decision, never the client's.
+ * here so that the offline grace period is the vendor's decision, never the client's. `lver` and `lhash`
+ * bind the token to exactly one vendor-signed license (its version and the hash of its JWS, issue 11):
+ * the SDK compares them with the license that comes with the grant. A node that cannot read the license
+ * it granted under leaves them out, and an SDK holding vendor keys then refuses the grant.
  */
 export interface LeaseTokenClaims {
   readonly iss: 'leasehold';
@@ -15,6 +19,8 @@ export interface LeaseTokenClaims {
   readonly jti: string;
   readonly lic: string;
   readonly feat: string;
+  readonly lver?: number;
+  readonly lhash?: string;
   readonly fence: number;
   readonly slot: number;
   readonly grace: number;
@@ -27,13 +33,14 @@ export interface SigningKey {
   readonly key: CryptoKey;
 }
 
-export function leaseTokenClaims(lease: Lease, now: number): LeaseTokenClaims {
+export function leaseTokenClaims(lease: Lease, now: number, license?: LicenseBinding): LeaseTokenClaims {
   return {
     iss: 'leasehold',
     sub: lease.client.id,
     jti: lease.id,
     lic: lease.licenseId,
     feat: lease.feature,
+    ...(license && license.id === lease.licenseId ? { lver: license.version, lhash: license.hash } : {}),
     fence: lease.fence,
     slot: lease.slot,
     grace: Math.floor(lease.graceMs / 1000),
@@ -42,8 +49,13 @@ export function leaseTokenClaims(lease: Lease, now: number): LeaseTokenClaims {
   };
 }
 
-export async function signLeaseToken(lease: Lease, now: number, signer: SigningKey): Promise<string> {
-  const claims = leaseTokenClaims(lease, now);
+export async function signLeaseToken(
+  lease: Lease,
+  now: number,
+  signer: SigningKey,
+  license?: LicenseBinding,
+): Promise<string> {
+  const claims = leaseTokenClaims(lease, now, license);
   return new SignJWT({ ...claims })
     .setProtectedHeader({ alg: 'EdDSA', kid: signer.kid, typ: LEASE_TOKEN_TYP })
     .sign(signer.key);

@@ -10,8 +10,14 @@ import { Compile } from 'typebox/compile';
  * - `features`: floating seat counts per feature.
  * - `lease`: how seats are leased. `ttl` and `grace` are whole seconds (etcd lease TTLs are whole
  *   seconds too). `policy` decides what grace means — see docs/leases.md.
+ * - `clusters` (optional): the cluster ids (RFC 7638 thumbprints of cluster identity keys, printed by
+ *   `leasehold cluster id`) the license is bound to, like a FlexNet server hostid. A node whose id is not
+ *   listed refuses to install it, and the SDK refuses tokens from such a cluster (docs/security.md).
  */
 export const FeatureName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' });
+
+/** A cluster id: the RFC 7638 SHA-256 thumbprint (base64url, 43 characters) of a cluster identity key. */
+export const ClusterId = Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' });
 
 export const LeasePolicyClaims = Type.Object(
   {
@@ -41,6 +47,7 @@ export const LicenseClaims = Type.Object(
     nbf: Type.Integer({ minimum: 0 }),
     exp: Type.Integer({ minimum: 0 }),
     lease: LeasePolicyClaims,
+    clusters: Type.Optional(Type.Array(ClusterId, { minItems: 1, maxItems: 64, uniqueItems: true })),
   },
   // Unknown claims are allowed so that a newer vendor CLI can add optional ones.
   { additionalProperties: true },

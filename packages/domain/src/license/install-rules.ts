@@ -21,6 +21,8 @@ export function installOutcome(existing: InstalledLicense | undefined, incoming:
     );
   }
   if (incoming.version > existing.version) return 'upgraded';
+  // A stored record refused for not matching its signature is repaired by installing the file again.
+  if (incoming.version === existing.version && existing.refusal) return 'installed';
   if (incoming.version === existing.version && incoming.raw === existing.raw) return 'unchanged';
   throw new LeaseholdError(
     'LICENSE_REPLAYED',

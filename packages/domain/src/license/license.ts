@@ -36,6 +36,20 @@ export interface License {
 export interface InstalledLicense extends License {
   readonly installedAt: number;
   readonly revokedAt: number | undefined;
+  /**
+   * Set when the stored record does not match its vendor signature (or the signature no longer verifies):
+   * the license grants and renews nothing (see license-integrity.ts, docs/security.md).
+   */
+  readonly refusal?: LicenseRefusal | undefined;
+}
+
+/** Why a stored license is not served. */
+export interface LicenseRefusal {
+  /** LICENSE_TAMPERED, or LICENSE_KID_UNKNOWN when the key that signed it is no longer configured. */
+  readonly code: 'LICENSE_TAMPERED' | 'LICENSE_KID_UNKNOWN';
+  /** The stored fields that disagree with the signed claims (`seats`, `expiresAt`, …), or `signature`. */
+  readonly fields: readonly string[];
+  readonly detail: string;
 }
 
 export function licenseFromClaims(claims: LicenseClaims, signedBy: string, raw: string): License {
@@ -69,7 +83,14 @@ export function seatsFor(license: License, feature: string): number {
 export function licenseUnusableReason(
   license: InstalledLicense,
   now: number,
-): 'LICENSE_REVOKED' | 'LICENSE_EXPIRED' | 'LICENSE_NOT_YET_VALID' | undefined {
+):
+  | 'LICENSE_TAMPERED'
+  | 'LICENSE_KID_UNKNOWN'
+  | 'LICENSE_REVOKED'
+  | 'LICENSE_EXPIRED'
+  | 'LICENSE_NOT_YET_VALID'
+  | undefined {
+  if (license.refusal) return license.refusal.code;
   if (license.revokedAt !== undefined) return 'LICENSE_REVOKED';
   if (now >= license.expiresAt) return 'LICENSE_EXPIRED';
   if (now < license.notBefore) return 'LICENSE_NOT_YET_VALID';

@@ -1,5 +1,6 @@
 import {
   compactDecrypt,
+  compactVerify,
   decodeProtectedHeader,
   errors,
   jwtVerify,
@@ -61,6 +62,18 @@ async function unwrap(raw: string, keys: LicenseVerificationKeys): Promise<strin
   }
 }
 
+/**
+ * The signed license (JWS) inside a license file as installed: the file itself, or the JWS a JWE wraps,
+ * decrypted with `keys.decryptionKeys`. It is what the SDK verifies against the vendor's keys (issue 11).
+ * Throws LICENSE_MALFORMED or LICENSE_DECRYPTION_FAILED.
+ */
+export async function signedLicenseOf(licenseFile: string, keys: LicenseVerificationKeys): Promise<string> {
+  const jws = await unwrap(licenseFile.trim(), keys);
+  if (jws.split('.').length !== 3)
+    reject('LICENSE_MALFORMED', 'the encrypted content is not a signed license');
+  return jws;
+}
+
 function mapJoseError(err: unknown): never {
   if (err instanceof errors.JWSSignatureVerificationFailed) {
     reject('LICENSE_SIGNATURE_INVALID', 'the signature does not match the license contents', err);
@@ -85,6 +98,47 @@ export async function verifyLicense(
   keys: LicenseVerificationKeys,
   now: number,
 ): Promise<License> {
+  const { raw, jws, vendorKey } = await signedLicense(licenseFile, keys);
+  let payload: unknown;
+  try {
+    ({ payload } = await jwtVerify(jws, vendorKey.key, {
+      algorithms: [...ALLOWED_ALGS],
+      typ: LICENSE_TYP,
+      currentDate: new Date(now),
+      requiredClaims: ['iat', 'nbf', 'exp'],
+    }));
+  } catch (err) {
+    mapJoseError(err);
+  }
+  return licenseOf(payload, vendorKey, raw);
+}
+
+/**
+ * Verifies a license the store kept (`raw`, the file as installed) and returns what its signature says,
+ * whatever the time: every check of {@link verifyLicense} except the validity dates, which each grant
+ * decides at its own `now` from the returned license. The store serves entitlements only from this, never
+ * from its own columns (issue 11: seat counts edited in the data file granted extra seats).
+ */
+export async function verifyStoredLicense(raw: string, keys: LicenseVerificationKeys): Promise<License> {
+  const signed = await signedLicense(raw, keys);
+  let payload: unknown;
+  try {
+    const { payload: bytes } = await compactVerify(signed.jws, signed.vendorKey.key, {
+      algorithms: [...ALLOWED_ALGS],
+    });
+    payload = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (err) {
+    if (err instanceof SyntaxError) reject('LICENSE_MALFORMED', 'the license payload is not JSON', err);
+    mapJoseError(err);
+  }
+  return licenseOf(payload, signed.vendorKey, signed.raw);
+}
+
+/** Shape, algorithm, embedded keys, `typ` and `kid`: everything before the signature is checked. */
+async function signedLicense(
+  licenseFile: string,
+  keys: LicenseVerificationKeys,
+): Promise<{ raw: string; jws: string; vendorKey: PublicKeyInfo }> {
   const raw = licenseFile.trim();
   if (raw.length === 0 || raw.length > MAX_LICENSE_BYTES) {
     reject('LICENSE_MALFORMED', `a license file is 1 to ${MAX_LICENSE_BYTES} bytes of compact JOSE`);
@@ -111,18 +165,11 @@ export async function verifyLicense(
   if (!vendorKey) {
     reject('LICENSE_KID_UNKNOWN', `key id "${String(header.kid)}" is not one of this server's vendor keys`);
   }
+  return { raw, jws, vendorKey };
+}
 
-  let payload: unknown;
-  try {
-    ({ payload } = await jwtVerify(jws, vendorKey.key, {
-      algorithms: [...ALLOWED_ALGS],
-      typ: LICENSE_TYP,
-      currentDate: new Date(now),
-      requiredClaims: ['iat', 'nbf', 'exp'],
-    }));
-  } catch (err) {
-    mapJoseError(err);
-  }
+/** The claim schema, then the license the claims grant. */
+function licenseOf(payload: unknown, vendorKey: PublicKeyInfo, raw: string): License {
   if (!licenseClaimsValidator.Check(payload)) {
     const first = licenseClaimsValidator.Errors(payload)[0];
     reject(

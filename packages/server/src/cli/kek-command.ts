@@ -5,6 +5,9 @@ import { KEK_FILE, readKekFile } from '../keys/key-encryption-key.js';
 import { DATABASE_FILE } from '../node/leasehold-node.js';
 import { loadEtcdCredentials } from '../tls/node-tls.js';
 
+/** Rotation rewraps the data key and reads no license: the store it opens trusts no vendor key. */
+const NO_LICENSE_KEYS = { vendorKeys: new Map() } as const;
+
 interface RotateOptions {
   old?: string;
   new: string;
@@ -50,8 +53,9 @@ export function registerKek(program: Command): void {
             prefix: opts.etcdPrefix,
             kek: oldKek,
             credentials: loadEtcdCredentials(opts),
+            licenseKeys: NO_LICENSE_KEYS,
           })
-        : new SqliteStore({ path: join(dataDir, DATABASE_FILE), kek: oldKek });
+        : new SqliteStore({ path: join(dataDir, DATABASE_FILE), kek: oldKek, licenseKeys: NO_LICENSE_KEYS });
       try {
         await store.ping();
         const rotated = await store.rotateKek(newKek);

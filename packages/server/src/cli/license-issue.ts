@@ -24,6 +24,8 @@ export interface IssueOptions {
   readonly version?: string | undefined;
   readonly issuer?: string | undefined;
   readonly encryptTo?: string | undefined;
+  /** Cluster ids (`leasehold cluster id`) the license is bound to; none: it installs on any cluster. */
+  readonly bindCluster?: readonly string[] | undefined;
   readonly out: string;
 }
 
@@ -55,6 +57,15 @@ export async function issueLicenseFile(opts: IssueOptions, now: number): Promise
   const vendorKey = await importPrivateKey(readFileSync(opts.key, 'utf8'), 'sig');
   const policy = opts.policy ?? DEFAULT_LEASE_POLICY.policy;
   if (policy !== 'strict' && policy !== 'overdraft') throw new Error('--policy must be strict or overdraft');
+  const clusters = opts.bindCluster ?? [];
+  for (const id of clusters) {
+    // RFC 7638 SHA-256 thumbprints are 43 base64url characters; anything else is a copy-paste slip.
+    if (!/^[A-Za-z0-9_-]{43}$/.test(id)) {
+      throw new Error(
+        `--bind-cluster: "${id}" is not a cluster id (the one line "leasehold cluster id" prints)`,
+      );
+    }
+  }
   const claims: LicenseClaims = {
     lid: opts.id ?? randomUUID(),
     ver: opts.version === undefined ? 1 : Number(opts.version),
@@ -70,6 +81,7 @@ export async function issueLicenseFile(opts: IssueOptions, now: number): Promise
       grace: opts.grace ? wholeSeconds(opts.grace, '--grace') : DEFAULT_LEASE_POLICY.grace,
       policy,
     },
+    ...(clusters.length > 0 ? { clusters: [...new Set(clusters)] } : {}),
   };
   let file = await issueLicense(claims, vendorKey);
   if (opts.encryptTo)

@@ -37,6 +37,12 @@ export function buildProgram(): Command {
     .option('--version <n>', 'license version (default 1)')
     .option('--issuer <name>', 'vendor name (iss)')
     .option('--encrypt-to <file>', "customer's X25519 public key: wrap the license in a JWE (A256GCM)")
+    .option(
+      '--bind-cluster <id>',
+      'bind to a cluster (the id "leasehold cluster id" prints there); repeatable',
+      collect,
+      [],
+    )
     .requiredOption('-o, --out <file>', 'where to write the license file')
     .action(async (opts) => {
       const id = await issueLicenseFile(opts, Date.now());

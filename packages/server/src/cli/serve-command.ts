@@ -1,3 +1,4 @@
+import { LeaseholdError } from '@leasehold/domain';
 import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import { startNode } from '../node/leasehold-node.js';
@@ -37,11 +38,24 @@ export function registerServe(program: Command): void {
       '--kek-file <file>',
       'key-encryption key, base64 of 32 bytes (env LEASEHOLD_KEK_FILE, LEASEHOLD_KEK)',
     )
+    .option('--replica-of <url>', 'follow this primary as a read-only DR replica (env LEASEHOLD_REPLICA_OF)')
+    .option(
+      '--upstream-token <token>',
+      'token for the primary: replica scope (replica), client/replica/admin (edge) (env LEASEHOLD_UPSTREAM_TOKEN)',
+    )
+    .option('--upstream-tls-ca <file>', "CA of the primary's certificate (env LEASEHOLD_UPSTREAM_TLS_CA)")
+    .option(
+      '--upstream-tls-cert <file>',
+      'client certificate toward the primary (env LEASEHOLD_UPSTREAM_TLS_CERT)',
+    )
+    .option(
+      '--upstream-tls-key <file>',
+      'private key of --upstream-tls-cert (env LEASEHOLD_UPSTREAM_TLS_KEY)',
+    )
     .option(
       '--edge-of <url>',
       'run as an edge site of this primary (env LEASEHOLD_EDGE_OF; docs/replication.md)',
     )
-    .option('--upstream-token <token>', 'token for the primary (env LEASEHOLD_UPSTREAM_TOKEN)')
     .option(
       '--seat-block <LICENSE_ID:FEATURE=N>',
       'a block of N seats to hold from the primary; repeatable (env LEASEHOLD_SEAT_BLOCKS)',
@@ -74,8 +88,12 @@ export function registerServe(program: Command): void {
             etcdTlsCa: opts.etcdTlsCa,
             etcdTlsCert: opts.etcdTlsCert,
             etcdTlsKey: opts.etcdTlsKey,
-            edgeOf: opts.edgeOf,
+            replicaOf: opts.replicaOf,
             upstreamToken: opts.upstreamToken,
+            upstreamTlsCa: opts.upstreamTlsCa,
+            upstreamTlsCert: opts.upstreamTlsCert,
+            upstreamTlsKey: opts.upstreamTlsKey,
+            edgeOf: opts.edgeOf,
             seatBlocks: opts.seatBlock,
             blockTtl: opts.blockTtl,
           },
@@ -87,11 +105,22 @@ export function registerServe(program: Command): void {
         }
         throw err;
       }
-      const node = await startNode(config).catch((err: unknown) => {
+      // A test seam only (the rolling-upgrade test plays the previous release's store schema with it).
+      const testSchema = process.env.LEASEHOLD_TEST_STORE_SCHEMA_VERSION;
+      const node = await startNode(config, {
+        ...(testSchema ? { storeSchemaVersion: Number(testSchema) } : {}),
+      }).catch((err: unknown) => {
         // A certificate file that cannot be read is a configuration mistake, told as one.
-        if (!(err instanceof ConfigError)) throw err;
-        process.stderr.write(`leasehold: ${err.message}\n`);
-        process.exit(2);
+        if (err instanceof ConfigError) {
+          process.stderr.write(`leasehold: ${err.message}\n`);
+          process.exit(2);
+        }
+        // A coded refusal (a newer store schema, a wrong KEK) is told by its code, not as a crash.
+        if (err instanceof LeaseholdError) {
+          process.stderr.write(`leasehold: ${err.code}: ${err.message}\n`);
+          process.exit(1);
+        }
+        throw err;
       });
       process.stdout.write(`Leasehold node listening on ${node.url}\n`);
       node.ready.then(
@@ -104,6 +133,7 @@ export function registerServe(program: Command): void {
         },
         (err: unknown) => {
           node.app.log.error({ err }, 'start-up failed');
+          if (err instanceof LeaseholdError) process.stderr.write(`leasehold: ${err.code}: ${err.message}\n`);
           process.exit(1);
         },
       );

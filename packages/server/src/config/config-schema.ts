@@ -98,12 +98,32 @@ export const NodeConfigSchema = Type.Object(
      */
     metricsAuth: Type.Union([Type.Literal('public'), Type.Literal('token')], { default: 'public' }),
     /**
+     * Run as a read-only DR replica of this primary (docs/replication.md): the node follows the
+     * primary's change feed into its own embedded store, serves reads, and answers writes with
+     * REPLICA_READ_ONLY naming the primary.
+     */
+    replicaOf: Type.Optional(Type.String({ pattern: '^https?://' })),
+    /**
+     * The token this node calls its primary with (secret; redacted in logs): for a replica a `replica`-scope
+     * token; for an edge a client token of its blocks' license, a `replica` token, or admin.
+     */
+    upstreamToken: Type.Optional(Type.String({ minLength: 16, maxLength: 512 })),
+    /** TLS toward the primary: its CA, and our client certificate and key for mTLS (PEM files). */
+    upstreamTlsCa: Type.Optional(Type.String({ minLength: 1 })),
+    upstreamTlsCert: Type.Optional(Type.String({ minLength: 1 })),
+    upstreamTlsKey: Type.Optional(Type.String({ minLength: 1 })),
+    /** How long a replica's feed request waits for a change (long-poll). */
+    replicaWaitMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 25_000 }),
+    /**
+     * Changes the embedded store keeps for replicas that fall behind; one further behind reloads the
+     * snapshot (docs/replication.md). On etcd the history is etcd's own (its auto-compaction).
+     */
+    feedRetention: Type.Integer({ minimum: 10, default: 100_000 }),
+    /**
      * Edge site (docs/replication.md): the primary this node leases seat blocks from. Set, the node runs
      * on its embedded store and lends only the seats of its blocks, each lease ending by its block's deadline.
      */
     edgeOf: Type.Optional(Type.String({ pattern: '^https?://' })),
-    /** The token this node calls its primary with (secret; redacted in logs): a client token of the blocks' license, or admin. */
-    upstreamToken: Type.Optional(Type.String({ minLength: 16, maxLength: 512 })),
     /** The blocks an edge holds, `LICENSE_ID:FEATURE=N` each (env: comma-separated). */
     seatBlocks: Type.Array(Type.String({ pattern: '^[^:=,\\s]+:[^:=,\\s]+=\\d{1,6}$' }), { default: [] }),
     /** How long the primary holds an edge's block (`4h`, `3s`); the edge renews it at a third of this. */

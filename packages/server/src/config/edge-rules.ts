@@ -15,6 +15,15 @@ export function edgeConfigProblems(config: NodeConfig): string[] {
     problems.push('edgeOf needs upstreamToken (a token of the primary)');
   if (config.seatBlocks.length === 0) problems.push('edgeOf needs at least one seatBlocks entry');
   if (config.store !== 'sqlite') problems.push('an edge node runs on the embedded store (store: sqlite)');
+  if (config.replicaOf !== undefined)
+    problems.push('a node is an edge (edgeOf) or a replica (replicaOf), not both');
+  // The edge calls its primary with fetch, which cannot present these: refused rather than ignored.
+  const upstreamTls = [config.upstreamTlsCa, config.upstreamTlsCert, config.upstreamTlsKey];
+  if (upstreamTls.some((v) => v !== undefined)) {
+    problems.push(
+      'upstreamTls* settings are for a replica; an edge trusts its primary through the system CAs',
+    );
+  }
   for (const check of [() => parseSeatBlocks(config.seatBlocks), () => blockTtlMs(config.blockTtl)]) {
     try {
       check();

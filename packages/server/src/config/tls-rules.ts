@@ -27,6 +27,15 @@ export function tlsConfigProblems(config: NodeConfig): string[] {
       `tlsClientAuth '${config.tlsClientAuth}' needs tlsCa (the CA client certificates chain to)`,
     );
   }
+  if ((config.upstreamTlsCert === undefined) !== (config.upstreamTlsKey === undefined)) {
+    problems.push('upstreamTlsCert and upstreamTlsKey go together');
+  }
+  if (config.replicaOf !== undefined && config.upstreamToken === undefined) {
+    problems.push('replicaOf needs upstreamToken (a replica-scope token of the primary)');
+  }
+  if (config.replicaOf !== undefined && config.store !== 'sqlite') {
+    problems.push('a replica (replicaOf) keeps its copy in the embedded store: store must be sqlite');
+  }
   if (serving && config.advertiseUrl?.startsWith('http://')) {
     problems.push('advertiseUrl must be https:// when the node serves TLS');
   }

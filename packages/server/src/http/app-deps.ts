@@ -4,8 +4,10 @@ import type { LeaseStore, Membership } from '@leasehold/store';
 import type { FastifyServerOptions } from 'fastify';
 import type { EdgeSite } from '../edge/edge-site.js';
 import type { ClusterKeyring } from '../keys/cluster-keyring.js';
+import type { LicenseChains } from '../keys/license-chains.js';
 import type { PeerReading } from '../node/peer-probe.js';
 import type { NodeMetrics } from '../observability/node-metrics.js';
+import type { ReplicaStatus } from '../replication/replica-follower.js';
 import type { ClockHighWater } from '../time/clock-high-water.js';
 import type { RouteScope } from './auth.js';
 import type { HttpLimits } from './limits/http-limits.js';
@@ -20,6 +22,8 @@ export interface AppDeps {
   readonly clock: Clock;
   readonly keyring: ClusterKeyring;
   readonly licenseKeys: LicenseVerificationKeys;
+  /** The vendor-signed license behind each grant (keys/license-chains.ts); made by buildApp when absent. */
+  readonly licenseChains?: LicenseChains;
   /** New ids for leases and tokens (random UUIDs in production, predictable in tests if wanted). */
   readonly newId: () => string;
   readonly nodeId: string;
@@ -53,4 +57,6 @@ export interface AppDeps {
   readonly edgeSite?: Pick<EdgeSite, 'status' | 'keeper'>;
   /** Who may read `/metrics` (default: anyone — see docs/observability.md). */
   readonly metricsScopes?: readonly RouteScope[];
+  /** Set on a replica node (`--replica-of`): where it stands in its primary's feed (docs/replication.md). */
+  readonly replication?: { status(): Promise<ReplicaStatus> | ReplicaStatus };
 }

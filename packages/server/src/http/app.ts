@@ -4,6 +4,7 @@ import { LeaseholdError } from '@leasehold/domain';
 import { operationDeadline } from '@leasehold/store';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { installDashboard } from '../dashboard/dashboard-routes.js';
+import { LicenseChains } from '../keys/license-chains.js';
 import { observeApp } from '../observability/app-observability.js';
 import { installMetrics, metricsRoute } from '../observability/http-metrics.js';
 import type { NodeMetrics } from '../observability/node-metrics.js';
@@ -21,6 +22,7 @@ import { healthRoutes } from './routes/health.js';
 import { leaseRoutes } from './routes/leases.js';
 import { licenseRoutes } from './routes/licenses.js';
 import { peerRoutes } from './routes/peer.js';
+import { replicationRoutes } from './routes/replication.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { Problem } from './schemas.js';
 import { TokenCache } from './token-cache.js';
@@ -64,6 +66,7 @@ export const LOG_REDACT = [
   'kek',
   'adminToken',
   'upstreamToken',
+  '*.upstreamToken',
   '*.details.token',
   '*.details.license',
 ];
@@ -161,13 +164,23 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
 
+  // One cache for both: an install on this node drops what the lease routes kept of that license.
+  const chained = {
+    ...deps,
+    licenseChains:
+      deps.licenseChains ??
+      new LicenseChains(deps.store, deps.licenseKeys, deps.clock, (fields, message) =>
+        app.log.warn(fields, message),
+      ),
+  };
   await app.register(healthRoutes, { deps });
-  await app.register(licenseRoutes, { deps });
-  await app.register(leaseRoutes, { deps });
+  await app.register(licenseRoutes, { deps: chained });
+  await app.register(leaseRoutes, { deps: chained });
   await app.register(tokenRoutes, { deps });
   await app.register(auditRoutes, { deps });
   await app.register(clusterRoutes, { deps });
   await app.register(peerRoutes, { deps });
+  await app.register(replicationRoutes, { deps });
   await app.register(edgeRoutes, { deps });
   await installDashboard(app, deps);
 

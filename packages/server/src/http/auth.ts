@@ -12,9 +12,10 @@ import type { TokenCache } from './token-cache.js';
  * Who may call a route. Every route declares its scopes in `config.scopes`; registering a route without
  * them fails at start-up, so no route is open by accident. `admin` may do everything; `operator` reads
  * everything and force-releases leases, but installs, revokes, checks out and manages tokens never;
- * `client` uses the lease routes of its one license (docs/security.md has the table).
+ * `client` uses the lease routes of its one license; `replica` reads the change feed and snapshots (a DR
+ * replica's or an edge's upstream token; docs/replication.md). docs/security.md has the table.
  */
-export type RouteScope = 'public' | 'admin' | 'operator' | 'client' | 'peer';
+export type RouteScope = 'public' | 'admin' | 'operator' | 'client' | 'replica' | 'peer';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -70,6 +70,23 @@ export const LeaseWithToken = Type.Object({
   token: Type.String({
     description: 'Lease token: a JWT signed with the cluster key (see /.well-known/jwks.json)',
   }),
+  chain: Type.Object(
+    {
+      license: Type.Optional(
+        Type.String({
+          description:
+            'The vendor-signed license (JWS) the lease was granted under; the token binds it by id (lic), ' +
+            'version (lver) and SHA-256 (lhash). Absent when the node cannot read it.',
+        }),
+      ),
+      keyCertificate: Type.String({
+        description:
+          "The cluster identity key's certificate of the key that signed the token (a JWT): how an SDK " +
+          'checks that a token comes from a cluster a bound license names',
+      }),
+    },
+    { description: 'What an SDK holding the vendor keys checks a grant against (docs/security.md)' },
+  ),
 });
 
 export const Entitlement = Type.Object({
@@ -89,7 +106,15 @@ export const LicenseView = Type.Object({
     Type.Literal('expired'),
     Type.Literal('not-yet-valid'),
     Type.Literal('revoked'),
+    Type.Literal('refused'),
   ]),
+  refusal: Type.Optional(
+    Type.Object({
+      code: Type.String(),
+      fields: Type.Array(Type.String()),
+      detail: Type.String(),
+    }),
+  ),
   entitlements: Type.Array(Entitlement),
   issuedAt: Timestamp,
   notBefore: Timestamp,
@@ -122,7 +147,12 @@ export type CheckoutBody = Static<typeof CheckoutBody>;
 
 export const TokenView = Type.Object({
   id: Type.String(),
-  scope: Type.Union([Type.Literal('admin'), Type.Literal('operator'), Type.Literal('client')]),
+  scope: Type.Union([
+    Type.Literal('admin'),
+    Type.Literal('operator'),
+    Type.Literal('client'),
+    Type.Literal('replica'),
+  ]),
   license: Type.Optional(Type.String()),
   name: Type.Optional(Type.String()),
   createdAt: Timestamp,

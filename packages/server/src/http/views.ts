@@ -42,6 +42,9 @@ const LICENSE_STATE = {
   LICENSE_REVOKED: 'revoked',
   LICENSE_EXPIRED: 'expired',
   LICENSE_NOT_YET_VALID: 'not-yet-valid',
+  // The stored record does not match its vendor signature (docs/security.md): it grants nothing.
+  LICENSE_TAMPERED: 'refused',
+  LICENSE_KID_UNKNOWN: 'refused',
 } as const;
 
 export function licenseView(
@@ -57,6 +60,11 @@ export function licenseView(
     customer: license.customer,
     product: license.product,
     state: reason ? LICENSE_STATE[reason] : 'active',
+    refusal: license.refusal && {
+      code: license.refusal.code,
+      fields: [...license.refusal.fields],
+      detail: license.refusal.detail,
+    },
     entitlements: license.entitlements.map((e) => ({
       feature: e.feature,
       seats: e.seats,

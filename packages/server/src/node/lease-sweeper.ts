@@ -12,7 +12,8 @@ export interface SweeperOptions {
 }
 
 /**
- * Marks overdue leases as expired and forgets long-ended ones. Correctness does not depend on it — a
+ * Marks overdue leases as expired and forgets long-ended ones. The store finds them through its deadline
+ * index (`expireLeases`), so a sweep costs the overdue leases, not the live ones (issue 14). Correctness does not depend on it — a
  * seat is free at its deadline because checkout compares deadlines — it keeps lists, usage and the audit
  * trail (a `lease.expired` record per expiry) current. In a cluster it runs on the elected node only.
  */
@@ -57,6 +58,14 @@ export class LeaseSweeper {
       this.log.warn({ err }, 'lease sweep failed; retrying at the next interval');
       return 0;
     }
+  }
+
+  /**
+   * Resolves once the sweep in progress, if any, has ended. For tests that step a manual clock over a
+   * store with real I/O (etcd): a tick that comes while a sweep is still running is skipped.
+   */
+  settled(): Promise<void> {
+    return this.#task.settled();
   }
 
   /** Stops sweeping; resolves once a sweep in progress has ended. */

@@ -4,7 +4,12 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Server as TlsServer } from 'node:tls';
-import { type Clock, type LeaseholdError, systemClock } from '@leasehold/domain';
+import {
+  type Clock,
+  type LeaseholdError,
+  type LicenseVerificationKeys,
+  systemClock,
+} from '@leasehold/domain';
 import {
   EtcdMembership,
   EtcdStore,
@@ -25,8 +30,15 @@ import { ClusterKeyring } from '../keys/cluster-keyring.js';
 import { resolveKek } from '../keys/key-encryption-key.js';
 import { loadDecryptionKeys, loadVendorKeys } from '../keys/vendor-trust.js';
 import { NodeMetrics } from '../observability/node-metrics.js';
+import { readOnlyStore } from '../replication/read-only-store.js';
+import { type ReplicaNode, startReplicaNode } from '../replication/replica-node.js';
 import { ClockHighWater, HIGH_WATER_FILE } from '../time/clock-high-water.js';
-import { enforceOptionalClientAuth, loadEtcdCredentials, loadNodeTls } from '../tls/node-tls.js';
+import {
+  enforceOptionalClientAuth,
+  loadEtcdCredentials,
+  loadNodeTls,
+  loadUpstreamTls,
+} from '../tls/node-tls.js';
 import { VERSION } from '../version.js';
 import { type AdminTokenResult, ensureAdminToken } from './admin-token.js';
 import { LeaseSweeper } from './lease-sweeper.js';
@@ -46,6 +58,11 @@ export interface NodeRuntime {
   readonly clock?: Clock;
   /** Logs as JSON lines to stdout when undefined; `false` silences them (tests). */
   readonly logger?: false;
+  /**
+   * The etcd store schema version to work at, below the newest this release knows: a test seam that
+   * plays a node of the previous release in the rolling-upgrade test (`LEASEHOLD_TEST_STORE_SCHEMA_VERSION`).
+   */
+  readonly storeSchemaVersion?: number;
 }
 
 export const DATABASE_FILE = 'leasehold.db';
@@ -75,10 +92,17 @@ function openStore(
   credentials: EtcdStoreOptions['credentials'],
   nodeId: string,
   seatCap: SeatCap | undefined,
-): { store: LeaseStore; membership: Membership } {
+  licenseKeys: LicenseVerificationKeys,
+  schema: Pick<EtcdStoreOptions, 'schemaVersion' | 'onSchemaStep'>,
+): { store: LeaseStore; sqlite?: SqliteStore; membership: Membership } {
+  // The stores re-verify every license they load against these keys, from configuration, not the store.
+  const now = () => clock.now();
   if (config.store === 'etcd') {
     const store = new EtcdStore({
       kek,
+      licenseKeys,
+      now,
+      ...schema,
       ...(credentials ? { credentials } : {}),
       endpoints: config.etcdEndpoints,
       prefix: config.etcdPrefix,
@@ -99,12 +123,16 @@ function openStore(
   }
   const store = new SqliteStore({
     kek,
+    licenseKeys,
+    now,
     path: join(dataDir, DATABASE_FILE),
     node: nodeId,
     synchronous: config.sqliteSynchronous,
     ...(seatCap ? { seatCap } : {}),
+    feedRetention: config.feedRetention,
+    followsPrimary: config.replicaOf !== undefined,
   });
-  return { store, membership: new SingleNodeMembership(() => clock.now(), 'sqlite') };
+  return { store, sqlite: store, membership: new SingleNodeMembership(() => clock.now(), 'sqlite') };
 }
 
 /** Starts one node: opens the store, loads keys, makes the admin token, serves HTTP, sweeps leases. */
@@ -124,8 +152,10 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
   // Certificates are read before anything opens: a missing file stops the start (never plaintext instead).
   const tls = loadNodeTls(config);
   const nodeId = config.nodeId ?? `${hostname()}:${config.port === 0 ? process.pid : config.port}`;
+  // Migration steps run at the first store operation, once the app (and its logger) exists; the edge site
+  // logs through it too.
+  let log: FastifyInstance['log'] | undefined;
   // An edge site's blocks exist before its store: the store asks them in every checkout (docs/replication.md).
-  let edgeLog: FastifyInstance['log'] | undefined;
   const edge =
     config.edgeOf === undefined || config.upstreamToken === undefined
       ? undefined
@@ -139,11 +169,11 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
           newId: randomUUID,
           dataDir,
           log: {
-            warn: (obj, msg) => edgeLog?.warn(obj, msg),
-            info: (obj, msg) => edgeLog?.info(obj, msg),
+            warn: (obj, msg) => log?.warn(obj, msg),
+            info: (obj, msg) => log?.info(obj, msg),
           },
         });
-  const { store, membership } = openStore(
+  const opened = openStore(
     config,
     dataDir,
     clock,
@@ -151,7 +181,18 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     loadEtcdCredentials(config),
     nodeId,
     edge?.keeper,
+    { vendorKeys, decryptionKeys },
+    {
+      ...(runtime.storeSchemaVersion !== undefined ? { schemaVersion: runtime.storeSchemaVersion } : {}),
+      onSchemaStep: (step) => log?.info(step, 'migrating the store schema'),
+    },
   );
+  const { membership } = opened;
+  const upstreamTls = loadUpstreamTls(config);
+  // A replica (docs/replication.md) serves a read-only view; only its follower writes the store.
+  const replicaOf = config.replicaOf;
+  const store = replicaOf === undefined ? opened.store : readOnlyStore(opened.store, replicaOf);
+  let replicaNode: ReplicaNode | undefined;
   try {
     const keyring = ClusterKeyring.empty();
     // Made here, not by the app, so the sweeper's expiries count into the same registry.
@@ -177,6 +218,25 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       metricsScopes: config.metricsAuth === 'token' ? ['admin', 'operator'] : ['public'],
       ...(edge ? { edgeSite: edge } : {}),
       store,
+      ...(replicaOf === undefined
+        ? {}
+        : {
+            replication: {
+              status: () =>
+                replicaNode?.status() ?? {
+                  primary: replicaOf,
+                  position: -1,
+                  head: -1,
+                  lagRevisions: 0,
+                  lagSeconds: 0,
+                  lastContactSeconds: undefined,
+                  connected: false,
+                  appliedChanges: 0,
+                  snapshotReloads: 0,
+                  lastError: 'not started',
+                },
+            },
+          }),
       clock,
       keyring,
       licenseKeys: { vendorKeys, decryptionKeys },
@@ -200,7 +260,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
         keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       },
     });
-    edgeLog = app.log;
+    log = app.log;
     if (kek.generated) {
       app.log.warn(
         { kekFile: kek.source },
@@ -262,6 +322,29 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     // reachable answers /healthz, fails /readyz with 503, and becomes ready by itself once the store is.
     let closed = false;
     const bootstrap = (async () => {
+      if (replicaOf !== undefined) {
+        // No admin token, signing key or audit work of its own: all of it is the primary's, copied.
+        const target = opened.sqlite;
+        if (!target) throw new Error('a replica needs the embedded store');
+        replicaNode = startReplicaNode({
+          primary: replicaOf,
+          token: config.upstreamToken ?? '',
+          tls: upstreamTls,
+          waitMs: config.replicaWaitMs,
+          target,
+          served: store,
+          keyring,
+          clock,
+          metrics,
+          log: app.log,
+        });
+        await membership
+          .join({ id: nodeId, url: config.advertiseUrl ?? url, version: VERSION, startedAt: clock.now() })
+          .catch((err: unknown) => app.log.warn({ err }, 'first heartbeat failed; retrying'));
+        probe?.start();
+        app.log.info({ primary: replicaOf }, 'following the primary as a read-only replica');
+        return { created: undefined, path: undefined };
+      }
       const admin = await untilStoreAnswers(
         () => ensureAdminToken(store, dataDir, config.adminToken, clock, randomUUID, app.log),
         () => closed,
@@ -310,6 +393,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
         closed = true;
         await bootstrap.catch(() => undefined);
         await edge?.stop();
+        await replicaNode?.stop();
         await sweeper.stop();
         await auditKeeper.stop();
         // A leader that leaves says so itself (its successor starts watching without it); others' departures
@@ -333,7 +417,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       },
     };
   } catch (err) {
-    await store.close();
+    await opened.store.close();
     throw err;
   }
 }

@@ -77,6 +77,19 @@ export function enforceOptionalClientAuth(server: TlsServer): void {
   });
 }
 
+/** TLS toward a replica's primary (its CA; our client certificate for mTLS), or undefined. */
+export function loadUpstreamTls(
+  config: Pick<NodeConfig, 'upstreamTlsCa' | 'upstreamTlsCert' | 'upstreamTlsKey'>,
+): { ca?: string; cert?: string; key?: string } | undefined {
+  const { upstreamTlsCa: ca, upstreamTlsCert: cert, upstreamTlsKey: key } = config;
+  if (ca === undefined && cert === undefined) return undefined;
+  return {
+    ...(ca === undefined ? {} : { ca: readPem(ca, 'upstreamTlsCa') }),
+    ...(cert === undefined ? {} : { cert: readPem(cert, 'upstreamTlsCert') }),
+    ...(key === undefined ? {} : { key: readPem(key, 'upstreamTlsKey') }),
+  };
+}
+
 /** etcd client credentials (mutual TLS) from etcdTlsCa/Cert/Key, or undefined for plaintext etcd. */
 export function loadEtcdCredentials(
   config: Pick<NodeConfig, 'etcdTlsCa' | 'etcdTlsCert' | 'etcdTlsKey'>,

@@ -45,6 +45,38 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads a replica from LEASEHOLD_REPLICA_OF and LEASEHOLD_UPSTREAM_TOKEN, and refuses half a replica', () => {
+    const token = `lh_replica_${'r'.repeat(43)}`;
+    const config = fromEnv({
+      LEASEHOLD_REPLICA_OF: 'https://primary.example:7300',
+      LEASEHOLD_UPSTREAM_TOKEN: token,
+      LEASEHOLD_UPSTREAM_TLS_CA: '/etc/leasehold/ca.pem',
+    });
+    expect(config).toMatchObject({
+      replicaOf: 'https://primary.example:7300',
+      upstreamToken: token,
+      upstreamTlsCa: '/etc/leasehold/ca.pem',
+      replicaWaitMs: 25_000,
+      feedRetention: 100_000,
+    });
+    expect(() => fromEnv({ LEASEHOLD_REPLICA_OF: 'https://primary.example:7300' })).toThrow(/upstreamToken/);
+    expect(() =>
+      fromEnv({
+        LEASEHOLD_REPLICA_OF: 'https://primary.example:7300',
+        LEASEHOLD_UPSTREAM_TOKEN: token,
+        LEASEHOLD_STORE: 'etcd',
+        LEASEHOLD_ETCD_ENDPOINTS: 'http://127.0.0.1:2379',
+      }),
+    ).toThrow(/store must be sqlite/);
+    expect(() =>
+      fromEnv({
+        LEASEHOLD_UPSTREAM_TLS_CERT: '/c.pem',
+        LEASEHOLD_REPLICA_OF: 'https://p',
+        LEASEHOLD_UPSTREAM_TOKEN: token,
+      }),
+    ).toThrow(/upstreamTlsCert and upstreamTlsKey/);
+  });
+
   it('sets etcdCallTimeoutMs and endedLeaseRetentionMs from LEASEHOLD_ETCD_CALL_TIMEOUT_MS and LEASEHOLD_ENDED_LEASE_RETENTION_MS', () => {
     expect(envName('etcdCallTimeoutMs')).toBe('LEASEHOLD_ETCD_CALL_TIMEOUT_MS');
     expect(envName('endedLeaseRetentionMs')).toBe('LEASEHOLD_ENDED_LEASE_RETENTION_MS');
@@ -127,5 +159,12 @@ describe('loadConfig', () => {
     expect(() => fromEnv({ ...edge, LEASEHOLD_SEAT_BLOCKS: 'l:f=1', LEASEHOLD_STORE: 'etcd' })).toThrow(
       /embedded store/,
     );
+    // One upstream per node, and no TLS setting the edge would silently ignore.
+    expect(() =>
+      fromEnv({ ...edge, LEASEHOLD_SEAT_BLOCKS: 'l:f=1', LEASEHOLD_REPLICA_OF: 'http://q' }),
+    ).toThrow(/edge \(edgeOf\) or a replica/);
+    expect(() =>
+      fromEnv({ ...edge, LEASEHOLD_SEAT_BLOCKS: 'l:f=1', LEASEHOLD_UPSTREAM_TLS_CA: '/ca.pem' }),
+    ).toThrow(/upstreamTls\* settings are for a replica/);
   });
 });

@@ -156,7 +156,8 @@ describe('edge site under a WAN cut', () => {
           continue;
         }
         await sleep(80 + Math.random() * 250);
-        const released = await fetch(`${url}/v1/leases/${body.id}`, {
+        // A lease belongs to its client (issue 11): the check-in names it.
+        const released = await fetch(`${url}/v1/leases/${body.id}?client=${site}-${w}`, {
           method: 'DELETE',
           headers: client,
           signal: AbortSignal.timeout(5000),

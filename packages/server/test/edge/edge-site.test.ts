@@ -1,8 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { createClient } from '@leasehold/client';
 import { LeaseholdError } from '@leasehold/domain';
 import {
   AuditUploader,
+  buildApp,
+  ClusterKeyring,
   EdgeSync,
   type FetchLike,
   HttpBlockUpstream,
@@ -77,6 +80,7 @@ describe('edge site against a primary (inject, manual clock)', () => {
       path: join(primary.dataDir, 'edge.db'),
       kek: randomBytes(32),
       node: 'edge-a',
+      licenseKeys: { vendorKeys: new Map([[primary.vendor.publicKey.kid, primary.vendor.publicKey]]) },
       seatCap: { capFor: (l, f, now) => keeper.capFor(l, f, now) },
     });
     keeper = new SeatBlockKeeper({
@@ -190,6 +194,62 @@ describe('edge site against a primary (inject, manual clock)', () => {
     await keeper.renewDue();
     expect(keeper.status()[0]).toMatchObject({ wanted: 0, seats: 0 });
     expect(await primaryInUse()).toBe(4);
+  });
+
+  it("grants at the edge that an SDK holding the vendor's keys accepts: the chain is the vendor-signed license the edge installed", async () => {
+    await sync.syncOnce();
+    await keeper.renewDue();
+    const licenseKeys = {
+      vendorKeys: new Map([[primary.vendor.publicKey.kid, primary.vendor.publicKey]]),
+    };
+    const edgeApp = await buildApp({
+      store: edgeStore,
+      clock: primary.clock,
+      keyring: await ClusterKeyring.load(edgeStore, now()),
+      licenseKeys,
+      newId: randomUUID,
+      nodeId: 'edge-a',
+      version: '0.0.0-test',
+    });
+    const viaEdge: FetchLike = async (url, init) => {
+      const target = new URL(url);
+      const res = await edgeApp.inject({
+        method: init.method as 'GET',
+        url: `${target.pathname}${target.search}`,
+        headers: Object.fromEntries(new Headers(init.headers).entries()),
+        ...(init.body === undefined || init.body === null ? {} : { payload: init.body as string }),
+      });
+      return new Response(res.body, {
+        status: res.statusCode,
+        headers: { 'content-type': String(res.headers['content-type'] ?? 'application/json') },
+      });
+    };
+    const sdk = createClient({
+      servers: ['http://edge.test'],
+      token: clientToken,
+      clientId: 'machine-1',
+      vendorKeys: primary.vendor.publicPem,
+      product: 'cad',
+      discovery: false,
+      retry: { rounds: 1 },
+      fetch: viaEdge,
+      clock: { now, monotonic: () => primary.clock.monotonic(), setTimer: () => () => undefined },
+    });
+    try {
+      const lease = await sdk.checkout('solver');
+      expect(lease.feature).toBe('solver');
+      // The edge's lease, capped by its block, with the chain the SDK checked.
+      const stored = await edgeStore.getLease(lease.id);
+      expect(stored?.client.id).toBe('machine-1');
+      const blockDeadline = (await primary.store.listSeatBlocks(now()))[0]?.heldUntil ?? 0;
+      expect(stored?.reservedUntil).toBeLessThanOrEqual(blockDeadline);
+      expect(await sdk.verify(lease.token)).toMatchObject({ sub: 'machine-1', lic: 'lic-1' });
+      await lease.release();
+      expect((await edgeStore.getLease(lease.id))?.endReason).toBe('released');
+    } finally {
+      await sdk.close();
+      await edgeApp.close();
+    }
   });
 
   it("uploads the edge's sealed audit entries, which the primary verifies and records; a broken chain is refused whole", async () => {

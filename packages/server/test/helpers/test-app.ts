@@ -35,14 +35,23 @@ export async function makeTestApp(
   const vendor = options.vendor ?? (await makeVendor(clock.now()));
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'leasehold-app-'));
   vendor.writePublicKey(dataDir);
-  const store = new SqliteStore({ path: join(dataDir, 'leasehold.db'), kek: TEST_KEK });
+  // The store verifies every license it loads against the same keys the app installs with.
+  const licenseKeys = options.deps?.licenseKeys ?? {
+    vendorKeys: new Map([[vendor.publicKey.kid, vendor.publicKey]]),
+  };
+  const store = new SqliteStore({
+    path: join(dataDir, 'leasehold.db'),
+    kek: TEST_KEK,
+    licenseKeys,
+    now: () => clock.now(),
+  });
   const keyring = await ClusterKeyring.load(store, clock.now());
   await ensureAdminToken(store, dataDir, ADMIN_TOKEN, clock, randomUUID);
   const app = await buildApp({
     store,
     clock,
     keyring,
-    licenseKeys: { vendorKeys: new Map([[vendor.publicKey.kid, vendor.publicKey]]) },
+    licenseKeys,
     newId: randomUUID,
     nodeId: 'test-node',
     version: '0.0.0-test',

@@ -53,7 +53,7 @@ describe('logs: JSON with request ids, no secrets', () => {
     secrets.push(checkout.json().token as string);
     const renewed = await t.call({
       method: 'POST',
-      url: `/v1/leases/${checkout.json().id}/renew`,
+      url: `/v1/leases/${checkout.json().id}/renew?client=client-1`,
       token: clientToken,
     });
     secrets.push(renewed.json().token as string);

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeVendor, type NodeProcess } from '@leasehold/devtools';
+import { makeVendor, type NodeProcess, pollUntil, spawnNode } from '@leasehold/devtools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { spawnSqliteNode } from '../helpers/sqlite-node.js';
@@ -45,7 +45,10 @@ function familyOf(name: string, exported: Set<string>): string | undefined {
 describe('a live node and deploy/monitoring', () => {
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-metrics-'));
   let node: NodeProcess;
+  let replica: NodeProcess | undefined;
   let text: string;
+  /** A DR replica's exposition (docs/replication.md): the replica families live there only. */
+  let replicaText: string;
 
   beforeAll(async () => {
     const vendor = await makeVendor(Date.now());
@@ -77,16 +80,35 @@ describe('a live node and deploy/monitoring', () => {
     const res = await fetch(`${node.url}/metrics`);
     expect(res.status).toBe(200);
     text = await res.text();
+    const made = await call('POST', '/v1/tokens', { scope: 'replica' });
+    const upstreamToken = ((await made.json()) as { token: string }).token;
+    replica = await spawnNode({
+      args: ['--port', '0', '--data-dir', join(dir, 'replica'), '--log-level', 'warn'],
+      env: { LEASEHOLD_REPLICA_OF: node.url, LEASEHOLD_UPSTREAM_TOKEN: upstreamToken },
+      readiness: 'readyz',
+      startTimeoutMs: 15_000,
+    });
+    const replicaUrl = replica.url;
+    replicaText = await pollUntil(
+      async () => {
+        const scraped = await (await fetch(`${replicaUrl}/metrics`)).text();
+        return scraped.includes('leasehold_replica_last_contact_seconds ') ? scraped : undefined;
+      },
+      { what: "the replica's first contact with its primary", timeoutMs: 10_000 },
+    );
   });
   afterAll(async () => {
+    await replica?.kill('SIGTERM');
     await node?.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('passes `promtool check metrics`', () => {
-    const run = promtool(['check', 'metrics'], text);
-    expect(run.output).toBe('');
-    expect(run.status).toBe(0);
+    for (const exposition of [text, replicaText]) {
+      const run = promtool(['check', 'metrics'], exposition);
+      expect(run.output).toBe('');
+      expect(run.status).toBe(0);
+    }
   });
 
   it('has samples in every Leasehold family, histograms included, and counts the traffic exactly', () => {
@@ -114,7 +136,7 @@ describe('a live node and deploy/monitoring', () => {
 
   it('alert rules pass `promtool check rules` and their unit tests, and read exported metrics', () => {
     const check = promtool(['check', 'rules', 'alerts.yml']);
-    expect(check.output).toContain('SUCCESS: 7 rules found');
+    expect(check.output).toContain('SUCCESS: 8 rules found');
     expect(check.status).toBe(0);
     const test = promtool(['test', 'rules', 'alerts.test.yml']);
     expect(test.output).toContain('SUCCESS');
@@ -122,7 +144,7 @@ describe('a live node and deploy/monitoring', () => {
     const config = promtool(['check', 'config', 'prometheus.yml']);
     expect(config.status).toBe(0);
 
-    const exported = families(text);
+    const exported = new Set([...families(text), ...families(replicaText)]);
     const rules = (
       parseYaml(readFileSync(join(MONITORING, 'alerts.yml'), 'utf8')) as {
         groups: { rules: { alert: string; expr: string }[] }[];
@@ -134,6 +156,7 @@ describe('a live node and deploy/monitoring', () => {
       'LeaseholdHighErrorRate',
       'LeaseholdNoStoreQuorum',
       'LeaseholdNodeDown',
+      'LeaseholdReplicaLagging',
       'LeaseholdSeatsNearExhaustion',
       'LeaseholdStoreLeaderFlapping',
     ]);

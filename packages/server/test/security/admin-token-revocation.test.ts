@@ -45,7 +45,11 @@ describe('bootstrap admin token revocation', () => {
   it('says why it ignored the token, and refuses to start when no admin path is left', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'leasehold-admin-'));
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
-    const store = new SqliteStore({ path: join(dir, 'leasehold.db'), kek: TEST_KEK });
+    const store = new SqliteStore({
+      path: join(dir, 'leasehold.db'),
+      kek: TEST_KEK,
+      licenseKeys: { vendorKeys: new Map() },
+    });
     try {
       const warnings: string[] = [];
       const log = { warn: (_: object, msg: string) => warnings.push(msg) };

@@ -14,8 +14,12 @@ import { fromSchema, type JsonSchema, nastyString } from './schema-arbitrary.js'
  */
 const RUNS = Number(process.env.LEASEHOLD_FUZZ_RUNS ?? 20_000);
 
-/** Routes that stream until the client leaves: inject() would wait forever; they have their own tests. */
-const STREAMING = new Set(['GET /v1/events']);
+/**
+ * Routes that stream until the client leaves (inject() would wait forever), or long-poll for up to a
+ * minute when nothing changes (the change feed: 20,000 such waits would not end); they have their own
+ * tests (replication/replica-follower.test.ts for the feed).
+ */
+const STREAMING = new Set(['GET /v1/events', 'GET /v1/replication/changes']);
 /**
  * Routes whose one legitimate effect ends the node's service: once drained, /readyz answers 503
  * NODE_SHUTTING_DOWN by design, which this test's "no 5xx" rule cannot tell from a fault. Draining has
@@ -53,6 +57,19 @@ const validCheckout = fc.record(
   },
   { requiredKeys: ['feature', 'client', 'requestId'] },
 );
+
+/**
+ * Valid many-lease renewals, mixed into that route's cases likewise: known leases (live, ended, of
+ * another license for the client token) beside unknown ids, so per-lease answers of every kind occur.
+ */
+const RENEWALS = new Set(['POST /v1/leases/renew']);
+const validRenewals = (known: readonly string[]) =>
+  fc
+    .uniqueArray(fc.constantFrom(...known, 'no-such-lease', 'another-unknown'), {
+      minLength: 1,
+      maxLength: 5,
+    })
+    .map((ids) => ({ leases: ids.map((id) => ({ id })) }));
 
 /** Picks by weight, evenly: fast-check's own bias toward the first options would skew the mix. */
 function weighted<T>(choices: ReadonlyArray<readonly [T, number]>): fc.Arbitrary<T> {
@@ -144,6 +161,9 @@ describe('API fuzzing', () => {
               { weight: 6, arbitrary: fromSchema(route.body, ids).map((b) => JSON.stringify(b)) },
               ...(CHECKOUTS.has(`${route.method} ${route.path}`)
                 ? [{ weight: 4, arbitrary: validCheckout.map((b) => JSON.stringify(b)) }]
+                : []),
+              ...(RENEWALS.has(`${route.method} ${route.path}`)
+                ? [{ weight: 4, arbitrary: validRenewals(known).map((b) => JSON.stringify(b)) }]
                 : []),
               { weight: 1, arbitrary: nastyString() },
               { weight: 1, arbitrary: fc.constant(undefined) },

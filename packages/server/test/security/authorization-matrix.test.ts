@@ -10,13 +10,18 @@ import { ADMIN_TOKEN, makeTestApp, type TestApp } from '../helpers/test-app.js';
  *   operator  every read, plus force-release (issue 5: "read + force-release")
  *   client    the lease routes of the one license its token is bound to, and the node list; as an edge
  *             site's upstream token, that license's seat block, signed file, client tokens and audit upload
+ *   replica   the change feed, the snapshot and the digest (a DR replica's or an edge's upstream token;
+ *             the feed carries signing keys, so operators do not read it); as an edge's upstream token,
+ *             every license's seat blocks, signed files, client tokens and audit upload
  */
-type Caller = 'anonymous' | 'bogus' | 'admin' | 'operator' | 'client';
-const CALLERS: readonly Caller[] = ['anonymous', 'bogus', 'admin', 'operator', 'client'];
+type Caller = 'anonymous' | 'bogus' | 'admin' | 'operator' | 'client' | 'replica';
+const CALLERS: readonly Caller[] = ['anonymous', 'bogus', 'admin', 'operator', 'client', 'replica'];
 const PUBLIC: readonly Caller[] = CALLERS;
 const READ: readonly Caller[] = ['admin', 'operator'];
 const ADMIN: readonly Caller[] = ['admin'];
 const LEASE: readonly Caller[] = ['admin', 'client'];
+/** The primary's side of edge sites: the edge's upstream token is a client token or a replica one. */
+const EDGE: readonly Caller[] = ['admin', 'client', 'replica'];
 
 const POLICY: Readonly<Record<string, readonly Caller[]>> = {
   'GET /healthz': PUBLIC,
@@ -30,6 +35,7 @@ const POLICY: Readonly<Record<string, readonly Caller[]>> = {
   'POST /v1/drain': ADMIN,
   'POST /v1/leases': LEASE,
   'POST /v1/leases/:id/renew': LEASE,
+  'POST /v1/leases/renew': LEASE,
   'DELETE /v1/leases/:id': LEASE,
   'GET /v1/leases/:id': ['admin', 'operator', 'client'],
   'GET /v1/leases': READ,
@@ -42,6 +48,9 @@ const POLICY: Readonly<Record<string, readonly Caller[]>> = {
   'GET /v1/nodes': ['admin', 'operator', 'client'],
   'GET /v1/cluster': ['admin', 'operator', 'client'],
   'GET /v1/events': READ,
+  'GET /v1/replication/changes': ['admin', 'replica'],
+  'GET /v1/replication/snapshot': ['admin', 'replica'],
+  'GET /v1/replication/digest': ['admin', 'operator', 'replica'],
   // Peers prove themselves with a node certificate over mTLS (tls tests); a plaintext node has none to
   // ask for, and the route tells only the time.
   'GET /v1/peer/time': PUBLIC,
@@ -49,11 +58,11 @@ const POLICY: Readonly<Record<string, readonly Caller[]>> = {
   'GET /': PUBLIC,
   'GET /dashboard/:file': PUBLIC,
   // Edge sites (docs/replication.md): the primary's side takes the edge's upstream token.
-  'PUT /v1/edge/blocks': LEASE,
+  'PUT /v1/edge/blocks': EDGE,
   'GET /v1/edge/blocks': READ,
-  'GET /v1/edge/licenses/:id/file': LEASE,
-  'GET /v1/edge/licenses/:id/tokens': LEASE,
-  'POST /v1/edge/audit': LEASE,
+  'GET /v1/edge/licenses/:id/file': EDGE,
+  'GET /v1/edge/licenses/:id/tokens': EDGE,
+  'POST /v1/edge/audit': EDGE,
   'GET /v1/edge/site': READ,
   'PUT /v1/edge/site/blocks': ADMIN,
 };
@@ -79,6 +88,7 @@ describe('authorization matrix', () => {
       admin: undefined as unknown as string,
       operator: await make({ scope: 'operator', name: 'ops' }),
       client: await make({ scope: 'client', license: 'lic-1', name: 'app' }),
+      replica: await make({ scope: 'replica', name: 'dr' }),
     };
   });
   afterEach(() => t.close());
@@ -99,10 +109,13 @@ describe('authorization matrix', () => {
   };
 
   /** Fresh records for the route's `:id`, made with the admin token, so a call can act on them. */
-  const target = async (url: string): Promise<{ url: string; payload?: object }> => {
+  const target = async (method: string, url: string): Promise<{ url: string; payload?: object }> => {
     if (url.startsWith('/v1/leases/:id')) {
-      const lease = (await t.checkout({ client: { id: `c-${Math.random()}` } })).json();
-      return { url: url.replace(':id', lease.id), payload: url.endsWith('force-release') ? {} : undefined };
+      const client = `c-${Math.random()}`;
+      const lease = (await t.checkout({ client: { id: client } })).json();
+      if (url.endsWith('force-release')) return { url: url.replace(':id', lease.id), payload: {} };
+      // Client tokens act on their own client's leases only (issue 11): the caller names that client.
+      return { url: `${url.replace(':id', lease.id)}?client=${encodeURIComponent(client)}` };
     }
     if (url.startsWith('/v1/licenses/:id') || url.startsWith('/v1/edge/licenses/:id')) {
       return { url: url.replace(':id', 'lic-1') };
@@ -132,12 +145,26 @@ describe('authorization matrix', () => {
       const res = await t.call({ method: 'POST', url: '/v1/tokens', payload: { scope: 'admin', name: 'x' } });
       return { url: url.replace(':id', res.json().id) };
     }
+    if (url === '/v1/leases/renew') {
+      // A new lease, or (seats all taken by earlier callers' targets) one that holds a seat already.
+      const fresh = (await t.checkout({ client: { id: `c-${Math.random()}` } })).json().id;
+      const id = fresh ?? (await t.call({ method: 'GET', url: '/v1/leases?limit=1' })).json().leases[0].id;
+      return { url, payload: { leases: [{ id }] } };
+    }
+    if (url === '/v1/leases' && method === 'GET') {
+      // A second page, by the cursor of a first one: pagination is authorized like the listing itself.
+      for (let i = 0; i < 2; i++) await t.checkout({ client: { id: `c-${Math.random()}` } });
+      const first = await t.call({ method: 'GET', url: '/v1/leases?limit=1' });
+      expect(first.json().next, first.body).toBeTypeOf('string');
+      return { url: `/v1/leases?limit=1&after=${encodeURIComponent(first.json().next)}` };
+    }
     if (url === '/v1/leases') {
       return { url, payload: { feature: 'solver', client: { id: 'c' }, requestId: `req-${Math.random()}` } };
     }
     if (url === '/v1/licenses') return { url, payload: { license: await t.vendor.issue({ ver: 2 }) } };
     if (url === '/v1/tokens') return { url, payload: { scope: 'client', license: 'lic-1' } };
     if (url === '/dashboard/:file') return { url: '/dashboard/main.js' };
+    if (url === '/v1/replication/changes') return { url: `${url}?after=0&wait=0ms` };
     return { url };
   };
 
@@ -153,7 +180,7 @@ describe('authorization matrix', () => {
       // Denied callers first: an allowed call may change what the route acts on (a revocation).
       const order = [...CALLERS].sort((a, b) => Number(allowed.includes(a)) - Number(allowed.includes(b)));
       for (const caller of order) {
-        const { url: concrete, payload } = await target(url);
+        const { url: concrete, payload } = await target(method, url);
         const token = caller === 'admin' ? undefined : tokens[caller];
         const res = STREAMING.has(route)
           ? await streamHead(concrete, token === undefined ? ADMIN_TOKEN : token)

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeVendor } from '@leasehold/devtools';
 import { type LeaseholdError, ManualClock } from '@leasehold/domain';
 import { ClockHighWater, HIGH_WATER_FILE } from '@leasehold/server/internal';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -122,10 +123,13 @@ describe('CLOCK_BEHIND over HTTP', () => {
   it('checkout and renewal answer 503 CLOCK_BEHIND and /readyz fails while the clock is behind, also after a restart', async () => {
     const clock = new ManualClock(T0);
     const dataDir = tempDir();
+    // One vendor across the restart: the reopened store re-verifies the license against its key.
+    const vendor = await makeVendor(T0);
     const open = async () =>
       makeTestApp({
         clock,
         dataDir,
+        vendor,
         deps: { clockHighWater: new ClockHighWater(clock, join(dataDir, HIGH_WATER_FILE)) },
       });
     t = await open();

@@ -26,7 +26,7 @@ afterEach(async () => {
 });
 
 describe('no secret in API responses or logs', () => {
-  it('license files, private keys and token secrets appear in no response (but the one that creates a token) and in no log line', async () => {
+  it('license files, private keys and token secrets appear in no response (but the one that creates a token, and the license a grant is bound to) and in no log line', async () => {
     const lines: string[] = [];
     const logger = {
       level: 'trace',
@@ -39,6 +39,11 @@ describe('no secret in API responses or logs', () => {
     const privatePem = (await t.store.listSigningKeys())[0]?.privatePem ?? '';
     const pemBody = privatePem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
     expect(pemBody.length).toBeGreaterThan(40);
+    // The cluster identity key (issue 11): the store hands back the one it keeps.
+    const identityPem = (await t.store.ensureClusterIdentity({ kid: 'x', privatePem: 'x', createdAt: 0 }))
+      .privatePem;
+    const identityBody = identityPem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
+    expect(identityBody.length).toBeGreaterThan(40);
 
     const bodies: string[] = [];
     const call = async (options: Parameters<TestApp['call']>[0]) => {
@@ -52,11 +57,17 @@ describe('no secret in API responses or logs', () => {
     );
     const created = await t.call({ method: 'POST', url: '/v1/tokens', payload: { scope: 'operator' } });
     const secret = created.json().token as string;
-    const lease = await call({
+    // A grant carries the signed license it is bound to, by design (the SDK checks it against the vendor's
+    // keys, issue 11); everything else in it is held to the rule like any answer.
+    const lease = await t.call({
       method: 'POST',
       url: '/v1/leases',
-      payload: { feature: 'solver', client: { id: 'c' }, requestId: 'r' },
+      payload: { feature: 'solver', client: { id: 'c' }, requestId: 'request-1' },
     });
+    expect(lease.statusCode).toBe(201);
+    const { chain, ...grant } = lease.json();
+    expect(chain.license).toBe(file);
+    bodies.push(JSON.stringify({ ...grant, chain: { ...chain, license: undefined } }));
     for (const url of ['/v1/licenses', '/v1/licenses/lic-1', '/v1/leases', '/v1/tokens', '/v1/cluster']) {
       await call({ method: 'GET', url });
     }
@@ -73,7 +84,7 @@ describe('no secret in API responses or logs', () => {
     // What a careless log call would print: pino redacts these paths.
     t.app.log.info({ license: file, token: secret, privatePem, kek: 'a2V5', raw: file }, 'careless');
 
-    const secrets = { file, payload, pemBody, secret, admin: ADMIN_TOKEN };
+    const secrets = { file, payload, pemBody, identityBody, secret, admin: ADMIN_TOKEN };
     for (const [name, value] of Object.entries(secrets)) {
       if (!value) throw new Error(name);
       expect(bodies.filter((b) => b.includes(value)).length, `${name} in a response`).toBe(0);
@@ -140,7 +151,11 @@ describe('key-encryption key at start', () => {
     await restarted.ready;
     expect((await restarted.store.listSigningKeys()).length).toBe(1);
     await restarted.close();
-    const store = new SqliteStore({ path: join(dataDir, 'leasehold.db'), kek: Buffer.alloc(32, 7) });
+    const store = new SqliteStore({
+      path: join(dataDir, 'leasehold.db'),
+      kek: Buffer.alloc(32, 7),
+      licenseKeys: { vendorKeys: new Map() },
+    });
     await store.close();
   });
 });

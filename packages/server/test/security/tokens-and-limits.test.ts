@@ -95,10 +95,15 @@ describe('rate limits (per node)', () => {
     const lease = (await t.checkout({}, a.token)).json();
     for (let i = 0; i < 4; i++) {
       expect(
-        (await t.call({ method: 'GET', url: `/v1/leases/${lease.id}`, token: a.token })).statusCode,
+        (await t.call({ method: 'GET', url: `/v1/leases/${lease.id}?client=client-1`, token: a.token }))
+          .statusCode,
       ).toBe(200);
     }
-    const limited = await t.call({ method: 'POST', url: `/v1/leases/${lease.id}/renew`, token: a.token });
+    const limited = await t.call({
+      method: 'POST',
+      url: `/v1/leases/${lease.id}/renew?client=client-1`,
+      token: a.token,
+    });
     expect(limited.statusCode).toBe(429);
     expect(limited.headers['content-type']).toContain('application/problem+json');
     expect(limited.json()).toMatchObject({ code: 'RATE_LIMITED', retryable: true });
@@ -106,9 +111,10 @@ describe('rate limits (per node)', () => {
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(60);
     // Another token of the same license, from the same address, is not affected; nor are non-lease routes.
-    expect((await t.call({ method: 'GET', url: `/v1/leases/${lease.id}`, token: b.token })).statusCode).toBe(
-      200,
-    );
+    expect(
+      (await t.call({ method: 'GET', url: `/v1/leases/${lease.id}?client=client-1`, token: b.token }))
+        .statusCode,
+    ).toBe(200);
     expect((await t.call({ method: 'GET', url: '/v1/nodes', token: a.token })).statusCode).toBe(200);
     // The key is the token, not the address: the same token from elsewhere is still over its budget.
     const elsewhere = await t.app.inject({
@@ -160,7 +166,7 @@ describe('rate limits (per node)', () => {
     for (let i = 0; i < 200; i++) {
       const bad = await t.app.inject({
         method: 'POST',
-        url: `/v1/leases/${lease.id}/renew`,
+        url: `/v1/leases/${lease.id}/renew?client=ws-1`,
         remoteAddress: nat,
         headers: { authorization: `Bearer lh_client_${String(i).padStart(43, 'z')}` },
       });
@@ -168,7 +174,7 @@ describe('rate limits (per node)', () => {
       if (i % 20 === 0) {
         const renewed = await t.app.inject({
           method: 'POST',
-          url: `/v1/leases/${lease.id}/renew`,
+          url: `/v1/leases/${lease.id}/renew?client=ws-1`,
           remoteAddress: nat,
           headers: { authorization: `Bearer ${client.token}` },
         });

@@ -151,6 +151,7 @@ describe('clock skew between nodes, over mTLS', () => {
     const client = createClient({
       servers: cluster.urls().slice(0, 2),
       token,
+      vendorKeys: vendor.publicPem,
       clientId: 'machine-tls',
       discovery: false,
       fetch: tlsFetch({ ca: readFileSync(cluster.tls!.caFile, 'utf8') }),

@@ -38,7 +38,13 @@ describe('leasehold kek rotate against etcd with client certificate auth', () =>
     writeFileSync(join(dir, 'old.kek'), oldKek.toString('base64'));
     writeFileSync(join(dir, 'new.kek'), newKek.toString('base64'));
     const open = (kek: Buffer) =>
-      new EtcdStore({ endpoints: cluster.clientUrls(), prefix: '/kek-mtls/', kek, credentials });
+      new EtcdStore({
+        endpoints: cluster.clientUrls(),
+        prefix: '/kek-mtls/',
+        kek,
+        credentials,
+        licenseKeys: { vendorKeys: new Map() },
+      });
     const first = open(oldKek);
     await first.ping(); // makes the data key, wrapped under the old KEK
     await first.close();

@@ -4,7 +4,11 @@ import { openBytes, type RandomBytes, sealBytes } from './aes-gcm.js';
 import type { DataKey } from './data-key.js';
 
 /** What a sealed value is; with the record id it forms the AAD, so no ciphertext fits another record. */
-export type SealedKind = 'license.raw' | 'license.customer' | 'signing-key.private';
+export type SealedKind =
+  | 'license.raw'
+  | 'license.customer'
+  | 'signing-key.private'
+  | 'cluster-identity.private';
 
 const PREFIX = 'enc:v1:';
 

@@ -47,7 +47,17 @@ export class EtcdAudit {
     return { put: this.keys.auditPendingRecord(id), value: canonicalJson(event) };
   }
 
-  async #pendingKvs(): Promise<{
+  /**
+   * The head, the anchor and the `limit` oldest pending records, in commit order. Bounded on purpose:
+   * after a load run tens of thousands of records wait, and reading them all for every batch of 5,000
+   * stalled the elected node and etcd for seconds (bench:ha's installs then missed their 1.5 s budget).
+   * A page that cannot hold every record of its last transaction ends before that transaction, so the
+   * records of one transaction are never split across two reads (their order is by key within it).
+   */
+  async #pendingKvs(
+    limit: number,
+    wholeTransactions = true,
+  ): Promise<{
     head: KeyValue | undefined;
     anchor: KeyValue | undefined;
     pending: KeyValue[];
@@ -55,11 +65,22 @@ export class EtcdAudit {
     const { results } = await this.gateway.read([
       { key: this.keys.auditHead() },
       { key: this.keys.auditAnchor() },
-      { prefix: this.keys.auditPending() },
+      // One more than asked: it tells whether the page cut through a transaction's records.
+      { prefix: this.keys.auditPending(), oldest: limit + 1 },
     ]);
-    const pending = (results[2] ?? [])
+    let pending = (results[2] ?? [])
       .slice()
       .sort((a, b) => a.createRevision - b.createRevision || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const beyond = pending[limit];
+    if (beyond) {
+      if (!wholeTransactions) pending = pending.slice(0, limit);
+      else {
+        const whole = pending.filter((kv) => kv.createRevision < beyond.createRevision);
+        // One transaction wrote more than a page: take it whole (read again with a larger bound).
+        if (whole.length === 0) return this.#pendingKvs(limit * 2, wholeTransactions);
+        pending = whole;
+      }
+    }
     return { head: results[0]?.[0], anchor: results[1]?.[0], pending };
   }
 
@@ -70,7 +91,7 @@ export class EtcdAudit {
    * another sealer moved the head before the first batch; after that, what was sealed is returned.
    */
   async seal(limit: number): Promise<AuditSealResult> {
-    const { head: headKv, pending } = await this.#pendingKvs();
+    const { head: headKv, pending } = await this.#pendingKvs(Math.max(1, limit));
     let head = headKv ? (JSON.parse(headKv.value.toString()) as AuditHead) : GENESIS_HEAD;
     let headMod = headKv?.modRevision ?? 0;
     let sealed = 0;
@@ -106,11 +127,16 @@ export class EtcdAudit {
   }
 
   async status(): Promise<AuditStatus> {
-    const { head, anchor, pending } = await this.#pendingKvs();
+    // Counted, not read: this runs on every metrics scrape, and the queue can be long under load.
+    const [{ results }, unsealed] = await Promise.all([
+      this.gateway.read([{ key: this.keys.auditHead() }, { key: this.keys.auditAnchor() }]),
+      this.gateway.count(this.keys.auditPending()),
+    ]);
+    const [head, anchor] = [results[0]?.[0], results[1]?.[0]];
     return {
       head: head ? (JSON.parse(head.value.toString()) as AuditHead) : GENESIS_HEAD,
       anchor: anchor ? (JSON.parse(anchor.value.toString()) as AuditHead) : GENESIS_HEAD,
-      unsealed: pending.length,
+      unsealed,
     };
   }
 
@@ -133,7 +159,7 @@ export class EtcdAudit {
   }
 
   async pending(limit: number): Promise<AuditEvent[]> {
-    const { pending } = await this.#pendingKvs();
+    const { pending } = await this.#pendingKvs(Math.max(1, limit), false);
     return pending.slice(0, limit).map((kv) => JSON.parse(kv.value.toString()) as AuditEvent);
   }
 

@@ -14,9 +14,10 @@ import {
 import type { AcquireSeatInput, AcquireSeatResult } from '../port/lease-store.js';
 import { Conflict } from './conflict.js';
 import type { EtcdContext } from './etcd-context.js';
-import type { Compare, KeyValue, WriteOp } from './etcd-gateway.js';
+import type { Compare, KeyValue, ReadOp, WriteOp } from './etcd-gateway.js';
 import type { EtcdLeases } from './etcd-leases.js';
 import type { EtcdLicenses } from './etcd-licenses.js';
+import type { Keyspace } from './keyspace.js';
 import { decodeLease, encodeLease } from './records.js';
 
 /** Pools up to this many seats are read whole at checkout; larger ones are probed (see #tryPool). */
@@ -37,18 +38,21 @@ export class EtcdCheckout {
 
   acquire(input: AcquireSeatInput): Promise<AcquireSeatResult> {
     const { ctx } = this;
-    const requestKey = ctx.keys.request(input.client.id, input.requestId);
+    const requestKey = requestKeys(ctx.keys, input);
     let round = 0;
     return ctx.optimistic.run(async () => {
       if (round++ === 0) {
         const fast = await this.#blindCheckout(input, requestKey);
         if (fast) return { lease: fast, replayed: false };
       }
-      const first = await ctx.gateway.read([{ key: requestKey }, { key: ctx.keys.licenseRev() }]);
-      const granted = first.results[0]?.[0];
-      if (granted) {
-        const lease = await this.leases.read(granted.value.toString());
-        if (!lease) throw new Conflict(); // purged between the two reads: read again
+      const first = await ctx.gateway.read([requestKey.read, { key: ctx.keys.licenseRev() }]);
+      const granted = first.results[0] ?? [];
+      if (granted.length > 0) {
+        const found = await Promise.all(granted.map((kv) => this.leases.read(kv.value.toString())));
+        const leases = found.filter((lease) => lease !== undefined);
+        if (leases.length < found.length) throw new Conflict(); // purged between the two reads: read again
+        // Several only for a checkout naming no license (an admin's): the one of this feature, if any.
+        const lease = leases.find((l) => l.feature === input.feature) ?? (leases[0] as Lease);
         assertSameCheckout(lease, input);
         return { lease, replayed: lease.id !== input.leaseId };
       }
@@ -74,7 +78,7 @@ export class EtcdCheckout {
    * takes a second seat), that a random slot is free, and that no leftover leases sit above the seat
    * count. Any failed compare returns undefined and the caller takes the careful path, which reads first.
    */
-  async #blindCheckout(input: AcquireSeatInput, requestKey: string): Promise<Lease | undefined> {
+  async #blindCheckout(input: AcquireSeatInput, requestKey: RequestKeys): Promise<Lease | undefined> {
     const { keys } = this.ctx;
     const cache = this.licenses.cached;
     if (cache.rev < 0) return undefined;
@@ -92,21 +96,22 @@ export class EtcdCheckout {
     const result = await this.ctx.gateway.txn(
       [
         { key: keys.licenseRev(), target: 'Mod', equals: cache.rev },
-        { key: requestKey, target: 'Create', equals: 0 },
+        requestKey.absent,
         { key: keys.slot(license.id, input.feature, slot), target: 'Create', equals: 0 },
         { key: keys.slot(license.id, input.feature, seats), within: pool, target: 'Create', equals: 0 },
       ],
-      this.#grantWrites(lease, requestKey, input),
+      this.#grantWrites(lease, input),
     );
     return result.succeeded ? { ...lease, fence: result.revision } : undefined;
   }
 
-  #grantWrites(lease: Lease, requestKey: string, input: AcquireSeatInput, extra: WriteOp[] = []): WriteOp[] {
+  #grantWrites(lease: Lease, input: AcquireSeatInput, extra: WriteOp[] = []): WriteOp[] {
     const { ctx } = this;
     return [
       { put: ctx.keys.slot(lease.licenseId, lease.feature, lease.slot), value: lease.id },
       { put: ctx.keys.lease(lease.id), value: encodeLease(lease) },
-      { put: requestKey, value: lease.id },
+      { put: ctx.keys.request(input.client.id, input.requestId, lease.licenseId), value: lease.id },
+      { put: ctx.keys.deadline(lease.reservedUntil, lease.id), value: lease.id },
       ctx.pending(leaseGrantedEvent(ctx.actor(input.audit), lease, lease.createdAt)),
       ...extra,
     ];
@@ -117,7 +122,7 @@ export class EtcdCheckout {
     license: InstalledLicense,
     seats: number,
     input: AcquireSeatInput,
-    requestKey: string,
+    requestKey: RequestKeys,
     licenseRev: number,
   ): Promise<Lease | undefined> {
     const { ctx } = this;
@@ -125,10 +130,10 @@ export class EtcdCheckout {
     const lease = grantedLease(license, input, -1, 0);
     const base: Compare[] = [
       { key: keys.licenseRev(), target: 'Mod', equals: licenseRev },
-      { key: requestKey, target: 'Create', equals: 0 },
+      requestKey.absent,
     ];
     const writesFor = (slot: number, extra: WriteOp[] = []) =>
-      this.#grantWrites({ ...lease, slot }, requestKey, input, extra);
+      this.#grantWrites({ ...lease, slot }, input, extra);
     const grant = async (slot: number, compare: Compare[], extra: WriteOp[]): Promise<Lease> => {
       const fence = await ctx.commit([...base, ...compare], writesFor(slot, extra));
       return { ...lease, slot, fence };
@@ -151,7 +156,7 @@ export class EtcdCheckout {
         const result = await gateway.txn(
           [...base, { key: slotKey, target: 'Create', equals: 0 }],
           writesFor(slot),
-          [{ key: requestKey }, { key: slotKey }],
+          [requestKey.read, { key: slotKey }],
         );
         if (result.succeeded) return { ...lease, slot, fence: result.revision };
         const [requestSeen, slotSeen] = result.failure;
@@ -203,8 +208,10 @@ export class EtcdCheckout {
         if (holder && holderKv) {
           compare.push({ key: holderKv.key, target: 'Mod', equals: holderKv.modRevision });
           if (holder.endReason === undefined) {
+            const expired = expiredLease(holder);
             extra.push(
-              { put: holderKv.key, value: encodeLease(expiredLease(holder)) },
+              { put: holderKv.key, value: encodeLease(expired) },
+              ...this.leases.indexEnd(holder, expired),
               ctx.pending(
                 leaseEndedEvent({ actor: 'system:expiry', node: ctx.node }, holder, 'expired', input.now),
               ),
@@ -247,6 +254,26 @@ export class EtcdCheckout {
     const holders = await this.ctx.gateway.getMany(above.map((id) => this.ctx.keys.lease(id)));
     return holders.filter((kv) => kv && holdsSeat(decodeLease(kv), now)).length;
   }
+}
+
+/** How a checkout reads its earlier grant, and the compare that holds while it has none. */
+interface RequestKeys {
+  readonly read: ReadOp;
+  readonly absent: Compare;
+}
+
+/**
+ * Idempotency keys are per license (issue 11): a checkout under a license (every client token's) looks at
+ * that license's key only, so a request id used under another license is new here and reveals nothing of
+ * it. A checkout naming no license (an admin's) looks at every license's key of its request id.
+ */
+function requestKeys(keys: Keyspace, input: AcquireSeatInput): RequestKeys {
+  if (input.licenseId !== undefined) {
+    const key = keys.request(input.client.id, input.requestId, input.licenseId);
+    return { read: { key }, absent: { key, target: 'Create', equals: 0 } };
+  }
+  const prefix = keys.requests(input.client.id, input.requestId);
+  return { read: { prefix }, absent: { key: prefix, within: prefix, target: 'Create', equals: 0 } };
 }
 
 function shuffle<T>(items: T[], random: () => number): T[] {

@@ -57,6 +57,8 @@ export interface KeyValue {
 export type ReadOp =
   | { readonly key: string }
   | { readonly prefix: string }
+  /** The `oldest` keys of a prefix by create revision (a queue read in commit order, bounded). */
+  | { readonly prefix: string; readonly oldest: number }
   /** Keys in [from, prefixEnd(within)): the tail of a prefix from one key on. */
   | { readonly from: string; readonly within: string }
   /** Keys in [from, to), at most `limit` of them, by key (descending: from the end): paging. */
@@ -85,7 +87,13 @@ const rangeOp = (op: ReadOp) => ({
     'key' in op
       ? { key: Buffer.from(op.key) }
       : 'prefix' in op
-        ? { key: Buffer.from(op.prefix), range_end: prefixEnd(op.prefix) }
+        ? {
+            key: Buffer.from(op.prefix),
+            range_end: prefixEnd(op.prefix),
+            ...('oldest' in op
+              ? { limit: op.oldest, sort_order: 'Ascend' as const, sort_target: 'Create' as const }
+              : {}),
+          }
         : 'within' in op
           ? { key: Buffer.from(op.from), range_end: prefixEnd(op.within) }
           : {
@@ -258,6 +266,14 @@ export class EtcdGateway {
     return { revision: Number(response.header.revision), results: response.responses.map(rangeResult) };
   }
 
+  /** How many keys a prefix holds, without reading them (a metrics gauge of a queue that may be long). */
+  async count(prefix: string): Promise<number> {
+    const response = await this.#call(() =>
+      this.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), count_only: true }),
+    );
+    return Number(response.count);
+  }
+
   /**
    * Many single keys, in read transactions of at most 100 operations (etcd refuses more than
    * --max-txn-ops, 128 by default). Not one snapshot across chunks; callers compare before writing.
@@ -281,9 +297,29 @@ export class EtcdGateway {
     writes: readonly WriteOp[],
     onFailure: readonly ReadOp[] = [],
   ): Promise<TxnResult> {
+    const [result] = this.txnMany([{ compare, writes, onFailure }]);
+    return result as Promise<TxnResult>;
+  }
+
+  /**
+   * Several independent conditional writes submitted together, so that the batcher sends them in one
+   * etcd transaction (one Raft proposal) where their footprints and etcd's limits allow. Each keeps its
+   * own compares and result, as if sent by `txn` one by one; an error is an unknown outcome of that write.
+   */
+  txnMany(
+    txns: readonly {
+      readonly compare: readonly Compare[];
+      readonly writes: readonly WriteOp[];
+      readonly onFailure?: readonly ReadOp[];
+    }[],
+  ): Promise<TxnResult>[] {
     const deadline = operationDeadline.getStore();
-    const result = this.#batcher.submit({ compare, writes, onFailure, deadline });
-    return deadline === undefined || !Number.isFinite(deadline) ? result : withinDeadline(result, deadline);
+    const results = this.#batcher.submitAll(
+      txns.map((t) => ({ compare: t.compare, writes: t.writes, onFailure: t.onFailure ?? [], deadline })),
+    );
+    return deadline === undefined || !Number.isFinite(deadline)
+      ? results
+      : results.map((result) => withinDeadline(result, deadline));
   }
 
   /** How many transactions and writes went to etcd (writes per transaction: the mean batch size). */

@@ -1,9 +1,10 @@
 import {
   type AuditContext,
+  accessibleLease,
   assertRenewable,
-  expiredLease,
   forceReleasedLease,
   holdsSeat,
+  type InstalledLicense,
   type Lease,
   LeaseholdError,
   leaseEndedEvent,
@@ -11,23 +12,37 @@ import {
   releasedLease,
   renewedLease,
 } from '@leasehold/domain';
-import type { ForceReleaseInput, LeaseQuery, LeaseRef, SeatUsage } from '../port/lease-store.js';
+import { assertDistinctLeases } from '../port/distinct-leases.js';
+import type {
+  ForceReleaseInput,
+  LeaseQuery,
+  LeaseRef,
+  RenewOutcome,
+  SeatUsage,
+} from '../port/lease-store.js';
 import { Conflict } from './conflict.js';
 import type { EtcdContext } from './etcd-context.js';
-import { type Compare, EtcdTransientError, type KeyValue, storeUnavailable } from './etcd-gateway.js';
+import type { Compare, KeyValue, WriteOp } from './etcd-gateway.js';
+import { EtcdLeaseIndex } from './etcd-lease-index.js';
 import type { EtcdLicenses } from './etcd-licenses.js';
 import { decodeLease, encodeLease } from './records.js';
 
 /**
- * Granted leases in etcd: renew, release, force-release, expire and purge, and the queries over them.
+ * Granted leases in etcd: renew (one or many), release, force-release and purge; expiry and listings go
+ * through the deadline index (etcd-lease-index.ts), which every write here keeps in step.
  * A lease that holds a seat has a slot key pointing at it; every end deletes that key in the transaction
  * that writes the end, guarded by the lease record's mod revision and the slot key's value.
  */
 export class EtcdLeases {
+  /** The deadline index: sweeps and live listings (etcd-lease-index.ts). */
+  readonly #index: EtcdLeaseIndex;
+
   constructor(
     private readonly ctx: EtcdContext,
     private readonly licenses: EtcdLicenses,
-  ) {}
+  ) {
+    this.#index = new EtcdLeaseIndex(ctx, this);
+  }
 
   /** One read of a lease record (inside an attempt of the caller's). */
   async read(id: string): Promise<Lease | undefined> {
@@ -43,10 +58,8 @@ export class EtcdLeases {
       { key: this.ctx.keys.licenseRev() },
     ]);
     const kv = results[0]?.[0];
-    const lease = kv && decodeLease(kv);
-    if (!kv || !lease || (ref.licenseId !== undefined && lease.licenseId !== ref.licenseId)) {
-      throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${ref.leaseId}"`);
-    }
+    if (!kv) throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${ref.leaseId}"`);
+    const lease = accessibleLease(decodeLease(kv), ref);
     return { kv, lease, licenseRev: results[1]?.[0]?.modRevision ?? 0 };
   }
 
@@ -68,16 +81,120 @@ export class EtcdLeases {
       const { kv, lease, licenseRev } = await this.#forUpdate(input);
       const { licenses, rev } = await this.licenses.at(licenseRev);
       if (rev !== licenseRev) throw new Conflict();
-      const license = licenses.find((l) => l.id === lease.licenseId);
-      assertRenewable(lease, license, input.now);
-      if (!license) throw new LeaseholdError('LICENSE_NOT_FOUND');
-      const renewed = renewedLease(lease, license, input.now, input.holdMs);
-      await ctx.commit(
-        [...this.#owns(kv, lease), { key: ctx.keys.licenseRev(), target: 'Mod', equals: licenseRev }],
-        [{ put: kv.key, value: encodeLease(renewed) }],
-      );
+      const { renewed, compare, writes } = this.#renewal(kv, lease, licenses, licenseRev, input);
+      await ctx.commit(compare, writes);
       return renewed;
     });
+  }
+
+  /**
+   * Renews several leases: one read of their records and the license revision, each decided by the same
+   * rules as `renew`, then every renewal handed to the group-commit batcher at once (`txnMany`), so they
+   * go to etcd as one transaction — one Raft proposal — as far as etcd's `--max-txn-ops` allows. A lease
+   * whose compare failed (renewed, released or taken over meanwhile) or whose outcome is unknown is
+   * renewed again on its own through `renew`, which re-reads: the others are not held back by it.
+   */
+  async renewMany(inputs: readonly LeaseRef[]): Promise<RenewOutcome[]> {
+    assertDistinctLeases(inputs);
+    const { ctx } = this;
+    const outcomes: (RenewOutcome | undefined)[] = inputs.map(() => undefined);
+    const retry: number[] = [];
+    // A read that finds no quorum fails the whole call (STORE_UNAVAILABLE): the caller tries another node.
+    await ctx.optimistic.run(async () => {
+      outcomes.fill(undefined);
+      retry.length = 0;
+      const licenseRev =
+        (await ctx.gateway.read([{ key: ctx.keys.licenseRev() }])).results[0]?.[0]?.modRevision ?? 0;
+      const { licenses, rev } = await this.licenses.at(licenseRev);
+      if (rev !== licenseRev) throw new Conflict();
+      const kvs = await ctx.gateway.getMany(inputs.map((i) => ctx.keys.lease(i.leaseId)));
+      const planned: { index: number; renewed: Lease }[] = [];
+      const txns: { compare: Compare[]; writes: WriteOp[] }[] = [];
+      inputs.forEach((input, index) => {
+        const kv = kvs[index];
+        const lease = kv && decodeLease(kv);
+        try {
+          if (!kv || !lease || (input.licenseId !== undefined && lease.licenseId !== input.licenseId)) {
+            throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${input.leaseId}"`);
+          }
+          const { renewed, compare, writes } = this.#renewal(kv, lease, licenses, licenseRev, input);
+          txns.push({ compare, writes });
+          planned.push({ index, renewed });
+        } catch (err) {
+          if (!(err instanceof LeaseholdError)) throw err;
+          outcomes[index] = { ok: false, error: err };
+        }
+      });
+      const settled = await Promise.allSettled(ctx.gateway.txnMany(txns));
+      settled.forEach((result, i) => {
+        const { index, renewed } = planned[i] as { index: number; renewed: Lease };
+        if (result.status === 'fulfilled' && result.value.succeeded) {
+          outcomes[index] = { ok: true, lease: renewed };
+        } else {
+          retry.push(index); // changed since the read, or an unknown outcome: decided again below
+        }
+      });
+    });
+    await Promise.all(
+      retry.map(async (index) => {
+        outcomes[index] = await this.renew(inputs[index] as LeaseRef).then(
+          (lease): RenewOutcome => ({ ok: true, lease }),
+          (err: unknown): RenewOutcome => {
+            if (err instanceof LeaseholdError) return { ok: false, error: err };
+            throw err;
+          },
+        );
+      }),
+    );
+    return outcomes.map((o) => {
+      if (!o) throw new Error('renewMany left a lease undecided');
+      return o;
+    });
+  }
+
+  /** The renewal of one lease as read: the renewed lease and its compare-guarded transaction. */
+  #renewal(
+    kv: KeyValue,
+    lease: Lease,
+    licenses: readonly InstalledLicense[],
+    licenseRev: number,
+    input: Pick<LeaseRef, 'now' | 'holdMs'>,
+  ): { renewed: Lease; compare: Compare[]; writes: WriteOp[] } {
+    const { ctx } = this;
+    const license = licenses.find((l) => l.id === lease.licenseId);
+    assertRenewable(lease, license, input.now);
+    if (!license) throw new LeaseholdError('LICENSE_NOT_FOUND');
+    // A seat block's seat renews for its fixed hold (no grace): the deadline index below moves to that
+    // deadline, so the sweep frees the seat only after the edge stopped lending it.
+    const renewed = renewedLease(lease, license, input.now, input.holdMs);
+    return {
+      renewed,
+      compare: [...this.#owns(kv, lease), { key: ctx.keys.licenseRev(), target: 'Mod', equals: licenseRev }],
+      writes: [{ put: kv.key, value: encodeLease(renewed) }, ...this.#indexMove(lease, renewed)],
+    };
+  }
+
+  /** The deadline index follows a renewal to its later deadline (unchanged deadline: no write). */
+  #indexMove(before: Lease, after: Lease): WriteOp[] {
+    if (before.reservedUntil === after.reservedUntil) return [];
+    const { keys } = this.ctx;
+    return [
+      { delete: keys.deadline(before.reservedUntil, before.id) },
+      { put: keys.deadline(after.reservedUntil, after.id), value: after.id },
+    ];
+  }
+
+  /**
+   * The index writes of a lease that ends (`ended` is its ended copy): out of the deadline index, into
+   * the end index that purge reads. Part of every transaction that ends a lease, the checkout's takeover
+   * of an expired slot included.
+   */
+  indexEnd(lease: Lease, ended: Lease): WriteOp[] {
+    const { keys } = this.ctx;
+    return [
+      { delete: keys.deadline(lease.reservedUntil, lease.id) },
+      { put: keys.ended(ended.endedAt ?? ended.reservedUntil, lease.id), value: lease.id },
+    ];
   }
 
   release(input: LeaseRef): Promise<Lease> {
@@ -119,34 +236,43 @@ export class EtcdLeases {
     now: number,
   ): Promise<void> {
     const { ctx } = this;
+    await ctx.commit(this.#owns(kv, lease), this.endWrites(kv, lease, result, audit, now));
+  }
+
+  /** What ending a lease writes, in one transaction guarded by `#owns` (the sweep batches these). */
+  endWrites(
+    kv: KeyValue,
+    lease: Lease,
+    result: Lease,
+    audit: AuditContext | undefined,
+    now: number,
+  ): WriteOp[] {
+    const { ctx } = this;
     const reason = result.endReason;
-    if (reason === undefined) throw new Error('#end needs a lease that ended');
-    await ctx.commit(this.#owns(kv, lease), [
+    if (reason === undefined) throw new Error('endWrites needs a lease that ended');
+    return [
       { put: kv.key, value: encodeLease(result) },
       { delete: ctx.keys.slot(lease.licenseId, lease.feature, lease.slot) },
+      ...this.indexEnd(lease, result),
       ctx.pending(leaseEndedEvent(ctx.actor(audit), lease, reason, now)),
-    ]);
+    ];
+  }
+
+  /** Compares that hold while a lease still owns its slot and its record is as read. */
+  owns(kv: KeyValue, lease: Lease): Compare[] {
+    return this.#owns(kv, lease);
   }
 
   get(id: string): Promise<Lease | undefined> {
     return this.ctx.optimistic.run(() => this.read(id));
   }
 
-  async list(query: LeaseQuery): Promise<Lease[]> {
-    const leases = query.includeEnded ? await this.#all() : await this.#live();
-    return leases
-      .filter((l) => query.includeEnded || holdsSeat(l, query.now))
-      .filter((l) => query.licenseId === undefined || l.licenseId === query.licenseId)
-      .filter((l) => query.feature === undefined || l.feature === query.feature)
-      .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id))
-      .slice(0, query.limit ?? 10_000);
+  list(query: LeaseQuery): Promise<Lease[]> {
+    return this.#index.list(query);
   }
 
-  async #all(): Promise<Lease[]> {
-    const { results } = await this.ctx.optimistic.run(() =>
-      this.ctx.gateway.read([{ prefix: this.ctx.keys.leases() }]),
-    );
-    return (results[0] ?? []).map(decodeLease);
+  expire(now: number, limit: number, audit?: AuditContext): Promise<Lease[]> {
+    return this.#index.expire(now, limit, audit);
   }
 
   /** Leases that hold a slot key (live, or overdue and not yet swept), with their slot kvs. */
@@ -177,48 +303,8 @@ export class EtcdLeases {
     );
   }
 
-  async expire(now: number, limit: number, audit?: AuditContext): Promise<Lease[]> {
-    const overdue = (await this.#liveEntries())
-      .filter(({ lease }) => lease.endReason === undefined && now >= lease.reservedUntil)
-      .sort((a, b) => a.lease.reservedUntil - b.lease.reservedUntil)
-      .slice(0, limit);
-    const expired: Lease[] = [];
-    for (const { kv, lease } of overdue) {
-      const result = expiredLease(lease);
-      try {
-        await this.ctx.optimistic.run(() => this.#end(kv, lease, result, audit, now));
-        expired.push(result);
-      } catch (err) {
-        // Someone else ended or renewed it first (or etcd is away): the next sweep looks again.
-        if (!(err instanceof LeaseholdError)) throw err;
-      }
-    }
-    return expired;
-  }
-
-  /**
-   * Deletes leases that ended before `before`, with their request keys. A record changed since it was
-   * read is left for the next purge. A transient etcd error stops the purge with STORE_UNAVAILABLE (the
-   * sweeper logs it and purges again later); any other error is a bug and is thrown as it is.
-   */
-  async purge(before: number): Promise<number> {
-    const { ctx } = this;
-    const { results } = await ctx.optimistic.run(() => ctx.gateway.read([{ prefix: ctx.keys.leases() }]));
-    let purged = 0;
-    for (const kv of results[0] ?? []) {
-      const lease = decodeLease(kv);
-      if (lease.endedAt === undefined || lease.endedAt >= before) continue;
-      try {
-        const done = await ctx.gateway.txn(
-          [{ key: kv.key, target: 'Mod', equals: kv.modRevision }],
-          [{ delete: kv.key }, { delete: ctx.keys.request(lease.client.id, lease.requestId) }],
-        );
-        if (done.succeeded) purged++;
-      } catch (err) {
-        if (err instanceof EtcdTransientError) throw storeUnavailable(err);
-        throw err;
-      }
-    }
-    return purged;
+  /** Forgets leases that ended before `before`, found through the end index (etcd-lease-index.ts). */
+  purge(before: number): Promise<number> {
+    return this.#index.purge(before);
   }
 }

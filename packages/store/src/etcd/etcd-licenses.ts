@@ -7,6 +7,7 @@ import {
   licenseInstalledEvent,
   licenseRevokedEvent,
 } from '@leasehold/domain';
+import type { LicenseIntegrity } from '../integrity/license-integrity.js';
 import type { InstallLicenseResult } from '../port/lease-store.js';
 import type { EtcdContext } from './etcd-context.js';
 import { decodeLicense, encodeLicense } from './records.js';
@@ -18,13 +19,29 @@ export interface LicenseSnapshot {
 }
 
 /**
- * Licenses in etcd: install, upgrade and revoke, each bumping the license-rev key, and the decrypted
- * licenses cached by that key's mod revision (every checkout needs them; they change rarely).
+ * Licenses in etcd: install, upgrade and revoke, each bumping the license-rev key, and the licenses as
+ * their signatures say (LicenseIntegrity) cached by that key's mod revision (every checkout needs them;
+ * they change rarely).
  */
 export class EtcdLicenses {
   #cache: LicenseSnapshot = { rev: -1, licenses: [] };
 
-  constructor(private readonly ctx: EtcdContext) {}
+  constructor(
+    private readonly ctx: EtcdContext,
+    private readonly integrity: LicenseIntegrity,
+  ) {}
+
+  /** Stored records as served: verified against their signatures, refused where they disagree. */
+  async #served(stored: readonly InstalledLicense[]): Promise<InstalledLicense[]> {
+    await this.integrity.verify(stored);
+    const served = stored.map((license) => {
+      const verified = this.integrity.served(license);
+      if (!verified) throw new Error('a license file verified just now has no verdict');
+      return verified;
+    });
+    await this.integrity.report(served);
+    return served;
+  }
 
   /** The last snapshot read, possibly stale (rev -1 before the first read); see EtcdCheckout's fast path. */
   get cached(): LicenseSnapshot {
@@ -40,21 +57,20 @@ export class EtcdLicenses {
         { prefix: keys.licenses() },
       ]);
       const current = results[0]?.[0]?.modRevision ?? 0;
-      this.#cache = {
-        rev: current,
-        licenses: (results[1] ?? []).map((kv) => decodeLicense(kv, this.ctx.sealer())),
-      };
+      const stored = (results[1] ?? []).map((kv) => decodeLicense(kv, this.ctx.sealer()));
+      this.#cache = { rev: current, licenses: await this.#served(stored) };
       // A newer revision than the one the caller read makes its compare fail, and it re-reads: correct.
     }
     return this.#cache;
   }
 
-  install(license: License, now: number, audit?: AuditContext): Promise<InstallLicenseResult> {
+  async install(license: License, now: number, audit?: AuditContext): Promise<InstallLicenseResult> {
     const { ctx } = this;
+    await this.integrity.admit(license);
     return ctx.optimistic.run(async () => {
       const { results } = await ctx.gateway.read([{ key: ctx.keys.license(license.id) }]);
       const kv = results[0]?.[0];
-      const existing = kv && decodeLicense(kv, ctx.sealer());
+      const existing = kv && (await this.#served([decodeLicense(kv, ctx.sealer())]))[0];
       const outcome = installOutcome(existing, license);
       if (outcome === 'unchanged' && existing) return { outcome, license: existing };
       if (outcome === 'unchanged') throw new Error('an unchanged license must exist already');
@@ -93,13 +109,16 @@ export class EtcdLicenses {
       const { results } = await ctx.gateway.read([{ key: ctx.keys.license(id) }]);
       const kv = results[0]?.[0];
       if (!kv) throw new LeaseholdError('LICENSE_NOT_FOUND', `no license "${id}" is installed`);
-      const existing = decodeLicense(kv, ctx.sealer());
+      const stored = decodeLicense(kv, ctx.sealer());
+      const [existing] = await this.#served([stored]);
+      if (!existing) throw new Error('a license read just now has no served form');
       if (existing.revokedAt !== undefined) return existing;
       const revoked = { ...existing, revokedAt: now };
       await ctx.commit(
         [{ key: kv.key, target: 'Mod', equals: kv.modRevision }],
         [
-          { put: kv.key, value: encodeLicense(revoked, ctx.sealer()) },
+          // The record as it was stored, revoked: revoking does not launder a tampered record.
+          { put: kv.key, value: encodeLicense({ ...stored, revokedAt: now }, ctx.sealer()) },
           { put: ctx.keys.licenseRev(), value: id },
           ctx.pending(licenseRevokedEvent(ctx.actor(audit), id, now)),
         ],

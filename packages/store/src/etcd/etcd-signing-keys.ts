@@ -1,9 +1,14 @@
-import { openSigningKey, sealSigningKey } from '../crypto/sealed-records.js';
+import {
+  openIdentityKey,
+  openSigningKey,
+  sealIdentityKey,
+  sealSigningKey,
+} from '../crypto/sealed-records.js';
 import type { StoredSigningKey } from '../port/lease-store.js';
 import type { EtcdContext } from './etcd-context.js';
 import { decodeJson } from './records.js';
 
-/** The cluster's lease-token signing keys in etcd, private keys sealed under the data key. */
+/** The cluster's lease-token signing keys and identity key in etcd, private keys sealed under the data key. */
 export class EtcdSigningKeys {
   constructor(private readonly ctx: EtcdContext) {}
 
@@ -26,6 +31,23 @@ export class EtcdSigningKeys {
         ],
       );
       return [candidate];
+    });
+  }
+
+  /** The cluster identity key, or `candidate` stored as it when there is none (create-if-absent). */
+  ensureIdentity(candidate: StoredSigningKey): Promise<StoredSigningKey> {
+    const { ctx } = this;
+    const key = ctx.keys.clusterIdentity();
+    return ctx.optimistic.run(async () => {
+      const { results } = await ctx.gateway.read([{ key }]);
+      const kv = results[0]?.[0];
+      if (kv) return openIdentityKey(decodeJson<StoredSigningKey>(kv), ctx.sealer());
+      // A node that starts at the same moment loses this compare and reads the winner's key next round.
+      await ctx.commit(
+        [{ key, target: 'Create', equals: 0 }],
+        [{ put: key, value: JSON.stringify(sealIdentityKey(candidate, ctx.sealer())) }],
+      );
+      return candidate;
     });
   }
 

@@ -1,6 +1,13 @@
-import type { AuditEntry, AuditEvent, AuditHead, StoredCheckpoint } from '@leasehold/domain';
+import type {
+  AuditEntry,
+  AuditEvent,
+  AuditHead,
+  LicenseVerificationKeys,
+  StoredCheckpoint,
+} from '@leasehold/domain';
 import type { RandomBytes } from '../crypto/aes-gcm.js';
 import { RoutedStore, type StoreCollaborators } from '../facade/routed-store.js';
+import { LicenseIntegrity } from '../integrity/license-integrity.js';
 import type {
   AuditQuery,
   AuditSealResult,
@@ -13,9 +20,12 @@ import { AuditConflict, EtcdAudit } from './etcd-audit.js';
 import { EtcdCheckout } from './etcd-checkout.js';
 import { EtcdContext } from './etcd-context.js';
 import { EtcdDataKey } from './etcd-data-key.js';
+import { EtcdFeed } from './etcd-feed.js';
 import { type EtcdConnectionOptions, EtcdGateway } from './etcd-gateway.js';
 import { EtcdLeases } from './etcd-leases.js';
 import { EtcdLicenses } from './etcd-licenses.js';
+import { ETCD_MIGRATIONS, type EtcdMigration } from './etcd-migrations.js';
+import { EtcdSchema, type EtcdSchemaOptions } from './etcd-schema.js';
 import { EtcdSigningKeys } from './etcd-signing-keys.js';
 import { EtcdTokens } from './etcd-tokens.js';
 import { Keyspace } from './keyspace.js';
@@ -34,6 +44,24 @@ export interface EtcdStoreOptions extends EtcdConnectionOptions {
   readonly randomBytes?: RandomBytes;
   /** The node named by audit records of calls that pass no audit context (docs/audit.md). */
   readonly node?: string;
+  /**
+   * The trusted vendor keys (from the node's configuration, never from etcd): every stored license is
+   * served only as its signature under one of them says (docs/security.md).
+   */
+  readonly licenseKeys: LicenseVerificationKeys;
+  /** Wall clock for audit records the store writes by itself (a refused license); default `Date.now`. */
+  readonly now?: () => number;
+  /**
+   * The schema version this store works at (etcd-schema.ts): the newest of `migrations` by default.
+   * Lower only in tests, to play a node of the previous release (the rolling-upgrade test).
+   */
+  readonly schemaVersion?: number;
+  /** The layout's migration steps (default: ETCD_MIGRATIONS; tests pass their own). */
+  readonly migrations?: readonly EtcdMigration[];
+  /** TTL of the migration lock's lease (default 10 s): how long a dead migrator holds others back. */
+  readonly migrationLockTtlSeconds?: number;
+  /** Told each migration step as it starts (the node logs it). */
+  readonly onSchemaStep?: EtcdSchemaOptions['onStep'];
 }
 
 /**
@@ -56,6 +84,7 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
   readonly #optimistic: Optimistic;
   readonly #dataKey: EtcdDataKey;
   readonly #audit: EtcdAudit;
+  readonly #schema: EtcdSchema;
   protected readonly parts: StoreCollaborators;
 
   constructor(options: EtcdStoreOptions) {
@@ -64,7 +93,27 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
     this.keys = new Keyspace(options.prefix ?? '/leasehold/');
     const random = options.random ?? Math.random;
     this.#dataKey = new EtcdDataKey(this.gateway, this.keys, options.kek, options.randomBytes);
-    this.#optimistic = new Optimistic(options.operationBudgetMs ?? 1300, random, this.#dataKey, () =>
+    const migrations = options.migrations ?? ETCD_MIGRATIONS;
+    this.#schema = new EtcdSchema(this.gateway, this.keys, {
+      version: options.schemaVersion ?? migrations.length,
+      migrations,
+      node: options.node ?? 'unnamed',
+      lockTtlSeconds: options.migrationLockTtlSeconds ?? 10,
+      ...(options.onSchemaStep ? { onStep: options.onSchemaStep } : {}),
+    });
+    // Before the first record is read: the schema (refused if newer, migrated if older), then the data key.
+    const schema = this.#schema;
+    const dataKey = this.#dataKey;
+    const opening = {
+      get ready() {
+        return schema.ready && dataKey.ready;
+      },
+      load: async () => {
+        await schema.ensure();
+        if (!dataKey.ready) await dataKey.load();
+      },
+    };
+    this.#optimistic = new Optimistic(options.operationBudgetMs ?? 1300, random, opening, () =>
       this.gateway.quorumUnreachable(),
     );
     this.#audit = new EtcdAudit(this.gateway, this.keys, random);
@@ -77,7 +126,13 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
       random,
       options.node ?? 'unnamed',
     );
-    const licenses = new EtcdLicenses(ctx);
+    const integrity = new LicenseIntegrity({
+      keys: options.licenseKeys,
+      record: (event) => this.recordAudit(event),
+      now: options.now ?? Date.now,
+      node: ctx.node,
+    });
+    const licenses = new EtcdLicenses(ctx, integrity);
     const leases = new EtcdLeases(ctx, licenses);
     this.parts = {
       licenses,
@@ -85,6 +140,7 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
       leases,
       tokens: new EtcdTokens(ctx),
       signingKeys: new EtcdSigningKeys(ctx),
+      feed: new EtcdFeed(ctx),
     };
   }
 

@@ -35,11 +35,9 @@ export class MemberReachability {
       handleWhen((e) => e instanceof GRPCDeadlineExceededError),
       { halfOpenAfter: 500, breaker: new ConsecutiveBreaker(2) },
     );
-    const record: MemberRecord = { lastAnswerAt: -1, lastFailureAt: -1, breaker };
+    const record: MemberRecord = { latest: undefined, breaker };
     this.#members.set(host, record);
-    breaker.onSuccess(() => {
-      record.lastAnswerAt = this.#now();
-    });
+    breaker.onSuccess(() => this.#record(record, true));
     breaker.onFailure(({ reason }) => {
       // Only "did not answer" counts: a deadline, or what etcd3 calls recoverable (unavailable, refused).
       // An answer that is an error (a bad request, say) still proves the member is there.
@@ -48,9 +46,9 @@ export class MemberReachability {
         error instanceof GRPCDeadlineExceededError ||
         (error instanceof Error && isRecoverableError(error))
       ) {
-        record.lastFailureAt = this.#now();
+        this.#record(record, false);
       } else {
-        record.lastAnswerAt = this.#now();
+        this.#record(record, true);
       }
     });
     return breaker;
@@ -59,9 +57,14 @@ export class MemberReachability {
   /** Records an outcome by hand (tests; calls that bypass the breaker). */
   observe(host: string, answered: boolean): void {
     const record = this.#members.get(host);
-    if (!record) return;
-    if (answered) record.lastAnswerAt = this.#now();
-    else record.lastFailureAt = this.#now();
+    if (record) this.#record(record, answered);
+  }
+
+  // The latest outcome, not the latest of each kind compared by time: two outcomes in the same clock
+  // tick must still count in the order they happened (the model test found an answer and a failure at
+  // one timestamp read as "answered").
+  #record(record: MemberRecord, answered: boolean): void {
+    record.latest = { answered, at: this.#now() };
   }
 
   /** True when a majority of members failed their latest call within `recentMs`. */
@@ -72,14 +75,13 @@ export class MemberReachability {
       // Only a recent failed call counts, not an open breaker by itself: a breaker opened during an
       // election stays "open" until a call next lands on that member, and counting it made a node that
       // still reached a quorum answer 503 (CI, partition leader scenario, 5.9 s after the cut).
-      if (m.lastFailureAt > m.lastAnswerAt && now - m.lastFailureAt <= this.#recentMs) failing++;
+      if (m.latest && !m.latest.answered && now - m.latest.at <= this.#recentMs) failing++;
     }
     return this.#members.size > 0 && failing > this.#members.size / 2;
   }
 }
 
 interface MemberRecord {
-  lastAnswerAt: number;
-  lastFailureAt: number;
+  latest: { answered: boolean; at: number } | undefined;
   readonly breaker: CircuitBreakerPolicy;
 }

@@ -7,12 +7,19 @@ import type {
   InstallLicenseResult,
   LeaseQuery,
   LeaseRef,
+  RenewOutcome,
   SeatBlock,
   SeatBlockInput,
   SeatBlockRef,
   SeatUsage,
   StoredSigningKey,
 } from '../port/lease-store.js';
+import type {
+  ChangePage,
+  ChangeQuery,
+  ReplicationFeed,
+  ReplicationSnapshot,
+} from '../port/replication-feed.js';
 import { SeatBlocks } from './seat-blocks.js';
 
 /**
@@ -29,6 +36,7 @@ export interface StoreCollaborators {
   readonly checkout: { acquire(input: AcquireSeatInput): Promise<AcquireSeatResult> };
   readonly leases: {
     renew(input: LeaseRef): Promise<Lease>;
+    renewMany(inputs: readonly LeaseRef[]): Promise<RenewOutcome[]>;
     release(input: LeaseRef): Promise<Lease>;
     forceRelease(input: ForceReleaseInput): Promise<Lease>;
     get(id: string): Promise<Lease | undefined>;
@@ -50,7 +58,10 @@ export interface StoreCollaborators {
   readonly signingKeys: {
     ensure(candidate: StoredSigningKey): Promise<StoredSigningKey[]>;
     list(): Promise<StoredSigningKey[]>;
+    ensureIdentity(candidate: StoredSigningKey): Promise<StoredSigningKey>;
   };
+  /** The change feed (docs/replication.md). */
+  readonly feed: ReplicationFeed;
 }
 
 /**
@@ -87,6 +98,10 @@ export abstract class RoutedStore {
 
   renewLease(input: LeaseRef): Promise<Lease> {
     return this.parts.leases.renew(input);
+  }
+
+  renewLeases(inputs: readonly LeaseRef[]): Promise<RenewOutcome[]> {
+    return this.parts.leases.renewMany(inputs);
   }
 
   releaseSeat(input: LeaseRef): Promise<Lease> {
@@ -148,6 +163,10 @@ export abstract class RoutedStore {
     return this.parts.signingKeys.list();
   }
 
+  ensureClusterIdentity(candidate: StoredSigningKey): Promise<StoredSigningKey> {
+    return this.parts.signingKeys.ensureIdentity(candidate);
+  }
+
   // Tokens ---------------------------------------------------------------------------------------
 
   createToken(record: ApiTokenRecord, audit?: AuditContext): Promise<ApiTokenRecord> {
@@ -171,5 +190,15 @@ export abstract class RoutedStore {
 
   revokeToken(id: string, now: number, audit?: AuditContext): Promise<ApiTokenRecord> {
     return this.parts.tokens.revoke(id, now, audit);
+  }
+
+  // Change feed ----------------------------------------------------------------------------------
+
+  changesSince(query: ChangeQuery): Promise<ChangePage> {
+    return this.parts.feed.changesSince(query);
+  }
+
+  replicationSnapshot(): Promise<ReplicationSnapshot> {
+    return this.parts.feed.replicationSnapshot();
   }
 }

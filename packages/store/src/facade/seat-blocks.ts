@@ -1,5 +1,6 @@
 import { holdsSeat, type Lease, LeaseholdError } from '@leasehold/domain';
-import type { SeatBlock, SeatBlockInput, SeatBlockRef } from '../port/lease-store.js';
+import { DEFAULT_LIST_LIMIT, leaseCursor } from '../port/lease-cursor.js';
+import type { LeaseQuery, SeatBlock, SeatBlockInput, SeatBlockRef } from '../port/lease-store.js';
 import { SEAT_BLOCK_CLIENT_PREFIX } from '../port/seat-cap.js';
 import type { StoreCollaborators } from './routed-store.js';
 
@@ -71,7 +72,7 @@ export class SeatBlocks {
   }
 
   async list(now: number): Promise<SeatBlock[]> {
-    const leases = await this.parts.leases.list({ now });
+    const leases = await this.#live({ now });
     const blocks = new Map<string, { ref: SeatBlockRef; leases: Lease[] }>();
     for (const lease of leases) {
       if (!lease.client.id.startsWith(SEAT_BLOCK_CLIENT_PREFIX) || !holdsSeat(lease, now)) continue;
@@ -90,14 +91,26 @@ export class SeatBlocks {
   /** The site's live seats of the (license, feature), oldest first (a shrink gives back the newest). */
   async #held(ref: SeatBlockRef): Promise<Lease[]> {
     const client = clientOf(ref.site).id;
-    const leases = await this.parts.leases.list({
-      now: ref.now,
-      licenseId: ref.licenseId,
-      feature: ref.feature,
-    });
+    const leases = await this.#live({ now: ref.now, licenseId: ref.licenseId, feature: ref.feature });
     return leases
       .filter((l) => l.client.id === client && holdsSeat(l, ref.now) && l.revokedAt === undefined)
       .sort((a, b) => a.createdAt - b.createdAt || a.slot - b.slot);
+  }
+
+  /**
+   * Every live lease of the query, page by page (listings are paged, DEFAULT_LIST_LIMIT a page): a block
+   * larger than one page must not look smaller. A lease renewed between pages shows twice; kept once.
+   */
+  async #live(query: LeaseQuery): Promise<Lease[]> {
+    const found = new Map<string, Lease>();
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.parts.leases.list({ ...query, limit: DEFAULT_LIST_LIMIT, after });
+      for (const lease of page) found.set(lease.id, lease);
+      const last = page.at(-1);
+      if (page.length < DEFAULT_LIST_LIMIT || last === undefined) return [...found.values()];
+      after = leaseCursor(last, false);
+    }
   }
 }
 
@@ -105,8 +118,9 @@ function clientOf(site: string) {
   return { id: `${SEAT_BLOCK_CLIENT_PREFIX}${site}`, host: site };
 }
 
+/** One seat of the block, acted on as the site's client: the ownership check holds for blocks too. */
 function refOf(ref: SeatBlockRef, lease: Lease) {
-  return { leaseId: lease.id, licenseId: ref.licenseId, now: ref.now };
+  return { leaseId: lease.id, licenseId: ref.licenseId, clientId: clientOf(ref.site).id, now: ref.now };
 }
 
 /** A seat that can no longer be renewed (expired, revoked, license gone): the block is smaller, no failure. */

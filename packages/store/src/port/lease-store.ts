@@ -6,9 +6,11 @@ import type {
   ClientInfo,
   InstalledLicense,
   Lease,
+  LeaseholdError,
   License,
   StoredCheckpoint,
 } from '@leasehold/domain';
+import type { ReplicationFeed } from './replication-feed.js';
 
 /**
  * The store port: every operation is named by its intent and is atomic inside the backend (one SQLite
@@ -18,7 +20,7 @@ import type {
  * Failures are `LeaseholdError`s with registry codes; a backend that cannot reach its data throws
  * `STORE_UNAVAILABLE` (retryable).
  */
-export interface LeaseStore {
+export interface LeaseStore extends ReplicationFeed {
   /** `sqlite`, `etcd`, … — for logs and `/v1/cluster`. */
   readonly backend: string;
   /** Resolves when the store can serve a linearizable read now; throws STORE_UNAVAILABLE otherwise. */
@@ -46,6 +48,13 @@ export interface LeaseStore {
   acquireSeat(input: AcquireSeatInput): Promise<AcquireSeatResult>;
   /** Extends a live lease by its license's TTL from `now`. Never shortens a reservation. */
   renewLease(input: LeaseRef): Promise<Lease>;
+  /**
+   * Renews several leases at once (a client holding many): one SQLite transaction, or on etcd one read
+   * and the renewals handed to the group-commit batcher together (one Raft proposal when they fit).
+   * Each lease succeeds or fails on its own, as `renewLease` would; the answer is in input order. Lease
+   * ids must be distinct (a TypeError otherwise: etcd cannot write one key twice in a transaction).
+   */
+  renewLeases(inputs: readonly LeaseRef[]): Promise<RenewOutcome[]>;
   /** Client check-in: the seat is free at once. Idempotent: an ended lease is returned as it is. */
   releaseSeat(input: LeaseRef): Promise<Lease>;
   /**
@@ -54,9 +63,19 @@ export interface LeaseStore {
    */
   forceRelease(input: ForceReleaseInput): Promise<Lease>;
   getLease(id: string): Promise<Lease | undefined>;
+  /**
+   * A page of leases: those holding seats by deadline (`reservedUntil`, then id), or with `includeEnded`
+   * every stored lease by id. `after` is the cursor of the last lease of the previous page
+   * (`leaseCursor`); a lease renewed between two pages moves to a later deadline, so it may show twice
+   * but is never skipped.
+   */
   listLeases(query: LeaseQuery): Promise<Lease[]>;
   seatUsage(now: number): Promise<SeatUsage[]>;
-  /** Marks leases whose reservation ran out as expired; returns them. Seats are free at the deadline anyway. */
+  /**
+   * Marks leases whose reservation ran out as expired; returns them. Seats are free at the deadline
+   * anyway. Found through a deadline index (SQLite: an index on `reserved_until`; etcd: the
+   * `by-deadline/` key range), so a sweep reads the overdue leases only, never every live one.
+   */
   expireLeases(now: number, limit: number, audit?: AuditContext): Promise<Lease[]>;
   /** Forgets ended leases (and so their request ids) that ended before `before`. */
   purgeEndedLeases(before: number): Promise<number>;
@@ -79,6 +98,11 @@ export interface LeaseStore {
   /** Stores `candidate` unless a signing key exists already; returns all keys, newest first. */
   ensureSigningKey(candidate: StoredSigningKey): Promise<StoredSigningKey[]>;
   listSigningKeys(): Promise<StoredSigningKey[]>;
+  /**
+   * Stores `candidate` as the cluster's identity key unless one exists; returns the one stored. It never
+   * changes: its thumbprint is the cluster id licenses bind to (issue 11, docs/security.md).
+   */
+  ensureClusterIdentity(candidate: StoredSigningKey): Promise<StoredSigningKey>;
 
   // API tokens (only hashes are stored) ----------------------------------------------------------
   createToken(record: ApiTokenRecord, audit?: AuditContext): Promise<ApiTokenRecord>;
@@ -175,12 +199,22 @@ export interface LeaseRef {
   readonly leaseId: string;
   /** When set, only a lease of this license is visible (client tokens are scoped to one license). */
   readonly licenseId?: string | undefined;
+  /**
+   * When set, only the client the lease was granted to may act on it: another client id gets
+   * LEASE_NOT_OWNED (issue 11). Routes set it for client tokens; operators act on any lease.
+   */
+  readonly clientId?: string | undefined;
   readonly now: number;
   /** Renew for a fixed hold of this many ms (seat blocks) instead of the license's lease window. */
   readonly holdMs?: number | undefined;
   /** Who acts (release and force-release are audited; renewals are not). */
   readonly audit?: AuditContext | undefined;
 }
+
+/** One lease's answer to `renewLeases`: the renewed lease, or why it could not be renewed. */
+export type RenewOutcome =
+  | { readonly ok: true; readonly lease: Lease }
+  | { readonly ok: false; readonly error: LeaseholdError };
 
 export interface SeatBlockRef {
   /** The edge site's name (its `--node-id`). */
@@ -224,6 +258,8 @@ export interface LeaseQuery {
   readonly feature?: string | undefined;
   readonly includeEnded?: boolean | undefined;
   readonly limit?: number | undefined;
+  /** The page starts after this cursor (`leaseCursor` of the previous page's last lease). */
+  readonly after?: string | undefined;
 }
 
 export interface SeatUsage {
@@ -240,7 +276,8 @@ export interface StoredSigningKey {
   readonly createdAt: number;
 }
 
-export type TokenScope = 'admin' | 'operator' | 'client';
+/** `replica`: reads the change feed and snapshots (docs/replication.md); as sensitive as `admin`. */
+export type TokenScope = 'admin' | 'operator' | 'client' | 'replica';
 
 export interface ApiTokenRecord {
   readonly id: string;

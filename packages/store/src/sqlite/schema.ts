@@ -1,7 +1,9 @@
 import { AUDIT_MIGRATION } from './sqlite-audit.js';
+import { CHANGE_LOG_MIGRATION } from './sqlite-change-log.js';
 
 /**
- * SQLite schema, versioned with `PRAGMA user_version`. Each entry migrates from the previous version.
+ * SQLite schema, versioned with `PRAGMA user_version`. Each entry migrates from the previous version;
+ * sqlite-connection.ts runs the missing ones inside one write transaction and refuses a newer file.
  *
  * Seats are slots, as in the etcd design: the partial unique index on (license, feature, slot) over live
  * rows makes a double grant of one slot impossible even if the acquire logic were wrong.
@@ -119,4 +121,25 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 3: the audit trail (sqlite-audit.ts, docs/audit.md).
   AUDIT_MIGRATION,
+  // 4: the change feed's table and a replica's position (sqlite-change-log.ts, docs/replication.md).
+  CHANGE_LOG_MIGRATION,
+  // 5: idempotency keys per license (issue 11): (client id, request id) is unique within a license, so a
+  // request id used under one license is new to another and a conflict reveals nothing of other licenses.
+  // The column order also serves a checkout that names no license (an admin's): client and request first.
+  `
+  DROP INDEX leases_request;
+  CREATE UNIQUE INDEX leases_request ON leases(client_id, request_id, license_id);
+  `,
+  // 6: the cluster identity key (issue 11): one row, never replaced; its private key sealed like a signing key's.
+  `
+  CREATE TABLE cluster_identity (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    kid TEXT NOT NULL,
+    private_pem TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
+
+/** The newest schema this release understands and writes (`PRAGMA user_version`). */
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;

@@ -26,16 +26,22 @@ export class SqliteCheckout {
     private readonly leases: SqliteLeases,
   ) {}
 
-  acquire(input: AcquireSeatInput): Promise<AcquireSeatResult> {
+  async acquire(input: AcquireSeatInput): Promise<AcquireSeatResult> {
     const { ctx } = this;
+    await this.licenses.ready();
     return ctx.conn.write(() => {
-      const previous = ctx.sql.getLeaseByRequest.get(input.client.id, input.requestId) as
-        | LeaseRow
-        | undefined;
-      if (previous) {
-        const lease = leaseFromRow(previous);
-        assertSameCheckout(lease, input);
-        return { lease, replayed: true };
+      // Idempotency keys are per license (issue 11); a checkout naming no license sees every license's.
+      const previous = (
+        ctx.sql.leasesByRequest.all({
+          client_id: input.client.id,
+          request_id: input.requestId,
+          license_id: input.licenseId ?? null,
+        }) as LeaseRow[]
+      ).map(leaseFromRow);
+      const earlier = previous.find((l) => l.feature === input.feature) ?? previous[0];
+      if (earlier) {
+        assertSameCheckout(earlier, input);
+        return { lease: earlier, replayed: true };
       }
       const candidates = checkoutCandidates(this.licenses.all(), input.feature, input.licenseId, input.now);
       let seats = 0;
@@ -54,6 +60,7 @@ export class SqliteCheckout {
         const granted = grantedLease(license, input, slot, ctx.conn.nextRevision());
         const row = rowOfLease(cap === undefined ? granted : cappedLease(granted, cap.until));
         ctx.sql.insertLease.run(row);
+        ctx.changes.lease(row.id);
         ctx.sql.removeFreeSlot.run(license.id, input.feature, slot);
         ctx.sql.takeSlotFromPool.run({ license_id: license.id, feature: input.feature, slot });
         const lease = leaseFromRow(row);

@@ -1,5 +1,7 @@
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { LeaseholdError } from '@leasehold/domain';
 import Database from 'better-sqlite3';
+import { storeSchemaTooNew } from '../port/store-schema.js';
 import { GroupCommitter } from './group-commit.js';
 import { MIGRATIONS } from './schema.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -19,35 +21,75 @@ export class SqliteConnection {
   readonly db: Database.Database;
   readonly sql: Statements;
   readonly #commits: GroupCommitter;
+  /** Waiters for the next commit of this process (the change feed's long-poll). */
+  #commitWaiters = new Set<() => void>();
 
   constructor(options: SqliteConnectionOptions) {
+    ownerOnly(options.path);
     this.db = new Database(options.path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     this.db.pragma('foreign_keys = ON');
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 2000}`);
-    this.#migrate();
+    try {
+      this.#migrate();
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
     this.sql = prepareStatements(this.db);
     this.#commits = new GroupCommitter(this.db, translate);
   }
 
+  /**
+   * Brings the file to this release's schema. The version is read inside the write transaction
+   * (`BEGIN IMMEDIATE`: SQLite's one writer lock is the fence), so two processes opening one file at once
+   * cannot both run a migration; a crash mid-way rolls all of it back and the next open runs it again.
+   * A file from a newer release is refused before anything is written to it.
+   */
   #migrate(): void {
-    const current = this.db.pragma('user_version', { simple: true }) as number;
-    if (current > MIGRATIONS.length) {
-      throw new Error(`the data file has schema ${current}; this Leasehold knows up to ${MIGRATIONS.length}`);
-    }
-    this.db.transaction(() => {
-      MIGRATIONS.slice(current).forEach((sql) => {
-        this.db.exec(sql);
-      });
-      this.db.pragma(`user_version = ${MIGRATIONS.length}`);
-    })();
+    this.db
+      .transaction(() => {
+        const current = this.db.pragma('user_version', { simple: true }) as number;
+        if (current > MIGRATIONS.length) throw storeSchemaTooNew('sqlite', current, MIGRATIONS.length);
+        if (current === MIGRATIONS.length) return;
+        MIGRATIONS.slice(current).forEach((sql) => {
+          this.db.exec(sql);
+        });
+        this.db.pragma(`user_version = ${MIGRATIONS.length}`);
+      })
+      .immediate();
   }
 
   /** Runs `fn` atomically in a write transaction (batched with concurrent writes, see GroupCommitter). */
   write<T>(fn: () => T): Promise<T> {
     if (!this.db.open) return Promise.reject(closedStore());
-    return this.#commits.run(fn);
+    const done = this.#commits.run(fn);
+    done.then(
+      () => this.#wakeCommitWaiters(),
+      () => this.#wakeCommitWaiters(),
+    );
+    return done;
+  }
+
+  /** Resolves after this process's next write settles, after `ms`, or when `signal` aborts. */
+  nextCommit(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.#commitWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+      this.#commitWaiters.add(done);
+    });
+  }
+
+  #wakeCommitWaiters(): void {
+    if (this.#commitWaiters.size === 0) return;
+    for (const wake of [...this.#commitWaiters]) wake();
   }
 
   read<T>(fn: () => T): Promise<T> {
@@ -67,6 +109,23 @@ export class SqliteConnection {
   async close(): Promise<void> {
     await this.#commits.drain();
     if (this.db.open) this.db.close();
+  }
+}
+
+/** The files SQLite keeps beside a database in WAL mode. */
+const SIDE_FILES = ['-wal', '-shm'];
+
+/**
+ * Creates the database file readable by its owner only (0600), and tightens one an older version made
+ * 0644. SQLite creates `-wal` and `-shm` with the main file's permission bits (os_unix.c,
+ * findCreateFileMode), so they follow; existing ones are tightened too. The data directory is 0700 as well,
+ * but the files should not rely on it (issue 11): a copy or a moved directory keeps the files' own modes.
+ */
+function ownerOnly(path: string): void {
+  if (path === ':memory:' || path === '' || path.startsWith('file:')) return;
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, ...SIDE_FILES.map((suffix) => `${path}${suffix}`)]) {
+    if (existsSync(file)) chmodSync(file, 0o600);
   }
 }
 

@@ -2,6 +2,7 @@ import type { AuditContext, AuditEvent } from '@leasehold/domain';
 import type { RecordCipher } from '../crypto/record-cipher.js';
 import type { SeatCap } from '../port/seat-cap.js';
 import type { SqliteAudit } from './sqlite-audit.js';
+import type { SqliteChangeLog } from './sqlite-change-log.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 
 /** What every SQLite collaborator (licenses, checkout, leases, tokens, signing keys) works with. */
@@ -12,6 +13,8 @@ export class SqliteContext {
     readonly audit: SqliteAudit,
     /** The node named by audit records of calls that pass no audit context (docs/audit.md). */
     readonly node: string,
+    /** The change feed's table: every write of a replicated record appends to it (docs/replication.md). */
+    readonly changes: SqliteChangeLog,
     /** An edge node's seat blocks: checkouts and renewals stay inside them (docs/replication.md). */
     readonly seatCap: SeatCap | undefined = undefined,
   ) {}

@@ -1,5 +1,6 @@
 import {
   type AuditContext,
+  accessibleLease,
   assertRenewable,
   cappedLease,
   forceReleasedLease,
@@ -11,7 +12,15 @@ import {
   releasedLease,
   renewedLease,
 } from '@leasehold/domain';
-import type { ForceReleaseInput, LeaseQuery, LeaseRef, SeatUsage } from '../port/lease-store.js';
+import { assertDistinctLeases } from '../port/distinct-leases.js';
+import { DEFAULT_LIST_LIMIT, parseLeaseCursor } from '../port/lease-cursor.js';
+import type {
+  ForceReleaseInput,
+  LeaseQuery,
+  LeaseRef,
+  RenewOutcome,
+  SeatUsage,
+} from '../port/lease-store.js';
 import { type LeaseRow, leaseFromRow } from './rows.js';
 import type { SqliteContext } from './sqlite-context.js';
 import type { SqliteLicenses } from './sqlite-licenses.js';
@@ -27,13 +36,10 @@ export class SqliteLeases {
     private readonly licenses: SqliteLicenses,
   ) {}
 
-  #lease(id: string, licenseScope?: string): Lease {
-    const row = this.ctx.sql.getLease.get(id) as LeaseRow | undefined;
-    // A lease of another license is invisible to a client token scoped to one license.
-    if (!row || (licenseScope !== undefined && row.license_id !== licenseScope)) {
-      throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${id}"`);
-    }
-    return leaseFromRow(row);
+  /** The lease `ref` names, as its caller may see it (license scope, owning client). */
+  #lease(ref: LeaseRef): Lease {
+    const row = this.ctx.sql.getLease.get(ref.leaseId) as LeaseRow | undefined;
+    return accessibleLease(row && leaseFromRow(row), ref);
   }
 
   /**
@@ -45,6 +51,7 @@ export class SqliteLeases {
     if (ctx.sql.endLease.run(at, reason, lease.id).changes === 0) return;
     ctx.sql.returnSlotToPool.run(lease.licenseId, lease.feature);
     ctx.sql.addFreeSlot.run(lease.licenseId, lease.feature, lease.slot);
+    ctx.changes.lease(lease.id);
     ctx.record(leaseEndedEvent(ctx.actor(audit), lease, reason, now));
   }
 
@@ -55,22 +62,49 @@ export class SqliteLeases {
     this.end(lease, result.endedAt, result.endReason, audit, now);
   }
 
-  renew(input: LeaseRef): Promise<Lease> {
+  async renew(input: LeaseRef): Promise<Lease> {
+    await this.licenses.ready();
+    return this.ctx.conn.write(() => this.#renewNow(input));
+  }
+
+  /**
+   * Several renewals in one transaction (one fsync). A renewal refused by the rules throws before it
+   * writes anything, so catching it per lease leaves the others' writes whole; any other error (SQLite's
+   * own) fails the transaction, and so every lease of it, as one unknown outcome.
+   */
+  async renewMany(inputs: readonly LeaseRef[]): Promise<RenewOutcome[]> {
+    assertDistinctLeases(inputs);
+    await this.licenses.ready();
+    return this.ctx.conn.write(() =>
+      inputs.map((input): RenewOutcome => {
+        try {
+          return { ok: true, lease: this.#renewNow(input) };
+        } catch (err) {
+          if (err instanceof LeaseholdError) return { ok: false, error: err };
+          throw err;
+        }
+      }),
+    );
+  }
+
+  /** One renewal, inside the caller's write. */
+  #renewNow(input: LeaseRef): Lease {
     const { ctx } = this;
-    return ctx.conn.write(() => {
-      const lease = this.#lease(input.leaseId, input.licenseId);
-      const license = this.licenses.one(lease.licenseId);
-      assertRenewable(lease, license, input.now);
-      if (!license) throw new LeaseholdError('LICENSE_NOT_FOUND');
-      const renewed = this.#withinBlock(
-        lease,
-        renewedLease(lease, license, input.now, input.holdMs),
-        input.now,
-      );
-      ctx.conn.nextRevision();
-      ctx.sql.renewLease.run(input.now, renewed.expiresAt, renewed.reservedUntil, renewed.graceMs, lease.id);
-      return renewed;
-    });
+    const lease = this.#lease(input);
+    const license = this.licenses.one(lease.licenseId);
+    assertRenewable(lease, license, input.now);
+    if (!license) throw new LeaseholdError('LICENSE_NOT_FOUND');
+    // A seat block's seat renews for its fixed hold, no grace (seat-blocks.ts); an edge node's own leases
+    // stay inside the block they draw on.
+    const renewed = this.#withinBlock(
+      lease,
+      renewedLease(lease, license, input.now, input.holdMs),
+      input.now,
+    );
+    ctx.conn.nextRevision();
+    ctx.sql.renewLease.run(input.now, renewed.expiresAt, renewed.reservedUntil, renewed.graceMs, lease.id);
+    ctx.changes.lease(lease.id);
+    return renewed;
   }
 
   /**
@@ -105,7 +139,7 @@ export class SqliteLeases {
 
   release(input: LeaseRef): Promise<Lease> {
     return this.ctx.conn.write(() => {
-      const lease = this.#lease(input.leaseId, input.licenseId);
+      const lease = this.#lease(input);
       if (lease.endReason !== undefined) return lease;
       const result = releasedLease(lease, input.now);
       this.ctx.conn.nextRevision();
@@ -117,11 +151,12 @@ export class SqliteLeases {
   forceRelease(input: ForceReleaseInput): Promise<Lease> {
     const { ctx } = this;
     return ctx.conn.write(() => {
-      const lease = this.#lease(input.leaseId, input.licenseId);
+      const lease = this.#lease(input);
       if (lease.endReason !== undefined) return lease;
       const result = forceReleasedLease(lease, input.now, input.immediate === true);
       ctx.conn.nextRevision();
       if (result.endReason !== 'expired') ctx.sql.revokeLease.run(input.now, lease.id);
+      ctx.changes.lease(lease.id);
       if (result.endReason !== undefined) {
         this.#endAs(lease, result, input.audit, input.now);
       } else if (lease.revokedAt === undefined) {
@@ -138,30 +173,49 @@ export class SqliteLeases {
     });
   }
 
+  /** A page of leases: live ones along the deadline index, or all by id (see `LeaseStore.listLeases`). */
   list(query: LeaseQuery): Promise<Lease[]> {
     return this.ctx.conn.read(() => {
-      const rows = this.ctx.sql.listLeases.all({
-        now: query.now,
+      const includeEnded = query.includeEnded === true;
+      const after = query.after === undefined ? undefined : parseLeaseCursor(query.after, includeEnded);
+      const filters = {
         license_id: query.licenseId ?? null,
         feature: query.feature ?? null,
-        include_ended: query.includeEnded ? 1 : 0,
-        limit: query.limit ?? 10_000,
-      }) as LeaseRow[];
+        limit: query.limit ?? DEFAULT_LIST_LIMIT,
+      };
+      const rows = (
+        includeEnded
+          ? this.ctx.sql.listAllLeases.all({ ...filters, after_id: after?.id ?? '' })
+          : this.ctx.sql.listLiveLeases.all({
+              ...filters,
+              now: query.now,
+              after_deadline: after?.kind === 'deadline' ? after.reservedUntil : -1,
+              after_id: after?.id ?? '',
+            })
+      ) as LeaseRow[];
       return rows.map(leaseFromRow);
     });
   }
 
-  seatUsage(now: number): Promise<SeatUsage[]> {
-    return this.ctx.conn.read(() =>
-      (
-        this.ctx.sql.seatUsage.all(now) as {
-          license_id: string;
-          feature: string;
-          seats: number;
-          in_use: number;
-        }[]
-      ).map((r) => ({ licenseId: r.license_id, feature: r.feature, seats: r.seats, inUse: r.in_use })),
-    );
+  /** Seat counts as the licenses' signatures say them (never the entitlement rows), and live leases. */
+  async seatUsage(now: number): Promise<SeatUsage[]> {
+    await this.licenses.ready();
+    return this.ctx.conn.read(() => {
+      const rows = this.ctx.sql.inUseByPool.all(now) as {
+        license_id: string;
+        feature: string;
+        in_use: number;
+      }[];
+      const inUse = new Map(rows.map((r) => [`${r.license_id}\u0000${r.feature}`, r.in_use]));
+      return this.licenses.all().flatMap((license) =>
+        license.entitlements.map((e) => ({
+          licenseId: license.id,
+          feature: e.feature,
+          seats: e.seats,
+          inUse: inUse.get(`${license.id}\u0000${e.feature}`) ?? 0,
+        })),
+      );
+    });
   }
 
   expire(now: number, limit: number, audit?: AuditContext): Promise<Lease[]> {
@@ -179,6 +233,15 @@ export class SqliteLeases {
   }
 
   purge(before: number): Promise<number> {
-    return this.ctx.conn.write(() => this.ctx.sql.purgeEnded.run(before).changes);
+    const { ctx } = this;
+    return ctx.conn.write(() => {
+      // Each purged lease is a deletion in the change feed: a replica forgets it too.
+      const ids = ctx.sql.endedBefore.all(before) as { id: string }[];
+      if (ids.length === 0) return 0;
+      ctx.conn.nextRevision();
+      const purged = ctx.sql.purgeEnded.run(before).changes;
+      for (const { id } of ids) ctx.changes.lease(id);
+      return purged;
+    });
   }
 }

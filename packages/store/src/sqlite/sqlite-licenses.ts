@@ -8,18 +8,24 @@ import {
   licenseRevokedEvent,
 } from '@leasehold/domain';
 import { openLicense, sealLicense } from '../crypto/sealed-records.js';
+import type { LicenseIntegrity } from '../integrity/license-integrity.js';
 import type { InstallLicenseResult } from '../port/lease-store.js';
 import { type EntitlementRow, type LicenseRow, licenseFromRow } from './rows.js';
 import type { SqliteContext } from './sqlite-context.js';
 
 /**
- * Licenses in SQLite: install, upgrade and revoke, each bumping the license revision, and the decrypted
- * licenses cached until that revision moves.
+ * Licenses in SQLite: install, upgrade and revoke, each bumping the license revision, and the licenses as
+ * their signatures say (LicenseIntegrity) cached until that revision moves.
  */
 export class SqliteLicenses {
   #cache: { revision: number; licenses: InstalledLicense[] } | undefined;
+  /** The license revision whose files were last verified (`ready`). */
+  #verified = -1;
 
-  constructor(private readonly ctx: SqliteContext) {}
+  constructor(
+    private readonly ctx: SqliteContext,
+    private readonly integrity: LicenseIntegrity,
+  ) {}
 
   /** One license (inside a read or write of the caller's). */
   one(id: string): InstalledLicense | undefined {
@@ -27,19 +33,48 @@ export class SqliteLicenses {
   }
 
   /**
-   * All licenses, cached until the store's license revision moves. Every checkout needs them and they
-   * change rarely; reading one counter is far cheaper than reading every license and entitlement. The
+   * All licenses as served, cached until the store's license revision moves. Every checkout needs them and
+   * they change rarely; reading one counter is far cheaper than reading every license and entitlement. The
    * counter lives in the database, so another process writing the same file invalidates this cache too.
+   * Run `ready()` before the transaction: the files must be verified before a synchronous decision.
    */
   all(): InstalledLicense[] {
-    const revision = (this.ctx.sql.licenseRevision.get() as { value: number }).value;
+    const revision = this.#revision();
     if (this.#cache?.revision !== revision) {
-      this.#cache = { revision, licenses: this.#load() };
+      const served = this.#stored().map((stored) => this.integrity.served(stored));
+      if (served.some((license) => license === undefined)) {
+        // Another process installed a license between `ready()` and this transaction.
+        throw new LeaseholdError(
+          'STORE_UNAVAILABLE',
+          'the installed licenses changed while this node verified them; try again',
+        );
+      }
+      this.#cache = { revision, licenses: served as InstalledLicense[] };
     }
     return this.#cache.licenses;
   }
 
-  #load(): InstalledLicense[] {
+  /**
+   * Verifies the stored license files once per license revision, before any transaction that decides on
+   * licenses, and reports records that do not match their signatures (docs/security.md). One counter read
+   * when nothing changed.
+   */
+  async ready(): Promise<void> {
+    const { conn } = this.ctx;
+    const revision = await conn.read(() => this.#revision());
+    if (revision === this.#verified) return;
+    await this.integrity.verify(await conn.read(() => this.#stored()));
+    const served = await conn.read(() => ({ revision: this.#revision(), licenses: this.all() }));
+    this.#verified = served.revision;
+    await this.integrity.report(served.licenses);
+  }
+
+  #revision(): number {
+    return (this.ctx.sql.licenseRevision.get() as { value: number }).value;
+  }
+
+  /** The records as stored: columns as they are in the file, secrets decrypted. */
+  #stored(): InstalledLicense[] {
     const byLicense = new Map<string, EntitlementRow[]>();
     for (const e of this.ctx.sql.allEntitlements.all() as EntitlementRow[]) {
       const list = byLicense.get(e.license_id) ?? [];
@@ -51,7 +86,9 @@ export class SqliteLicenses {
     );
   }
 
-  install(license: License, now: number, audit?: AuditContext): Promise<InstallLicenseResult> {
+  async install(license: License, now: number, audit?: AuditContext): Promise<InstallLicenseResult> {
+    await this.integrity.admit(license);
+    await this.ready();
     const { ctx } = this;
     const { sql } = ctx;
     return ctx.conn.write(() => {
@@ -78,6 +115,7 @@ export class SqliteLicenses {
         });
         sql.deleteEntitlements.run(license.id);
         for (const e of license.entitlements) sql.insertEntitlement.run(license.id, e.feature, e.seats);
+        ctx.changes.license(license.id);
         ctx.record(licenseInstalledEvent(ctx.actor(audit), outcome, license, now));
       }
       const installed = this.one(license.id);
@@ -86,15 +124,18 @@ export class SqliteLicenses {
     });
   }
 
-  get(id: string): Promise<InstalledLicense | undefined> {
+  async get(id: string): Promise<InstalledLicense | undefined> {
+    await this.ready();
     return this.ctx.conn.read(() => this.one(id));
   }
 
-  list(): Promise<InstalledLicense[]> {
+  async list(): Promise<InstalledLicense[]> {
+    await this.ready();
     return this.ctx.conn.read(() => this.all());
   }
 
-  revoke(id: string, now: number, audit?: AuditContext): Promise<InstalledLicense> {
+  async revoke(id: string, now: number, audit?: AuditContext): Promise<InstalledLicense> {
+    await this.ready();
     const { ctx } = this;
     return ctx.conn.write(() => {
       const existing = this.one(id);
@@ -103,6 +144,7 @@ export class SqliteLicenses {
       ctx.conn.nextRevision();
       ctx.sql.bumpLicenseRevision.run();
       ctx.sql.revokeLicense.run(now, id);
+      ctx.changes.license(id);
       ctx.record(licenseRevokedEvent(ctx.actor(audit), id, now));
       return { ...existing, revokedAt: now };
     });

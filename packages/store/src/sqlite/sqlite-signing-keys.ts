@@ -1,9 +1,14 @@
-import { openSigningKey, sealSigningKey } from '../crypto/sealed-records.js';
+import {
+  openIdentityKey,
+  openSigningKey,
+  sealIdentityKey,
+  sealSigningKey,
+} from '../crypto/sealed-records.js';
 import type { StoredSigningKey } from '../port/lease-store.js';
 import { type SigningKeyRow, signingKeyFromRow } from './rows.js';
 import type { SqliteContext } from './sqlite-context.js';
 
-/** The cluster's lease-token signing keys in SQLite, private keys sealed under the data key. */
+/** The cluster's lease-token signing keys and identity key in SQLite, private keys sealed under the data key. */
 export class SqliteSigningKeys {
   constructor(private readonly ctx: SqliteContext) {}
 
@@ -16,6 +21,7 @@ export class SqliteSigningKeys {
       ctx.conn.nextRevision();
       const sealed = sealSigningKey(candidate, ctx.cipher);
       ctx.sql.insertSigningKey.run(sealed.kid, sealed.privatePem, sealed.createdAt);
+      ctx.changes.signingKey(sealed.kid);
       return [candidate];
     });
   }
@@ -25,6 +31,19 @@ export class SqliteSigningKeys {
     return this.ctx.conn.read(() =>
       (this.ctx.sql.listSigningKeys.all() as SigningKeyRow[]).map((row) => this.#open(row)),
     );
+  }
+
+  /** The cluster identity key, or `candidate` stored as it when there is none. */
+  ensureIdentity(candidate: StoredSigningKey): Promise<StoredSigningKey> {
+    const { ctx } = this;
+    return ctx.conn.write(() => {
+      const row = ctx.sql.getClusterIdentity.get() as SigningKeyRow | undefined;
+      if (row) return openIdentityKey(signingKeyFromRow(row), ctx.cipher);
+      ctx.conn.nextRevision();
+      const sealed = sealIdentityKey(candidate, ctx.cipher);
+      ctx.sql.insertClusterIdentity.run(sealed.kid, sealed.privatePem, sealed.createdAt);
+      return candidate;
+    });
   }
 
   #open(row: SigningKeyRow): StoredSigningKey {

@@ -1,8 +1,15 @@
-import type { AuditEntry, AuditEvent, AuditHead, StoredCheckpoint } from '@leasehold/domain';
+import type {
+  AuditEntry,
+  AuditEvent,
+  AuditHead,
+  LicenseVerificationKeys,
+  StoredCheckpoint,
+} from '@leasehold/domain';
 import type Database from 'better-sqlite3';
 import type { RandomBytes } from '../crypto/aes-gcm.js';
 import type { RecordCipher } from '../crypto/record-cipher.js';
 import { RoutedStore, type StoreCollaborators } from '../facade/routed-store.js';
+import { LicenseIntegrity } from '../integrity/license-integrity.js';
 import type {
   AuditQuery,
   AuditSealResult,
@@ -10,14 +17,19 @@ import type {
   KekRotation,
   LeaseStore,
 } from '../port/lease-store.js';
+import type { ApplyResult, ReplicaPosition, ReplicaTarget } from '../port/replica-target.js';
+import type { Change, ReplicationSnapshot } from '../port/replication-feed.js';
 import type { SeatCap } from '../port/seat-cap.js';
 import { SqliteAudit } from './sqlite-audit.js';
+import { SqliteChangeLog } from './sqlite-change-log.js';
 import { SqliteCheckout } from './sqlite-checkout.js';
 import { SqliteConnection } from './sqlite-connection.js';
 import { SqliteContext } from './sqlite-context.js';
 import { openDataKey, rotateKek } from './sqlite-data-key.js';
+import { SqliteFeed } from './sqlite-feed.js';
 import { SqliteLeases } from './sqlite-leases.js';
 import { SqliteLicenses } from './sqlite-licenses.js';
+import { SqliteReplica } from './sqlite-replica.js';
 import { SqliteSigningKeys } from './sqlite-signing-keys.js';
 import { SqliteTokens } from './sqlite-tokens.js';
 
@@ -39,6 +51,25 @@ export interface SqliteStoreOptions {
   /** The node named by audit records of calls that pass no audit context (docs/audit.md). */
   readonly node?: string;
   /**
+   * Changes the feed keeps for replicas that fall behind (docs/replication.md); one behind it reloads a
+   * snapshot. Default 100,000.
+   */
+  readonly feedRetention?: number;
+  /**
+   * The store follows a primary (a replica: `ReplicaTarget` writes it). Without it, a store that applied
+   * a primary's changes is taken over at open: seat pools rebuilt, feed history started afresh.
+   */
+  readonly followsPrimary?: boolean;
+  /** Appends between prunes of the change table (default a tenth of the retention, at most 1,000). */
+  readonly feedPruneEvery?: number;
+  /**
+   * The trusted vendor keys (from the node's configuration): every stored license is served only as its
+   * signature under one of them says (docs/security.md, "Entitlements come from the signature").
+   */
+  readonly licenseKeys: LicenseVerificationKeys;
+  /** Wall clock for audit records the store writes by itself (a refused license); default `Date.now`. */
+  readonly now?: () => number;
+  /**
    * Set on an edge node: the seat blocks it holds from its primary. Every checkout and renewal then
    * stays within its block's seats and ends by the block's deadline (docs/replication.md).
    */
@@ -53,12 +84,14 @@ export interface SqliteStoreOptions {
  * This class holds the lifecycle and the audit trail; every other operation is routed (RoutedStore) to its
  * concept's collaborator (docs/architecture.md, "Store layout").
  */
-export class SqliteStore extends RoutedStore implements LeaseStore {
+export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarget {
   readonly backend = 'sqlite';
   readonly #conn: SqliteConnection;
   readonly #audit: SqliteAudit;
   readonly #cipher: RecordCipher;
   readonly #random: RandomBytes | undefined;
+  readonly #changes: SqliteChangeLog;
+  readonly #replica: SqliteReplica;
   protected readonly parts: StoreCollaborators;
 
   constructor(options: SqliteStoreOptions) {
@@ -72,14 +105,30 @@ export class SqliteStore extends RoutedStore implements LeaseStore {
       this.#conn.db.close();
       throw err;
     }
+    const node = options.node ?? 'embedded';
+    this.#changes = new SqliteChangeLog(
+      this.#conn.db,
+      options.feedRetention ?? 100_000,
+      options.feedPruneEvery ??
+        Math.max(1, Math.min(1000, Math.floor((options.feedRetention ?? 100_000) / 10))),
+    );
     const ctx = new SqliteContext(
       this.#conn,
       this.#cipher,
       this.#audit,
-      options.node ?? 'embedded',
+      node,
+      this.#changes,
       options.seatCap,
     );
-    const licenses = new SqliteLicenses(ctx);
+    this.#replica = new SqliteReplica(ctx);
+    if (options.followsPrimary !== true) this.#replica.takeOverIfFollowed();
+    const integrity = new LicenseIntegrity({
+      keys: options.licenseKeys,
+      record: (event) => this.recordAudit(event),
+      now: options.now ?? Date.now,
+      node,
+    });
+    const licenses = new SqliteLicenses(ctx, integrity);
     const leases = new SqliteLeases(ctx, licenses);
     this.parts = {
       licenses,
@@ -87,6 +136,7 @@ export class SqliteStore extends RoutedStore implements LeaseStore {
       leases,
       tokens: new SqliteTokens(ctx),
       signingKeys: new SqliteSigningKeys(ctx),
+      feed: new SqliteFeed(ctx),
     };
   }
 
@@ -130,7 +180,11 @@ export class SqliteStore extends RoutedStore implements LeaseStore {
   }
 
   saveAuditCheckpoint(checkpoint: StoredCheckpoint): Promise<void> {
-    return this.#conn.write(() => this.#audit.saveCheckpoint(checkpoint));
+    return this.#conn.write(() => {
+      this.#conn.nextRevision();
+      this.#audit.saveCheckpoint(checkpoint);
+      this.#changes.checkpoint(checkpoint.seq);
+    });
   }
 
   listAuditCheckpoints(): Promise<StoredCheckpoint[]> {
@@ -138,6 +192,34 @@ export class SqliteStore extends RoutedStore implements LeaseStore {
   }
 
   pruneAudit(throughSeq: number): Promise<AuditHead> {
-    return this.#conn.write(() => this.#audit.prune(throughSeq));
+    return this.#conn.write(() => {
+      const before = this.#audit.checkpoints();
+      const head = this.#audit.prune(throughSeq);
+      const after = new Set(this.#audit.checkpoints().map((c) => c.seq));
+      const gone = before.filter((c) => !after.has(c.seq));
+      if (gone.length > 0) {
+        this.#conn.nextRevision();
+        for (const c of gone) this.#changes.checkpoint(c.seq);
+      }
+      return head;
+    });
+  }
+
+  // Replica side of the change feed (port/replica-target.ts) --------------------------------------
+
+  replicaPosition(): Promise<ReplicaPosition> {
+    return this.#replica.replicaPosition();
+  }
+
+  applyChanges(
+    changes: readonly Change[],
+    page: { readonly through: number; readonly head: number },
+    now: number,
+  ): Promise<ApplyResult> {
+    return this.#replica.applyChanges(changes, page, now);
+  }
+
+  replaceState(snapshot: ReplicationSnapshot, now: number): Promise<ApplyResult> {
+    return this.#replica.replaceState(snapshot, now);
   }
 }

@@ -12,6 +12,7 @@ export class SqliteTokens {
     return ctx.conn.write(() => {
       ctx.conn.nextRevision();
       ctx.sql.insertToken.run(rowOfToken(record));
+      ctx.changes.token(record.hash);
       ctx.record(tokenEvent(ctx.actor(audit), 'token.created', record, record.createdAt));
       return record;
     });
@@ -26,16 +27,20 @@ export class SqliteTokens {
     const actor = ctx.actor(audit);
     return ctx.conn.write(() => {
       ctx.conn.nextRevision();
+      const revoked: string[] = [];
       for (const row of sql.listTokens.all() as TokenRow[]) {
         if (row.name === record.name && row.hash !== record.hash && row.revoked_at === null) {
           ctx.record(tokenEvent(actor, 'token.revoked', tokenFromRow(row), record.createdAt));
+          revoked.push(row.hash);
         }
       }
       sql.revokeNamedTokensExcept.run(record.createdAt, record.name, record.hash);
+      for (const hash of revoked) ctx.changes.token(hash);
       const existing = sql.findTokenByHash.get(record.hash) as TokenRow | undefined;
       if (existing && existing.revoked_at === null) return tokenFromRow(existing);
       if (existing) sql.deleteToken.run(existing.id);
       sql.insertToken.run(rowOfToken(record));
+      ctx.changes.token(record.hash);
       ctx.record(tokenEvent(actor, 'token.created', record, record.createdAt));
       return record;
     });
@@ -60,6 +65,7 @@ export class SqliteTokens {
       if (row.revoked_at !== null) return tokenFromRow(row);
       ctx.conn.nextRevision();
       ctx.sql.revokeToken.run(now, id);
+      ctx.changes.token(row.hash);
       ctx.record(tokenEvent(ctx.actor(audit), 'token.revoked', tokenFromRow(row), now));
       return tokenFromRow({ ...row, revoked_at: now });
     });

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 
 /** Every statement the SQLite backend runs, by name; prepared once at open. */
-const SQL = {
+export const SQL = {
   ping: 'SELECT 1',
   licenseRevision: "SELECT value FROM meta WHERE key = 'license_revision'",
   bumpLicenseRevision: "UPDATE meta SET value = value + 1 WHERE key = 'license_revision'",
@@ -25,7 +25,11 @@ const SQL = {
   revokeLicense: 'UPDATE licenses SET revoked_at = ? WHERE id = ?',
 
   getLease: 'SELECT * FROM leases WHERE id = ?',
-  getLeaseByRequest: 'SELECT * FROM leases WHERE client_id = ? AND request_id = ?',
+  leasesByRequest: `
+      SELECT * FROM leases
+      WHERE client_id = @client_id AND request_id = @request_id
+        AND (@license_id IS NULL OR license_id = @license_id)
+      ORDER BY created_at, id`,
   ensurePool: 'INSERT OR IGNORE INTO pools (license_id, feature) VALUES (?, ?)',
   getPool: 'SELECT live, high_water FROM pools WHERE license_id = ? AND feature = ?',
   takeSlotFromPool:
@@ -48,24 +52,36 @@ const SQL = {
     'UPDATE leases SET renewed_at = ?, expires_at = ?, reserved_until = ?, grace_ms = ? WHERE id = ?',
   endLease: 'UPDATE leases SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL',
   revokeLease: 'UPDATE leases SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?',
-  listLeases: `
+  // Live leases along the partial deadline index (the sweeper's, leases_live_deadline), from a cursor.
+  listLiveLeases: `
       SELECT * FROM leases
-      WHERE (@license_id IS NULL OR license_id = @license_id)
+      WHERE ended_at IS NULL AND reserved_until > @now
+        AND (reserved_until, id) > (@after_deadline, @after_id)
+        AND (@license_id IS NULL OR license_id = @license_id)
         AND (@feature IS NULL OR feature = @feature)
-        AND (@include_ended = 1 OR (ended_at IS NULL AND reserved_until > @now))
-      ORDER BY created_at, id
+      ORDER BY reserved_until, id
       LIMIT @limit`,
-  seatUsage: `
-      SELECT e.license_id, e.feature, e.seats,
-        (SELECT count(*) FROM leases l WHERE l.license_id = e.license_id AND l.feature = e.feature
-           AND l.ended_at IS NULL AND l.reserved_until > ?) AS in_use
-      FROM entitlements e ORDER BY e.license_id, e.feature`,
+  listAllLeases: `
+      SELECT * FROM leases
+      WHERE id > @after_id
+        AND (@license_id IS NULL OR license_id = @license_id)
+        AND (@feature IS NULL OR feature = @feature)
+      ORDER BY id
+      LIMIT @limit`,
+  inUseByPool: `
+      SELECT license_id, feature, count(*) AS in_use FROM leases
+      WHERE ended_at IS NULL AND reserved_until > ?
+      GROUP BY license_id, feature`,
   overdueLeases:
     'SELECT * FROM leases WHERE ended_at IS NULL AND reserved_until <= ? ORDER BY reserved_until LIMIT ?',
   purgeEnded: 'DELETE FROM leases WHERE ended_at IS NOT NULL AND ended_at < ?',
+  endedBefore: 'SELECT id FROM leases WHERE ended_at IS NOT NULL AND ended_at < ?',
 
   listSigningKeys: 'SELECT * FROM signing_keys ORDER BY created_at DESC, kid',
   insertSigningKey: 'INSERT INTO signing_keys (kid, private_pem, created_at) VALUES (?, ?, ?)',
+  getClusterIdentity: 'SELECT kid, private_pem, created_at FROM cluster_identity WHERE id = 1',
+  insertClusterIdentity:
+    'INSERT INTO cluster_identity (id, kid, private_pem, created_at) VALUES (1, ?, ?, ?)',
 
   insertToken: `
       INSERT INTO api_tokens (id, hash, scope, license_id, name, created_at, revoked_at)

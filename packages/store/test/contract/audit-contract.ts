@@ -47,10 +47,10 @@ export function describeAuditContract(backend: string, open: StoreFactory): void
 
     it('records every change with actor, action, subject, time and node — and nothing for replays', async () => {
       expect(await store.auditStatus()).toEqual({ head: GENESIS_HEAD, anchor: GENESIS_HEAD, unsealed: 0 });
-      const v1 = license();
+      const v1 = await license();
       await store.installLicense(v1, T0, admin);
       await store.installLicense(v1, T0, admin); // unchanged: no record
-      await store.installLicense(license({ version: 2 }), T0 + 1, admin);
+      await store.installLicense(await license({ version: 2 }), T0 + 1, admin);
       const first = await checkout('r1');
       await checkout('r1'); // replay: no record
       const second = await checkout('r2', 'c2');
@@ -125,7 +125,7 @@ export function describeAuditContract(backend: string, open: StoreFactory): void
     it('a failed change writes no record', async () => {
       await expectCode(store.revokeLicense('nope', T0, admin), 'LICENSE_NOT_FOUND');
       await expectCode(checkout('r0'), 'FEATURE_NOT_LICENSED');
-      await store.installLicense(license({ seats: { solver: 1 } }), T0, admin);
+      await store.installLicense(await license({ seats: { solver: 1 } }), T0, admin);
       await checkout('r1');
       await expectCode(checkout('r2', 'c2'), 'SEATS_EXHAUSTED');
       await expectCode(store.releaseSeat({ leaseId: 'nope', now: T0, audit: app }), 'LEASE_NOT_FOUND');
@@ -134,7 +134,7 @@ export function describeAuditContract(backend: string, open: StoreFactory): void
     });
 
     it('seals pending records in commit order into a chain that verifies, across many batches', async () => {
-      await store.installLicense(license({ seats: { solver: 500 } }), T0, admin);
+      await store.installLicense(await license({ seats: { solver: 500 } }), T0, admin);
       const leases = [];
       for (let i = 0; i < 150; i++) leases.push((await checkout(`r${i}`, `c${i}`)).lease);
       for (const lease of leases.slice(0, 40))
@@ -163,7 +163,7 @@ export function describeAuditContract(backend: string, open: StoreFactory): void
     });
 
     it('keeps checkpoints, and archives the oldest entries behind an anchor that still verifies', async () => {
-      await store.installLicense(license({ seats: { solver: 300 } }), T0, admin);
+      await store.installLicense(await license({ seats: { solver: 300 } }), T0, admin);
       for (let i = 0; i < 250; i++) await checkout(`r${i}`, `c${i}`);
       const { head } = await store.sealAudit(1000);
       expect(head.seq).toBe(251);

@@ -3,6 +3,7 @@ import { holdsSeat, LeaseholdError, leaseState } from '@leasehold/domain';
 import type { LeaseStore } from '@leasehold/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { client, DAY, license, T0 } from './fixtures.js';
+import { describeRenewAndListingContract } from './renew-and-listing-contract.js';
 import { describeSeatModel } from './seat-model.js';
 
 export type StoreFactory = () => Promise<LeaseStore>;
@@ -42,28 +43,28 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
 
     describe('licenses', () => {
       it('installs, keeps the same file idempotently, upgrades and refuses replays', async () => {
-        const v1 = license();
+        const v1 = await license();
         expect((await store.installLicense(v1, T0)).outcome).toBe('installed');
         expect((await store.installLicense(v1, T0)).outcome).toBe('unchanged');
-        const v2 = license({ version: 2, seats: { solver: 5 } });
+        const v2 = await license({ version: 2, seats: { solver: 5 } });
         const up = await store.installLicense(v2, T0);
         expect(up.outcome).toBe('upgraded');
         expect(up.license.entitlements).toEqual([{ feature: 'solver', seats: 5 }]);
         await expectCode(store.installLicense(v1, T0), 'LICENSE_REPLAYED');
-        await expectCode(store.installLicense(license({ version: 2 }), T0), 'LICENSE_REPLAYED');
+        await expectCode(store.installLicense(await license({ version: 2 }), T0), 'LICENSE_REPLAYED');
         expect((await store.getLicense('lic-1'))?.version).toBe(2);
         expect((await store.listLicenses()).map((l) => l.id)).toEqual(['lic-1']);
       });
 
       it('revocation stops checkouts and renewals at once; a higher version reinstates', async () => {
-        await store.installLicense(license(), T0);
+        await store.installLicense(await license(), T0);
         const { lease } = await checkout('r1');
         const revoked = await store.revokeLicense('lic-1', T0 + 1);
         expect(revoked.revokedAt).toBe(T0 + 1);
         expect((await store.revokeLicense('lic-1', T0 + 2)).revokedAt).toBe(T0 + 1);
         await expectCode(checkout('r2', 'c2', T0 + 2), 'LICENSE_REVOKED');
         await expectCode(store.renewLease({ leaseId: lease.id, now: T0 + 2 }), 'LICENSE_REVOKED');
-        await store.installLicense(license({ version: 2 }), T0 + 3);
+        await store.installLicense(await license({ version: 2 }), T0 + 3);
         expect((await checkout('r3', 'c3', T0 + 3)).lease.licenseId).toBe('lic-1');
         await expectCode(store.revokeLicense('nope', T0), 'LICENSE_NOT_FOUND');
       });
@@ -71,7 +72,7 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
 
     describe('checkout', () => {
       beforeEach(async () => {
-        await store.installLicense(license(), T0);
+        await store.installLicense(await license(), T0);
       });
 
       it('grants distinct slots with growing fences up to the seat count, then SEATS_EXHAUSTED', async () => {
@@ -98,21 +99,64 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
         expect(first.replayed).toBe(false);
         await expectCode(checkout('same', 'c1', T0, 'other'), 'REQUEST_ID_CONFLICT');
         // Request ids are per client: another client may use the same one.
-        await store.installLicense(license({ id: 'lic-2' }), T0);
+        await store.installLicense(await license({ id: 'lic-2' }), T0);
         expect((await checkout('same', 'c2')).lease.licenseId).toBe('lic-2');
+      });
+
+      it('keeps idempotency keys per license: one (client, request id) under two licenses is two leases', async () => {
+        await store.installLicense(await license({ id: 'lic-2' }), T0);
+        const one = await checkout('shared', 'c1', T0, 'solver', 'lic-1');
+        const two = await checkout('shared', 'c1', T0, 'solver', 'lic-2');
+        expect([one.replayed, two.replayed]).toEqual([false, false]);
+        expect([one.lease.licenseId, two.lease.licenseId]).toEqual(['lic-1', 'lic-2']);
+        expect(two.lease.id).not.toBe(one.lease.id);
+        // Within one license it is still one lease; a checkout naming no license sees both licenses' keys.
+        expect((await checkout('shared', 'c1', T0, 'solver', 'lic-2')).lease.id).toBe(two.lease.id);
+        expect([one.lease.id, two.lease.id]).toContain((await checkout('shared', 'c1')).lease.id);
+        // A conflict says nothing about the earlier checkout's license.
+        await store.installLicense(await license({ id: 'lic-3', seats: { other: 1 } }), T0);
+        const conflict = await checkout('shared', 'c1', T0, 'other').catch((e: Error) => e);
+        expect((conflict as LeaseholdError).code).toBe('REQUEST_ID_CONFLICT');
+        expect((conflict as Error).message).not.toMatch(/lic-/);
+      });
+
+      it('lets only the client a lease was granted to renew or release it', async () => {
+        const { lease } = await checkout('own', 'owner');
+        for (const call of [store.renewLease, store.releaseSeat]) {
+          await expectCode(
+            call.call(store, { leaseId: lease.id, clientId: 'intruder', now: T0 + 1 }),
+            'LEASE_NOT_OWNED',
+          );
+        }
+        expect((await store.getLease(lease.id))?.renewedAt).toBe(T0);
+        await expectCode(
+          store.renewLease({ leaseId: lease.id, licenseId: 'lic-2', clientId: 'owner', now: T0 + 1 }),
+          'LEASE_NOT_FOUND',
+        );
+        expect(
+          (await store.renewLease({ leaseId: lease.id, clientId: 'owner', now: T0 + 1 })).renewedAt,
+        ).toBe(T0 + 1);
+        const released = await store.releaseSeat({ leaseId: lease.id, clientId: 'owner', now: T0 + 2 });
+        expect(released.endReason).toBe('released');
       });
 
       it('refuses unknown features and licenses, and licenses outside their dates', async () => {
         await expectCode(checkout('a', 'c', T0, 'nope'), 'FEATURE_NOT_LICENSED');
         await expectCode(checkout('b', 'c', T0, 'solver', 'missing'), 'LICENSE_NOT_FOUND');
         await expectCode(checkout('c', 'c', T0 + 400 * DAY), 'LICENSE_EXPIRED');
-        await store.installLicense(license({ id: 'later', notBefore: T0 + DAY, seats: { later: 1 } }), T0);
+        await store.installLicense(
+          await license({ id: 'later', notBefore: T0 + DAY, seats: { later: 1 } }),
+          T0,
+        );
         await expectCode(checkout('d', 'c', T0, 'later'), 'LICENSE_NOT_YET_VALID');
         await expectCode(checkout('e', 'c', T0, 'later', 'lic-1'), 'FEATURE_NOT_LICENSED');
       });
 
       it('draws on every license that grants the feature, the first to expire first', async () => {
-        await store.installLicense(license({ id: 'short', expiresAt: T0 + DAY, seats: { solver: 1 } }), T0);
+        await store.installLicense(
+          await license({ id: 'short', expiresAt: T0 + DAY, seats: { solver: 1 } }),
+          T0,
+        );
         const a = await checkout('a', 'ca');
         expect(a.lease.licenseId).toBe('short');
         for (const r of ['b', 'c', 'd']) expect((await checkout(r, `c${r}`)).lease.licenseId).toBe('lic-1');
@@ -120,7 +164,7 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
       });
 
       it('never grants more than the seat count under 200 concurrent checkouts', async () => {
-        await store.installLicense(license({ id: 'pool', seats: { pool: 10 } }), T0);
+        await store.installLicense(await license({ id: 'pool', seats: { pool: 10 } }), T0);
         // A loaded backend may answer some of them with the retryable STORE_UNAVAILABLE (seen on etcd with
         // the machine's two cores busy): the caller retries with the same request id, as a client does,
         // until the answer is definite. Only then are grants and refusals counted.
@@ -147,8 +191,8 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
       // large enough for the one-round-trip checkout); every result must be what some one-by-one order
       // gives: no pool past its seats, one lease per request id, renewals and check-ins of their own lease.
       it('many concurrent checkouts, renewals and check-ins on overlapping pools keep every pool within its seats', async () => {
-        await store.installLicense(license({ id: 'small', seats: { shared: 4 } }), T0);
-        await store.installLicense(license({ id: 'large', seats: { shared: 70, other: 2 } }), T0);
+        await store.installLicense(await license({ id: 'small', seats: { shared: 4 } }), T0);
+        await store.installLicense(await license({ id: 'large', seats: { shared: 70, other: 2 } }), T0);
         const retrying = async <T>(op: () => Promise<T>): Promise<T> => {
           for (let attempt = 0; ; attempt++) {
             try {
@@ -207,7 +251,7 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
 
     describe('large pools', () => {
       it('fills a 100-seat pool exactly, then reuses expired seats', async () => {
-        await store.installLicense(license({ id: 'big', seats: { big: 100 } }), T0);
+        await store.installLicense(await license({ id: 'big', seats: { big: 100 } }), T0);
         const first = await Promise.allSettled(
           Array.from({ length: 130 }, (_, i) => checkout(`b${i}`, `c${i}`, T0, 'big')),
         );
@@ -237,9 +281,9 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
       });
 
       it('after a downgrade, leftover leases above the new seat count still count', async () => {
-        await store.installLicense(license({ id: 'big', seats: { big: 100 } }), T0);
+        await store.installLicense(await license({ id: 'big', seats: { big: 100 } }), T0);
         for (let i = 0; i < 100; i++) await checkout(`b${i}`, `c${i}`, T0, 'big');
-        await store.installLicense(license({ id: 'big', version: 2, seats: { big: 70 } }), T0 + 1);
+        await store.installLicense(await license({ id: 'big', version: 2, seats: { big: 70 } }), T0 + 1);
         const live = await store.listLeases({ now: T0 + 2, feature: 'big' });
         const below = live.find((l) => l.slot < 70);
         await store.releaseSeat({ leaseId: below!.id, now: T0 + 2 });
@@ -255,7 +299,7 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
 
     describe('renewal, check-in and expiry', () => {
       beforeEach(async () => {
-        await store.installLicense(license(), T0);
+        await store.installLicense(await license(), T0);
       });
 
       it('renewal extends from the send time and never shortens', async () => {
@@ -336,7 +380,7 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
 
       it('strict grace keeps the seat reserved through the grace period; overdraft frees it at expiry', async () => {
         await store.installLicense(
-          license({
+          await license({
             id: 'strict',
             seats: { s: 1 },
             lease: { ttlMs: 60_000, graceMs: 30_000, policy: 'strict' },
@@ -344,7 +388,7 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
           T0,
         );
         await store.installLicense(
-          license({
+          await license({
             id: 'over',
             seats: { o: 1 },
             lease: { ttlMs: 60_000, graceMs: 30_000, policy: 'overdraft' },
@@ -367,7 +411,10 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
       });
 
       it('no lease outlives its license', async () => {
-        await store.installLicense(license({ id: 'ending', expiresAt: T0 + 10_000, seats: { e: 1 } }), T0);
+        await store.installLicense(
+          await license({ id: 'ending', expiresAt: T0 + 10_000, seats: { e: 1 } }),
+          T0,
+        );
         const { lease } = await checkout('e1', 'a', T0, 'e');
         expect(lease.expiresAt).toBe(T0 + 10_000);
         await expectCode(store.renewLease({ leaseId: lease.id, now: T0 + 9_000 + 1_000 }), 'LEASE_EXPIRED');
@@ -375,7 +422,7 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
 
       it('a license re-issued with fewer seats stops renewals of the surplus and grants none beyond', async () => {
         for (let i = 0; i < 3; i++) await checkout(`r${i}`, `c${i}`);
-        await store.installLicense(license({ version: 2, seats: { solver: 1 } }), T0 + 1);
+        await store.installLicense(await license({ version: 2, seats: { solver: 1 } }), T0 + 1);
         const live = await store.listLeases({ now: T0 + 1 });
         const surplus = live.filter((l) => l.slot >= 1);
         for (const l of surplus)
@@ -407,6 +454,14 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
           first,
         ]);
         expect(await store.listSigningKeys()).toEqual([first]);
+      });
+
+      it('keeps the first cluster identity key any node offers, apart from the signing keys', async () => {
+        const identity = { kid: 'id-1', privatePem: 'identity-pem-1', createdAt: T0 };
+        expect(await store.ensureClusterIdentity(identity)).toEqual(identity);
+        const other = { kid: 'id-2', privatePem: 'identity-pem-2', createdAt: T0 + 1 };
+        expect(await store.ensureClusterIdentity(other)).toEqual(identity);
+        expect(await store.listSigningKeys()).toEqual([]);
       });
 
       it('stores, finds, lists, revokes and replaces tokens by hash', async () => {
@@ -441,6 +496,7 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
       });
     });
 
+    describeRenewAndListingContract(() => store);
     describeSeatModel(open);
   });
 }

@@ -15,7 +15,7 @@ export function describeSeatBlockContract(backend: string, open: StoreFactory): 
     let store: LeaseStore;
     beforeEach(async () => {
       store = await open();
-      await store.installLicense(license({ seats: { solver: 5 } }), T0);
+      await store.installLicense(await license({ seats: { solver: 5 } }), T0);
     });
     afterEach(async () => {
       await store.close();
@@ -80,6 +80,25 @@ export function describeSeatBlockContract(backend: string, open: StoreFactory): 
       expect(await store.listSeatBlocks(T0 + 2_000)).toEqual([
         expect.objectContaining({ site: 'edge-a', seats: 1, heldUntil: T0 + 2_000 + HOLD }),
       ]);
+    });
+
+    it('a renewal moves every seat to its new deadline: the sweep at the old one frees none', async () => {
+      // The sweep reads the deadline index (SQLite's partial index, etcd's by-deadline/ keys): were a seat
+      // left under its old deadline there, the primary would free it while the edge still lends it.
+      await hold('edge-a', 3);
+      const renewed = await hold('edge-a', 3, T0 + 2_000);
+      expect(renewed.heldUntil).toBe(T0 + 2_000 + HOLD);
+      expect(await store.expireLeases(T0 + HOLD, 100)).toEqual([]);
+      expect(await inUse(T0 + HOLD)).toBe(3);
+      await checkout('c1', T0 + HOLD);
+      await checkout('c2', T0 + HOLD);
+      await expectCode(checkout('c3', T0 + HOLD), 'SEATS_EXHAUSTED');
+      const live = await store.listLeases({ now: T0 + HOLD + 1, feature: 'solver' });
+      expect(live.filter((l) => l.client.id === 'edge:edge-a')).toHaveLength(3);
+      expect((await store.listSeatBlocks(T0 + HOLD + 1)).map((b) => b.seats)).toEqual([3]);
+      const expired = await store.expireLeases(T0 + 2_000 + HOLD, 100);
+      expect(expired.filter((l) => l.client.id === 'edge:edge-a')).toHaveLength(3);
+      expect(await store.listSeatBlocks(T0 + 2_000 + HOLD)).toEqual([]);
     });
 
     it('frees a block that is not renewed at its deadline on the store clock, to the millisecond', async () => {

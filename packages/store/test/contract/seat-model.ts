@@ -206,7 +206,7 @@ export function describeSeatModel(open: () => Promise<LeaseStore>): void {
           const store = await open();
           try {
             await store.installLicense(
-              license({ seats: SEATS, lease: { ttlMs: TTL, graceMs: GRACE, policy: 'strict' } }),
+              await license({ seats: SEATS, lease: { ttlMs: TTL, graceMs: GRACE, policy: 'strict' } }),
               T0,
             );
             const model: Model = { now: T0, byRequest: new Map(), leases: [] };

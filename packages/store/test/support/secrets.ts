@@ -6,6 +6,7 @@ import {
   importPrivateKey,
   importPublicKey,
   type License,
+  type LicenseVerificationKeys,
   verifyLicense,
 } from '@leasehold/domain';
 import type { StoredSigningKey } from '@leasehold/store';
@@ -19,7 +20,11 @@ export interface Needle {
 export interface SecretFixture {
   /** A plain JWS license and a JWE-wrapped one, verified as a node would. */
   readonly licenses: readonly License[];
+  /** The vendor and decryption keys those licenses verify under (a store's trust root). */
+  readonly keys: LicenseVerificationKeys;
   readonly signingKey: StoredSigningKey;
+  /** A cluster identity key (issue 11), sealed like the signing key. */
+  readonly identityKey: StoredSigningKey;
   readonly needles: readonly Needle[];
 }
 
@@ -49,11 +54,26 @@ export async function secretFixture(now: number): Promise<SecretFixture> {
 
   const cluster = await generateKeyPairPems('sig');
   const signingKey: StoredSigningKey = { kid: cluster.kid, privatePem: cluster.privatePem, createdAt: now };
-  const pemBody = cluster.privatePem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
-  const der = Buffer.from(pemBody, 'base64');
-  const seed = der.subarray(der.length - 32); // Ed25519 PKCS#8 ends with the 32-byte private key
-
   const text = (what: string, value: string): Needle => ({ what, bytes: Buffer.from(value, 'utf8') });
+  const identity = await generateKeyPairPems('sig');
+  const identityKey: StoredSigningKey = {
+    kid: identity.kid,
+    privatePem: identity.privatePem,
+    createdAt: now,
+  };
+  const keyNeedles = (what: string, privatePem: string): Needle[] => {
+    const pemBody = privatePem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
+    const der = Buffer.from(pemBody, 'base64');
+    const seed = der.subarray(der.length - 32); // Ed25519 PKCS#8 ends with the 32-byte private key
+    return [
+      text(`${what} PEM body (first 40 chars)`, pemBody.slice(0, 40)),
+      text(`${what} PEM body (last 40 chars)`, pemBody.slice(-40)),
+      { what: `${what}: raw private key bytes`, bytes: seed },
+      text(`${what}: private key base64`, seed.toString('base64')),
+      text(`${what}: private key base64url (JWK d)`, seed.toString('base64url')),
+    ];
+  };
+
   const needles: Needle[] = [
     text('plain license file', plainJws),
     text('plain license payload segment', plainJws.split('.')[1] ?? ''),
@@ -63,13 +83,10 @@ export async function secretFixture(now: number): Promise<SecretFixture> {
     text('inner payload segment', innerJws.split('.')[1] ?? ''),
     text('plain customer', `Plain Customer ${tag} GmbH`),
     text('JWE customer', `Sealed Customer ${tag} Ltd`),
-    text('signing key PEM body (first 40 chars)', pemBody.slice(0, 40)),
-    text('signing key PEM body (last 40 chars)', pemBody.slice(-40)),
-    { what: 'raw private key bytes', bytes: seed },
-    text('private key base64', seed.toString('base64')),
-    text('private key base64url (JWK d)', seed.toString('base64url')),
+    ...keyNeedles('signing key', cluster.privatePem),
+    ...keyNeedles('cluster identity key', identity.privatePem),
   ];
-  return { licenses, signingKey, needles };
+  return { licenses, keys, signingKey, identityKey, needles };
 }
 
 /** The needles found in `haystack` (empty when none leaked). */

@@ -25,6 +25,19 @@ const NodeView = Type.Object({
   reachable: Type.Optional(Type.Boolean({ description: 'Whether that node answered the last probe' })),
 });
 
+const ReplicaView = Type.Object({
+  primary: Type.String({ description: 'The URL this replica follows' }),
+  position: Type.Integer({ description: "The primary's revision everything up to which is applied" }),
+  head: Type.Integer({ description: "The primary's newest revision, as last reported" }),
+  lagRevisions: Type.Integer(),
+  lagSeconds: Type.Number({ description: 'How long the replica has known of changes it has not applied' }),
+  lastContactSeconds: Type.Optional(Type.Number({ description: 'Since the primary last answered' })),
+  connected: Type.Boolean(),
+  appliedChanges: Type.Integer(),
+  snapshotReloads: Type.Integer(),
+  lastError: Type.Optional(Type.String()),
+});
+
 const StoreMemberView = Type.Object({
   name: Type.String(),
   endpoint: Type.String(),
@@ -71,9 +84,15 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
         response: {
           200: Type.Object({
             node: Type.String(),
+            clusterId: Type.String({
+              description:
+                "RFC 7638 thumbprint of the cluster's identity key: what a vendor binds a license to " +
+                '(leasehold license issue --bind-cluster)',
+            }),
             store: Type.String(),
             nodes: Type.Array(NodeView),
             storeMembers: Type.Array(StoreMemberView),
+            replica: Type.Optional(ReplicaView),
           }),
           ...problemResponses,
         },
@@ -89,6 +108,7 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
         : [[], []];
       return {
         node: deps.nodeId,
+        clusterId: deps.keyring.clusterId,
         store: deps.store.backend,
         nodes: nodes.map((n) => {
           const age = Math.max(0, now - n.heartbeatAt);
@@ -105,10 +125,30 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
           };
         }),
         storeMembers: members,
+        ...(deps.replication ? { replica: await replicaView(deps.replication) } : {}),
       };
     },
   );
 };
+
+/** A replica node's place in its primary's feed, as /v1/cluster shows it. */
+async function replicaView(replication: NonNullable<AppDeps['replication']>) {
+  const s = await replication.status();
+  return {
+    primary: s.primary,
+    position: s.position,
+    head: s.head,
+    lagRevisions: s.lagRevisions,
+    lagSeconds: Math.round(s.lagSeconds * 1000) / 1000,
+    ...(s.lastContactSeconds === undefined
+      ? {}
+      : { lastContactSeconds: Math.round(s.lastContactSeconds * 1000) / 1000 }),
+    connected: s.connected,
+    appliedChanges: s.appliedChanges,
+    snapshotReloads: s.snapshotReloads,
+    ...(s.lastError === undefined ? {} : { lastError: s.lastError }),
+  };
+}
 
 /** The peer probe's reading of one node, as /v1/cluster shows it. */
 function peerView(deps: AppDeps, id: string) {

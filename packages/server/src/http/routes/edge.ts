@@ -50,6 +50,12 @@ export const SeatBlockView = Type.Object({
   heldUntil: Type.Integer({ description: "The block's deadline on the primary's clock (epoch ms)" }),
 });
 
+/**
+ * Who may call the primary's side: the edge's upstream token. A client token reaches its own license; a
+ * replica token (it reads every license through the change feed already) and an admin token every license.
+ */
+const EDGE_SCOPES = ['admin', 'client', 'replica'] as const;
+
 /** Most seats one block may ask for: a block is that many leases, renewed together. */
 const MAX_BLOCK_SEATS = 10_000;
 /** Longest block hold: a day (a cut longer than this stops the edge anyway, as designed). */
@@ -58,7 +64,7 @@ const MAX_HOLD_MS = 86_400_000;
 /**
  * The primary's side of edge sites (docs/replication.md): seat blocks, the signed license file and the
  * client tokens an edge needs to serve like its primary, and the edge's audit upload. A client token
- * reaches only its own license; an admin token every license. These reads are the stand-in for the
+ * reaches only its own license; a replica or admin token every license. These reads are the stand-in for the
  * replication change feed (`edge/edge-source.ts` is the one place that swaps).
  */
 export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
@@ -67,7 +73,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
   app.put(
     '/v1/edge/blocks',
     {
-      config: { scopes: ['admin', 'client'] },
+      config: { scopes: EDGE_SCOPES },
       schema: {
         tags: ['edge'],
         summary: "Hold, renew, grow or shrink an edge site's seat block (a grow may be granted in part)",
@@ -152,7 +158,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
   app.get(
     '/v1/edge/licenses/:id/file',
     {
-      config: { scopes: ['admin', 'client'] },
+      config: { scopes: EDGE_SCOPES },
       schema: {
         tags: ['edge'],
         summary: 'The vendor-signed license file, for an edge to verify and install itself',
@@ -175,7 +181,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
   app.get(
     '/v1/edge/licenses/:id/tokens',
     {
-      config: { scopes: ['admin', 'client'] },
+      config: { scopes: EDGE_SCOPES },
       schema: {
         tags: ['edge'],
         summary: "Client tokens of a license (hashes only), so an edge accepts its primary's clients",
@@ -299,7 +305,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
   app.post(
     '/v1/edge/audit',
     {
-      config: { scopes: ['admin', 'client'] },
+      config: { scopes: EDGE_SCOPES },
       schema: {
         tags: ['edge'],
         summary: "Upload a run of an edge's sealed audit entries; the primary verifies the hash chain",

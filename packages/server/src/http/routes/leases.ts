@@ -1,11 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { type Lease, LeaseholdError, leaseState, signLeaseToken } from '@leasehold/domain';
+import { accessibleLease, type Lease, LeaseholdError, leaseState, signLeaseToken } from '@leasehold/domain';
+import { DEFAULT_LIST_LIMIT, leaseCursor } from '@leasehold/store';
 import Type from 'typebox';
+import { LicenseChains } from '../../keys/license-chains.js';
 import type { AppDeps } from '../app-deps.js';
 import { requestActor } from '../audit-actor.js';
 import { licenseScope } from '../auth.js';
 import { CheckoutBody, Id, IdParams, LeaseView, LeaseWithToken, problemResponses } from '../schemas.js';
 import { leaseView } from '../views.js';
+import { ActingClient, actingClient } from './acting-client.js';
+import { leaseRenewalRoutes } from './lease-renewals.js';
 
 const ENDED_CODE = {
   expired: 'LEASE_EXPIRED',
@@ -28,10 +32,26 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
     return { sentAt, covered };
   };
 
-  const withToken = async (lease: Lease, now: number) => ({
-    ...leaseView(lease, now),
-    token: await signLeaseToken(lease, now, keyring.signer),
-  });
+  const chains = deps.licenseChains ?? new LicenseChains(store, deps.licenseKeys, clock);
+  // The chain from the vendor to this token rides in every grant (issue 11), rather than being fetched
+  // and cached by the SDK from a route of its own: one answer holds all a client needs to decide, a
+  // renewal after an upgrade brings the new license by itself, and there is no second call to fail over,
+  // cache or keep in step. The cost is about 1.1-1.4 KB per checkout and renewal answer (docs/security.md).
+  const withToken = async (lease: Lease, now: number) => {
+    const signer = keyring.signer;
+    const license = await chains.get(lease.licenseId, lease.feature, now);
+    return {
+      ...leaseView(lease, now),
+      token: await signLeaseToken(lease, now, signer, license),
+      chain: {
+        ...(license ? { license: license.jws } : {}),
+        keyCertificate: keyring.certificate(signer.kid),
+      },
+    };
+  };
+
+  // Many renewals in one call sign exactly as the single renewal below does.
+  await app.register(leaseRenewalRoutes({ signingTime, withToken }), { deps });
 
   app.post(
     '/v1/leases',
@@ -84,15 +104,20 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       schema: {
         tags: ['leases'],
         summary: 'Renew a lease (heartbeat); any node may renew any lease',
+        description:
+          'Client tokens name the client id the lease was granted to (?client=); 403 LEASE_NOT_OWNED otherwise.',
         params: IdParams,
+        querystring: ActingClient,
         response: { 200: LeaseWithToken, ...problemResponses },
       },
     },
     async (request) => {
+      const clientId = actingClient(request, request.query.client);
       const { sentAt, covered } = signingTime();
       const lease = await store.renewLease({
         leaseId: request.params.id,
         licenseId: licenseScope(request),
+        clientId,
         now: sentAt,
       });
       await covered;
@@ -107,15 +132,20 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       schema: {
         tags: ['leases'],
         summary: 'Check a seat in (idempotent)',
+        description:
+          'Client tokens name the client id the lease was granted to (?client=); 403 LEASE_NOT_OWNED otherwise.',
         params: IdParams,
+        querystring: ActingClient,
         response: { 200: LeaseView, ...problemResponses },
       },
     },
     async (request) => {
+      const clientId = actingClient(request, request.query.client);
       const now = clock.now();
       const lease = await store.releaseSeat({
         leaseId: request.params.id,
         licenseId: licenseScope(request),
+        clientId,
         now,
         audit: requestActor(request, deps.nodeId),
       });
@@ -131,16 +161,20 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       schema: {
         tags: ['leases'],
         summary: 'One lease',
+        description:
+          "Client tokens see their own client's leases only (?client=): another client's request id is not theirs to learn.",
         params: IdParams,
+        querystring: ActingClient,
         response: { 200: LeaseView, ...problemResponses },
       },
     },
     async (request) => {
-      const lease = await store.getLease(request.params.id);
-      const scope = licenseScope(request);
-      if (!lease || (scope !== undefined && lease.licenseId !== scope)) {
-        throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${request.params.id}"`);
-      }
+      const clientId = actingClient(request, request.query.client);
+      const lease = accessibleLease(await store.getLease(request.params.id), {
+        leaseId: request.params.id,
+        licenseId: licenseScope(request),
+        clientId,
+      });
       return leaseView(lease, clock.now());
     },
   );
@@ -151,24 +185,52 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       config: { scopes: ['admin', 'operator'] },
       schema: {
         tags: ['leases'],
-        summary: 'Leases holding seats now (or all recent ones with all=true)',
+        summary:
+          'Leases holding seats now, by deadline (or every stored one by id, with all=true), a page at a time',
+        description:
+          'A page of at most `limit` leases. When the page is full, `next` is the cursor of its last lease: ' +
+          'pass it as `after` (with the same filters) for the next page. Live leases run in deadline ' +
+          'order, so one renewed between two pages may show again later, but none is skipped.',
         querystring: Type.Object(
           {
             license: Type.Optional(Id),
             feature: Type.Optional(Type.String({ maxLength: 128 })),
             all: Type.Optional(Type.Boolean({ default: false })),
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: DEFAULT_LIST_LIMIT })),
+            after: Type.Optional(
+              Type.String({ minLength: 1, maxLength: 512, description: 'The `next` of the previous page' }),
+            ),
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ leases: Type.Array(LeaseView) }), ...problemResponses },
+        response: {
+          200: Type.Object({
+            leases: Type.Array(LeaseView),
+            next: Type.Optional(
+              Type.String({ description: 'Cursor for the next page; absent on the last page' }),
+            ),
+          }),
+          ...problemResponses,
+        },
       },
     },
     async (request) => {
       const now = clock.now();
-      const { license, feature, all, limit } = request.query;
-      const leases = await store.listLeases({ now, licenseId: license, feature, includeEnded: all, limit });
-      return { leases: leases.map((l) => leaseView(l, now)) };
+      const { license, feature, all, after } = request.query;
+      const limit = request.query.limit ?? DEFAULT_LIST_LIMIT;
+      const leases = await store.listLeases({
+        now,
+        licenseId: license,
+        feature,
+        includeEnded: all,
+        limit,
+        after,
+      });
+      const last = leases.at(-1);
+      return {
+        leases: leases.map((l) => leaseView(l, now)),
+        ...(last && leases.length >= limit ? { next: leaseCursor(last, all === true) } : {}),
+      };
     },
   );
 

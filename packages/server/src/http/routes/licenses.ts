@@ -1,5 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { LeaseholdError, verifyLicense } from '@leasehold/domain';
+import {
+  assertLicenseFitsCluster,
+  LeaseholdError,
+  licenseBindingOf,
+  signedLicenseOf,
+  verifyLicense,
+} from '@leasehold/domain';
 import Type from 'typebox';
 import type { AppDeps } from '../app-deps.js';
 import { requestActor } from '../audit-actor.js';
@@ -39,11 +45,15 @@ export const licenseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
     async (request, reply) => {
       const now = clock.now();
       const verified = await verifyLicense(request.body.license, deps.licenseKeys, now);
+      // A license bound to clusters installs only on one of them (issue 11): checked on the verified JWS.
+      const binding = licenseBindingOf(await signedLicenseOf(verified.raw, deps.licenseKeys));
+      assertLicenseFitsCluster(binding, deps.keyring.clusterId);
       const { outcome, license } = await store.installLicense(
         verified,
         now,
         requestActor(request, deps.nodeId),
       );
+      deps.licenseChains?.forget(license.id);
       request.log.info({ license: license.id, version: license.version, outcome }, 'license installed');
       const view = licenseView(license, await store.seatUsage(now), now);
       if (outcome === 'unchanged') return reply.code(200).send({ outcome, license: view });
@@ -101,6 +111,7 @@ export const licenseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
     async (request) => {
       const now = clock.now();
       const license = await store.revokeLicense(request.params.id, now, requestActor(request, deps.nodeId));
+      deps.licenseChains?.forget(license.id);
       request.log.warn({ license: license.id }, 'license revoked');
       return licenseView(license, await store.seatUsage(now), now);
     },

@@ -19,7 +19,12 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         summary: 'Create an API token; the secret is in this response only',
         body: Type.Object(
           {
-            scope: Type.Union([Type.Literal('admin'), Type.Literal('operator'), Type.Literal('client')]),
+            scope: Type.Union([
+              Type.Literal('admin'),
+              Type.Literal('operator'),
+              Type.Literal('client'),
+              Type.Literal('replica'),
+            ]),
             license: Type.Optional(Id),
             name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
           },

@@ -1,0 +1,42 @@
+import type { LeaseStore } from '@leasehold/store';
+import { replicaReadOnly } from '../http/routes/replication.js';
+
+/**
+ * Every port method that writes, or that serves a feed of this store's own writes. A replica's data is
+ * written only by its follower (through the store itself, not this view); everything the HTTP layer and
+ * the background jobs see is this read-only view.
+ */
+const WRITES = new Set<keyof LeaseStore>([
+  'rotateKek',
+  'installLicense',
+  'revokeLicense',
+  'acquireSeat',
+  'renewLease',
+  'releaseSeat',
+  'forceRelease',
+  'expireLeases',
+  'purgeEndedLeases',
+  'ensureSigningKey',
+  'createToken',
+  'replaceNamedToken',
+  'revokeToken',
+  'recordAudit',
+  'sealAudit',
+  'saveAuditCheckpoint',
+  'pruneAudit',
+  // A replica does not re-serve the feed (no chained replicas yet): its own change table is not written.
+  'changesSince',
+]);
+
+/** The store as a replica node serves it: reads pass, writes answer REPLICA_READ_ONLY naming the primary. */
+export function readOnlyStore(store: LeaseStore, primary: string): LeaseStore {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      if (WRITES.has(property as keyof LeaseStore)) {
+        return () => Promise.reject(replicaReadOnly(primary));
+      }
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}

@@ -1,0 +1,132 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { EtcdStore } from '@leasehold/store';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ReadOp } from '../src/etcd/etcd-gateway.js';
+import { client, LICENSE_KEYS, license, T0 } from './contract/fixtures.js';
+import { etcdEndpoints } from './support/etcd.js';
+
+/**
+ * What the contract suite cannot see on etcd (issue 14, items 2 and 3): the sweep reads the deadline
+ * index and not every live lease; a renewal of many leases goes to etcd as few transactions; the index
+ * is filled for leases written before it existed, and repaired where a node without it moved a lease.
+ */
+describe('etcd deadline index', () => {
+  let store: EtcdStore;
+  afterEach(async () => {
+    await store?.close();
+  });
+
+  const open = async () => {
+    store = new EtcdStore({
+      licenseKeys: LICENSE_KEYS,
+      endpoints: await etcdEndpoints(),
+      prefix: `/deadline-${randomUUID()}/`,
+      kek: randomBytes(32),
+    });
+    await store.installLicense(await license({ seats: { solver: 500 } }), T0);
+    return store;
+  };
+  const checkout = async (requestId: string, now = T0) =>
+    (
+      await store.acquireSeat({
+        leaseId: randomUUID(),
+        requestId,
+        feature: 'solver',
+        client: client(requestId),
+        now,
+      })
+    ).lease;
+
+  /** Every read the gateway makes while `fn` runs, and how many keys each brought back. */
+  const readsDuring = async (fn: () => Promise<unknown>) => {
+    const gateway = store.gateway;
+    const original = gateway.read.bind(gateway);
+    const seen: { op: ReadOp; kvs: number }[] = [];
+    gateway.read = async (ops) => {
+      const answer = await original(ops);
+      ops.forEach((op, i) => {
+        seen.push({ op, kvs: answer.results[i]?.length ?? 0 });
+      });
+      return answer;
+    };
+    try {
+      await fn();
+    } finally {
+      gateway.read = original;
+    }
+    return seen;
+  };
+
+  it('a sweep reads the overdue range of the index, never every live lease', async () => {
+    await open();
+    for (let i = 0; i < 120; i++) await checkout(`live-${i}`, T0 + 30_000);
+    const overdue = [await checkout('old-1', T0), await checkout('old-2', T0 + 1)];
+    expect(await store.expireLeases(T0 + 1000, 1000)).toEqual([]); // the first sweep: the one-off backfill
+    const reads = await readsDuring(async () => {
+      const swept = await store.expireLeases(T0 + 60_001, 1000);
+      expect(swept.map((l) => l.id)).toEqual(overdue.map((l) => l.id));
+    });
+    const keysRead = reads.reduce((n, r) => n + r.kvs, 0);
+    expect(keysRead).toBeLessThanOrEqual(2 * overdue.length + 1);
+    const ranges = reads.map((r) => JSON.stringify(r.op));
+    expect(ranges.some((r) => r.includes('"prefix"'))).toBe(false);
+    expect(ranges.every((r) => !r.includes('/slots/') && !r.includes('/leases/"'))).toBe(true);
+  });
+
+  it('a purge reads the end index up to its cut-off, never every lease record', async () => {
+    await open();
+    for (let i = 0; i < 60; i++) await checkout(`live-${i}`, T0 + 30_000);
+    const ended = [await checkout('x', T0), await checkout('y', T0)];
+    for (const lease of ended) await store.releaseSeat({ leaseId: lease.id, now: T0 + 10 });
+    const late = await checkout('z', T0);
+    await store.releaseSeat({ leaseId: late.id, now: T0 + 5_000 }); // after the cut-off: kept
+    expect(await store.expireLeases(T0 + 20, 100)).toEqual([]); // the one-off backfill
+    let purged = 0;
+    const reads = await readsDuring(async () => {
+      purged = await store.purgeEndedLeases(T0 + 1_000);
+    });
+    expect(purged).toBe(2);
+    expect(reads.some((r) => 'prefix' in r.op)).toBe(false);
+    expect(reads.reduce((n, r) => n + r.kvs, 0)).toBeLessThanOrEqual(2 * ended.length);
+    expect(await store.getLease(ended[0]?.id ?? '')).toBeUndefined();
+    expect((await store.getLease(late.id))?.endReason).toBe('released');
+    expect(await store.purgeEndedLeases(T0 + 6_000)).toBe(1);
+  });
+
+  it('renews 30 leases in one call as one etcd transaction', async () => {
+    await open();
+    const leases = [];
+    for (let i = 0; i < 30; i++) leases.push(await checkout(`r-${i}`));
+    const before = store.gateway.batchStats.batches;
+    const outcomes = await store.renewLeases(leases.map((l) => ({ leaseId: l.id, now: T0 + 20_000 })));
+    expect(outcomes.filter((o) => o.ok)).toHaveLength(30);
+    expect(store.gateway.batchStats.batches - before).toBe(1);
+  });
+
+  it('indexes leases written without the index once, and repairs an entry a renewal left behind', async () => {
+    await open();
+    const a = await checkout('a');
+    const b = await checkout('b');
+    // As an older node would have left them: a without an entry, b's entry at a deadline it renewed past.
+    const { gateway, keys } = store;
+    await gateway.txn([], [{ delete: keys.deadline(a.reservedUntil, a.id) }]);
+    const renewed = await store.renewLease({ leaseId: b.id, now: T0 + 30_000 });
+    await gateway.txn(
+      [],
+      [
+        { delete: keys.deadline(renewed.reservedUntil, b.id) },
+        { put: keys.deadline(b.reservedUntil, b.id), value: b.id },
+      ],
+    );
+    // Not yet swept by a node with the index: the live listing (along the index) misses a.
+    expect((await store.listLeases({ now: T0 + 1 })).map((l) => l.id)).not.toContain(a.id);
+    // b's stale entry is due at T0 + 60 s; the sweep moves it to b's real deadline instead of expiring b.
+    const swept = await store.expireLeases(T0 + 60_000, 100);
+    expect(swept.map((l) => l.id)).toEqual([a.id]);
+    expect((await store.getLease(b.id))?.endReason).toBeUndefined();
+    expect((await store.listLeases({ now: T0 + 60_000 })).map((l) => l.id)).toEqual([b.id]);
+    expect((await store.expireLeases(T0 + 90_000, 100)).map((l) => l.id)).toEqual([b.id]);
+    const left = await gateway.read([{ prefix: keys.deadlines() }]);
+    expect(left.results[0]).toEqual([]);
+  });
+});
