@@ -70,8 +70,8 @@ export class EdgeSite {
     });
   }
 
-  /** Starts the loops on the opened store, with the edge's trusted vendor keys. */
-  start(store: LeaseStore, licenseKeys: LicenseVerificationKeys): void {
+  /** Starts the loops on the opened store, with the edge's trusted vendor keys and its own cluster id. */
+  start(store: LeaseStore, licenseKeys: LicenseVerificationKeys, clusterId: string): void {
     const { clock, log, site, blockTtlMs } = this.#options;
     this.#store = store;
     const sync = new EdgeSync({
@@ -79,6 +79,7 @@ export class EdgeSite {
       store,
       licenseIds: [...new Set(this.#options.blocks.map((b) => b.licenseId))],
       licenseKeys,
+      clusterId,
       clock,
       audit: { actor: 'system:edge', node: site },
     });

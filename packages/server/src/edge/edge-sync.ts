@@ -1,8 +1,11 @@
 import {
   type AuditContext,
+  assertLicenseFitsCluster,
   type Clock,
   LeaseholdError,
   type LicenseVerificationKeys,
+  licenseBindingOf,
+  signedLicenseOf,
   verifyLicense,
 } from '@leasehold/domain';
 import type { LeaseStore } from '@leasehold/store';
@@ -17,6 +20,8 @@ export interface EdgeSyncOptions {
   readonly licenseIds: readonly string[];
   /** The edge's own trusted vendor keys: the license file is verified here, not taken on the primary's word. */
   readonly licenseKeys: LicenseVerificationKeys;
+  /** The edge's own cluster id (its identity key): a license bound to other clusters is not installed. */
+  readonly clusterId: string;
   readonly clock: Clock;
   readonly audit: AuditContext;
 }
@@ -51,6 +56,10 @@ export class EdgeSync {
           `the primary's file for "${licenseId}" is license "${verified.id}"`,
         );
       }
+      // As at POST /v1/licenses: a license bound to clusters installs only on one of them, and the edge
+      // is its own cluster (its grants' chain is certified by its own identity key).
+      const binding = licenseBindingOf(await signedLicenseOf(verified.raw, this.options.licenseKeys));
+      assertLicenseFitsCluster(binding, this.options.clusterId);
       await store.installLicense(verified, now, audit);
     }
     if (file.revoked) await store.revokeLicense(licenseId, clock.now(), audit);

@@ -363,7 +363,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       sweeper.start();
       auditKeeper.start();
       probe?.start();
-      edge?.start(store, { vendorKeys, decryptionKeys });
+      edge?.start(store, { vendorKeys, decryptionKeys }, keyring.clusterId);
       return admin;
     })();
     bootstrap.catch((err: unknown) => app.log.error({ err }, 'start-up failed'));

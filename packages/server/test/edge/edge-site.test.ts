@@ -43,6 +43,7 @@ describe('edge site against a primary (inject, manual clock)', () => {
   let sync: EdgeSync;
   let uploader: AuditUploader;
   let upstream: HttpBlockUpstream;
+  let edgeKeyring: ClusterKeyring;
 
   beforeEach(async () => {
     primary = await makeTestApp();
@@ -92,11 +93,13 @@ describe('edge site against a primary (inject, manual clock)', () => {
       clock: primary.clock,
       newId: randomUUID,
     });
+    edgeKeyring = await ClusterKeyring.load(edgeStore, primary.clock.now());
     sync = new EdgeSync({
       source: new HttpEdgeSource(http),
       store: edgeStore,
       licenseIds: ['lic-1'],
       licenseKeys: { vendorKeys: new Map([[primary.vendor.publicKey.kid, primary.vendor.publicKey]]) },
+      clusterId: edgeKeyring.clusterId,
       clock: primary.clock,
       audit: { actor: 'system:edge', node: 'edge-a' },
     });
@@ -196,6 +199,23 @@ describe('edge site against a primary (inject, manual clock)', () => {
     expect(await primaryInUse()).toBe(4);
   });
 
+  it('installs a license bound to clusters only when the edge, its own cluster, is one of them', async () => {
+    const primaryId = (await primary.call({ method: 'GET', url: '/v1/cluster' })).json().clusterId as string;
+    const features = { solver: { seats: 5 } };
+    const onlyPrimary = await primary.vendor.issue({ ver: 2, features, clusters: [primaryId] });
+    expect((await primary.install(onlyPrimary)).statusCode).toBe(201);
+    await expectCode(sync.syncOnce(), 'LICENSE_CLUSTER_MISMATCH');
+    expect(await edgeStore.getLicense('lic-1')).toBeUndefined();
+    const both = await primary.vendor.issue({
+      ver: 3,
+      features,
+      clusters: [primaryId, edgeKeyring.clusterId],
+    });
+    expect((await primary.install(both)).statusCode).toBe(201);
+    await sync.syncOnce();
+    expect((await edgeStore.getLicense('lic-1'))?.version).toBe(3);
+  });
+
   it("grants at the edge that an SDK holding the vendor's keys accepts: the chain is the vendor-signed license the edge installed", async () => {
     await sync.syncOnce();
     await keeper.renewDue();
@@ -205,7 +225,7 @@ describe('edge site against a primary (inject, manual clock)', () => {
     const edgeApp = await buildApp({
       store: edgeStore,
       clock: primary.clock,
-      keyring: await ClusterKeyring.load(edgeStore, now()),
+      keyring: edgeKeyring,
       licenseKeys,
       newId: randomUUID,
       nodeId: 'edge-a',

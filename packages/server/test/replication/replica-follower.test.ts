@@ -149,6 +149,22 @@ describe('change feed over HTTP and a replica following it', () => {
     });
     expect(write.statusCode).toBe(503);
     expect(write.json()).toMatchObject({ code: 'REPLICA_READ_ONLY', retryable: true, primary: url });
+    // An edge's seat block is a write too: a replica lends no seats.
+    const block = await replicaApp.inject({
+      method: 'PUT',
+      url: '/v1/edge/blocks',
+      headers: asAdmin,
+      payload: {
+        site: 'edge-a',
+        license: 'lic-1',
+        feature: 'solver',
+        seats: 1,
+        holdMs: 3000,
+        requestId: 'r',
+      },
+    });
+    expect(block.statusCode).toBe(503);
+    expect(block.json()).toMatchObject({ code: 'REPLICA_READ_ONLY', primary: url });
     const cluster = await replicaApp.inject({ method: 'GET', url: '/v1/cluster', headers: asAdmin });
     expect(cluster.json().replica).toMatchObject({ primary: url, lagRevisions: 0, connected: true });
     const digest = await replicaApp.inject({
