@@ -112,9 +112,15 @@ describe('authorization matrix', () => {
     }
     if (url === '/v1/leases/renew') {
       // A new lease, or (seats all taken by earlier callers' targets) one that holds a seat already.
-      const fresh = (await t.checkout({ client: { id: `c-${Math.random()}` } })).json().id;
-      const id = fresh ?? (await t.call({ method: 'GET', url: '/v1/leases?limit=1' })).json().leases[0].id;
-      return { url, payload: { leases: [{ id }] } };
+      const fresh = (await t.checkout({ client: { id: `c-${Math.random()}` } })).json();
+      const lease = fresh.id
+        ? fresh
+        : (await t.call({ method: 'GET', url: '/v1/leases?limit=1' })).json().leases[0];
+      // Client tokens renew their own client's leases only (issue 11): the call names that client.
+      return {
+        url: `${url}?client=${encodeURIComponent(lease.client.id)}`,
+        payload: { leases: [{ id: lease.id }] },
+      };
     }
     if (url === '/v1/leases' && method === 'GET') {
       // A second page, by the cursor of a first one: pagination is authorized like the listing itself.
