@@ -13,10 +13,10 @@ describe('renewing many leases in one call', () => {
   });
   afterEach(() => t.close());
 
-  const renewAll = (ids: string[], token?: string) =>
+  const renewAll = (ids: string[], token?: string, client?: string) =>
     t.call({
       method: 'POST',
-      url: '/v1/leases/renew',
+      url: client ? `/v1/leases/renew?client=${encodeURIComponent(client)}` : '/v1/leases/renew',
       token,
       payload: { leases: ids.map((id) => ({ id })) },
     });
@@ -65,7 +65,7 @@ describe('renewing many leases in one call', () => {
     ).json().token;
     const own = (await t.checkout({ license: 'lic-1', client: { id: 'x' } }, token)).json();
     const other = (await t.checkout({ license: 'lic-2', client: { id: 'y' } })).json();
-    const { results } = (await renewAll([own.id, other.id], token)).json();
+    const { results } = (await renewAll([own.id, other.id], token, 'x')).json();
     expect(results[0].lease.id).toBe(own.id);
     expect(results[1].problem.code).toBe('LEASE_NOT_FOUND');
   });
@@ -165,7 +165,7 @@ describe('leases list (CLI) by page', () => {
     try {
       await buildProgram()
         .exitOverride()
-        .parseAsync(['leases', 'list', '-s', url, '-t', ADMIN_TOKEN, ...args], { from: 'user' });
+        .parseAsync(['leases', 'list', '-s', url, '-t', ADMIN_TOKEN, '--json', ...args], { from: 'user' });
     } finally {
       process.stdout.write = write;
     }

@@ -59,12 +59,14 @@ describe('rolling restart from schema N-1 to N under SDK load', () => {
     return kv ? (JSON.parse(kv.value.toString()) as { version: number }).version : 0;
   };
 
+  let vendorPem: string;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'leasehold-rolling-'));
     const started = await startVendorCluster(dir, {
       nodeEnv: { LEASEHOLD_TEST_STORE_SCHEMA_VERSION: PREVIOUS, LEASEHOLD_DRAIN_DELAY_MS: '1000' },
     });
     cluster = started.cluster;
+    vendorPem = started.vendor.publicPem;
     nodes.push(...cluster.nodes);
     gateway = new EtcdGateway({ endpoints: cluster.etcd.clientUrls() });
     const url = cluster.urls()[0] as string;
@@ -103,6 +105,8 @@ describe('rolling restart from schema N-1 to N under SDK load', () => {
       token: clientToken,
       clientId: `rolling-${index}`,
       timeoutMs: 1000,
+      // The product's trust anchor: every grant must chain to a license this vendor signed (issue 11).
+      vendorKeys: vendorPem,
     });
     clients.push(client);
     for (const event of ['degraded', 'lost', 'replaced'] as const) {

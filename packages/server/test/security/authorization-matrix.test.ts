@@ -151,7 +151,7 @@ describe('authorization matrix', () => {
       const lease = fresh.id
         ? fresh
         : (await t.call({ method: 'GET', url: '/v1/leases?limit=1' })).json().leases[0];
-      // Client tokens name the client the leases belong to (issue 11), as for one renewal.
+      // Client tokens renew their own client's leases only (issue 11): the call names that client.
       return {
         url: `${url}?client=${encodeURIComponent(lease.client.id)}`,
         payload: { leases: [{ id: lease.id }] },
