@@ -256,7 +256,7 @@ export class FakeCluster {
       answer = problem(new Problem(node.failures.code));
     } else {
       try {
-        answer = this.#route(method, path, body, headers.get('authorization'));
+        answer = this.#route(method, path, body, headers.get('authorization'), this.#nodeId(node));
       } catch (err) {
         if (!(err instanceof Problem)) throw err;
         answer = problem(err);
@@ -273,6 +273,7 @@ export class FakeCluster {
     path: string,
     body: Record<string, unknown> | undefined,
     authorization: string | null,
+    nodeId: string,
   ): { status: number; body: Record<string, unknown> } {
     if (method === 'GET' && path === '/readyz')
       return { status: 200, body: { status: 'ready', store: 'fake' } };
@@ -285,11 +286,11 @@ export class FakeCluster {
       return {
         status: 200,
         body: {
-          nodes: this.#nodes.map((n, i) => ({ id: `node-${i + 1}`, url: n.url, healthy: n.mode === 'up' })),
+          nodes: this.#nodes.map((n) => ({ id: this.#nodeId(n), url: n.url, healthy: n.mode === 'up' })),
         },
       };
     }
-    if (method === 'POST' && path === '/v1/leases') return this.#checkout(body ?? {});
+    if (method === 'POST' && path === '/v1/leases') return this.#checkout(body ?? {}, nodeId);
     if (method === 'POST' && path === '/v1/leases/renew' && this.#batchRenewals) return this.#renewMany(body);
     const match = /^\/v1\/leases\/([^/]+)(\/renew)?$/.exec(path);
     if (match) {
@@ -301,7 +302,15 @@ export class FakeCluster {
     throw new Problem('ROUTE_NOT_FOUND');
   }
 
-  #checkout(body: Record<string, unknown>): { status: number; body: Record<string, unknown> } {
+  /** A node's id as `/v1/cluster` names it. */
+  #nodeId(node: Node): string {
+    return `node-${this.#nodes.indexOf(node) + 1}`;
+  }
+
+  #checkout(
+    body: Record<string, unknown>,
+    nodeId: string,
+  ): { status: number; body: Record<string, unknown> } {
     const { feature, requestId, license } = body;
     const client = body.client as { id?: unknown } | undefined;
     if (
@@ -336,6 +345,7 @@ export class FakeCluster {
       id: randomUUID(),
       requestId,
       clientId: client.id,
+      grantedBy: nodeId,
       feature,
       slot,
       fence: ++this.#revision,
@@ -429,6 +439,7 @@ export class FakeCluster {
       ...(lease.revokedAt === undefined ? {} : { revokedAt: iso(lease.revokedAt) }),
       // As the server's view (http/views.ts): ended once it no longer holds its seat, not when revoked.
       ...(holdsSeat(lease, now) ? {} : { endedAt: iso(lease.endedAt ?? lease.reservedUntil) }),
+      grantedBy: lease.grantedBy,
     };
   }
 

@@ -3,6 +3,8 @@ export interface FakeLease {
   readonly id: string;
   readonly requestId: string;
   readonly clientId: string;
+  /** The node that granted it (`node-<n>`, as the server's `grantedBy`). */
+  readonly grantedBy: string;
   readonly feature: string;
   readonly slot: number;
   readonly fence: number;

@@ -20,6 +20,8 @@ export interface GrantRequest {
    * expiry and reservation. Seat blocks lent to edge sites are held this way (docs/replication.md).
    */
   readonly holdMs?: number | undefined;
+  /** The node granting it (the lease's `grantedBy`). */
+  readonly grantedBy?: string | undefined;
 }
 
 /** The window of a grant or renewal at `now`: the license's policy, or a fixed hold (seat blocks). */
@@ -54,6 +56,7 @@ export function grantedLease(
     revokedAt: undefined,
     endedAt: undefined,
     endReason: undefined,
+    ...(request.grantedBy === undefined ? {} : { grantedBy: request.grantedBy }),
   };
 }
 

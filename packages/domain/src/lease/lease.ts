@@ -36,6 +36,8 @@ export interface Lease {
   readonly revokedAt: number | undefined;
   readonly endedAt: number | undefined;
   readonly endReason: LeaseEndReason | undefined;
+  /** The node that granted it, for operators (`leasehold leases list`); absent on older records. */
+  readonly grantedBy?: string | undefined;
 }
 
 /** A lease holds its seat until it ends or its reservation runs out — whichever is first. */

@@ -63,6 +63,9 @@ export const LeaseView = Type.Object({
   graceSeconds: Type.Integer(),
   revokedAt: Type.Optional(Timestamp),
   endedAt: Type.Optional(Timestamp),
+  grantedBy: Type.Optional(
+    Type.String({ description: 'The node that granted the seat (absent on leases of older versions)' }),
+  ),
 });
 
 export const LeaseWithToken = Type.Object({

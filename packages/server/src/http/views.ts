@@ -35,6 +35,7 @@ export function leaseView(lease: Lease, now: number): Static<typeof LeaseView> {
     graceSeconds: Math.floor(lease.graceMs / 1000),
     revokedAt: isoOpt(lease.revokedAt),
     endedAt: isoOpt(holdsSeat(lease, now) ? undefined : (lease.endedAt ?? lease.reservedUntil)),
+    ...(lease.grantedBy === undefined ? {} : { grantedBy: lease.grantedBy }),
   };
 }
 

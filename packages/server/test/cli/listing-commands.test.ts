@@ -23,7 +23,7 @@ beforeAll(async () => {
   dir = mkdtempSync(`${tmpdir()}/lh-cli-tables-`);
   const vendor = await makeVendor();
   vendor.writePublicKey(dir);
-  node = await spawnSqliteNode(dir);
+  node = await spawnSqliteNode(dir, { LEASEHOLD_NODE_ID: 'node-cli' });
   const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
   const license = await vendor.issue({ lid: 'lic-cli', features: { solver: { seats: 4 } } });
   await fetch(`${node.url}/v1/licenses`, { method: 'POST', headers, body: JSON.stringify({ license }) });
@@ -69,9 +69,10 @@ describe('leasehold listings', () => {
       'USER@HOST',
       'STATE',
     ]);
-    expect(table.slice(1).map((r) => [r[1], r[2], r[4], r[5], r[6]])).toEqual([
-      ['lic-cli', 'solver', 'ws-ana', 'ana@ana-host', 'active'],
-      ['lic-cli', 'solver', 'ws-bo', 'bo@bo-host', 'active'],
+    // Through which node each seat was checked out (issue 13, item 8).
+    expect(table.slice(1).map((r) => [r[1], r[2], r[4], r[5], r[6], r[7]])).toEqual([
+      ['lic-cli', 'solver', 'ws-ana', 'ana@ana-host', 'active', 'node-cli'],
+      ['lic-cli', 'solver', 'ws-bo', 'bo@bo-host', 'active', 'node-cli'],
     ]);
     for (const flag of [['-o', 'json'], ['--json']]) {
       const json = JSON.parse(await cli('leases', 'list', ...flag)) as {

@@ -22,6 +22,7 @@ const lease = (over: Record<string, unknown> = {}) => ({
   ttlSeconds: 60,
   renewInSeconds: 12,
   graceSeconds: 0,
+  grantedBy: 'node-b',
   ...over,
 });
 
@@ -82,7 +83,12 @@ describe('CLI tables', () => {
   it('leases: who holds which seat, since when, renewed when, expiring when', () => {
     const rows = cells(
       leasesTable(
-        [lease(), lease({ id: 'lease-2', state: 'released', endedAt: '2026-12-06T09:18:03.000Z' })],
+        [
+          lease(),
+          lease({ id: 'lease-2', state: 'released', endedAt: '2026-12-06T09:18:03.000Z' }),
+          // A lease granted by an older version names no node.
+          lease({ id: 'lease-3', grantedBy: undefined }),
+        ],
         NOW,
       ),
     );
@@ -94,6 +100,7 @@ describe('CLI tables', () => {
       'CLIENT',
       'USER@HOST',
       'STATE',
+      'NODE',
       'SINCE',
       'HELD',
       'RENEWED',
@@ -107,13 +114,15 @@ describe('CLI tables', () => {
       'workstation-42',
       'ana@ws42',
       'active',
+      'node-b',
       '2026-12-06 09:14:03Z',
       '5m12s',
       '8s ago',
       'in 52s',
     ]);
     // An ended lease: held until it ended, no expiry.
-    expect(rows[2]?.slice(6)).toEqual(['released', '2026-12-06 09:14:03Z', '4m', '8s ago', '-']);
+    expect(rows[2]?.slice(6)).toEqual(['released', 'node-b', '2026-12-06 09:14:03Z', '4m', '8s ago', '-']);
+    expect(rows[3]?.[7]).toBe('-');
     expect(leasesTable([], NOW)).toBe('no leases\n');
   });
 

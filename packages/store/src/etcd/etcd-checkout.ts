@@ -91,7 +91,7 @@ export class EtcdCheckout {
     const seats = license ? seatsFor(license, input.feature) : 0;
     if (!license || seats <= DENSE_POOL_MAX_SEATS) return undefined;
     const slot = Math.floor(this.ctx.random() * seats);
-    const lease = grantedLease(license, input, slot, 0);
+    const lease = grantedLease(license, { ...input, grantedBy: this.ctx.actor(input.audit).node }, slot, 0);
     const pool = keys.pool(license.id, input.feature);
     const result = await this.ctx.gateway.txn(
       [
@@ -127,7 +127,7 @@ export class EtcdCheckout {
   ): Promise<Lease | undefined> {
     const { ctx } = this;
     const { keys, gateway } = ctx;
-    const lease = grantedLease(license, input, -1, 0);
+    const lease = grantedLease(license, { ...input, grantedBy: ctx.actor(input.audit).node }, -1, 0);
     const base: Compare[] = [
       { key: keys.licenseRev(), target: 'Mod', equals: licenseRev },
       requestKey.absent,

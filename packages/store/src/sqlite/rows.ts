@@ -45,6 +45,7 @@ export interface LeaseRow {
   revoked_at: number | null;
   ended_at: number | null;
   end_reason: LeaseEndReason | null;
+  granted_by: string | null;
 }
 
 export interface TokenRow {
@@ -101,6 +102,7 @@ export function leaseFromRow(row: LeaseRow): Lease {
     revokedAt: orUndefined(row.revoked_at),
     endedAt: orUndefined(row.ended_at),
     endReason: orUndefined(row.end_reason),
+    ...(row.granted_by === null ? {} : { grantedBy: row.granted_by }),
   };
 }
 
@@ -139,6 +141,7 @@ export function rowOfLease(lease: Lease): LeaseRow {
     revoked_at: lease.revokedAt ?? null,
     ended_at: lease.endedAt ?? null,
     end_reason: lease.endReason ?? null,
+    granted_by: lease.grantedBy ?? null,
   };
 }
 

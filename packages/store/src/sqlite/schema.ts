@@ -139,6 +139,8 @@ export const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   ) STRICT;
   `,
+  // 7: the node that granted each lease, for operators (`leasehold leases list`); NULL on older rows.
+  'ALTER TABLE leases ADD COLUMN granted_by TEXT;',
 ];
 
 /** The newest schema this release understands and writes (`PRAGMA user_version`). */

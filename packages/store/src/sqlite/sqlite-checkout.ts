@@ -57,7 +57,12 @@ export class SqliteCheckout {
         seats += lendable;
         const slot = this.#freeSlot(license.id, input.feature, lendable, input.now);
         if (slot === undefined) continue;
-        const granted = grantedLease(license, input, slot, ctx.conn.nextRevision());
+        const granted = grantedLease(
+          license,
+          { ...input, grantedBy: ctx.actor(input.audit).node },
+          slot,
+          ctx.conn.nextRevision(),
+        );
         const row = rowOfLease(cap === undefined ? granted : cappedLease(granted, cap.until));
         ctx.sql.insertLease.run(row);
         ctx.changes.lease(row.id);

@@ -19,15 +19,16 @@ const REPLICA_SQL = {
   deleteLease: 'DELETE FROM leases WHERE id = ?',
   upsertLease: `
         INSERT INTO leases (id, license_id, feature, slot, fence, client_id, client_host, client_user,
-          request_id, created_at, renewed_at, expires_at, reserved_until, grace_ms, revoked_at, ended_at, end_reason)
+          request_id, created_at, renewed_at, expires_at, reserved_until, grace_ms, revoked_at, ended_at, end_reason,
+          granted_by)
         VALUES (@id, @license_id, @feature, @slot, @fence, @client_id, @client_host, @client_user,
           @request_id, @created_at, @renewed_at, @expires_at, @reserved_until, @grace_ms, @revoked_at,
-          @ended_at, @end_reason)
+          @ended_at, @end_reason, @granted_by)
         ON CONFLICT (id) DO UPDATE SET license_id = excluded.license_id, feature = excluded.feature,
           slot = excluded.slot, fence = excluded.fence, client_id = excluded.client_id,
           client_host = excluded.client_host, client_user = excluded.client_user,
           request_id = excluded.request_id, created_at = excluded.created_at,
-          renewed_at = excluded.renewed_at, expires_at = excluded.expires_at,
+          renewed_at = excluded.renewed_at, expires_at = excluded.expires_at, granted_by = excluded.granted_by,
           reserved_until = excluded.reserved_until, grace_ms = excluded.grace_ms,
           revoked_at = excluded.revoked_at, ended_at = excluded.ended_at, end_reason = excluded.end_reason`,
   deleteTokenByHash: 'DELETE FROM api_tokens WHERE hash = ?',

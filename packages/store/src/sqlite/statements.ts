@@ -44,10 +44,11 @@ export const SQL = {
     WHERE license_id = ? AND feature = ? AND ended_at IS NULL AND reserved_until <= ?`,
   insertLease: `
       INSERT INTO leases (id, license_id, feature, slot, fence, client_id, client_host, client_user,
-        request_id, created_at, renewed_at, expires_at, reserved_until, grace_ms, revoked_at, ended_at, end_reason)
+        request_id, created_at, renewed_at, expires_at, reserved_until, grace_ms, revoked_at, ended_at, end_reason,
+          granted_by)
       VALUES (@id, @license_id, @feature, @slot, @fence, @client_id, @client_host, @client_user,
         @request_id, @created_at, @renewed_at, @expires_at, @reserved_until, @grace_ms, @revoked_at,
-        @ended_at, @end_reason)`,
+        @ended_at, @end_reason, @granted_by)`,
   renewLease:
     'UPDATE leases SET renewed_at = ?, expires_at = ?, reserved_until = ?, grace_ms = ? WHERE id = ?',
   endLease: 'UPDATE leases SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL',

@@ -45,6 +45,7 @@ export function leasesTable(leases: readonly LeaseRow[], now: number): string {
     { header: 'CLIENT', cell: (l) => l.client.id },
     { header: 'USER@HOST', cell: (l) => `${l.client.user ?? '-'}@${l.client.host ?? '-'}` },
     { header: 'STATE', cell: (l) => l.state },
+    { header: 'NODE', cell: (l) => l.grantedBy ?? '-' },
     { header: 'SINCE', cell: (l) => instant(l.createdAt) },
     {
       header: 'HELD',
