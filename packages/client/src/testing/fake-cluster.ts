@@ -3,7 +3,14 @@ import type { JSONWebKeySet, JWK } from 'jose';
 import type { ClientOptions } from '../client/options.js';
 import { type Clock, systemClock } from '../time/clock.js';
 import type { FetchFunction } from '../transport/http-call.js';
-import { ENDED, type FakeLease, holdsSeat, leaseState, type MutableLease } from './fake-lease.js';
+import {
+  ENDED,
+  type FakeLease,
+  fakeLeaseView,
+  holdsSeat,
+  leaseState,
+  type MutableLease,
+} from './fake-lease.js';
 import { delay, hang, networkError } from './fake-network.js';
 import { type FakeNode, type FakeNodeMode, type FakeRequest, Node } from './fake-node.js';
 import { Problem, problem } from './fake-problem.js';
@@ -297,7 +304,11 @@ export class FakeCluster {
       const id = decodeURIComponent(match[1] as string);
       if (method === 'POST' && match[2]) return this.#renew(id);
       if (method === 'DELETE' && !match[2]) return this.#release(id);
-      if (method === 'GET' && !match[2]) return { status: 200, body: this.#view(this.#get(id), this.#now()) };
+      if (method === 'GET' && !match[2])
+        return {
+          status: 200,
+          body: fakeLeaseView(this.#get(id), this.licenseId, this.#graceMs, this.#now()),
+        };
     }
     throw new Problem('ROUTE_NOT_FOUND');
   }
@@ -406,41 +417,13 @@ export class FakeCluster {
       lease.endReason = 'released';
       lease.endedAt = now;
     }
-    return { status: 200, body: this.#view(lease, now) };
+    return { status: 200, body: fakeLeaseView(lease, this.licenseId, this.#graceMs, now) };
   }
 
   #get(id: string): MutableLease {
     const lease = this.#leases.get(id);
     if (!lease) throw new Problem('LEASE_NOT_FOUND');
     return lease;
-  }
-
-  #view(lease: FakeLease, now: number): Record<string, unknown> {
-    const renewAfter = lease.renewedAt + Math.floor((lease.expiresAt - lease.renewedAt) / 3);
-    const iso = (ms: number) => new Date(ms).toISOString();
-    const state = leaseState(lease, now);
-    return {
-      id: lease.id,
-      license: this.licenseId,
-      feature: lease.feature,
-      state,
-      slot: lease.slot,
-      fence: lease.fence,
-      client: { id: lease.clientId },
-      requestId: lease.requestId,
-      createdAt: iso(lease.createdAt),
-      renewedAt: iso(lease.renewedAt),
-      expiresAt: iso(lease.expiresAt),
-      reservedUntil: iso(lease.reservedUntil),
-      renewAfter: iso(renewAfter),
-      ttlSeconds: (lease.expiresAt - lease.renewedAt) / 1000,
-      renewInSeconds: Math.max(0, renewAfter - now) / 1000,
-      graceSeconds: Math.floor(this.#graceMs / 1000),
-      ...(lease.revokedAt === undefined ? {} : { revokedAt: iso(lease.revokedAt) }),
-      // As the server's view (http/views.ts): ended once it no longer holds its seat, not when revoked.
-      ...(holdsSeat(lease, now) ? {} : { endedAt: iso(lease.endedAt ?? lease.reservedUntil) }),
-      grantedBy: lease.grantedBy,
-    };
   }
 
   #withToken(lease: FakeLease, now: number): Record<string, unknown> {
@@ -462,6 +445,6 @@ export class FakeCluster {
       license: this.licenseFile,
       keyCertificate: this.#certificate(this.#keys[0] as SigningKey),
     };
-    return { ...this.#view(lease, now), token, chain };
+    return { ...fakeLeaseView(lease, this.licenseId, this.#graceMs, now), token, chain };
   }
 }

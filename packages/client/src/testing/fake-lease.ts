@@ -39,3 +39,36 @@ export function leaseState(lease: FakeLease, now: number): 'active' | 'expired' 
 export function holdsSeat(lease: FakeLease, now: number): boolean {
   return lease.endReason === undefined && now < lease.reservedUntil;
 }
+
+/** The lease as the server's API shows it (http/views.ts), at `now`; the hand-copies test keeps them in step. */
+export function fakeLeaseView(
+  lease: FakeLease,
+  licenseId: string,
+  graceMs: number,
+  now: number,
+): Record<string, unknown> {
+  const renewAfter = lease.renewedAt + Math.floor((lease.expiresAt - lease.renewedAt) / 3);
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    id: lease.id,
+    license: licenseId,
+    feature: lease.feature,
+    state: leaseState(lease, now),
+    slot: lease.slot,
+    fence: lease.fence,
+    client: { id: lease.clientId },
+    requestId: lease.requestId,
+    createdAt: iso(lease.createdAt),
+    renewedAt: iso(lease.renewedAt),
+    expiresAt: iso(lease.expiresAt),
+    reservedUntil: iso(lease.reservedUntil),
+    renewAfter: iso(renewAfter),
+    ttlSeconds: (lease.expiresAt - lease.renewedAt) / 1000,
+    renewInSeconds: Math.max(0, renewAfter - now) / 1000,
+    graceSeconds: Math.floor(graceMs / 1000),
+    ...(lease.revokedAt === undefined ? {} : { revokedAt: iso(lease.revokedAt) }),
+    // As the server's view: ended once it no longer holds its seat, not when revoked.
+    ...(holdsSeat(lease, now) ? {} : { endedAt: iso(lease.endedAt ?? lease.reservedUntil) }),
+    grantedBy: lease.grantedBy,
+  };
+}

@@ -6,6 +6,7 @@ import { leaseholdBin, makeVendor, type NodeProcess } from '@leasehold/devtools'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSqliteNode } from '../helpers/sqlite-node.js';
 import { ADMIN_TOKEN } from '../helpers/test-app.js';
+import { cells } from './table-cells.js';
 
 /**
  * The operator's listings against a real node (issue 13, item 8): `status`, `license list`, `leases list`
@@ -51,15 +52,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const lines = (table: string) =>
-  table
-    .trimEnd()
-    .split('\n')
-    .map((l) => l.split(/ {2,}/));
-
 describe('leasehold listings', () => {
   it('leases list: a table of who holds which seat; -o json and --json give the node answer', async () => {
-    const table = lines(await cli('leases', 'list'));
+    const table = cells(await cli('leases', 'list'));
     expect(table[0]?.slice(0, 7)).toEqual([
       'LEASE',
       'LICENSE',
@@ -85,7 +80,7 @@ describe('leasehold listings', () => {
   });
 
   it('license list: seats in use and expiry', async () => {
-    const table = lines(await cli('license', 'list'));
+    const table = cells(await cli('license', 'list'));
     expect(table[0]).toContain('SEATS IN USE');
     expect(table[1]?.[0]).toBe('lic-cli');
     expect(table[1]).toContain('solver 2/4');
@@ -99,7 +94,7 @@ describe('leasehold listings', () => {
     const text = await cli('tokens', 'list');
     expect(text).not.toContain(ADMIN_TOKEN);
     expect(text).not.toMatch(/lh_(admin|client|operator)_/);
-    const rows = lines(text);
+    const rows = cells(text);
     expect(rows[0]).toEqual(['TOKEN', 'SCOPE', 'NAME', 'LICENSE', 'CREATED', 'STATE']);
     expect(rows.slice(1).map((r) => [r[1], r[2], r[3], r[5]])).toContainEqual([
       'client',
@@ -114,7 +109,7 @@ describe('leasehold listings', () => {
   it('status: the node, its role and health, the licenses; -o json keeps every answer', async () => {
     const text = await cli('status');
     expect(text.split('\n')[0]).toMatch(new RegExp(`^node \\S+ at ${node.url}: ok, ready; store sqlite$`));
-    const blocks = text.split('\n\n').map(lines);
+    const blocks = text.split('\n\n').map(cells);
     expect(blocks[1]?.[0]).toEqual([
       'NODE',
       'URL',

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { renderTable } from '../../src/cli/output/table.js';
 import { leasesTable, licensesTable, statusReport, tokensTable } from '../../src/cli/output/tables.js';
 import { span, until } from '../../src/cli/output/time-text.js';
+import { cells } from './table-cells.js';
 
 const NOW = Date.parse('2026-12-06T09:19:15Z');
 
@@ -43,13 +44,6 @@ const license = {
   signedBy: 'vendor-kid',
   installedAt: '2026-01-02T00:00:00.000Z',
 };
-
-/** The table's lines split into cells (two or more spaces apart; padding of right-aligned cells goes too). */
-const cells = (table: string) =>
-  table
-    .trimEnd()
-    .split('\n')
-    .map((line) => line.split(/ {2,}/));
 
 describe('CLI tables', () => {
   it('pads columns to the widest cell, right-aligns numbers, trims line ends, neutralizes control characters', () => {

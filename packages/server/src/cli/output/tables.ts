@@ -1,4 +1,5 @@
 import type { Static } from 'typebox';
+import type { ClusterView } from '../../http/routes/cluster.js';
 import type { LeaseView, LicenseView, TokenView } from '../../http/schemas.js';
 import { type Column, renderTable } from './table.js';
 import { ago, instant, span, until } from './time-text.js';
@@ -8,30 +9,7 @@ type LicenseRow = Static<typeof LicenseView>;
 type TokenRow = Static<typeof TokenView>;
 
 /** What `GET /v1/cluster` answers (routes/cluster.ts), as far as the status table shows it. */
-export interface ClusterAnswer {
-  readonly node: string;
-  readonly store: string;
-  readonly nodes: readonly {
-    readonly id: string;
-    readonly url: string;
-    readonly version: string;
-    readonly role: string;
-    readonly startedAt: string;
-    readonly heartbeatAgeMs: number;
-    readonly healthy: boolean;
-    readonly self: boolean;
-    readonly clockSkewMs?: number;
-  }[];
-  readonly storeMembers: readonly {
-    readonly name: string;
-    readonly endpoint: string;
-    readonly healthy: boolean;
-    readonly leader: boolean;
-    readonly raftTerm?: number;
-    readonly dbSizeBytes?: number;
-    readonly error?: string;
-  }[];
-}
+export type ClusterAnswer = Pick<Static<typeof ClusterView>, 'node' | 'store' | 'nodes' | 'storeMembers'>;
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
 

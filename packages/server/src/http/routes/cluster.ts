@@ -48,6 +48,20 @@ const StoreMemberView = Type.Object({
   error: Type.Optional(Type.String()),
 });
 
+/** What `GET /v1/cluster` answers (the CLI's status table reads it too). */
+export const ClusterView = Type.Object({
+  node: Type.String(),
+  clusterId: Type.String({
+    description:
+      "RFC 7638 thumbprint of the cluster's identity key: what a vendor binds a license to " +
+      '(leasehold license issue --bind-cluster)',
+  }),
+  store: Type.String(),
+  nodes: Type.Array(NodeView),
+  storeMembers: Type.Array(StoreMemberView),
+  replica: Type.Optional(ReplicaView),
+});
+
 export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   app.get(
     '/v1/nodes',
@@ -82,18 +96,7 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
         summary:
           'Nodes (with heartbeat age and role) and, for admins and operators, the store members (etcd leader, raft term, health)',
         response: {
-          200: Type.Object({
-            node: Type.String(),
-            clusterId: Type.String({
-              description:
-                "RFC 7638 thumbprint of the cluster's identity key: what a vendor binds a license to " +
-                '(leasehold license issue --bind-cluster)',
-            }),
-            store: Type.String(),
-            nodes: Type.Array(NodeView),
-            storeMembers: Type.Array(StoreMemberView),
-            replica: Type.Optional(ReplicaView),
-          }),
+          200: ClusterView,
           ...problemResponses,
         },
       },
