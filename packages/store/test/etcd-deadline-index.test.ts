@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { EtcdStore } from '@leasehold/store';
+import { EtcdStore, operationDeadline } from '@leasehold/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ReadOp } from '../src/etcd/etcd-gateway.js';
 import { client, LICENSE_KEYS, license, T0 } from './contract/fixtures.js';
@@ -91,6 +91,53 @@ describe('etcd deadline index', () => {
     expect(await store.getLease(ended[0]?.id ?? '')).toBeUndefined();
     expect((await store.getLease(late.id))?.endReason).toBe('released');
     expect(await store.purgeEndedLeases(T0 + 6_000)).toBe(1);
+  });
+
+  it('seat usage reads the slots and the index in one round trip, however many leases are live', async () => {
+    await open();
+    // 250 live leases: reading their records took a slot read and then one read per 100 leases, in turn.
+    for (let i = 0; i < 5; i++) {
+      await Promise.all(Array.from({ length: 50 }, (_, j) => checkout(`live-${i}-${j}`, T0 + 30_000)));
+    }
+    const overdue = await checkout('overdue', T0);
+    await store.expireLeases(T0 + 1000, 1000); // the first sweep: the one-off backfill (marker key)
+    const released = await checkout('released', T0 + 30_000);
+    await store.releaseSeat({ leaseId: released.id, now: T0 + 30_001 });
+    const reads = await readsDuring(async () => {
+      const usage = await store.seatUsage(T0 + 60_001); // the overdue lease is past its deadline, unswept
+      expect(usage.map((u) => [u.feature, u.seats, u.inUse])).toEqual([['solver', 500, 250]]);
+    });
+    expect(overdue.reservedUntil).toBeLessThanOrEqual(T0 + 60_001);
+    const ranges = reads.map((r) => JSON.stringify(r.op));
+    expect(ranges.every((r) => !r.includes('/leases/'))).toBe(true);
+    // The licenses' own reads (license-rev, the snapshot when it moved) and one of slots, index and marker
+    // together: a constant, where reading the records cost 1 + ceil(live / 100) reads in turn.
+    expect(new Set(reads.map((r) => r.op)).size).toBeLessThanOrEqual(5);
+    expect(reads.filter((r) => JSON.stringify(r.op).includes('/slots/'))).toHaveLength(1);
+  });
+
+  it('answers seat usage within a request budget that a read per 100 leases overran (bench:ha 503s)', async () => {
+    await open();
+    for (let i = 0; i < 9; i++) {
+      await Promise.all(Array.from({ length: 50 }, (_, j) => checkout(`busy-${i}-${j}`, T0 + 30_000)));
+    }
+    await store.expireLeases(T0 + 1000, 1000);
+    // Each round trip made 50 ms slower, as on a loaded cluster: six reads in turn (the slots, then 450
+    // lease records 100 at a time) spent a 200 ms budget, and the last read went out with no time left
+    // ("Deadline exceeded after 0.000s": STORE_UNAVAILABLE, as bench:ha's license install met after its
+    // load runs had left ~30,000 live leases). Slots and index come in one read, beside the licenses'.
+    const gateway = store.gateway;
+    const original = gateway.read.bind(gateway);
+    gateway.read = async (ops) => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return original(ops);
+    };
+    try {
+      const usage = await operationDeadline.run(performance.now() + 200, () => store.seatUsage(T0 + 30_001));
+      expect(usage.map((u) => u.inUse)).toEqual([450]);
+    } finally {
+      gateway.read = original;
+    }
   });
 
   it('renews 30 leases in one call as one etcd transaction', async () => {

@@ -205,6 +205,35 @@ export class EtcdLeaseIndex {
   }
 
   /**
+   * Seats held at `now` per pool (keyed by its slot prefix), or undefined while the index is not filled
+   * (the caller reads the lease records then). One read at one revision: the slot keys (their values are
+   * lease ids) and the index entries after `now` — a slot counts when its lease has one, i.e. has not
+   * ended and is not past its deadline (holdsSeat). An entry a node of an older version left behind
+   * (see the class comment) may count a lease renewed there as past its deadline until a sweep repairs
+   * the entry: this is a usage figure, never a checkout decision (those compare the slot keys).
+   */
+  seatsHeld(now: number): Promise<Map<string, number> | undefined> {
+    const { ctx } = this;
+    const { keys, gateway } = ctx;
+    return ctx.optimistic.run(async () => {
+      const { results } = await gateway.read([
+        { key: keys.deadlineIndexReady() },
+        { prefix: keys.slots() },
+        { from: keys.deadlinesThrough(now), within: keys.deadlines() },
+      ]);
+      if ((results[0]?.length ?? 0) === 0) return undefined;
+      const live = new Set((results[2] ?? []).map((kv) => kv.value.toString()));
+      const held = new Map<string, number>();
+      for (const kv of results[1] ?? []) {
+        if (!live.has(kv.value.toString())) continue;
+        const pool = kv.key.slice(0, kv.key.lastIndexOf('/') + 1);
+        held.set(pool, (held.get(pool) ?? 0) + 1);
+      }
+      return held;
+    });
+  }
+
+  /**
    * Indexes every lease written before the index existed, once per cluster: one pass over the lease
    * records (a page at a time), then a marker key that later sweeps read instead. Entries are written
    * only for records unchanged since the pass read them; a record changed meanwhile was written by a
