@@ -125,7 +125,7 @@ describe('etcd deadline index', () => {
     // Each round trip made 50 ms slower, as on a loaded cluster: six reads in turn (the slots, then 450
     // lease records 100 at a time) spent a 200 ms budget, and the last read went out with no time left
     // ("Deadline exceeded after 0.000s": STORE_UNAVAILABLE, as bench:ha's license install met after its
-    // load runs had left ~30,000 live leases). Slots and index come in one read, beside the licenses'.
+    // load runs had left ~16,000 live leases). Slots and index come in one read, beside the licenses'.
     const gateway = store.gateway;
     const original = gateway.read.bind(gateway);
     gateway.read = async (ops) => {

@@ -279,8 +279,9 @@ export class EtcdLeases {
    * Seats held at `now` per pool, counted along the deadline index (etcd-lease-index.ts): one read
    * whatever the number of live leases. The lease records are read only on a cluster whose index is not
    * filled yet (before the first sweep of a node that has it). Reading every live record cost a read per
-   * 100 leases, in turn, under the request's one budget: with ~30,000 live leases the license install
-   * of bench:ha answered 503 STORE_UNAVAILABLE ("Deadline exceeded after 0.000s") ten times in a row.
+   * 100 leases, in turn, under the request's one budget: with ~16,000 live leases (two load runs of 5 s
+   * at ~550 checkouts/s) the license install of bench:ha answered 503 STORE_UNAVAILABLE ("Deadline
+   * exceeded after 0.000s") ten times in a row.
    */
   async seatUsage(now: number): Promise<SeatUsage[]> {
     const [licenses, held] = await Promise.all([
