@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { LeaseholdError } from '@leasehold/domain';
-import { noop } from 'cockatiel';
-import { Etcd3, type IOptions } from 'etcd3';
+import type { Etcd3, IOptions } from 'etcd3';
+import { cockatiel, etcd3 } from './etcd3-module.js';
 import { MemberReachability } from './member-reachability.js';
 import { type BatchStats, TxnBatcher } from './txn-batcher.js';
 import { footprintOf, prefixEnd } from './txn-footprint.js';
@@ -222,13 +222,14 @@ export class EtcdGateway {
       footprint: (op) => footprintOf(op.compare, op.writes, op.onFailure),
       cost: txnCost,
     });
+    const { Etcd3 } = etcd3();
     this.client = new Etcd3({
       hosts: [...options.endpoints],
       credentials: options.credentials,
       dialTimeout: this.#callTimeoutMs,
       faultHandling: {
         host: (host) => this.#members.policyFor(host),
-        global: noop,
+        global: cockatiel().noop,
       },
       defaultCallOptions: (context) => {
         if (context.isStream) return {};

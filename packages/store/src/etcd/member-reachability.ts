@@ -1,5 +1,5 @@
-import { type CircuitBreakerPolicy, ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
-import { GRPCDeadlineExceededError, isRecoverableError } from 'etcd3';
+import type { CircuitBreakerPolicy } from 'cockatiel';
+import { cockatiel, etcd3 } from './etcd3-module.js';
 
 /**
  * What this node last heard from each etcd member, so that a store operation can tell "no quorum can
@@ -31,6 +31,8 @@ export class MemberReachability {
 
   /** The fault-handling policy of one member, for etcd3's `faultHandling.host`. */
   policyFor(host: string): CircuitBreakerPolicy {
+    const { circuitBreaker, ConsecutiveBreaker, handleWhen } = cockatiel();
+    const { GRPCDeadlineExceededError, isRecoverableError } = etcd3();
     const breaker = circuitBreaker(
       handleWhen((e) => e instanceof GRPCDeadlineExceededError),
       { halfOpenAfter: 500, breaker: new ConsecutiveBreaker(2) },
