@@ -1,5 +1,9 @@
-import { initCertificateAuthority, issueCertificateFiles } from '@leasehold/pki';
 import type { Command } from 'commander';
+
+// @leasehold/pki (and @peculiar/x509, its ASN.1 modules and tsyringe under it) is loaded by the two
+// commands below only: every other command, `serve` above all, would otherwise parse ~200 modules it
+// never uses (issue 14: the embedded node's idle RSS).
+const pki = () => import('@leasehold/pki');
 
 const positiveDays = (value: string): number => {
   const days = Number(value);
@@ -26,6 +30,7 @@ export function registerCerts(program: Command): void {
     .option('--days <n>', 'validity in days', positiveDays, 3650)
     .option('--name <cn>', 'common name of the CA', 'Leasehold development CA')
     .action(async (opts: { out: string; days: number; name: string }) => {
+      const { initCertificateAuthority } = await pki();
       const files = await initCertificateAuthority(opts.out, { days: opts.days, commonName: opts.name });
       process.stdout.write(`CA certificate: ${files.cert}\nCA key (keep secret): ${files.key}\n`);
     });
@@ -61,6 +66,7 @@ export function registerCerts(program: Command): void {
         if (kind !== 'client' && (opts.san ?? []).length === 0) {
           throw new Error(`a ${kind} certificate needs --san (the IPs and names clients connect to)`);
         }
+        const { issueCertificateFiles } = await pki();
         const files = await issueCertificateFiles(opts.ca, opts.out ?? opts.ca, {
           name: opts.name,
           kind,
