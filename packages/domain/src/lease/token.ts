@@ -1,4 +1,5 @@
-import { type CryptoKey, SignJWT } from 'jose';
+import { KeyObject, sign } from 'node:crypto';
+import type { CryptoKey } from 'jose';
 import type { LicenseBinding } from '../license/license-binding.js';
 import type { Lease } from './lease.js';
 import { tokenExpirySeconds } from './timing.js';
@@ -49,14 +50,45 @@ export function leaseTokenClaims(lease: Lease, now: number, license?: LicenseBin
   };
 }
 
+/**
+ * Signs a lease token: a compact JWS (RFC 7515) of the claims with EdDSA (Ed25519), header
+ * `{alg, kid, typ}`, byte for byte what jose's `SignJWT` makes (Ed25519 is deterministic; the token test
+ * compares the two). Signed here with node:crypto's one-shot `sign` rather than through jose, because
+ * this is the one signature on every checkout and renewal: jose signs through WebCrypto, which hands each
+ * signature to the thread pool and back, and rebuilds and checks the same header each time; the
+ * embedded benchmark measured the difference (bench/README.md). jose still makes and verifies every
+ * other JWS, and verifies these.
+ */
 export async function signLeaseToken(
   lease: Lease,
   now: number,
   signer: SigningKey,
   license?: LicenseBinding,
 ): Promise<string> {
-  const claims = leaseTokenClaims(lease, now, license);
-  return new SignJWT({ ...claims })
-    .setProtectedHeader({ alg: 'EdDSA', kid: signer.kid, typ: LEASE_TOKEN_TYP })
-    .sign(signer.key);
+  const { header, key } = compactSignerOf(signer);
+  const payload = Buffer.from(JSON.stringify(leaseTokenClaims(lease, now, license))).toString('base64url');
+  const input = `${header}.${payload}`;
+  return `${input}.${sign(null, Buffer.from(input), key).toString('base64url')}`;
+}
+
+/** A signing key's constant parts: its encoded protected header, and the key as node:crypto takes it. */
+interface CompactSigner {
+  readonly kid: string;
+  readonly header: string;
+  readonly key: KeyObject;
+}
+const compactSigners = new WeakMap<CryptoKey, CompactSigner>();
+
+function compactSignerOf(signer: SigningKey): CompactSigner {
+  let made = compactSigners.get(signer.key);
+  if (made?.kid !== signer.kid) {
+    const header = { alg: 'EdDSA', kid: signer.kid, typ: LEASE_TOKEN_TYP };
+    made = {
+      kid: signer.kid,
+      header: Buffer.from(JSON.stringify(header)).toString('base64url'),
+      key: KeyObject.from(signer.key as Parameters<typeof KeyObject.from>[0]),
+    };
+    compactSigners.set(signer.key, made);
+  }
+  return made;
 }
