@@ -172,6 +172,9 @@ export async function startLeasehold(name, dataDir, vendorKeyPath, synchronous) 
   const node = await spawnNode({
     name,
     url: `http://127.0.0.1:${port}`,
+    // Ready, not just alive: the first install needs the cluster signing key loaded (a bench once got
+    // 503 "has not loaded the cluster signing key from its store yet" from a node that answered /healthz).
+    readiness: 'readyz',
     args: [
       '--port',
       String(port),
