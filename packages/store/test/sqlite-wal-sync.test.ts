@@ -82,6 +82,19 @@ describe('SQLite FULL through an off-loop WAL sync', () => {
     expect(await count(conn)).toBe(1); // nothing pending: answered at once
   });
 
+  it('answers a read for a decision (an auth lookup) at once, without waiting for the sync', async () => {
+    const sync = manualSync();
+    const { conn } = open(sync);
+    const write = insert(conn, 1);
+    await turns();
+    const seen = await conn.readForDecision(
+      () => (conn.db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n,
+    );
+    expect(seen).toBe(1);
+    sync.calls[0]?.release();
+    await write;
+  });
+
   it('covers commits made while a sync runs with the next sync, never with the one already running', async () => {
     const sync = manualSync();
     const { conn } = open(sync);

@@ -103,6 +103,22 @@ export class SqliteConnection {
   }
 
   /**
+   * A read whose result no client sees as such — an authentication lookup, a check before a write — and
+   * so need not wait for commits still being synced: a token or license it finds was created by a write
+   * not yet acknowledged to anyone, and a decision made on it is acknowledged only through a write, which
+   * waits for its own sync (and with it every earlier commit). Waiting here cost every request one more
+   * sync (wal-sync.ts).
+   */
+  readForDecision<T>(fn: () => T): Promise<T> {
+    if (!this.db.open) return Promise.reject(closedStore());
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(translate(err));
+    }
+  }
+
+  /**
    * Runs `fn` now; its answer waits until every commit it could have seen is on disk (wal-sync.ts), so
    * no read shows a write a crash could still undo.
    */
