@@ -54,9 +54,10 @@ export function leaseTokenClaims(lease: Lease, now: number, license?: LicenseBin
  * Signs a lease token: a compact JWS (RFC 7515) of the claims with EdDSA (Ed25519), header
  * `{alg, kid, typ}`, byte for byte what jose's `SignJWT` makes (Ed25519 is deterministic; the token test
  * compares the two). Signed here with node:crypto's one-shot `sign` rather than through jose, because
- * this is the one signature on every checkout and renewal: jose goes through WebCrypto and rebuilds and
- * checks the same header and claims each time (~5% of a loaded embedded node's main thread in a CPU
- * profile, bench/README.md). jose still makes and verifies every other JWS, and verifies these.
+ * this is the one signature on every checkout and renewal: jose signs through WebCrypto, which hands each
+ * signature to the thread pool and back, and rebuilds and checks the same header each time; the
+ * embedded benchmark measured the difference (bench/README.md). jose still makes and verifies every
+ * other JWS, and verifies these.
  */
 export async function signLeaseToken(
   lease: Lease,
@@ -67,12 +68,7 @@ export async function signLeaseToken(
   const { header, key } = compactSignerOf(signer);
   const payload = Buffer.from(JSON.stringify(leaseTokenClaims(lease, now, license))).toString('base64url');
   const input = `${header}.${payload}`;
-  // The callback form signs on the thread pool: signed on the event loop, the signature itself was 11% of
-  // a loaded node's main-thread time (a CPU profile of the embedded bench's checkouts).
-  const signature = await new Promise<Buffer>((resolve, reject) => {
-    sign(null, Buffer.from(input), key, (err, sig) => (err ? reject(err) : resolve(sig)));
-  });
-  return `${input}.${signature.toString('base64url')}`;
+  return `${input}.${sign(null, Buffer.from(input), key).toString('base64url')}`;
 }
 
 /** A signing key's constant parts: its encoded protected header, and the key as node:crypto takes it. */

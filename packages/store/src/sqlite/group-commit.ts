@@ -29,11 +29,6 @@ export class GroupCommitter {
     private readonly translate: (err: unknown) => unknown,
     /** The most operations one transaction holds; bounds the latency a large burst adds. */
     private readonly maxBatch = 256,
-    /**
-     * Resolves once the commit just made is on disk (wal-sync.ts): a batch is acknowledged only then.
-     * Undefined when COMMIT itself syncs, or when nothing is synced (`synchronous = NORMAL` by choice).
-     */
-    private readonly durable?: () => Promise<void>,
   ) {
     this.#savepoint = db.prepare('SAVEPOINT write');
     this.#release = db.prepare('RELEASE write');
@@ -84,22 +79,10 @@ export class GroupCommitter {
       for (const write of batch) write.reject(failure);
       return;
     }
-    const settle = () => {
-      batch.forEach((write, i) => {
-        const outcome = outcomes[i];
-        if (outcome?.ok) write.resolve(outcome.value);
-        else write.reject(this.translate(outcome?.value));
-      });
-    };
-    if (!this.durable) {
-      settle();
-      return;
-    }
-    // Committed, not yet known to be on disk: an error now is an unknown outcome for every write of the
-    // batch (a retried checkout finds its lease by request id).
-    this.durable().then(settle, (err: unknown) => {
-      const failure = this.translate(err);
-      for (const write of batch) write.reject(failure);
+    batch.forEach((write, i) => {
+      const outcome = outcomes[i];
+      if (outcome?.ok) write.resolve(outcome.value);
+      else write.reject(this.translate(outcome?.value));
     });
   }
 }

@@ -47,8 +47,7 @@ export class SqliteTokens {
   }
 
   findByHash(hash: string): Promise<ApiTokenRecord | undefined> {
-    // An authentication lookup (see readForDecision): it answers no client with the record itself.
-    return this.ctx.conn.readForDecision(() => {
+    return this.ctx.conn.read(() => {
       const row = this.ctx.sql.findTokenByHash.get(hash) as TokenRow | undefined;
       return row && tokenFromRow(row);
     });
