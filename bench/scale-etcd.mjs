@@ -55,6 +55,8 @@ const quantile = (sorted, q) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : Number.NaN;
 
 let cluster;
+/** Checkout attempts that were retried, with their answer (status and code). */
+const retries = [];
 const dir = mkdtempSync(join(tmpdir(), 'leasehold-bench-scale-etcd-'));
 
 async function call(url, method, path, token, body) {
@@ -121,13 +123,15 @@ async function checkoutClient(client) {
       } catch (err) {
         res = { status: 0, json: { retryable: true, detail: String(err) } };
       }
-      if (res.status === 201) {
+      // 200: a retry of the same requestId answered with the lease an earlier attempt was granted.
+      if (res.status === 201 || (res.status === 200 && attempt > 0)) {
         client.leases.push(res.json.id);
         break;
       }
       if (attempt >= 4 || !res.json?.retryable) {
         throw new Error(`checkout for ${client.id}: ${res.status} ${JSON.stringify(res.json).slice(0, 300)}`);
       }
+      retries.push(`${res.status} ${res.json?.code ?? res.json?.detail ?? ''}`.slice(0, 120));
       await sleep(200);
     }
   }
@@ -516,6 +520,7 @@ async function main() {
   ];
   const notes = [
     `Fill: ${int(filled)} leases in ${fillSeconds.toFixed(1)} s; renewal call failures during the fill ${stats.fill.callFailures} ${JSON.stringify(stats.fill.failureCodes)}, steady ${st.callFailures} ${JSON.stringify(st.failureCodes)}; lease problems ${JSON.stringify({ ...stats.fill.lostCodes, ...st.lostCodes, ...final.lostCodes })}.`,
+    `Checkout retries ${retries.length}${retries.length ? `: ${JSON.stringify(Object.entries(Object.groupBy(retries, (r) => r)).map(([k, v]) => `${k} x${v.length}`))}` : ''}.`,
     `etcd RSS peak ${peakEtcd.toFixed(1)} MB; GET /v1/licenses/scale (seatUsage, reads every live lease) took ${usageMs.toFixed(0)} ms with ${int(inUse)} live.`,
     ...(expiry
       ? [
