@@ -54,6 +54,8 @@ const int = (n) => Math.round(n).toLocaleString('en-US');
 const quantile = (sorted, q) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : Number.NaN;
 
+const countBy = (xs) => xs.reduce((acc, x) => ({ ...acc, [x]: (acc[x] ?? 0) + 1 }), {});
+
 let cluster;
 /** Checkout attempts that were retried, with their answer (status and code). */
 const retries = [];
@@ -520,7 +522,7 @@ async function main() {
   ];
   const notes = [
     `Fill: ${int(filled)} leases in ${fillSeconds.toFixed(1)} s; renewal call failures during the fill ${stats.fill.callFailures} ${JSON.stringify(stats.fill.failureCodes)}, steady ${st.callFailures} ${JSON.stringify(st.failureCodes)}; lease problems ${JSON.stringify({ ...stats.fill.lostCodes, ...st.lostCodes, ...final.lostCodes })}.`,
-    `Checkout retries ${retries.length}${retries.length ? `: ${JSON.stringify(Object.entries(Object.groupBy(retries, (r) => r)).map(([k, v]) => `${k} x${v.length}`))}` : ''}.`,
+    `Checkout retries ${retries.length}${retries.length ? `: ${JSON.stringify(countBy(retries))}` : ''}.`,
     `etcd RSS peak ${peakEtcd.toFixed(1)} MB; GET /v1/licenses/scale (seatUsage, reads every live lease) took ${usageMs.toFixed(0)} ms with ${int(inUse)} live.`,
     ...(expiry
       ? [
