@@ -41,6 +41,7 @@ const S = {
   expiryLeases: intEnv('BENCH_SCALE_EXPIRY_LEASES', 10_000, 0),
   expiryTtl: intEnv('BENCH_SCALE_EXPIRY_TTL', 120, 5),
   fillLimitS: intEnv('BENCH_SCALE_FILL_LIMIT_S', 1500, 10),
+  tokens: intEnv('BENCH_SCALE_TOKENS', 20, 1),
   // etcd's default quota is 2 GiB and its recommended maximum 8 GiB; the dev cluster's 256 MiB holds about
   // 100,000 leases' history and no more. Compaction: every 5 minutes (as Kubernetes' API server does).
   etcdQuotaMb: intEnv('BENCH_SCALE_ETCD_QUOTA_MB', 8192, 256),
@@ -87,13 +88,19 @@ async function installLicense(vendor, lid, features, seats, ttl) {
   const installed = await call(url, 'POST', '/v1/licenses', cluster.adminToken, { license: file });
   if (installed.status !== 201)
     throw new Error(`install ${lid}: ${installed.status} ${JSON.stringify(installed.json)}`);
-  const token = await call(url, 'POST', '/v1/tokens', cluster.adminToken, {
-    scope: 'client',
-    license: lid,
-    name: lid,
-  });
-  if (token.status !== 201) throw new Error(`token ${lid}: ${token.status} ${JSON.stringify(token.json)}`);
-  return { lid, features, token: token.json.token };
+  // Several client tokens (sites, say): a node limits lease calls per token (leaseRateLimitPerMinute,
+  // 12,000 = 200/s by default), and 10,000 clients on one token would be throttled, not measured.
+  const tokens = [];
+  for (let i = 0; i < S.tokens; i++) {
+    const token = await call(url, 'POST', '/v1/tokens', cluster.adminToken, {
+      scope: 'client',
+      license: lid,
+      name: `${lid}-${i}`,
+    });
+    if (token.status !== 201) throw new Error(`token ${lid}: ${token.status} ${JSON.stringify(token.json)}`);
+    tokens.push(token.json.token);
+  }
+  return { lid, features, tokens };
 }
 
 /** Clients of `license`, each holding `perClient` leases on different features, spread over the nodes. */
@@ -109,6 +116,7 @@ function makeClients(license, count, perClient, tag) {
     leases: [],
     due: Number.POSITIVE_INFINITY,
     license,
+    token: license.tokens[i % license.tokens.length],
   }));
 }
 
@@ -121,7 +129,7 @@ async function checkoutClient(client) {
       const url = urls[(client.url + attempt) % urls.length];
       let res;
       try {
-        res = await call(url, 'POST', '/v1/leases', client.license.token, body);
+        res = await call(url, 'POST', '/v1/leases', client.token, body);
       } catch (err) {
         res = { status: 0, json: { retryable: true, detail: String(err) } };
       }
@@ -169,13 +177,9 @@ async function renewClient(client, stats) {
   const start = performance.now();
   let res;
   try {
-    res = await call(
-      url,
-      'POST',
-      `/v1/leases/renew?client=${encodeURIComponent(client.id)}`,
-      client.license.token,
-      { leases: client.leases.map((id) => ({ id })) },
-    );
+    res = await call(url, 'POST', `/v1/leases/renew?client=${encodeURIComponent(client.id)}`, client.token, {
+      leases: client.leases.map((id) => ({ id })),
+    });
   } catch (err) {
     res = { status: 0, json: { code: err?.name ?? 'FETCH_FAILED' } };
   }
