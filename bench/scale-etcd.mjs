@@ -569,5 +569,7 @@ export function runEtcdScale() {
     .finally(async () => {
       await cluster?.stop().catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
+      // A failure leaves the renewal loop and the etcd client running: exit rather than hold the CPU lock.
+      process.exit();
     });
 }
