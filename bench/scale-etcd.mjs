@@ -223,7 +223,8 @@ function startRenewer(clients, intervalMs, phaseStats) {
       const now = Date.now();
       for (const client of clients) {
         if (inFlight >= S.renewConcurrency) break;
-        if (client.due > now || client.busy) continue;
+        // A client left with no lease (all lost) has nothing to renew: an empty call would be a 400.
+        if (client.due > now || client.busy || client.leases.length === 0) continue;
         client.busy = true;
         inFlight += 1;
         const p = renewClient(client, phaseStats()).then((deadlines) => {
@@ -352,6 +353,7 @@ async function main() {
   // Lost-lease check: every lease renewed once more, and the licence's count.
   const final = renewStats();
   await pool(clients, S.renewConcurrency, async (client) => {
+    if (client.leases.length === 0) return;
     for (let attempt = 0; attempt < 3; attempt++) if (await renewClient(client, final)) return;
   });
   const held = clients.reduce((n, cl) => n + cl.leases.length, 0);
