@@ -171,7 +171,17 @@ async function pool(items, concurrency, task) {
 
 /** Renewal statistics, kept per phase so that the steady state is reported apart from the fill. */
 function renewStats() {
-  return { calls: 0, leases: 0, callFailures: 0, lost: 0, lostCodes: {}, latencies: [], failureCodes: {} };
+  return {
+    calls: 0,
+    leases: 0,
+    callFailures: 0,
+    lost: 0,
+    lostCodes: {},
+    latencies: [],
+    failureCodes: {},
+    leaseRetries: 0,
+    retryCodes: {},
+  };
 }
 
 /** Renews all of `client`'s leases in one call; returns the deadlines (ms) of the renewed leases. */
@@ -199,17 +209,29 @@ async function renewClient(client, stats) {
   stats.latencies.push(ms);
   const deadlines = [];
   const kept = [];
+  let retryLater = false;
   for (const r of res.json.results) {
     if (r.lease) {
       kept.push(r.id);
       deadlines.push(Date.parse(r.lease.reservedUntil));
       stats.leases += 1;
+    } else if (r.problem?.retryable) {
+      // As the SDK does (renewal-batch.ts): a lease whose own problem is retryable is asked again of the
+      // next node; it is not lost.
+      kept.push(r.id);
+      retryLater = true;
+      stats.leaseRetries += 1;
+      stats.retryCodes[r.problem.code] = (stats.retryCodes[r.problem.code] ?? 0) + 1;
     } else {
       stats.lost += 1;
       stats.lostCodes[r.problem?.code] = (stats.lostCodes[r.problem?.code] ?? 0) + 1;
     }
   }
   client.leases = kept;
+  if (retryLater) {
+    client.url += 1;
+    return undefined;
+  }
   return deadlines;
 }
 
@@ -342,7 +364,7 @@ async function main() {
       sample.dbMb = Math.max(...etcdStatus().map((m) => m.dbSizeMb));
       log(
         `steady ${sample.t.toFixed(0)} s: ${int(st.calls)} calls, ${int(st.leases)} lease renewals, p99 ${quantile(lat, 0.99).toFixed(1)} ms, ` +
-          `call failures ${st.callFailures} ${JSON.stringify(st.failureCodes)}, lost ${st.lost} ${JSON.stringify(st.lostCodes)}; RSS nodes ${sample.nodes.map((v) => v.toFixed(0)).join('/')} MB, etcd DB ${sample.dbMb.toFixed(0)} MB`,
+          `call failures ${st.callFailures} ${JSON.stringify(st.failureCodes)}, retryable lease problems ${st.leaseRetries} ${JSON.stringify(st.retryCodes)}, lost ${st.lost} ${JSON.stringify(st.lostCodes)}; RSS nodes ${sample.nodes.map((v) => v.toFixed(0)).join('/')} MB, etcd DB ${sample.dbMb.toFixed(0)} MB`,
       );
     }
   }
@@ -542,7 +564,7 @@ async function main() {
       : []),
   ];
   const notes = [
-    `Fill: ${int(filled)} leases in ${fillSeconds.toFixed(1)} s; renewal call failures during the fill ${stats.fill.callFailures} ${JSON.stringify(stats.fill.failureCodes)}, steady ${st.callFailures} ${JSON.stringify(st.failureCodes)}; lease problems ${JSON.stringify({ ...stats.fill.lostCodes, ...st.lostCodes, ...final.lostCodes })}.`,
+    `Fill: ${int(filled)} leases in ${fillSeconds.toFixed(1)} s; renewal call failures during the fill ${stats.fill.callFailures} ${JSON.stringify(stats.fill.failureCodes)}, steady ${st.callFailures} ${JSON.stringify(st.failureCodes)}; lost-lease problems ${JSON.stringify({ ...stats.fill.lostCodes, ...st.lostCodes, ...final.lostCodes })}; retryable lease problems (asked again of the next node, as the SDK does) fill ${stats.fill.leaseRetries} ${JSON.stringify(stats.fill.retryCodes)}, steady ${st.leaseRetries} ${JSON.stringify(st.retryCodes)}, final ${final.leaseRetries}.`,
     `Checkout retries ${retries.length}${retries.length ? `: ${JSON.stringify(countBy(retries))}` : ''}.`,
     `etcd RSS peak ${peakEtcd.toFixed(1)} MB; GET /v1/licenses/scale (seatUsage, reads every live lease) answered ${usageAnswer} in ${usageMs.toFixed(0)} ms with ${int(held)} leases held.`,
     ...(expiry
