@@ -60,9 +60,12 @@ async function license(vendorKey, lid, seats, ttl = 3600) {
   });
 }
 
-async function install(url, token, file) {
-  // Retried on retryable answers, as any client would: etcd may still be draining the last load run.
+async function install(urls, token, file) {
+  // Retried on retryable answers, as any client would: etcd may still be draining the last load run. A
+  // 503 says "try another node", so each attempt asks the next node (the known post-load 503 on one
+  // node's install, "Deadline exceeded after 0.00x s", stopped whole runs when only the first was asked).
   for (let attempt = 1; ; attempt++) {
+    const url = urls[(attempt - 1) % urls.length];
     const res = await fetch(`${url}/v1/licenses`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -95,11 +98,13 @@ function apiCheckouts(urls, token, lid) {
  */
 function apiRenewals(urls, token, ids) {
   return apiLoad(urls, 200, (node) => {
-    let next = node * 7919;
+    // Each node renews its own share of the leases, so two nodes never renew one lease at once.
+    const mine = ids.filter((_, i) => i % urls.length === node);
+    let next = 0;
     return {
       method: 'POST',
       headers: { authorization: `Bearer ${token}` },
-      setupRequest: (r) => ({ ...r, path: `/v1/leases/${ids[next++ % ids.length]}/renew` }),
+      setupRequest: (r) => ({ ...r, path: `/v1/leases/${mine[next++ % mine.length]}/renew` }),
     };
   });
 }
@@ -325,7 +330,7 @@ async function main() {
   // store hiccup after a load run does not lose the rest of the benchmark.
   const installed = async (lid, seats) => {
     try {
-      await install(urls[0], token, await license(vendorKey, lid, seats));
+      await install(urls, token, await license(vendorKey, lid, seats));
       return true;
     } catch (err) {
       installFailures.push(`${lid}: ${String(err.message ?? err).slice(0, 300)}`);
@@ -376,7 +381,7 @@ async function main() {
   }
 
   const lid = 'bench-outage';
-  await install(urls[0], token, await license(vendorKey, lid, 10, 6));
+  await install(urls, token, await license(vendorKey, lid, 10, 6));
   const nodeKills = [];
   const leaderKills = [];
   for (let run = 1; run <= RUNS; run++) {
