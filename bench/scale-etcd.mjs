@@ -600,6 +600,15 @@ async function main() {
 }
 
 export function runEtcdScale() {
+  // A timeout or ^C stops the cluster's etcd members and nodes too, rather than leaving them running.
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, async () => {
+      process.stderr.write(`\nbench: ${signal}, stopping the cluster\n`);
+      await cluster?.stop().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
   main()
     .catch((err) => {
       process.stderr.write(`bench failed: ${err?.stack ?? err}\n`);
