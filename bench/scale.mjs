@@ -283,4 +283,10 @@ async function main() {
   log(`total time ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
-runMain(main);
+// `npm run bench:scale -- --etcd`: the same 100,000 on the 3-node etcd cluster (bench/scale-etcd.mjs).
+if (process.argv.includes('--etcd')) {
+  const { runEtcdScale } = await import('./scale-etcd.mjs');
+  runEtcdScale();
+} else {
+  runMain(main);
+}

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type CertificateFiles, initCertificateAuthority, issueCertificateFiles } from '@leasehold/pki';
+import type { EtcdClusterOptions } from '../etcd/cluster-options.js';
 import { EtcdCluster } from '../etcd/etcd-cluster.js';
 import { tlsFetch } from '../lib/tls-fetch.js';
 import { NodeProcess } from '../node/node-process.js';
@@ -22,6 +23,12 @@ export interface DevClusterOptions {
   /** etcd raft timing; see docs/ha.md for the defaults' reasons. */
   readonly etcdHeartbeatMs?: number;
   readonly etcdElectionMs?: number;
+  /**
+   * etcd storage settings for every member (default: 256 MiB quota, hourly compaction). The scale bench
+   * (bench/scale-etcd.mjs) holds 100,000 leases, more than the default quota, and compacts as often as
+   * a production cluster would.
+   */
+  readonly etcdStorage?: Pick<EtcdClusterOptions, 'autoCompaction' | 'quotaBackendBytes'>;
   /** Start from empty directories. */
   readonly fresh?: boolean;
   /** Extra environment for single nodes by name (`node-2`), after `nodeEnv`: e.g. libfaketime for one. */
@@ -68,6 +75,7 @@ export class DevCluster {
       dataDir: join(dataDir, 'etcd'),
       ...(options.etcdHeartbeatMs ? { heartbeatMs: options.etcdHeartbeatMs } : {}),
       ...(options.etcdElectionMs ? { electionMs: options.etcdElectionMs } : {}),
+      ...options.etcdStorage,
     });
     try {
       await etcd.waitHealthy(20_000);

@@ -1,0 +1,56 @@
+import { type Lease, ManualClock } from '@leasehold/domain';
+import { LeaseSweeper } from '@leasehold/server/internal';
+import type { LeaseStore } from '@leasehold/store';
+import { describe, expect, it } from 'vitest';
+import { SWEEP_BATCH, SWEEP_BATCHES_PER_TICK } from '../src/node/lease-sweeper.js';
+import { silentLog } from './helpers/test-keeper.js';
+
+/** A store holding `overdue` expired leases; it records the limit of each expireLeases call. */
+function overdueStore(overdue: number) {
+  let left = overdue;
+  const calls: number[] = [];
+  const store = {
+    async expireLeases(_now: number, limit: number) {
+      calls.push(limit);
+      const n = Math.min(limit, left);
+      left -= n;
+      return Array.from(
+        { length: n },
+        (_, i) => ({ id: `l-${left + i}`, feature: 'f', licenseId: 'lic' }) as Lease,
+      );
+    },
+    async purgeEndedLeases() {
+      return 0;
+    },
+  } as unknown as LeaseStore;
+  return { store, calls, left: () => left };
+}
+
+// Issue 14: 10,000 leases expiring at once must be freed within 2 s of their deadline; at one batch per
+// tick (1 s) that took ten ticks.
+describe('lease sweeper batches', () => {
+  it('sweeps again within the same tick while a batch comes back full', async () => {
+    const { store, calls, left } = overdueStore(2.5 * SWEEP_BATCH);
+    const sweeper = new LeaseSweeper(store, new ManualClock(0), silentLog, {
+      intervalMs: 1000,
+      retentionMs: 60_000,
+    });
+    expect(await sweeper.sweepOnce()).toBe(2.5 * SWEEP_BATCH);
+    expect(calls).toEqual([SWEEP_BATCH, SWEEP_BATCH, SWEEP_BATCH]);
+    expect(left()).toBe(0);
+  });
+
+  it('stops after SWEEP_BATCHES_PER_TICK full batches; the next tick goes on', async () => {
+    const total = (SWEEP_BATCHES_PER_TICK + 1) * SWEEP_BATCH;
+    const { store, calls, left } = overdueStore(total);
+    const sweeper = new LeaseSweeper(store, new ManualClock(0), silentLog, {
+      intervalMs: 1000,
+      retentionMs: 60_000,
+    });
+    expect(await sweeper.sweepOnce()).toBe(SWEEP_BATCHES_PER_TICK * SWEEP_BATCH);
+    expect(calls).toHaveLength(SWEEP_BATCHES_PER_TICK);
+    expect(left()).toBe(SWEEP_BATCH);
+    expect(await sweeper.sweepOnce()).toBe(SWEEP_BATCH);
+    expect(left()).toBe(0);
+  });
+});
