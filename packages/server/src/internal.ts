@@ -51,6 +51,12 @@ export {
   NodeMetrics,
   type NodeMetricsOptions,
 } from './observability/node-metrics.js';
+export {
+  FOLLOWER_HEADER,
+  FollowerRegistry,
+  type FollowerRole,
+  type FollowerStatus,
+} from './replication/follower-registry.js';
 export { readOnlyStore } from './replication/read-only-store.js';
 export {
   ReplicaFollower,

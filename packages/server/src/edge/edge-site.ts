@@ -55,6 +55,7 @@ export class EdgeSite {
     const http = new UpstreamHttp({
       baseUrl: options.primaryUrl,
       token: options.upstreamToken,
+      follower: options.site,
       timeoutMs: Math.min(10_000, Math.max(250, options.blockTtlMs / 6)),
     });
     this.#source = options.source ?? new HttpEdgeSource(http);

@@ -8,8 +8,10 @@ import {
 } from '@leasehold/domain';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
+import { FOLLOWER_HEADER, FollowerRegistry } from '../../replication/follower-registry.js';
 import type { AppDeps } from '../app-deps.js';
 import { requestActor } from '../audit-actor.js';
+import { FollowerHeaders } from '../follower-headers.js';
 import { Id, problemResponses } from '../schemas.js';
 
 const Hash = Type.String({ pattern: '^[0-9a-f]{64}$' });
@@ -69,6 +71,11 @@ const MAX_HOLD_MS = 86_400_000;
  */
 export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   const { store, clock } = deps;
+  /** A license or token read names its edge by header only (older edges send none: not recorded). */
+  const edgeSync = (request: FastifyRequest) => {
+    const site = FollowerRegistry.idOf(request.headers[FOLLOWER_HEADER]);
+    if (site !== undefined) app.followers.edgeContact(site, request.ip, false);
+  };
 
   app.put(
     '/v1/edge/blocks',
@@ -94,6 +101,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     async (request) => {
       const { body } = request;
       assertLicenseScope(request, body.license);
+      app.followers.edgeContact(body.site, request.ip, false);
       // The hold starts when the request reached the primary, after the edge sent it: the edge's
       // countdown (from its send) always ends first.
       const now = clock.now();
@@ -108,6 +116,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
         newLeaseId: deps.newId,
         audit: requestActor(request, deps.nodeId),
       });
+      app.followers.edgeContact(body.site, request.ip, true);
       request.log.info(
         {
           site: block.site,
@@ -163,6 +172,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
         tags: ['edge'],
         summary: 'The vendor-signed license file, for an edge to verify and install itself',
         params: Type.Object({ id: Id }, { additionalProperties: false }),
+        headers: FollowerHeaders,
         response: {
           200: Type.Object({ license: Type.String(), version: Type.Integer(), revoked: Type.Boolean() }),
           ...problemResponses,
@@ -171,6 +181,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     },
     async (request) => {
       assertLicenseScope(request, request.params.id);
+      edgeSync(request);
       const license = await store.getLicense(request.params.id);
       if (!license)
         throw new LeaseholdError('LICENSE_NOT_FOUND', `no license "${request.params.id}" is installed`);
@@ -186,6 +197,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
         tags: ['edge'],
         summary: "Client tokens of a license (hashes only), so an edge accepts its primary's clients",
         params: Type.Object({ id: Id }, { additionalProperties: false }),
+        headers: FollowerHeaders,
         response: {
           200: Type.Object({
             tokens: Type.Array(
@@ -203,6 +215,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     },
     async (request) => {
       assertLicenseScope(request, request.params.id);
+      edgeSync(request);
       const tokens = (await store.listTokens()).filter(
         (t) => t.scope === 'client' && t.licenseId === request.params.id,
       );
@@ -318,6 +331,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     },
     async (request) => {
       const { site, previous, entries } = request.body;
+      app.followers.edgeContact(site, request.ip, false);
       for (const entry of entries) assertDetails(entry.details);
       // The whole run verifies before any of it is kept: a broken chain leaves nothing behind.
       const head = verifyUploadedChain(previous, entries as unknown as AuditEntry[]);
