@@ -117,7 +117,7 @@ function followerRow(f: Follower): HTMLTableRowElement {
   );
   return h(
     'tr',
-    { 'data-follower': f.id, 'data-role': f.role },
+    { 'data-follower': f.id, 'data-role': f.role, 'data-lag': f.lagRevisions ?? '' },
     h('td', {}, f.id, f.identified ? null : h('span', { class: 'badge' }, 'older version')),
     h('td', {}, f.role),
     h('td', { class: 'num' }, f.lagRevisions ?? DASH),

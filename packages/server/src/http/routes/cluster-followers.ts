@@ -48,6 +48,14 @@ export async function followersView(registry: FollowerRegistry, store: LeaseStor
       heldForMs: Math.max(0, b.heldUntil - now),
       heldUntil: b.heldUntil,
     }));
+  // With a replica gone quiet nobody asks the feed, and the registry's head would stand still: read the
+  // store's (one small page; on a replica node or below the history it fails, and the last one stays).
+  if (registry.list().some((f) => f.role === 'replica')) {
+    const page = await store
+      .changesSince({ after: Math.max(0, registry.head), limit: 1, waitMs: 0 })
+      .catch(() => undefined);
+    if (page) registry.observeHead(page.head);
+  }
   const seen = registry.list();
   const followers: Static<typeof FollowerView>[] = seen.map((f) =>
     f.role === 'edge' ? { ...f, blocks: blockViews(f.id) } : f,
