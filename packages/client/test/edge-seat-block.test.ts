@@ -15,11 +15,11 @@ type EdgeCode = keyof typeof EDGE_ANSWERS;
  * A client on a fake cluster whose nodes answer checkouts and renewals with `refusal.code` while it is
  * set, like an edge whose block is fully lent (or shrank), or ran out during a WAN cut.
  */
-async function edgeHarness(): Promise<{ h: Harness; refusal: { code: EdgeCode | undefined } }> {
+async function edgeHarness(seats: number): Promise<{ h: Harness; refusal: { code: EdgeCode | undefined } }> {
   const refusal: { code: EdgeCode | undefined } = { code: undefined };
   const holder: { fake?: FakeCluster } = {};
   const h = await harness(
-    { ttlSeconds: 60, graceSeconds: 300, policy: 'strict', features: { app: 1 } },
+    { ttlSeconds: 60, graceSeconds: 300, policy: 'strict', features: { app: seats } },
     {
       fetch: async (url, init) => {
         const path = new URL(url).pathname;
@@ -43,7 +43,9 @@ async function edgeHarness(): Promise<{ h: Harness; refusal: { code: EdgeCode | 
 
 describe('leases against an edge site', () => {
   it('SEAT_BLOCK_FULL: a waiting checkout keeps asking like SEATS_EXHAUSTED, and a refused renewal asks anew', async () => {
-    const { h, refusal } = await edgeHarness();
+    // Two seats in the fake: the refused lease keeps its seat there until its expiry and grace, as an
+    // edge's lease runs out at its old deadline.
+    const { h, refusal } = await edgeHarness(2);
     const lease = await h.clock.run(h.client.checkout('app'));
     const first = lease.id;
     // The block shrank below the leases it holds: the edge renews this one no more.
@@ -69,7 +71,7 @@ describe('leases against an edge site', () => {
   });
 
   it('SEAT_BLOCK_EXPIRED (503, retryable): a renewal rides it out on the token like no answer at all', async () => {
-    const { h, refusal } = await edgeHarness();
+    const { h, refusal } = await edgeHarness(1);
     const lease = await h.clock.run(h.client.checkout('app'));
     refusal.code = 'SEAT_BLOCK_EXPIRED';
     await h.clock.advance(TTL / 2 + 1000);

@@ -24,6 +24,7 @@ export {
   type UpstreamLicenseFile,
 } from './edge/edge-source.js';
 export { EdgeSync, UPSTREAM_TOKEN_NAME } from './edge/edge-sync.js';
+export { FeedEdgeSource, type FeedEdgeSourceOptions } from './edge/feed-edge-source.js';
 export {
   type HeldBlockStatus,
   SeatBlockKeeper,

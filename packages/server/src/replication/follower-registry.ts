@@ -90,7 +90,9 @@ export class FollowerRegistry {
    * head), or the end of a failed request; call it exactly once.
    */
   feedRequest(id: string | undefined, address: string, position: number): (head?: number) => void {
-    const key = this.#touch(id, address, 'replica', (e) => ({
+    // An edge that copies licenses and tokens from the feed stays one entry, with a position.
+    const role = id !== undefined && this.#entries.has(`edge:${id}`) ? 'edge' : 'replica';
+    const key = this.#touch(id, address, role, (e) => ({
       position: Math.max(position, -1),
       inFlight: e.inFlight + 1,
     }));
@@ -99,9 +101,11 @@ export class FollowerRegistry {
       if (done) return;
       done = true;
       if (head !== undefined) this.observeHead(head);
-      const entry = this.#entries.get(key);
+      // It may have turned out to be an edge meanwhile (edgeContact merged it).
+      const at = this.#entries.has(key) ? key : `edge:${id}`;
+      const entry = this.#entries.get(at);
       if (entry) {
-        this.#entries.set(key, {
+        this.#entries.set(at, {
           ...entry,
           inFlight: Math.max(0, entry.inFlight - 1),
           lastSeen: this.#clock.monotonic(),
@@ -113,7 +117,14 @@ export class FollowerRegistry {
   /** An edge site's call: `renewal` for a block hold/renewal, otherwise a sync or an audit upload. */
   edgeContact(site: string, address: string, renewal: boolean): void {
     const now = this.#clock.monotonic();
-    this.#touch(site, address, 'edge', () => (renewal ? { lastRenewal: now } : {}));
+    // Its feed requests may have come first (as a replica's): they are the same follower.
+    const asReplica = this.#entries.get(`replica:${site}`);
+    this.#entries.delete(`replica:${site}`);
+    this.#touch(site, address, 'edge', () => ({
+      ...(asReplica?.position === undefined ? {} : { position: asReplica.position }),
+      ...(asReplica ? { inFlight: asReplica.inFlight } : {}),
+      ...(renewal ? { lastRenewal: now } : {}),
+    }));
   }
 
   /** A head revision this node answered with (pages, snapshots): dates the revisions for the lag. */

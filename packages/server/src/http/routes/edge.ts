@@ -246,6 +246,11 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     site: Type.Optional(Type.String()),
     blockTtlMs: Type.Optional(Type.Integer()),
     auditUploadedSeq: Type.Optional(Type.Integer()),
+    copiesFrom: Type.Optional(
+      Type.Union([Type.Literal('feed'), Type.Literal('reads')], {
+        description: 'How it copies licenses and tokens: the change feed, or two polled reads (client token)',
+      }),
+    ),
     blocks: Type.Array(SiteBlock),
   });
   const siteView = () => {
@@ -257,6 +262,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
       site: status.site,
       blockTtlMs: status.blockTtlMs,
       auditUploadedSeq: status.auditUploadedSeq,
+      copiesFrom: status.copiesFrom,
       blocks: status.blocks.map((b) => ({
         license: b.licenseId,
         feature: b.feature,
