@@ -35,11 +35,12 @@ export function replaceChildren(parent: Element, children: readonly Child[]): vo
   append(parent, children);
 }
 
-/** "850 ms", "12.3 s", "4 min": heartbeat ages and durations at a glance. */
+/** "850 ms", "12.3 s", "4 min", "3.9 h": heartbeat ages and durations (a 4 h seat block) at a glance. */
 export function formatAge(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  return `${Math.round(ms / 60_000)} min`;
+  if (ms < 5_400_000) return `${Math.round(ms / 60_000)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
 }
 
 export function formatTime(iso: string): string {

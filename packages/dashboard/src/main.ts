@@ -4,6 +4,7 @@ import { refreshAudit } from './panel-audit.js';
 import { ChartsPanel } from './panel-charts.js';
 import { LeasesPanel } from './panel-leases.js';
 import { NodesPanel, renderStoreMembers } from './panel-nodes.js';
+import { refreshReplication } from './panel-replication.js';
 import { renderUsage, usageSignature } from './panel-usage.js';
 import { forgetToken, savedToken, saveToken } from './session.js';
 import type { Hello, Snapshot } from './snapshot.js';
@@ -12,6 +13,8 @@ import type { Hello, Snapshot } from './snapshot.js';
 const TICK_MS = 200;
 /** Leases and audit events are read over plain GETs this often (and whenever seat counts change). */
 const POLL_MS = 5000;
+/** Replicas and edges (lags, last contact, block countdowns) are read this often. */
+const REPLICATION_POLL_MS = 2000;
 /**
  * Audit records show once sealed, and the elected node seals every second (auditSealIntervalMs): while a
  * read reports unsealed records, read again this long after it instead of at the next poll.
@@ -50,15 +53,33 @@ function stop(): void {
   for (const t of session?.timers ?? []) clearInterval(t);
   session?.nodes.dispose();
   session = undefined;
-  for (const id of ['nodes-body', 'members-body', 'usage-list', 'leases-body', 'audit-body']) {
+  for (const id of [
+    'nodes-body',
+    'members-body',
+    'usage-list',
+    'leases-body',
+    'audit-body',
+    'followers-body',
+    'site-blocks-body',
+  ]) {
     byId(id).replaceChildren();
   }
-  for (const id of ['nodes-summary', 'members-summary', 'leases-status', 'audit-status', 'charts-latest']) {
+  for (const id of [
+    'nodes-summary',
+    'members-summary',
+    'leases-status',
+    'audit-status',
+    'charts-latest',
+    'replication-summary',
+    'replication-upstream',
+  ]) {
     const el = byId(id);
     el.textContent = '';
     for (const key of Object.keys(el.dataset)) delete el.dataset[key];
   }
   byId('problems').textContent = '';
+  byId('site-blocks').hidden = true;
+  byId('replication-upstream').hidden = true;
 }
 
 function signOut(message = ''): void {
@@ -117,6 +138,7 @@ function start(token: string): void {
         leases = new LeasesPanel(token, hello.canForceRelease, abort.signal);
         leases.refresh();
         audit();
+        void refreshReplication(token, abort.signal);
       }
       setConnection('live', `live from ${hello.node}`);
       return;
@@ -183,6 +205,9 @@ function start(token: string): void {
       leases?.refresh();
       if (leases) audit();
     }, POLL_MS),
+    window.setInterval(() => {
+      if (leases) void refreshReplication(token, abort.signal);
+    }, REPLICATION_POLL_MS),
   );
   void loop();
 }

@@ -24,6 +24,7 @@ export {
   type UpstreamLicenseFile,
 } from './edge/edge-source.js';
 export { EdgeSync, UPSTREAM_TOKEN_NAME } from './edge/edge-sync.js';
+export { FeedEdgeSource, type FeedEdgeSourceOptions } from './edge/feed-edge-source.js';
 export {
   type HeldBlockStatus,
   SeatBlockKeeper,
@@ -51,6 +52,12 @@ export {
   NodeMetrics,
   type NodeMetricsOptions,
 } from './observability/node-metrics.js';
+export {
+  FOLLOWER_HEADER,
+  FollowerRegistry,
+  type FollowerRole,
+  type FollowerStatus,
+} from './replication/follower-registry.js';
 export { readOnlyStore } from './replication/read-only-store.js';
 export {
   ReplicaFollower,

@@ -12,6 +12,8 @@ const RENEW_JITTER = 0.1;
 
 // Answers that mean the lease no longer exists on the cluster but a new one may be checked out.
 const GONE = new Set(['LEASE_EXPIRED', 'LEASE_NOT_FOUND']);
+// Every seat is taken: on a cluster, or (SEAT_BLOCK_FULL) of an edge site's block. A checkout keeps asking.
+const SEATS_TAKEN = new Set(['SEATS_EXHAUSTED', 'SEAT_BLOCK_FULL']);
 const FINAL_REASONS: Readonly<Record<string, LostReason>> = {
   LEASE_REVOKED: 'revoked',
   LEASE_RELEASED: 'released',
@@ -306,7 +308,9 @@ export class LeaseHandle implements Lease {
       this.#schedule(this.#retryDelay());
       return;
     }
-    if (GONE.has(error.code)) {
+    // An edge whose block shrank renews no more leases than the block holds (docs/replication.md): this
+    // one runs out at its deadline there, so a seat is asked for anew, as after LEASE_EXPIRED.
+    if (GONE.has(error.code) || (error.code === 'SEAT_BLOCK_FULL' && !this.#needsCheckout)) {
       if (!this.#needsCheckout) {
         // The lease ended on the cluster; a new one is checked out at once, with a new request id.
         this.#needsCheckout = true;
@@ -325,7 +329,7 @@ export class LeaseHandle implements Lease {
       this.#schedule(this.#retryDelay());
       return;
     }
-    if (error.code === 'SEATS_EXHAUSTED' && this.#needsCheckout) {
+    if (SEATS_TAKEN.has(error.code) && this.#needsCheckout) {
       // A node answered: grace covers only silence, so the feature is locked now. No lease was made under
       // that request id; keep asking (the application can release() to stop).
       this.#pendingRequestId = undefined;

@@ -1,10 +1,12 @@
 import { join } from 'node:path';
 import { type Clock, type LicenseVerificationKeys, PeriodicTask } from '@leasehold/domain';
 import type { LeaseStore } from '@leasehold/store';
+import { HttpUpstreamFeed } from '../replication/upstream-feed.js';
 import { AuditUploader } from './audit-uploader.js';
 import { type BlockUpstream, HttpBlockUpstream } from './block-upstream.js';
 import { type EdgeSource, HttpEdgeSource } from './edge-source.js';
 import { EdgeSync } from './edge-sync.js';
+import { FeedEdgeSource } from './feed-edge-source.js';
 import { type HeldBlockStatus, SeatBlockKeeper } from './seat-block-keeper.js';
 import type { SeatBlockSpec } from './seat-block-spec.js';
 import { UpstreamHttp } from './upstream-http.js';
@@ -31,7 +33,12 @@ export interface EdgeStatus {
   readonly blocks: readonly HeldBlockStatus[];
   /** The last audit seq the primary accepted from this edge. */
   readonly auditUploadedSeq: number;
+  /** How it copies licenses and tokens: the change feed (replica or admin token) or two polled reads. */
+  readonly copiesFrom: 'feed' | 'reads';
 }
+
+/** Tokens that may read the change feed (`lh_<scope>_…`, tokens/api-token.ts); a client token may not. */
+const FEED_TOKEN = /^lh_(replica|admin)_/;
 
 /**
  * An edge site (docs/replication.md): its seat blocks (the store's cap, renewed at a third of the TTL),
@@ -43,6 +50,7 @@ export class EdgeSite {
   readonly keeper: SeatBlockKeeper;
   readonly #options: EdgeSiteOptions;
   readonly #source: EdgeSource;
+  readonly #feed: FeedEdgeSource | undefined;
   readonly #upstream: BlockUpstream;
   readonly #tasks: PeriodicTask[] = [];
   #store: LeaseStore | undefined;
@@ -55,9 +63,24 @@ export class EdgeSite {
     const http = new UpstreamHttp({
       baseUrl: options.primaryUrl,
       token: options.upstreamToken,
+      follower: options.site,
       timeoutMs: Math.min(10_000, Math.max(250, options.blockTtlMs / 6)),
     });
-    this.#source = options.source ?? new HttpEdgeSource(http);
+    // With a token that may read it, licenses and tokens come from the change feed (a revocation arrives
+    // with the long-poll's answer); a client token reads them with two polled requests.
+    this.#feed =
+      options.source === undefined && FEED_TOKEN.test(options.upstreamToken)
+        ? new FeedEdgeSource({
+            upstream: new HttpUpstreamFeed({
+              url: options.primaryUrl,
+              token: options.upstreamToken,
+              follower: options.site,
+            }),
+            clock: options.clock,
+            log: options.log,
+          })
+        : undefined;
+    this.#source = options.source ?? this.#feed ?? new HttpEdgeSource(http);
     this.#upstream = options.upstream ?? new HttpBlockUpstream(http);
     this.keeper = new SeatBlockKeeper({
       site: options.site,
@@ -112,6 +135,7 @@ export class EdgeSite {
         onError: (err) => log.warn({ err }, 'edge: audit upload failed; it resumes where it stopped'),
       }),
     );
+    this.#feed?.start();
     for (const task of this.#tasks) {
       task.start();
       task.trigger();
@@ -120,7 +144,7 @@ export class EdgeSite {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.#tasks.map((t) => t.stop()));
+    await Promise.all([...this.#tasks.map((t) => t.stop()), this.#feed?.stop()]);
   }
 
   status(): EdgeStatus {
@@ -130,6 +154,7 @@ export class EdgeSite {
       blockTtlMs: this.#options.blockTtlMs,
       blocks: this.keeper.status(),
       auditUploadedSeq: this.#uploader?.head.seq ?? 0,
+      copiesFrom: this.#feed ? 'feed' : 'reads',
     };
   }
 

@@ -1,4 +1,5 @@
 import { ERROR_CODES, type ErrorCode, LeaseholdError } from '@leasehold/domain';
+import { FOLLOWER_HEADER, FollowerRegistry } from '../replication/follower-registry.js';
 
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
@@ -9,6 +10,8 @@ export interface UpstreamHttpOptions {
   readonly token: string;
   /** Each call gives up after this (a cut link blackholes, it does not refuse). */
   readonly timeoutMs: number;
+  /** The edge's site id, sent so the primary knows its followers (omitted when not a usable id). */
+  readonly follower?: string;
   readonly fetch?: FetchLike;
 }
 
@@ -28,12 +31,14 @@ export class UpstreamHttp {
 
   async call<T>(method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<T> {
     const url = new URL(path, this.#options.baseUrl).toString();
+    const follower = FollowerRegistry.idOf(this.#options.follower);
     let response: Response;
     try {
       response = await this.#fetch(url, {
         method,
         headers: {
           authorization: `Bearer ${this.#options.token}`,
+          ...(follower === undefined ? {} : { [FOLLOWER_HEADER]: follower }),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),

@@ -8,6 +8,8 @@ import { LicenseChains } from '../keys/license-chains.js';
 import { observeApp } from '../observability/app-observability.js';
 import { installMetrics, metricsRoute } from '../observability/http-metrics.js';
 import type { NodeMetrics } from '../observability/node-metrics.js';
+import { followerMetrics } from '../replication/follower-metrics.js';
+import { FollowerRegistry } from '../replication/follower-registry.js';
 import type { AppDeps } from './app-deps.js';
 import { installAuth } from './auth.js';
 import { DEFAULT_HTTP_LIMITS, serverLimitOptions } from './limits/http-limits.js';
@@ -40,6 +42,8 @@ declare module 'fastify' {
     readonly tokenCache: TokenCache;
     /** This app's Prometheus metrics (its own registry) and the dashboard's `summary()`. */
     readonly metrics: NodeMetrics;
+    /** The replicas and edges that follow this node (docs/replication.md "Followers"). */
+    readonly followers: FollowerRegistry;
   }
 }
 
@@ -140,6 +144,9 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
   installAuth(app, tokens, await installRateLimits(app, limits), deps.peerHosts);
   app.decorate('metrics', metrics);
   installMetrics(app, metrics);
+  const followers = new FollowerRegistry({ clock: deps.clock });
+  app.decorate('followers', followers);
+  followerMetrics(metrics, followers);
 
   installOperationIds(app);
   await app.register(swagger, {

@@ -328,6 +328,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
         if (!target) throw new Error('a replica needs the embedded store');
         replicaNode = startReplicaNode({
           primary: replicaOf,
+          nodeId,
           token: config.upstreamToken ?? '',
           tls: upstreamTls,
           waitMs: config.replicaWaitMs,

@@ -7,6 +7,8 @@ import { HttpUpstreamFeed, type UpstreamTls } from './upstream-feed.js';
 
 export interface ReplicaNodeOptions {
   readonly primary: string;
+  /** This node's id: the primary lists its followers by it. */
+  readonly nodeId?: string;
   readonly token: string;
   readonly tls: UpstreamTls | undefined;
   readonly waitMs: number;
@@ -59,7 +61,12 @@ export function startReplicaNode(options: ReplicaNodeOptions): ReplicaNode {
   let seenApplied = 0;
   let seenReloads = 0;
   const follower = new ReplicaFollower({
-    upstream: new HttpUpstreamFeed({ url: options.primary, token: options.token, tls: options.tls }),
+    upstream: new HttpUpstreamFeed({
+      url: options.primary,
+      token: options.token,
+      tls: options.tls,
+      follower: options.nodeId,
+    }),
     target: watchedTarget,
     clock,
     log,

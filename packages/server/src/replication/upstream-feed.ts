@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { ERROR_CODES, type ErrorCode, LeaseholdError } from '@leasehold/domain';
 import type { ChangePage, ReplicationSnapshot } from '@leasehold/store';
+import { FOLLOWER_HEADER, FollowerRegistry } from './follower-registry.js';
 
 /** TLS toward the primary: its CA, and our client certificate and key for mTLS (PEM text). */
 export interface UpstreamTls {
@@ -16,6 +17,8 @@ export interface UpstreamFeedOptions {
   /** A `replica`-scope token of the primary. */
   readonly token: string;
   readonly tls?: UpstreamTls | undefined;
+  /** This node's id, sent so the primary knows its followers (omitted when it is not a usable id). */
+  readonly follower?: string | undefined;
 }
 
 /** The reading side of a primary's feed, as the replica follower (and an edge) uses it. */
@@ -55,12 +58,17 @@ export class HttpUpstreamFeed implements UpstreamFeed {
     const secure = url.startsWith('https:');
     const tls = this.options.tls ?? {};
     const signals = [AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])];
+    const follower = FollowerRegistry.idOf(this.options.follower);
     return new Promise((resolve, reject) => {
       const req = (secure ? httpsRequest : httpRequest)(
         url,
         {
           method: 'GET',
-          headers: { authorization: `Bearer ${this.options.token}`, accept: 'application/json' },
+          headers: {
+            authorization: `Bearer ${this.options.token}`,
+            accept: 'application/json',
+            ...(follower === undefined ? {} : { [FOLLOWER_HEADER]: follower }),
+          },
           signal: AbortSignal.any(signals),
           ...(secure
             ? {

@@ -19,6 +19,12 @@ const SOURCED_ELSEWHERE = new Set([
   'leasehold_audit_chain_length',
   'leasehold_audit_unsealed_events',
 ]);
+/** The primary's picture of its followers (docs/replication.md "Followers"): samples once a replica calls. */
+const FOLLOWER_FAMILIES = [
+  'leasehold_follower_last_seen_seconds',
+  'leasehold_follower_lag_revisions',
+  'leasehold_follower_lag_seconds',
+];
 /** Series Prometheus makes itself. */
 const PROMETHEUS_BUILTIN = new Set(['up']);
 
@@ -49,6 +55,8 @@ describe('a live node and deploy/monitoring', () => {
   let text: string;
   /** A DR replica's exposition (docs/replication.md): the replica families live there only. */
   let replicaText: string;
+  /** The primary's exposition once the replica follows it. */
+  let followedText: string;
 
   beforeAll(async () => {
     const vendor = await makeVendor(Date.now());
@@ -96,6 +104,7 @@ describe('a live node and deploy/monitoring', () => {
       },
       { what: "the replica's first contact with its primary", timeoutMs: 10_000 },
     );
+    followedText = await (await fetch(`${node.url}/metrics`)).text();
   });
   afterAll(async () => {
     await replica?.kill('SIGTERM');
@@ -104,7 +113,7 @@ describe('a live node and deploy/monitoring', () => {
   });
 
   it('passes `promtool check metrics`', () => {
-    for (const exposition of [text, replicaText]) {
+    for (const exposition of [text, replicaText, followedText]) {
       const run = promtool(['check', 'metrics'], exposition);
       expect(run.output).toBe('');
       expect(run.status).toBe(0);
@@ -117,9 +126,17 @@ describe('a live node and deploy/monitoring', () => {
       (f) =>
         f.startsWith('leasehold_') &&
         !SOURCED_ELSEWHERE.has(f) &&
+        !FOLLOWER_FAMILIES.includes(f) &&
         !samples.some((s) => familyOf(s.name, new Set([f])) === f),
     );
     expect(missing).toEqual([]);
+    const followed = parseExposition(followedText);
+    for (const f of FOLLOWER_FAMILIES) {
+      expect(
+        followed.some((s) => s.name === f && s.labels.follower !== undefined),
+        f,
+      ).toBe(true);
+    }
     expect(sampleValue(samples, 'leasehold_checkouts_granted_total')).toBe(2);
     expect(sampleValue(samples, 'leasehold_checkouts_denied_total', { reason: 'SEATS_EXHAUSTED' })).toBe(1);
     expect(sampleValue(samples, 'leasehold_leases_renewed_total')).toBe(1);

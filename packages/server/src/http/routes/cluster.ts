@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { AppDeps } from '../app-deps.js';
 import { problemResponses, Timestamp } from '../schemas.js';
+import { FollowersView, followersView } from './cluster-followers.js';
 
 const NodeView = Type.Object({
   id: Type.String(),
@@ -60,6 +61,7 @@ export const ClusterView = Type.Object({
   nodes: Type.Array(NodeView),
   storeMembers: Type.Array(StoreMemberView),
   replica: Type.Optional(ReplicaView),
+  replication: Type.Optional(FollowersView),
 });
 
 export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
@@ -94,7 +96,8 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
       schema: {
         tags: ['cluster'],
         summary:
-          'Nodes (with heartbeat age and role) and, for admins and operators, the store members (etcd leader, raft term, health)',
+          'Nodes (with heartbeat age and role) and, for admins and operators, the store members (etcd leader, raft term, health) ' +
+          'and the replicas and edge sites that follow this node',
         response: {
           200: ClusterView,
           ...problemResponses,
@@ -129,6 +132,7 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
         }),
         storeMembers: members,
         ...(deps.replication ? { replica: await replicaView(deps.replication) } : {}),
+        ...(admin ? { replication: await followersView(app.followers, deps.store, now) } : {}),
       };
     },
   );

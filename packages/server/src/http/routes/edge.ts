@@ -8,8 +8,10 @@ import {
 } from '@leasehold/domain';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
+import { FOLLOWER_HEADER, FollowerRegistry } from '../../replication/follower-registry.js';
 import type { AppDeps } from '../app-deps.js';
 import { requestActor } from '../audit-actor.js';
+import { FollowerHeaders } from '../follower-headers.js';
 import { Id, problemResponses } from '../schemas.js';
 
 const Hash = Type.String({ pattern: '^[0-9a-f]{64}$' });
@@ -69,6 +71,11 @@ const MAX_HOLD_MS = 86_400_000;
  */
 export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   const { store, clock } = deps;
+  /** A license or token read names its edge by header only (older edges send none: not recorded). */
+  const edgeSync = (request: FastifyRequest) => {
+    const site = FollowerRegistry.idOf(request.headers[FOLLOWER_HEADER]);
+    if (site !== undefined) app.followers.edgeContact(site, request.ip, false);
+  };
 
   app.put(
     '/v1/edge/blocks',
@@ -94,6 +101,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     async (request) => {
       const { body } = request;
       assertLicenseScope(request, body.license);
+      app.followers.edgeContact(body.site, request.ip, false);
       // The hold starts when the request reached the primary, after the edge sent it: the edge's
       // countdown (from its send) always ends first.
       const now = clock.now();
@@ -108,6 +116,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
         newLeaseId: deps.newId,
         audit: requestActor(request, deps.nodeId),
       });
+      app.followers.edgeContact(body.site, request.ip, true);
       request.log.info(
         {
           site: block.site,
@@ -163,6 +172,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
         tags: ['edge'],
         summary: 'The vendor-signed license file, for an edge to verify and install itself',
         params: Type.Object({ id: Id }, { additionalProperties: false }),
+        headers: FollowerHeaders,
         response: {
           200: Type.Object({ license: Type.String(), version: Type.Integer(), revoked: Type.Boolean() }),
           ...problemResponses,
@@ -171,6 +181,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     },
     async (request) => {
       assertLicenseScope(request, request.params.id);
+      edgeSync(request);
       const license = await store.getLicense(request.params.id);
       if (!license)
         throw new LeaseholdError('LICENSE_NOT_FOUND', `no license "${request.params.id}" is installed`);
@@ -186,6 +197,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
         tags: ['edge'],
         summary: "Client tokens of a license (hashes only), so an edge accepts its primary's clients",
         params: Type.Object({ id: Id }, { additionalProperties: false }),
+        headers: FollowerHeaders,
         response: {
           200: Type.Object({
             tokens: Type.Array(
@@ -203,6 +215,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     },
     async (request) => {
       assertLicenseScope(request, request.params.id);
+      edgeSync(request);
       const tokens = (await store.listTokens()).filter(
         (t) => t.scope === 'client' && t.licenseId === request.params.id,
       );
@@ -233,6 +246,11 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     site: Type.Optional(Type.String()),
     blockTtlMs: Type.Optional(Type.Integer()),
     auditUploadedSeq: Type.Optional(Type.Integer()),
+    copiesFrom: Type.Optional(
+      Type.Union([Type.Literal('feed'), Type.Literal('reads')], {
+        description: 'How it copies licenses and tokens: the change feed, or two polled reads (client token)',
+      }),
+    ),
     blocks: Type.Array(SiteBlock),
   });
   const siteView = () => {
@@ -244,6 +262,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
       site: status.site,
       blockTtlMs: status.blockTtlMs,
       auditUploadedSeq: status.auditUploadedSeq,
+      copiesFrom: status.copiesFrom,
       blocks: status.blocks.map((b) => ({
         license: b.licenseId,
         feature: b.feature,
@@ -318,6 +337,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     },
     async (request) => {
       const { site, previous, entries } = request.body;
+      app.followers.edgeContact(site, request.ip, false);
       for (const entry of entries) assertDetails(entry.details);
       // The whole run verifies before any of it is kept: a broken chain leaves nothing behind.
       const head = verifyUploadedChain(previous, entries as unknown as AuditEntry[]);

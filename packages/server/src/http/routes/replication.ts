@@ -2,7 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { LeaseholdError, parseDuration } from '@leasehold/domain';
 import { operationDeadline, stateDigest } from '@leasehold/store';
 import Type from 'typebox';
+import { FOLLOWER_HEADER, FollowerRegistry } from '../../replication/follower-registry.js';
 import type { AppDeps } from '../app-deps.js';
+import { FollowerHeaders } from '../follower-headers.js';
 import { problemResponses } from '../schemas.js';
 
 /** The longest long-poll a feed request may ask for (below Fastify's and proxies' idle timeouts). */
@@ -63,6 +65,7 @@ export const replicationRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = a
         tags: ['replication'],
         summary: 'Changes after a revision, in order (long-poll); 410 below the retained history',
         querystring: FeedQuery,
+        headers: FollowerHeaders,
         response: { 200: PageSchema, ...problemResponses },
       },
     },
@@ -77,6 +80,12 @@ export const replicationRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = a
       reply.raw.once('close', onClose);
       // The long-poll outlives the request's store budget on purpose; its store calls have their own.
       operationDeadline.enterWith(performance.now() + waitMs + 5000);
+      // The primary's picture of its followers (docs/replication.md "Followers").
+      const seen = app.followers.feedRequest(
+        FollowerRegistry.idOf(request.headers[FOLLOWER_HEADER]),
+        request.ip,
+        request.query.after,
+      );
       const page = await store
         .changesSince({
           after: request.query.after,
@@ -84,6 +93,16 @@ export const replicationRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = a
           waitMs,
           signal: aborted.signal,
         })
+        .then(
+          (answer) => {
+            seen(answer.head);
+            return answer;
+          },
+          (err: unknown) => {
+            seen();
+            throw err;
+          },
+        )
         .finally(() => {
           request.raw.off('close', onClose);
           reply.raw.off('close', onClose);
