@@ -216,15 +216,17 @@ export class EtcdLeaseIndex {
     const { ctx } = this;
     const { keys, gateway } = ctx;
     return ctx.optimistic.run(async () => {
-      const { results } = await gateway.read([
-        { key: keys.deadlineIndexReady() },
-        { prefix: keys.slots() },
-        { from: keys.deadlinesThrough(now), within: keys.deadlines() },
-      ]);
+      // The marker and the revision first, then both ranges paged at that revision: one snapshot however
+      // many leases are live (at 100,000 either range alone exceeds one gRPC answer's 4 MiB).
+      const { results, revision } = await gateway.read([{ key: keys.deadlineIndexReady() }]);
       if ((results[0]?.length ?? 0) === 0) return undefined;
-      const live = new Set((results[2] ?? []).map((kv) => kv.value.toString()));
+      const [slots, deadlines] = await Promise.all([
+        gateway.rangeAt(keys.slots(), keys.slots(), revision),
+        gateway.rangeAt(keys.deadlinesThrough(now), keys.deadlines(), revision),
+      ]);
+      const live = new Set(deadlines.map((kv) => kv.value.toString()));
       const held = new Map<string, number>();
-      for (const kv of results[1] ?? []) {
+      for (const kv of slots) {
         if (!live.has(kv.value.toString())) continue;
         const pool = kv.key.slice(0, kv.key.lastIndexOf('/') + 1);
         held.set(pool, (held.get(pool) ?? 0) + 1);
