@@ -29,8 +29,12 @@ function init(args)
 end
 
 function request()
-  local id = table.remove(pending)
-  if id then return wrk.format('DELETE', releasePrefix .. id, deleteHeaders, nil) end
+  -- The release names the lease's client (?client=): a lease belongs to its client, and a client token
+  -- naming none is refused (403 LEASE_NOT_OWNED, issue 11), which left every lease of the load held.
+  local held = table.remove(pending)
+  if held then
+    return wrk.format('DELETE', releasePrefix .. held.id .. '?client=' .. held.client, deleteHeaders, nil)
+  end
   n = n + 1
   local body = string.format(
     '{"feature":"%s","client":{"id":"wrk-%s-%d","host":"bench"},"requestId":"req-%s-%d"}',
@@ -42,7 +46,8 @@ function response(status, headers, body)
   if status == 201 then
     counted = counted + 1
     local id = body:match('"id":"([^"]+)"')
-    if id then pending[#pending + 1] = id end
+    local client = body:match('"client":{"id":"([^"]+)"')
+    if id and client then pending[#pending + 1] = { id = id, client = client } end
   elseif status == 200 or status == 204 then
     released = released + 1
   end
