@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeVendor, pollUntil } from '@leasehold/devtools';
+import { makeVendor, pollUntil, startVendorCluster } from '@leasehold/devtools';
 import {
   ADMIN_TOKEN,
   api,
@@ -42,6 +42,8 @@ const SETTINGS = {
   snapshotCase: intEnv('BENCH_REPL_SNAPSHOT', 1, 0) === 1,
   /** Which parts run: lag, catchup (via the feed; the snapshot case with it), edge. */
   parts: new Set((process.env.BENCH_REPL_PARTS ?? 'lag,catchup,edge').split(',')),
+  /** embedded (SQLite) or etcd: one node over a 3-member etcd cluster (lag and the feed catch-up only). */
+  primary: process.env.BENCH_REPL_PRIMARY ?? 'embedded',
   runs: intEnv('BENCH_RUNS', 3, 1),
   duration: intEnv('BENCH_DURATION', 5, 1),
   warmup: intEnv('BENCH_WARMUP', 2, 0),
@@ -102,23 +104,41 @@ async function waitCaughtUp(replica, head, what, timeoutMs = 60_000, intervalMs 
   );
 }
 
-/** A primary (embedded, SQLite) with a license of SEATS seats and a replica token. */
-async function startPrimary(name, dir, vendorKey, vendor, retention) {
-  const node = await startLeasehold(name, join(dir, name), vendorKey, SETTINGS.synchronous, {
-    env: { LEASEHOLD_FEED_RETENTION: String(retention) },
-  });
-  await ready(node);
+async function withReplicaToken(node, vendor, name, vendorKey, stop) {
   const license = await installLicense(node, vendor, `lic-${name}`, ['lag', 'edge'], { seats: SEATS });
   const replicaToken = await expectStatus(
     admin(node, 'POST', '/v1/tokens', { scope: 'replica', name: `${name}-replica` }),
     201,
     'replica token',
   );
-  return { node, license, replicaToken: replicaToken.token };
+  return { node, license, replicaToken: replicaToken.token, vendorKey, stop };
 }
 
-function startReplica(name, dir, vendorKey, primary) {
-  return startLeasehold(name, join(dir, name), vendorKey, SETTINGS.synchronous, {
+/** A primary (embedded, SQLite) with a license of SEATS seats and a replica token. */
+async function startPrimary(name, dir, vendorKey, vendor, retention) {
+  const node = await startLeasehold(name, join(dir, name), vendorKey, SETTINGS.synchronous, {
+    env: { LEASEHOLD_FEED_RETENTION: String(retention) },
+  });
+  await ready(node);
+  return withReplicaToken(node, vendor, name, vendorKey, () => stopNode(node));
+}
+
+/** One node over a 3-member etcd cluster (devtools' dev cluster, its own vendor), same license and token. */
+async function startEtcdPrimary(name, dir) {
+  const { cluster, vendor } = await startVendorCluster(join(dir, name), {
+    nodes: 1,
+    etcdMembers: 3,
+    adminToken: ADMIN_TOKEN,
+    nodeEnv: { LEASEHOLD_LEASE_RATE_LIMIT_PER_MINUTE: '1000000000', LEASEHOLD_LOG_LEVEL: 'warn' },
+  });
+  const [node] = cluster.nodes;
+  await ready(node);
+  const vendorKey = vendor.writePublicKey(join(dir, name));
+  return withReplicaToken(node, vendor, name, vendorKey, () => cluster.stop());
+}
+
+function startReplica(name, dir, primary) {
+  return startLeasehold(name, join(dir, name), primary.vendorKey, SETTINGS.synchronous, {
     env: { LEASEHOLD_REPLICA_OF: primary.node.url, LEASEHOLD_UPSTREAM_TOKEN: primary.replicaToken },
   });
 }
@@ -459,80 +479,88 @@ async function main() {
     const round = { run };
     // Feed retention above everything this round writes: the catch-up goes through the feed.
     const feedRetention = SETTINGS.catchupChanges + SETTINGS.rate * (SETTINGS.lagSeconds + 10) + 50_000;
-    const primary = await startPrimary(`primary-${run}`, dir, vendorKey, vendor, feedRetention);
-    const replica = await startReplica(`replica-${run}`, dir, vendorKey, primary);
-    const held = [];
-    await fill(primary.node, held, 300);
+    const etcd = SETTINGS.primary === 'etcd';
+    const primary = etcd
+      ? await startEtcdPrimary(`etcd-primary-${run}`, dir)
+      : await startPrimary(`primary-${run}`, dir, vendorKey, vendor, feedRetention);
+    try {
+      const replica = await startReplica(`replica-${run}`, dir, primary);
+      const held = [];
+      await fill(primary.node, held, 300);
 
-    if (SETTINGS.parts.has('lag')) {
-      round.lag = await measureLag(primary, replica, held);
-      const l = round.lag;
-      process.stdout.write(
-        `run ${run} lag: p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms over ${l.measured} changes ` +
-          `(${l.achievedRate.toFixed(0)}/s acknowledged, ${l.failed} failed ${JSON.stringify(l.failures)}, ${l.unmatched} unmatched; primary ack p99 ${l.ackP99.toFixed(1)} ms, ` +
-          `send delay p99 ${l.sendDelayP99.toFixed(1)} ms, replica poll gap p50/p99 ${l.pollGapP50.toFixed(1)}/${l.pollGapP99.toFixed(1)} ms)\n`,
-      );
-    }
-    if (SETTINGS.parts.has('catchup')) {
-      round.feed = await measureCatchup(primary, replica, held, 'feed');
-      const f = round.feed;
-      process.stdout.write(
-        `run ${run} catch-up via feed: ${f.made} changes in ${f.seconds.toFixed(2)} s from spawn = ${f.rate.toFixed(0)}/s ` +
-          `(${f.rateAfterStart.toFixed(0)}/s after the ${f.startSeconds.toFixed(2)} s start; applied ${f.applied}, reloads ${f.reloads}; ` +
-          `made at ${f.genRate.toFixed(0)}/s)\n`,
-      );
-    }
-    await stopNode(replica);
-
-    if (SETTINGS.parts.has('catchup') && SETTINGS.snapshotCase) {
-      // Retention a tenth of the backlog: the restarted replica is answered 410 and reloads the snapshot.
-      const small = Math.max(10, Math.floor(SETTINGS.catchupChanges / 10));
-      const p2 = await startPrimary(`primary-snap-${run}`, dir, vendorKey, vendor, small);
-      const r2 = await startReplica(`replica-snap-${run}`, dir, vendorKey, p2);
-      const held2 = [];
-      round.snapshot = await measureCatchup(p2, r2, held2, 'snapshot');
-      const s = round.snapshot;
-      process.stdout.write(
-        `run ${run} catch-up via 410 + snapshot (retention ${small}): ${s.made} changes behind, caught up in ${s.seconds.toFixed(2)} s ` +
-          `from spawn = ${s.rate.toFixed(0)}/s (the node answered /healthz after ${s.startSeconds.toFixed(2)} s; ` +
-          `snapshot of ${s.applied} records, reloads ${s.reloads})\n`,
-      );
-      await stopNode(r2);
-      await stopNode(p2.node);
-    }
-
-    // Edge vs a fresh embedded node, the same wrk load; the edge's primary is this round's primary.
-    if (SETTINGS.parts.has('edge')) {
-      const edge = await startEdge(dir, vendorKey, primary);
-      const embedded = await ready(
-        await startLeasehold(
-          `embedded-${run}`,
-          join(dir, `embedded-${run}`),
-          vendorKey,
-          SETTINGS.synchronous,
-        ),
-      );
-      const local = await installLicense(embedded, vendor, `lic-embedded-${run}`, ['edge'], { seats: SEATS });
-      if (SETTINGS.warmup > 0) {
-        await cycles(embedded, local.token, SETTINGS.warmup);
-        await cycles(edge, primary.license.token, SETTINGS.warmup);
+      if (SETTINGS.parts.has('lag')) {
+        round.lag = await measureLag(primary, replica, held);
+        const l = round.lag;
+        process.stdout.write(
+          `run ${run} lag: p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms over ${l.measured} changes ` +
+            `(${l.achievedRate.toFixed(0)}/s acknowledged, ${l.failed} failed ${JSON.stringify(l.failures)}, ${l.unmatched} unmatched; primary ack p99 ${l.ackP99.toFixed(1)} ms, ` +
+            `send delay p99 ${l.sendDelayP99.toFixed(1)} ms, replica poll gap p50/p99 ${l.pollGapP50.toFixed(1)}/${l.pollGapP99.toFixed(1)} ms)\n`,
+        );
       }
-      const base = await cycles(embedded, local.token, SETTINGS.duration);
-      const atEdge = await cycles(edge, primary.license.token, SETTINGS.duration);
-      round.edge = { embedded: base, edge: atEdge, ratio: atEdge.rate / base.rate };
-      process.stdout.write(
-        `run ${run} edge: ${atEdge.rate.toFixed(0)}/s (p99 ${atEdge.p99.toFixed(1)} ms, ${atEdge.released} check-ins, ${atEdge.non2xx} non-2xx) vs embedded ` +
-          `${base.rate.toFixed(0)}/s (p99 ${base.p99.toFixed(1)} ms, ${base.released} check-ins, ${base.non2xx} non-2xx): ` +
-          `${(round.edge.ratio * 100).toFixed(1)}% (target >= 90%)\n`,
-      );
-      for (const n of [primary.node, edge, embedded]) {
-        const problems = problemsOf(n);
-        if (problems.length > 0) round.problems = [...(round.problems ?? []), ...problems.slice(0, 3)];
+      if (SETTINGS.parts.has('catchup')) {
+        round.feed = await measureCatchup(primary, replica, held, 'feed');
+        const f = round.feed;
+        process.stdout.write(
+          `run ${run} catch-up via feed: ${f.made} changes in ${f.seconds.toFixed(2)} s from spawn = ${f.rate.toFixed(0)}/s ` +
+            `(${f.rateAfterStart.toFixed(0)}/s after the ${f.startSeconds.toFixed(2)} s start; applied ${f.applied}, reloads ${f.reloads}; ` +
+            `made at ${f.genRate.toFixed(0)}/s)\n`,
+        );
       }
-      await stopNode(edge);
-      await stopNode(embedded);
+      await stopNode(replica);
+
+      if (SETTINGS.parts.has('catchup') && SETTINGS.snapshotCase && !etcd) {
+        // Retention a tenth of the backlog: the restarted replica is answered 410 and reloads the snapshot.
+        const small = Math.max(10, Math.floor(SETTINGS.catchupChanges / 10));
+        const p2 = await startPrimary(`primary-snap-${run}`, dir, vendorKey, vendor, small);
+        const r2 = await startReplica(`replica-snap-${run}`, dir, p2);
+        const held2 = [];
+        round.snapshot = await measureCatchup(p2, r2, held2, 'snapshot');
+        const s = round.snapshot;
+        process.stdout.write(
+          `run ${run} catch-up via 410 + snapshot (retention ${small}): ${s.made} changes behind, caught up in ${s.seconds.toFixed(2)} s ` +
+            `from spawn = ${s.rate.toFixed(0)}/s (the node answered /healthz after ${s.startSeconds.toFixed(2)} s; ` +
+            `snapshot of ${s.applied} records, reloads ${s.reloads})\n`,
+        );
+        await stopNode(r2);
+        await p2.stop();
+      }
+
+      // Edge vs a fresh embedded node, the same wrk load; the edge's primary is this round's primary.
+      if (SETTINGS.parts.has('edge') && !etcd) {
+        const edge = await startEdge(dir, vendorKey, primary);
+        const embedded = await ready(
+          await startLeasehold(
+            `embedded-${run}`,
+            join(dir, `embedded-${run}`),
+            vendorKey,
+            SETTINGS.synchronous,
+          ),
+        );
+        const local = await installLicense(embedded, vendor, `lic-embedded-${run}`, ['edge'], {
+          seats: SEATS,
+        });
+        if (SETTINGS.warmup > 0) {
+          await cycles(embedded, local.token, SETTINGS.warmup);
+          await cycles(edge, primary.license.token, SETTINGS.warmup);
+        }
+        const base = await cycles(embedded, local.token, SETTINGS.duration);
+        const atEdge = await cycles(edge, primary.license.token, SETTINGS.duration);
+        round.edge = { embedded: base, edge: atEdge, ratio: atEdge.rate / base.rate };
+        process.stdout.write(
+          `run ${run} edge: ${atEdge.rate.toFixed(0)}/s (p99 ${atEdge.p99.toFixed(1)} ms, ${atEdge.released} check-ins, ${atEdge.non2xx} non-2xx) vs embedded ` +
+            `${base.rate.toFixed(0)}/s (p99 ${base.p99.toFixed(1)} ms, ${base.released} check-ins, ${base.non2xx} non-2xx): ` +
+            `${(round.edge.ratio * 100).toFixed(1)}% (target >= 90%)\n`,
+        );
+        for (const n of [primary.node, edge, embedded]) {
+          const problems = problemsOf(n);
+          if (problems.length > 0) round.problems = [...(round.problems ?? []), ...problems.slice(0, 3)];
+        }
+        await stopNode(edge);
+        await stopNode(embedded);
+      }
+    } finally {
+      await primary.stop();
     }
-    await stopNode(primary.node);
     rounds.push(round);
   }
 
@@ -605,34 +633,38 @@ async function main() {
       targetRatio: 0.9,
     },
   ];
+  const measuredFigures = figures.filter((f) => f.runs.length > 0);
   const targets = [
-    {
+    p99s.length > 0 && {
       id: 'replication.lagP99',
       label: `Replication lag p99 < 200 ms at 500 changes/s (issue 12)`,
       measured: `p99 ${median(p99s).toFixed(1)} ms, p50 ${median(p50s).toFixed(1)} ms (${p99s.map((v) => v.toFixed(1)).join(', ')})`,
       pass: SETTINGS.rate >= 500 ? median(p99s) < 200 : null,
     },
-    {
+    feedRates.length > 0 && {
       id: 'replication.catchup',
       label: 'Catch-up rate of a replica down for 100,000 changes (issue 12; no target)',
       measured: `feed ${Math.round(median(feedRates))}/s${snapRates.length ? `, snapshot ${Math.round(median(snapRates))}/s` : ''}`,
       pass: null,
     },
-    {
+    ratios.length > 0 && {
       id: 'replication.edgeRatio',
       label: "Edge checkout throughput >= 90% of an embedded node's (issue 12)",
       measured: `${(median(ratios) * 100).toFixed(1)}% (${ratios.map((r) => `${(r * 100).toFixed(1)}%`).join(', ')})`,
       pass: median(ratios) >= 0.9,
     },
-  ];
+  ].filter(Boolean);
   const notes = [
     "Lag: per acknowledged change (checkout, renewal or check-in at the primary, admin token, sent open loop on a fixed schedule), the time from its answer reaching the benchmark to the first sample of the replica's `GET /v1/cluster` `replica.position` at or past the revision the change has in the primary's feed (read after the run; the k-th change of a lease is its k-th feed entry). Samples are taken one at a time, at most every BENCH_REPL_POLL_MS; the figure includes up to one poll round trip.",
     `Catch-up: the replica SIGKILLed, ${SETTINGS.catchupChanges} lease changes made at the primary (batch renewals of ${HELD} leases, ${RENEW_BATCH} per call), the replica started again; the time from its spawn until \`/v1/cluster\` shows a position at the primary's head (polled every 20 ms). Via the feed: retention above the backlog. Via the snapshot: a second primary with retention ${Math.floor(SETTINGS.catchupChanges / 10)}, so the replica is answered 410 and reloads.`,
     "Edge: wrk checkout-checkin cycles (bench/wrk/checkout-checkin.lua, client token) against an edge site holding a block of the load's feature and against a fresh embedded node, one run each per round, embedded first. The edge's primary runs meanwhile (it receives the edge's audit uploads every second).",
     ...rounds.flatMap((r) => (r.problems ?? []).map((p) => `run ${r.run} node warning: ${p.slice(0, 300)}`)),
   ];
-  const file = writeResults('replication', {
-    title: 'Replication (issue 12)',
+  const etcdPrimary = SETTINGS.primary === 'etcd';
+  const file = writeResults(etcdPrimary ? 'replication-etcd' : 'replication', {
+    title: etcdPrimary
+      ? 'Replication, etcd primary: 1 node on 3 members (issue 12)'
+      : 'Replication (issue 12)',
     command: commandLine('npm run bench:replication', [
       'BENCH_REPL_RATE',
       'BENCH_REPL_DURATION',
@@ -640,6 +672,8 @@ async function main() {
       'BENCH_REPL_POLL_MS',
       'BENCH_REPL_CATCHUP_CHANGES',
       'BENCH_REPL_SNAPSHOT',
+      'BENCH_REPL_PRIMARY',
+      'BENCH_REPL_PARTS',
       'BENCH_RUNS',
       'BENCH_DURATION',
       'BENCH_WARMUP',
@@ -648,7 +682,7 @@ async function main() {
       'SQLITE_SYNCHRONOUS',
     ]),
     settings: { ...SETTINGS, wrk: wrkVersion },
-    figures,
+    figures: measuredFigures,
     targets,
     notes,
   });
