@@ -418,8 +418,8 @@ async function measureCatchup(primary, replica, held, via) {
 
 // 3. Edge throughput -----------------------------------------------------------------------------------
 
-async function startEdge(dir, vendorKey, primary) {
-  const edge = await startLeasehold('edge', join(dir, 'edge'), vendorKey, SETTINGS.synchronous, {
+async function startEdge(name, dir, vendorKey, primary) {
+  const edge = await startLeasehold(name, join(dir, name), vendorKey, SETTINGS.synchronous, {
     args: [
       '--edge-of',
       primary.node.url,
@@ -527,7 +527,7 @@ async function main() {
 
       // Edge vs a fresh embedded node, the same wrk load; the edge's primary is this round's primary.
       if (SETTINGS.parts.has('edge') && !etcd) {
-        const edge = await startEdge(dir, vendorKey, primary);
+        const edge = await startEdge(`edge-${run}`, dir, vendorKey, primary);
         const embedded = await ready(
           await startLeasehold(
             `embedded-${run}`,
