@@ -27,6 +27,13 @@ const ISSUE_TARGETS = [
   ['ha.leaderKill', 'etcd leader-kill outage <= 1.5 s (batching on)'],
 ];
 
+/** The Benchmark section of issue 12 (replication), judged by bench/replication.mjs. */
+const REPLICATION_TARGETS = [
+  ['replication.lagP99', 'Replication lag p99 < 200 ms at 500 changes/s on loopback'],
+  ['replication.catchup', 'Catch-up rate of a replica that was down for 100,000 changes (no target)'],
+  ['replication.edgeRatio', "Edge checkout throughput >= 90% of an embedded node's in the same run"],
+];
+
 const fmt = (value, unit) => {
   if (!Number.isFinite(value)) return 'n/a';
   if (unit === 'ms') return `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms`;
@@ -43,6 +50,19 @@ export function readResults(dir = RESULTS_DIR) {
     .filter((f) => f.endsWith('.json'))
     .sort()
     .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
+}
+
+/** One table row per result that judges a listed target; "not measured" when none does. */
+function targetRows(docs, list) {
+  const rows = [];
+  for (const [id, label] of list) {
+    const hits = docs.flatMap((d) =>
+      d.targets.filter((t) => t.id === id).map((t) => ({ ...t, doc: d.name })),
+    );
+    if (hits.length === 0) rows.push(`| ${label} | — | not measured | — |`);
+    for (const t of hits) rows.push(`| ${label} | ${t.measured} | ${verdict(t.pass)} | ${t.doc} |`);
+  }
+  return rows;
 }
 
 function figureTable(doc) {
@@ -101,14 +121,10 @@ export function renderReport({ resultsDir = RESULTS_DIR, out = join(ROOT, 'bench
     '| target | measured | result | source |',
     '| --- | --- | --- | --- |',
   ];
-  for (const [id, label] of ISSUE_TARGETS) {
-    const hits = docs.flatMap((d) =>
-      d.targets.filter((t) => t.id === id).map((t) => ({ ...t, doc: d.name })),
-    );
-    if (hits.length === 0) lines.push(`| ${label} | — | not measured | — |`);
-    for (const t of hits) lines.push(`| ${label} | ${t.measured} | ${verdict(t.pass)} | ${t.doc} |`);
-  }
-  const known = new Set(ISSUE_TARGETS.map(([id]) => id));
+  lines.push(...targetRows(docs, ISSUE_TARGETS));
+  lines.push('', '## Targets (issue 12, replication)', '', '| target | measured | result | source |');
+  lines.push('| --- | --- | --- | --- |', ...targetRows(docs, REPLICATION_TARGETS));
+  const known = new Set([...ISSUE_TARGETS, ...REPLICATION_TARGETS].map(([id]) => id));
   const others = docs.flatMap((d) =>
     d.targets.filter((t) => !known.has(t.id)).map((t) => ({ ...t, doc: d.name })),
   );

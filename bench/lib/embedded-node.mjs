@@ -164,7 +164,8 @@ export function rssKb(pid) {
 
 // Leasehold node ---------------------------------------------------------------------------------------
 
-export async function startLeasehold(name, dataDir, vendorKeyPath, synchronous) {
+/** `extra.args` / `extra.env` go to the node as well (a replica's or an edge's flags, feed retention). */
+export async function startLeasehold(name, dataDir, vendorKeyPath, synchronous, extra = {}) {
   if (!existsSync(join(ROOT, 'packages/server/dist/cli.js'))) {
     throw new Error('packages/server/dist is missing: run `npx tsc -b` (or `npm run build`) first');
   }
@@ -184,6 +185,7 @@ export async function startLeasehold(name, dataDir, vendorKeyPath, synchronous) 
       vendorKeyPath,
       '--log-level',
       'warn',
+      ...(extra.args ?? []),
     ],
     env: {
       LEASEHOLD_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -194,6 +196,7 @@ export async function startLeasehold(name, dataDir, vendorKeyPath, synchronous) 
         process.env.LEASEHOLD_LEASE_RATE_LIMIT_PER_MINUTE ?? '1000000000',
       // A given key-encryption key: no "generated beside the data" warning in the output.
       LEASEHOLD_KEK: randomBytes(32).toString('base64'),
+      ...(extra.env ?? {}),
     },
   });
   nodes.add(node);
