@@ -7,7 +7,7 @@
 // `faketime`): the scenario runs in a private network and mount namespace of its own
 // (packages/server/test/ha/soak/main.ts, compiled by tsc -b), as the partition test's does. This script
 // starts it, streams its progress, and writes bench/results/soak.json (and the history, with every op,
-// fault and the store's records, to bench/results/soak-history.json), then re-renders bench/report.md.
+// fault and the store's records, to bench/results/soak/history.json), then re-renders bench/report.md.
 // Exit code 1 when a violation, a nemesis error or an unhealed cluster was found, or fewer than
 // MIN_FAULTS faults were injected in a full-length run.
 import { spawn, spawnSync } from 'node:child_process';
@@ -26,6 +26,7 @@ const FULL_MINUTES = 30;
 const MIN_FAULTS = 1000;
 const HA = join(ROOT, 'packages/server/test/ha');
 const MAIN = join(HA, 'soak/dist/soak/main.js');
+const HISTORY_DIR = join(RESULTS_DIR, 'soak');
 const log = (line = '') => process.stdout.write(`${line}\n`);
 
 function preflight() {
@@ -99,8 +100,9 @@ const dir = mkdtempSync(join(tmpdir(), 'leasehold-soak-'));
 let r;
 try {
   r = await runScenario(dir);
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  copyFileSync(r.historyFile, join(RESULTS_DIR, 'soak-history.json'));
+  // In a folder of its own: report.mjs reads every bench/results/*.json as a result file.
+  mkdirSync(HISTORY_DIR, { recursive: true });
+  copyFileSync(r.historyFile, join(HISTORY_DIR, 'history.json'));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
@@ -163,6 +165,6 @@ const file = writeResults('soak', {
     'outages attribute to the latest fault started before they ended; the two nemesis lanes overlap, so a window may be caused by the other lane',
   ],
 });
-log(`wrote ${file} and ${join(RESULTS_DIR, 'soak-history.json')}; report: ${renderReport()}`);
+log(`wrote ${file} and ${join(HISTORY_DIR, 'history.json')}; report: ${renderReport()}`);
 log(`soak: ${measured}`);
 if (!clean || !healthy || (fullLength && !enoughFaults)) process.exit(1);
