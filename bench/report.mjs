@@ -25,6 +25,7 @@ const ISSUE_TARGETS = [
   ['scale.embeddedRate', 'Scale, embedded node: checkout rate at 100k >= 80% of the rate at 1k'],
   ['ha.nodeKill', 'Node-kill outage <= 0.5 s (batching on)'],
   ['ha.leaderKill', 'etcd leader-kill outage <= 1.5 s (batching on)'],
+  ['soak', 'Soak: 30 min, >= 1,000 faults, 0 oversubscribed, 0 lost, 0 duplicate grants'],
 ];
 
 /** The Benchmark section of issue 12 (replication), judged by bench/replication.mjs. */

@@ -180,6 +180,30 @@ describe('checkHistory', () => {
     expect(rules(history(...alive, refused('renew', 'A', 4000, 4010, 'STORE_UNAVAILABLE')))).toEqual([]);
   });
 
+  it('allows a clock tolerance, and no more: a seat freed or a lease expired early by a stepped clock', () => {
+    const base = [grant('A', 0, 10, 10_000, { slot: 0 }), grant('B', 0, 10, 6000, { slot: 1 })];
+    // C answered 1500 ms before B's reservation ran out: over with no tolerance, fine within 2000 ms.
+    const early = history(...base, grant('C', 4490, 4500, 10_500, { slot: 1 }));
+    expect(checkHistory(early, POOLS).violations.map((v) => v.rule)).toEqual([
+      'oversubscribed',
+      'slot-shared',
+    ]);
+    expect(checkHistory(early, POOLS, 2000).violations).toEqual([]);
+    // 2500 ms early is more than the tolerance.
+    const tooEarly = history(...base, grant('C', 3490, 3500, 9500, { slot: 1 }));
+    expect(checkHistory(tooEarly, POOLS, 2000).violations.map((v) => v.rule)).toEqual([
+      'oversubscribed',
+      'slot-shared',
+    ]);
+    // A renewal refused as expired 1000 ms before the known expiry: lost with no tolerance only.
+    const alive = [grant('A', 0, 10, 6000, { slot: 0 }), renew('A', 2000, 2010, 8000)];
+    const refusal = history(...alive, refused('renew', 'A', 6990, 7000, 'LEASE_EXPIRED'));
+    expect(checkHistory(refusal, POOLS).violations.map((v) => v.rule)).toEqual(['lease-lost']);
+    expect(checkHistory(refusal, POOLS, 2000).violations).toEqual([]);
+    const tooSoon = history(...alive, refused('renew', 'A', 4990, 5000, 'LEASE_EXPIRED'));
+    expect(checkHistory(tooSoon, POOLS, 2000).violations.map((v) => v.rule)).toEqual(['lease-lost']);
+  });
+
   it('reports a request id that yields two leases, or a lease answering two request ids', () => {
     const two = checkHistory(
       history(

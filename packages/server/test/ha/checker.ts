@@ -35,6 +35,11 @@ import type { HistoryData, Op } from './history.js';
  * (3) Idempotent checkout. All successful checkouts with one (client, requestId) name one lease id; a
  *     lease id is never the answer to two different request ids; the lease records the request id sent.
  *
+ * Clock steps (the soak): docs/ha.md states the price of stored deadlines — a node whose clock runs ahead
+ * frees a seat early by its skew, and may find a lease expired that much early. `clockToleranceMs` (default
+ * 0) is that bound: rule (1) ends a hold at its last reservation minus the tolerance, and rule (2) accuses a
+ * refusal only when the known expiry was more than the tolerance after it. With no clock faults keep 0.
+ *
  * Also reported as `malformed`: a 2xx answer without the fields the rules need, a lease of another pool
  * than asked for, a pool the checker has no seat count for.
  *
@@ -80,13 +85,17 @@ interface LeaseOps {
   readonly checkins: Op[];
 }
 
-export function checkHistory(history: HistoryData, pools: Readonly<Record<string, number>>): CheckResult {
+export function checkHistory(
+  history: HistoryData,
+  pools: Readonly<Record<string, number>>,
+  clockToleranceMs = 0,
+): CheckResult {
   const violations: Violation[] = [];
   const byLease = groupByLease(history.ops, violations, pools);
-  const holds = definiteHolds(byLease, violations);
+  const holds = definiteHolds(byLease, violations, clockToleranceMs);
   const peakHeld = checkSeatCounts(holds, pools, violations);
   checkSlots(holds, violations);
-  checkLostLeases(byLease, violations);
+  checkLostLeases(byLease, violations, clockToleranceMs);
   checkIdempotence(history.ops, violations);
   return { violations, peakHeld, leases: holds.length };
 }
@@ -155,7 +164,11 @@ function groupByLease(
   return byLease;
 }
 
-function definiteHolds(byLease: ReadonlyMap<string, LeaseOps>, violations: Violation[]): Hold[] {
+function definiteHolds(
+  byLease: ReadonlyMap<string, LeaseOps>,
+  violations: Violation[],
+  toleranceMs: number,
+): Hold[] {
   const holds: Hold[] = [];
   for (const [leaseId, { grants, renewals, checkins }] of byLease) {
     const firstGrant = minBy(grants, (op) => op.ret);
@@ -172,7 +185,7 @@ function definiteHolds(byLease: ReadonlyMap<string, LeaseOps>, violations: Viola
     const successes = [...grants, ...renewals.filter((op) => op.outcome === 'ok')];
     const lastReservation = maxBy(successes, (op) => op.reservedUntil ?? op.expiresAt ?? 0);
     const firstCheckin = minBy(checkins, (op) => op.call);
-    const reservedTo = lastReservation?.reservedUntil ?? lastReservation?.expiresAt ?? 0;
+    const reservedTo = (lastReservation?.reservedUntil ?? lastReservation?.expiresAt ?? 0) - toleranceMs;
     let to = reservedTo;
     let endedBy = lastReservation ?? firstGrant;
     if (firstCheckin && firstCheckin.call < to) {
@@ -257,7 +270,11 @@ function checkSlots(holds: readonly Hold[], violations: Violation[]): void {
   }
 }
 
-function checkLostLeases(byLease: ReadonlyMap<string, LeaseOps>, violations: Violation[]): void {
+function checkLostLeases(
+  byLease: ReadonlyMap<string, LeaseOps>,
+  violations: Violation[],
+  toleranceMs: number,
+): void {
   for (const [leaseId, { grants, renewals, checkins }] of byLease) {
     const successes = [...grants, ...renewals.filter((op) => op.outcome === 'ok')];
     for (const op of [...renewals, ...checkins]) {
@@ -280,7 +297,7 @@ function checkLostLeases(byLease: ReadonlyMap<string, LeaseOps>, violations: Vio
         successes.filter((s) => s.ret <= op.call),
         (s) => s.expiresAt ?? 0,
       );
-      if (known?.expiresAt !== undefined && known.expiresAt > op.ret) {
+      if (known?.expiresAt !== undefined && known.expiresAt - toleranceMs > op.ret) {
         violations.push({
           rule: 'lease-lost',
           message:

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type DevCluster, startVendorCluster } from '@leasehold/devtools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkHistory, checkStoreRecords, type StoredLease } from './checker.js';
-import { FAULT_KINDS, History, now } from './history.js';
+import { liveLeasesUntilFree, membershipHealed, storedLeases } from './after-run.js';
+import { checkHistory, checkStoreRecords } from './checker.js';
+import { History, now, PROCESS_FAULT_KINDS } from './history.js';
 import { nodeReady, runNemesis } from './nemesis.js';
 import { formatReport, opCounts } from './summary.js';
 import { runClient } from './workload.js';
@@ -125,54 +126,20 @@ describe('fault run: 3 etcd members, 3 nodes, 20 clients, a nemesis', () => {
       // itself within a TTL (abandoned leases, and checkouts whose answers were lost, expire).
       const states = c.nodes.map((n) => `${n.name}: ${n.state}`);
       const ready = await Promise.all(c.nodes.map((n) => nodeReady(n, 15_000)));
-      let liveLeases = -1;
-      for (let i = 0; i < 100 && now() < clientsDoneAt + TTL_SECONDS * 1000 + 10_000; i++) {
-        const res = await fetch(`${c.urls()[0]}/v1/leases`, {
-          headers: { authorization: `Bearer ${c.adminToken}` },
-          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-        }).catch(() => undefined);
-        if (res?.ok) {
-          liveLeases = ((await res.json()) as { leases: unknown[] }).leases.length;
-          if (liveLeases === 0) break;
-        }
-        await sleep(500);
-      }
+      const liveLeases = await liveLeasesUntilFree(
+        c.urls()[0] ?? '',
+        c.adminToken,
+        clientsDoneAt + TTL_SECONDS * 1000 + 10_000,
+      );
       console.error(
         `[timing] fault run: ${liveLeases} live leases ${now() - clientsDoneAt} ms after the clients stopped (bound: 0 within ${TTL_SECONDS * 1000 + 10_000} ms)`,
       );
 
       // Membership healed by itself (docs/ha.md): every node registered with a fresh heartbeat, one sweeper.
-      let membership = 'no answer';
-      let membershipOk = false;
-      for (let i = 0; i < 20 && !membershipOk; i++) {
-        const res = await fetch(`${c.urls()[i % c.nodes.length]}/v1/cluster`, {
-          headers: { authorization: `Bearer ${c.adminToken}` },
-          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-        }).catch(() => undefined);
-        if (res?.ok) {
-          const view = (await res.json()) as {
-            node: string;
-            nodes: { id: string; role: string; heartbeatAgeMs: number; healthy: boolean }[];
-          };
-          membership = `${view.node} sees ${view.nodes.map((n) => `${n.id} ${n.role} ${n.heartbeatAgeMs} ms`).join(', ')}`;
-          membershipOk =
-            view.nodes.length === c.nodes.length &&
-            view.nodes.every((n) => n.healthy) &&
-            view.nodes.filter((n) => n.role === 'leader').length === 1;
-        }
-        if (!membershipOk) await sleep(500);
-      }
+      const { ok: membershipOk, view: membership } = await membershipHealed(c.urls(), c.adminToken);
 
       // The store's own records of every lease (ended ones are kept for a day), read once all is calm.
-      let stored: StoredLease[] | undefined;
-      for (let i = 0; i < 5 && stored === undefined; i++) {
-        const res = await fetch(`${c.urls()[i % c.nodes.length]}/v1/leases?all=true&limit=10000`, {
-          headers: { authorization: `Bearer ${c.adminToken}` },
-          signal: AbortSignal.timeout(5000),
-        }).catch(() => undefined);
-        if (res?.ok) stored = ((await res.json()) as { leases: StoredLease[] }).leases;
-        else await sleep(500);
-      }
+      const stored = await storedLeases(c.urls(), c.adminToken);
 
       writeFileSync(HISTORY_FILE, JSON.stringify({ seed: SEED, startedAt, ...history, stored }, null, 1));
       const checked = checkHistory(
@@ -223,7 +190,7 @@ describe('fault run: 3 etcd members, 3 nodes, 20 clients, a nemesis', () => {
       // 2026-12-06).
       expect(liveLeases, 'every seat free again within TTL + 10 s after the clients stopped').toBe(0);
       expect(okOps).toBeGreaterThan(500);
-      for (const kind of FAULT_KINDS) {
+      for (const kind of PROCESS_FAULT_KINDS) {
         expect(
           history.faults.some((f) => f.kind === kind),
           `${kind} injected`,

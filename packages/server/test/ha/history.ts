@@ -6,6 +6,8 @@
  * checker compares call and return times with the `expiresAt` / `reservedUntil` instants the nodes return,
  * which are the same machine's wall clock (the nodes run on loopback next to the test), so one clock for
  * everything avoids mixing time bases. Durations printed in the summary are differences of these readings.
+ * A clock-step fault (the soak) is the exception by design: the stepped node reads its wall clock up to
+ * the step off from this one, and the checker is told that bound (checker.ts, `clockToleranceMs`).
  */
 export const now = (): number => Date.now();
 
@@ -56,16 +58,42 @@ export interface Op {
   readonly leasePool?: string;
 }
 
-export const FAULT_KINDS = ['etcd-leader-kill', 'node-kill', 'etcd-pause', 'node-pause'] as const;
+/**
+ * Every kind of fault a nemesis can inject. The fault run cycles through the first four
+ * ({@link PROCESS_FAULT_KINDS}); the soak (soak/) adds the rest, which need a network namespace of their
+ * own (partitions: nftables drops between chosen addresses) and libfaketime in the nodes (clock steps).
+ */
+export const FAULT_KINDS = [
+  'etcd-leader-kill',
+  'node-kill',
+  'etcd-pause',
+  'node-pause',
+  'etcd-follower-kill',
+  'partition',
+  'clock-step',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+/** SIGKILL and SIGSTOP of etcd members and nodes: what any DevCluster can suffer (the fault run's set). */
+export const PROCESS_FAULT_KINDS = [
+  'etcd-leader-kill',
+  'node-kill',
+  'etcd-pause',
+  'node-pause',
+] as const satisfies readonly FaultKind[];
 
 export interface Fault {
   readonly kind: FaultKind;
-  /** The member or node hit, e.g. `etcd2 (leader)` or `node-1`. */
+  /**
+   * The member or node hit, e.g. `etcd2 (leader)` or `node-1`; for a partition the two sides
+   * (`node-2 | etcd1,etcd2,etcd3`), for a clock step the node and the step (`node-1 +2000 ms`).
+   */
   readonly target: string;
-  /** When the signal was sent (SIGKILL / SIGSTOP). */
+  /** When the signal was sent (SIGKILL / SIGSTOP), the cut made, or the clock stepped. */
   readonly start: number;
-  /** When the fault was lifted: the restarted process serves again, or SIGCONT was sent. */
+  /**
+   * When the fault was lifted: the restarted process serves again, SIGCONT was sent, the cut healed, or
+   * the clock stepped back.
+   */
   readonly end: number;
   /** When the cluster was whole again (etcd healthy with a leader, the node ready); undefined if never. */
   readonly healed: number | undefined;

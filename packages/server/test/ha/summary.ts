@@ -1,4 +1,11 @@
-import { FAULT_KINDS, type Fault, type FaultKind, type HistoryData, type Op } from './history.js';
+import {
+  FAULT_KINDS,
+  type Fault,
+  type FaultKind,
+  type HistoryData,
+  type Op,
+  PROCESS_FAULT_KINDS,
+} from './history.js';
 
 /**
  * What the fault run prints for the team's notes: client-visible outages per fault kind and op counts.
@@ -76,9 +83,14 @@ export interface OutageRow {
   readonly longestTarget: string | undefined;
 }
 
+/** One row per process fault kind (injected or not), per other kind injected, and one for "no fault". */
 export function outageByKind(history: HistoryData, settleMs = 3000): OutageRow[] {
   const windows = outageWindows(history, settleMs);
-  const kinds: (FaultKind | 'no fault')[] = [...FAULT_KINDS, 'no fault'];
+  const always: readonly FaultKind[] = PROCESS_FAULT_KINDS;
+  const kinds: (FaultKind | 'no fault')[] = [
+    ...FAULT_KINDS.filter((k) => always.includes(k) || history.faults.some((f) => f.kind === k)),
+    'no fault',
+  ];
   return kinds.map((kind) => {
     const mine = windows.filter((w) => (w.fault?.kind ?? 'no fault') === kind);
     let longest: OutageWindow | undefined;
@@ -160,7 +172,12 @@ export function formatReport(history: HistoryData, origin: number, settleMs = 30
       String(longestMs),
     ]),
   );
-  const outages = table(
+  return `${formatOutages(history, settleMs)}\n\n${faults}\n\n${formatCounts(history)}`;
+}
+
+/** The outage table by fault kind (the per-fault table is too long for a soak's thousand faults). */
+export function formatOutages(history: HistoryData, settleMs = 3000): string {
+  return table(
     ['fault kind', 'injected', 'outage windows', 'longest client outage ms', 'client', 'target'],
     outageByKind(history, settleMs).map((r) => [
       r.kind,
@@ -171,7 +188,11 @@ export function formatReport(history: HistoryData, origin: number, settleMs = 30
       r.longestTarget ?? '-',
     ]),
   );
-  const counts = table(
+}
+
+/** The op counts table: total, ok, unknown, error answers by code. */
+export function formatCounts(history: HistoryData): string {
+  return table(
     ['op', 'total', 'ok', 'unknown', 'error answers'],
     opCounts(history).map((c) => [
       c.kind,
@@ -184,5 +205,4 @@ export function formatReport(history: HistoryData, origin: number, settleMs = 30
         .join(', ') || '-',
     ]),
   );
-  return `${outages}\n\n${faults}\n\n${counts}`;
 }

@@ -8,27 +8,15 @@
 // store's lease records (store-leases.json); prints progress to stderr and one line
 // `PARTITION_RESULT <json>` (result.ts) to stdout. Every child (etcd members, nodes) is started with a
 // parent-death signal, so none outlives this process however it ends.
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type EtcdCluster, locateEtcd } from '@leasehold/devtools';
-import { generateApiToken } from '@leasehold/server/internal';
 import type { StoredLease } from '../checker.js';
 import { History, now } from '../history.js';
 import { opsToNdjson } from '../history-file.js';
-import { assertRunnable, mountCheckout, whyUnreachable } from './checkout-mount.js';
-import {
-  assertPrivateNamespace,
-  ETCD_HOSTS,
-  heal,
-  NODE_HOSTS,
-  overlayPasswd,
-  privateMounts,
-  setUpNetwork,
-  uidOf,
-} from './namespace.js';
-import { makeLicense, type NamespacedNode, startEtcd, startNodes } from './processes.js';
+import { findRepoRoot, startNamespacedCluster } from './namespaced-cluster.js';
+import type { NamespacedNode } from './processes.js';
 import {
   type CommonResult,
   FEATURE,
@@ -76,30 +64,6 @@ const watchdog = setTimeout(() => {
 }, WATCHDOG_MS);
 watchdog.unref();
 
-function findRepoRoot(start: string): string {
-  for (let dir = start, i = 0; i < 10; dir = resolve(dir, '..'), i++) {
-    try {
-      if (
-        (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name ===
-        'leasehold'
-      )
-        return dir;
-    } catch {
-      // Not here; go up.
-    }
-  }
-  throw new Error(`no package.json named leasehold above ${start}`);
-}
-
-/** The `leasehold` executable script, as the server package declares it. */
-function leaseholdBin(): string {
-  const server = join(REPO_ROOT, 'packages', 'server');
-  const pkg = JSON.parse(readFileSync(join(server, 'package.json'), 'utf8')) as {
-    bin: { leasehold: string };
-  };
-  return join(server, pkg.bin.leasehold);
-}
-
 /** The store's own records of every lease, written for checker.ts's checkStoreRecords. */
 async function storeRecords(token: string, node: NamespacedNode): Promise<CommonResult['server']> {
   const url = `${node.url}/v1/leases?feature=${FEATURE}&all=true&limit=10000`;
@@ -117,53 +81,11 @@ async function storeRecords(token: string, node: NamespacedNode): Promise<Common
 }
 
 async function main(): Promise<void> {
-  assertPrivateNamespace();
-  chmodSync(WORK_DIR, 0o755); // the members' and nodes' uids must reach their dirs
-  process.chdir(WORK_DIR); // children inherit it, and the checkout they were started in may be closed to them
-  privateMounts();
-  overlayPasswd(WORK_DIR);
-  const workDirProblem = whyUnreachable(join(WORK_DIR, 'passwd'), 'read');
-  if (workDirProblem)
-    throw new Error(`the scenario's uids cannot reach --dir ${WORK_DIR}: ${workDirProblem}`);
-  const { bin: etcdBin, version } = await locateEtcd({ onWarning: log });
-  log(`etcd ${version} at ${etcdBin}`);
-  const checkout = mountCheckout({
-    repoRoot: REPO_ROOT,
-    workDir: WORK_DIR,
-    nodeBin: process.execPath,
-    etcdBin,
-  });
-  const leasehold = [checkout.node, checkout.inside(leaseholdBin())];
-  const nodeUid = uidOf(NODE_HOSTS[0]);
-  assertRunnable(
-    nodeUid,
-    'the leasehold CLI',
-    [...leasehold, '--version'],
-    [
-      { path: checkout.node, need: 'run' },
-      { path: leasehold[1] ?? '', need: 'read' },
-    ],
-  );
-  assertRunnable(
-    uidOf(ETCD_HOSTS[0]),
-    'etcd',
-    [checkout.etcd, '--version'],
-    [{ path: checkout.etcd, need: 'run' }],
-  );
-  setUpNetwork();
-  const token = generateApiToken('admin');
+  const cluster = await startNamespacedCluster({ workDir: WORK_DIR, repoRoot: REPO_ROOT, log });
+  const { etcd, nodes, token } = cluster;
   const history = new History();
-  let etcd: EtcdCluster | undefined;
-  let nodes: NamespacedNode[] = [];
   try {
-    etcd = await startEtcd(WORK_DIR, checkout);
-    log(`etcd up: ${etcd.clientUrls().join(' ')}`);
-    const { vendorKeyFile, license } = await makeLicense(WORK_DIR);
-    nodes = await startNodes({ workDir: WORK_DIR, etcd, vendorKeyFile, adminToken: token, leasehold });
-    log(`nodes up: ${nodes.map((n) => n.url).join(' ')}; clients' seed ${SEED}`);
-    const installed = await call(token, 'POST', `${nodes[0]?.url}/v1/licenses`, { license });
-    if (!isOk(installed))
-      throw new Error(`license install answered ${installed.status} ${JSON.stringify(installed.body)}`);
+    log(`clients' seed ${SEED}`);
     const ctx: ScenarioContext = {
       etcd,
       nodes,
@@ -182,25 +104,10 @@ async function main(): Promise<void> {
     writeFileSync(join(WORK_DIR, HISTORY_FILE), opsToNdjson(history.ops));
     process.stdout.write(`PARTITION_RESULT ${JSON.stringify(result)}\n`);
   } catch (err) {
-    for (const n of nodes) log(`${n.name} output (tail):\n${n.output().slice(-2000)}`);
-    for (const m of etcd?.members ?? []) {
-      let tail: string;
-      try {
-        tail = readFileSync(m.logFile, 'utf8').slice(-1500);
-      } catch {
-        tail = '(no log)';
-      }
-      log(`${m.name} log (tail):\n${tail}`);
-    }
+    cluster.dumpLogs();
     throw err;
   } finally {
-    try {
-      heal();
-    } catch {
-      // No table (set-up failed early): nothing to heal.
-    }
-    await Promise.all(nodes.map((n) => n.stop()));
-    await etcd?.stop();
+    await cluster.stop();
   }
 }
 

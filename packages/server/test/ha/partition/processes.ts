@@ -54,13 +54,15 @@ export async function startEtcd(workDir: string, checkout: MountedCheckout): Pro
 
 /**
  * A `leasehold serve` child under its own uid (the harness's NodeProcess cannot change the uid or set a
- * parent-death signal, which this namespace needs).
+ * parent-death signal, which this namespace needs). It can be killed, paused and restarted with the same
+ * arguments, like NodeProcess, so the nemesis (../nemesis.ts) can hit it.
  */
 export class NamespacedNode {
   readonly url: string;
   readonly uid: number;
   exited = false;
   #child: ChildProcess | undefined;
+  #paused = false;
   #output = '';
 
   constructor(
@@ -77,11 +79,18 @@ export class NamespacedNode {
     return this.#child?.pid;
   }
 
+  get state(): 'running' | 'stopped' | 'paused' {
+    if (!this.#child || this.exited) return 'stopped';
+    return this.#paused ? 'paused' : 'running';
+  }
+
   output(): string {
     return this.#output;
   }
 
+  /** Starts the process (a no-op while one runs) and waits until /healthz answers. */
   async start(timeoutMs = 20_000): Promise<void> {
+    if (this.state !== 'stopped') return;
     const uid = String(this.uid);
     const child = spawn(
       'setpriv',
@@ -93,8 +102,10 @@ export class NamespacedNode {
     };
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);
+    this.exited = false;
+    this.#paused = false;
     child.once('exit', () => {
-      this.exited = true;
+      if (this.#child === child) this.exited = true;
     });
     this.#child = child;
     const deadline = now() + timeoutMs;
@@ -110,10 +121,34 @@ export class NamespacedNode {
     throw new Error(`node ${this.name} did not start within ${timeoutMs} ms:\n${this.#output.slice(-4000)}`);
   }
 
+  /** SIGKILL (or SIGTERM with no grace limit), continuing a paused node first; waits for the exit. */
+  async kill(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
+    const child = this.#child;
+    if (!child || this.exited) return;
+    const exited = once(child, 'exit');
+    if (this.#paused) child.kill('SIGCONT');
+    child.kill(signal);
+    await exited;
+    this.#paused = false;
+  }
+
+  pause(): void {
+    if (this.state !== 'running') return;
+    this.#child?.kill('SIGSTOP');
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (this.state !== 'paused') return;
+    this.#child?.kill('SIGCONT');
+    this.#paused = false;
+  }
+
   async stop(graceMs = 5000): Promise<void> {
     const child = this.#child;
     if (!child || this.exited) return;
     const exited = once(child, 'exit');
+    if (this.#paused) child.kill('SIGCONT');
     child.kill(graceMs > 0 ? 'SIGTERM' : 'SIGKILL');
     const timer = new AbortController();
     const done = await Promise.race([
@@ -125,6 +160,7 @@ export class NamespacedNode {
       child.kill('SIGKILL');
       await exited;
     }
+    this.#paused = false;
   }
 }
 
@@ -135,6 +171,16 @@ export async function startNodes(o: {
   readonly adminToken: string;
   /** The command that runs `leasehold`, as the uids see it: [node, bin]. */
   readonly leasehold: readonly string[];
+  /** Extra environment for every node (after the scenario's own). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Extra environment for single nodes by name (`node-2`): e.g. libfaketime's control file. */
+  readonly envByName?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /**
+   * A library to preload into every node (libfaketime), set by `env` *after* setpriv changed the uid: in
+   * setpriv itself it would run as root, and libfaketime's shared semaphore, made by root, is closed to
+   * the node's uid ("sem_open failed: Permission denied").
+   */
+  readonly preload?: string;
 }): Promise<NamespacedNode[]> {
   const nodes = NODE_HOSTS.map((host, i) => {
     const name = `node-${i + 1}`;
@@ -145,6 +191,7 @@ export async function startNodes(o: {
       name,
       host,
       [
+        ...(o.preload ? ['env', `LD_PRELOAD=${o.preload}`] : []),
         ...o.leasehold,
         'serve',
         '--store',
@@ -165,7 +212,12 @@ export async function startNodes(o: {
         'warn',
       ],
       // Every node of an etcd cluster shares one key-encryption key (docs/security.md).
-      { LEASEHOLD_ADMIN_TOKEN: o.adminToken, LEASEHOLD_KEK: Buffer.alloc(32, 1).toString('base64') },
+      {
+        LEASEHOLD_ADMIN_TOKEN: o.adminToken,
+        LEASEHOLD_KEK: Buffer.alloc(32, 1).toString('base64'),
+        ...o.env,
+        ...o.envByName?.[name],
+      },
     );
   });
   // One at a time: the first creates the cluster signing key, the others find it (as DevCluster does).
@@ -173,8 +225,24 @@ export async function startNodes(o: {
   return nodes;
 }
 
+/** What the license grants: the partition scenario's one pool by default (result.ts). */
+export interface LicenseSpec {
+  readonly lid: string;
+  readonly features: Readonly<Record<string, { readonly seats: number }>>;
+  readonly ttlSeconds: number;
+}
+
+const PARTITION_LICENSE: LicenseSpec = {
+  lid: LICENSE_ID,
+  features: { [FEATURE]: { seats: SEATS } },
+  ttlSeconds: LEASE_TTL_S,
+};
+
 /** A vendor key (its public half in `<workDir>/vendor.pub.pem`, for the nodes) and a license it signed. */
-export async function makeLicense(workDir: string): Promise<{ vendorKeyFile: string; license: string }> {
+export async function makeLicense(
+  workDir: string,
+  spec: LicenseSpec = PARTITION_LICENSE,
+): Promise<{ vendorKeyFile: string; license: string }> {
   const pems = await generateKeyPairPems('sig');
   const key = await importPrivateKey(pems.privatePem);
   const vendorKeyFile = join(workDir, 'vendor.pub.pem');
@@ -182,15 +250,15 @@ export async function makeLicense(workDir: string): Promise<{ vendorKeyFile: str
   const nowS = Math.floor(Date.now() / 1000);
   const license = await issueLicense(
     {
-      lid: LICENSE_ID,
+      lid: spec.lid,
       ver: 1,
       customer: 'Acme',
       product: 'cad',
-      features: { [FEATURE]: { seats: SEATS } },
+      features: spec.features,
       iat: nowS - 60,
       nbf: nowS - 60,
       exp: nowS + 86_400,
-      lease: { ttl: LEASE_TTL_S, grace: 0, policy: 'strict' },
+      lease: { ttl: spec.ttlSeconds, grace: 0, policy: 'strict' },
     },
     key,
   );
