@@ -40,6 +40,14 @@ export {
   SingleNodeMembership,
   type StoreMember,
 } from './port/membership.js';
+export { epochGuardError } from './port/epoch-rules.js';
+export {
+  type EpochState,
+  type FenceInput,
+  type FencingEpochs,
+  INITIAL_EPOCH_STATE,
+  type PromoteInput,
+} from './port/fencing-epoch.js';
 export type { ApplyResult, ReplicaPosition, ReplicaTarget } from './port/replica-target.js';
 export {
   type Change,

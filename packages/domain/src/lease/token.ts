@@ -24,6 +24,12 @@ export interface LeaseTokenClaims {
   readonly fence: number;
   readonly slot: number;
   readonly grace: number;
+  /**
+   * The fencing epoch of the primary that signed (docs/replication.md, "Promotion"): a promoted replica
+   * signs at a higher one, and an SDK that has seen it refuses grants of a lower one (the old primary's).
+   * Always set by this release; absent from older nodes' tokens (read as 1).
+   */
+  readonly epoch?: number;
   readonly iat: number;
   readonly exp: number;
 }
@@ -33,7 +39,12 @@ export interface SigningKey {
   readonly key: CryptoKey;
 }
 
-export function leaseTokenClaims(lease: Lease, now: number, license?: LicenseBinding): LeaseTokenClaims {
+export function leaseTokenClaims(
+  lease: Lease,
+  now: number,
+  license?: LicenseBinding,
+  epoch = 1,
+): LeaseTokenClaims {
   return {
     iss: 'leasehold',
     sub: lease.client.id,
@@ -44,6 +55,7 @@ export function leaseTokenClaims(lease: Lease, now: number, license?: LicenseBin
     fence: lease.fence,
     slot: lease.slot,
     grace: Math.floor(lease.graceMs / 1000),
+    epoch,
     iat: Math.floor(now / 1000),
     exp: tokenExpirySeconds(lease.expiresAt),
   };
@@ -54,8 +66,9 @@ export async function signLeaseToken(
   now: number,
   signer: SigningKey,
   license?: LicenseBinding,
+  epoch = 1,
 ): Promise<string> {
-  const claims = leaseTokenClaims(lease, now, license);
+  const claims = leaseTokenClaims(lease, now, license, epoch);
   return new SignJWT({ ...claims })
     .setProtectedHeader({ alg: 'EdDSA', kid: signer.kid, typ: LEASE_TOKEN_TYP })
     .sign(signer.key);

@@ -1,3 +1,4 @@
+import { LeaseholdError } from '@leasehold/domain';
 import type {
   AuditEntry,
   AuditEvent,
@@ -19,6 +20,7 @@ import type {
 } from '../port/lease-store.js';
 import type { ApplyResult, ReplicaPosition, ReplicaTarget } from '../port/replica-target.js';
 import type { Change, ReplicationSnapshot } from '../port/replication-feed.js';
+import type { EpochState, FenceInput, PromoteInput } from '../port/fencing-epoch.js';
 import type { SeatCap } from '../port/seat-cap.js';
 import { SqliteAudit } from './sqlite-audit.js';
 import { SqliteChangeLog } from './sqlite-change-log.js';
@@ -26,6 +28,7 @@ import { SqliteCheckout } from './sqlite-checkout.js';
 import { SqliteConnection } from './sqlite-connection.js';
 import { SqliteContext } from './sqlite-context.js';
 import { openDataKey, rotateKek } from './sqlite-data-key.js';
+import { SqliteEpochs } from './sqlite-epoch.js';
 import { SqliteFeed } from './sqlite-feed.js';
 import { SqliteLeases } from './sqlite-leases.js';
 import { SqliteLicenses } from './sqlite-licenses.js';
@@ -92,6 +95,7 @@ export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarge
   readonly #random: RandomBytes | undefined;
   readonly #changes: SqliteChangeLog;
   readonly #replica: SqliteReplica;
+  readonly #epochs: SqliteEpochs;
   protected readonly parts: StoreCollaborators;
 
   constructor(options: SqliteStoreOptions) {
@@ -112,15 +116,26 @@ export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarge
       options.feedPruneEvery ??
         Math.max(1, Math.min(1000, Math.floor((options.feedRetention ?? 100_000) / 10))),
     );
+    this.#epochs = new SqliteEpochs(this.#conn.db);
     const ctx = new SqliteContext(
       this.#conn,
       this.#cipher,
       this.#audit,
       node,
       this.#changes,
+      this.#epochs,
       options.seatCap,
     );
     this.#replica = new SqliteReplica(ctx);
+    if (options.followsPrimary === true && this.#epochs.state().promotion) {
+      // Following again would overwrite what this store granted as a primary with an older primary's
+      // state, silently (docs/replication.md, "Promotion"): refuse instead.
+      this.#conn.db.close();
+      throw new LeaseholdError(
+        'REPLICA_PROMOTED',
+        `this data directory was promoted to a primary at epoch ${this.#epochs.state().epoch}; start it without --replica-of, or follow the new primary from an empty data directory`,
+      );
+    }
     if (options.followsPrimary !== true) this.#replica.takeOverIfFollowed();
     const integrity = new LicenseIntegrity({
       keys: options.licenseKeys,
@@ -205,6 +220,28 @@ export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarge
     });
   }
 
+  // Fencing epoch (port/fencing-epoch.ts) ----------------------------------------------------------
+
+  epochState(): Promise<EpochState> {
+    return this.#conn.read(() => this.#epochs.state());
+  }
+
+  /**
+   * One transaction: a store that followed a primary takes over (seat pools rebuilt from the replicated
+   * leases, its own feed started afresh) and moves to the next epoch, in learning mode until
+   * `now + learningMs`. A crash before the commit leaves it a replica; after, a promoted primary.
+   */
+  promoteEpoch(input: PromoteInput): Promise<EpochState> {
+    return this.#conn.write(() => {
+      this.#replica.takeOver();
+      return this.#epochs.promote(input);
+    });
+  }
+
+  fenceEpoch(input: FenceInput): Promise<EpochState> {
+    return this.#conn.write(() => this.#epochs.fence(input));
+  }
+
   // Replica side of the change feed (port/replica-target.ts) --------------------------------------
 
   replicaPosition(): Promise<ReplicaPosition> {
@@ -213,7 +250,7 @@ export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarge
 
   applyChanges(
     changes: readonly Change[],
-    page: { readonly through: number; readonly head: number },
+    page: { readonly through: number; readonly head: number; readonly epoch?: number | undefined },
     now: number,
   ): Promise<ApplyResult> {
     return this.#replica.applyChanges(changes, page, now);
