@@ -150,7 +150,8 @@ export const ERROR_REGISTRY = {
   PROMOTION_LEARNING: {
     status: 503,
     retryable: true,
-    title: 'This node was promoted and holds new grants for one lease TTL (learning mode); renewals are served',
+    title:
+      'This node was promoted and holds new grants for one lease TTL (learning mode); renewals are served',
   },
   PRIMARY_FENCED: {
     status: 503,
@@ -161,6 +162,11 @@ export const ERROR_REGISTRY = {
     status: 409,
     retryable: false,
     title: 'The fencing epoch named is not newer than the one this node holds',
+  },
+  NOT_A_REPLICA: {
+    status: 409,
+    retryable: false,
+    title: 'Only a replica (--replica-of) can be promoted; this node is a primary already',
   },
   REPLICA_PROMOTED: {
     status: 500,

@@ -33,8 +33,7 @@ export class EtcdEpochs {
   /** Throws PRIMARY_FENCED, or PROMOTION_LEARNING for a new grant (a copy at most a second old). */
   async guard(now: number, grant: boolean): Promise<void> {
     const cached = this.#cached;
-    const state =
-      cached && this.monotonic() - cached.at < EPOCH_CACHE_MS ? cached.state : await this.state();
+    const state = cached && this.monotonic() - cached.at < EPOCH_CACHE_MS ? cached.state : await this.state();
     const error = epochGuardError(state, now, grant);
     if (error) throw error;
   }

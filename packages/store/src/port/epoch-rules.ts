@@ -37,7 +37,11 @@ export function promotedEpoch(state: EpochState, input: PromoteInput): EpochStat
   }
   return {
     epoch: state.epoch + 1,
-    promotion: { at: input.now, learningUntil: input.now + Math.max(0, input.learningMs) },
+    promotion: {
+      at: input.now,
+      learningUntil: input.now + Math.max(0, input.learningMs),
+      ...(input.supersedes === undefined ? {} : { supersedes: input.supersedes }),
+    },
   };
 }
 

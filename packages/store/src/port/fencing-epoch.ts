@@ -12,6 +12,8 @@ export interface EpochState {
     readonly at: number;
     /** Learning mode ends here: `at` plus the longest lease TTL and grace of the installed licenses. */
     readonly learningUntil: number;
+    /** The primary this store followed until then: the promoted node keeps telling it (fencing). */
+    readonly supersedes?: string | undefined;
   };
   /** Set once a newer primary told this store it was superseded: every lease write is refused. */
   readonly fenced?: {
@@ -28,6 +30,8 @@ export interface PromoteInput {
   readonly now: number;
   /** How long new grants are held after the promotion (the longest lease TTL plus grace). */
   readonly learningMs: number;
+  /** The primary the promoted store followed (kept in `promotion.supersedes`). */
+  readonly supersedes?: string | undefined;
 }
 
 export interface FenceInput {

@@ -1,11 +1,11 @@
 import type Database from 'better-sqlite3';
+import { epochGuardError, fencedEpoch, promotedEpoch } from '../port/epoch-rules.js';
 import {
   type EpochState,
   type FenceInput,
   INITIAL_EPOCH_STATE,
   type PromoteInput,
 } from '../port/fencing-epoch.js';
-import { epochGuardError, fencedEpoch, promotedEpoch } from '../port/epoch-rules.js';
 
 /** Schema migration 8: one row, absent until the epoch first moves (docs/replication.md, "Promotion"). */
 export const EPOCH_MIGRATION = `
@@ -24,7 +24,7 @@ export class SqliteEpochs {
   readonly #get: Database.Statement;
   readonly #put: Database.Statement;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(db: Database.Database) {
     this.#get = db.prepare('SELECT state FROM fencing_epoch WHERE id = 1');
     this.#put = db.prepare(
       'INSERT INTO fencing_epoch (id, state) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state',

@@ -144,14 +144,9 @@ export class SqliteReplica implements ReplicaTarget {
     if (!stale || stale.value === 0) return false;
     db.exec('DELETE FROM pools; DELETE FROM free_slots;');
     const rows = db
-      .prepare(
-        'SELECT license_id, feature, slot, ended_at FROM leases ORDER BY license_id, feature, slot',
-      )
+      .prepare('SELECT license_id, feature, slot, ended_at FROM leases ORDER BY license_id, feature, slot')
       .all() as { license_id: string; feature: string; slot: number; ended_at: number | null }[];
-    const pools = new Map<
-      string,
-      { licenseId: string; feature: string; live: Set<number>; high: number }
-    >();
+    const pools = new Map<string, { licenseId: string; feature: string; live: Set<number>; high: number }>();
     for (const r of rows) {
       const key = `${r.license_id}\u0000${r.feature}`;
       const pool = pools.get(key) ?? {

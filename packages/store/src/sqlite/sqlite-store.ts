@@ -1,4 +1,3 @@
-import { LeaseholdError } from '@leasehold/domain';
 import type {
   AuditEntry,
   AuditEvent,
@@ -6,11 +5,13 @@ import type {
   LicenseVerificationKeys,
   StoredCheckpoint,
 } from '@leasehold/domain';
+import { LeaseholdError } from '@leasehold/domain';
 import type Database from 'better-sqlite3';
 import type { RandomBytes } from '../crypto/aes-gcm.js';
 import type { RecordCipher } from '../crypto/record-cipher.js';
 import { RoutedStore, type StoreCollaborators } from '../facade/routed-store.js';
 import { LicenseIntegrity } from '../integrity/license-integrity.js';
+import type { EpochState, FenceInput, PromoteInput } from '../port/fencing-epoch.js';
 import type {
   AuditQuery,
   AuditSealResult,
@@ -20,7 +21,6 @@ import type {
 } from '../port/lease-store.js';
 import type { ApplyResult, ReplicaPosition, ReplicaTarget } from '../port/replica-target.js';
 import type { Change, ReplicationSnapshot } from '../port/replication-feed.js';
-import type { EpochState, FenceInput, PromoteInput } from '../port/fencing-epoch.js';
 import type { SeatCap } from '../port/seat-cap.js';
 import { SqliteAudit } from './sqlite-audit.js';
 import { SqliteChangeLog } from './sqlite-change-log.js';
@@ -127,13 +127,14 @@ export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarge
       options.seatCap,
     );
     this.#replica = new SqliteReplica(ctx);
-    if (options.followsPrimary === true && this.#epochs.state().promotion) {
+    const epoch = this.#epochs.state();
+    if (options.followsPrimary === true && epoch.promotion) {
       // Following again would overwrite what this store granted as a primary with an older primary's
       // state, silently (docs/replication.md, "Promotion"): refuse instead.
       this.#conn.db.close();
       throw new LeaseholdError(
         'REPLICA_PROMOTED',
-        `this data directory was promoted to a primary at epoch ${this.#epochs.state().epoch}; start it without --replica-of, or follow the new primary from an empty data directory`,
+        `this data directory was promoted to a primary at epoch ${epoch.epoch}; start it without --replica-of, or follow the new primary from an empty data directory`,
       );
     }
     if (options.followsPrimary !== true) this.#replica.takeOverIfFollowed();
