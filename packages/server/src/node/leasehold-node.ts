@@ -405,10 +405,11 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       probe?.start();
       edge?.start(store, { vendorKeys, decryptionKeys }, keyring.clusterId);
       // A promoted replica restarted as a primary keeps fencing the primary it replaced (idempotent).
-      const epochState = await store.epochState();
-      epochs.set(epochState);
-      const supersedes = epochState.promotion?.supersedes;
-      if (supersedes !== undefined && !closed) {
+      // A failed read only delays the epoch's display (EpochView reads again); it never fails the start.
+      const epochState = await store.epochState().catch(() => undefined);
+      if (epochState) epochs.set(epochState);
+      const supersedes = epochState?.promotion?.supersedes;
+      if (epochState && supersedes !== undefined && !closed) {
         fencing = startFencing(
           {
             oldPrimary: new HttpUpstreamFeed({ url: supersedes, token: '', tls: upstreamTls }),
