@@ -141,7 +141,7 @@ describe('promotion of a DR replica with the old primary partitioned', () => {
           at: Date.now(),
           kind: 'checkout',
         });
-        const off = lease.on('renewed', ({ lease: l }) => {
+        const renewed = ({ lease: l }: { lease: Lease }) => {
           accepted.push({
             client: index,
             leaseId: l.id,
@@ -149,7 +149,12 @@ describe('promotion of a DR replica with the old primary partitioned', () => {
             at: Date.now(),
             kind: 'renewal',
           });
-        });
+        };
+        // After failed renewals (the cut), the renewal that succeeds is a 'restored' event, not 'renewed'.
+        const offs = [lease.on('renewed', renewed), lease.on('restored', renewed)];
+        const off = () => {
+          for (const o of offs) o();
+        };
         // Held across a few renewals (every ~1.7 s) before the check-in.
         await sleep(1500 + Math.random() * 2500);
         off();
