@@ -67,6 +67,7 @@ const CLAIM_KEYS = allKeys<ClientClaims>()([
   'fence',
   'slot',
   'grace',
+  'epoch',
   'iat',
   'exp',
 ]);

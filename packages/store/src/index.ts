@@ -11,6 +11,14 @@ export {
 } from './etcd/etcd-migrations.js';
 export { EtcdStore, type EtcdStoreOptions } from './etcd/etcd-store.js';
 export { Keyspace } from './etcd/keyspace.js';
+export { epochGuardError } from './port/epoch-rules.js';
+export {
+  type EpochState,
+  type FenceInput,
+  type FencingEpochs,
+  INITIAL_EPOCH_STATE,
+  type PromoteInput,
+} from './port/fencing-epoch.js';
 export { DEFAULT_LIST_LIMIT, leaseCursor, parseLeaseCursor } from './port/lease-cursor.js';
 export type {
   AcquireSeatInput,

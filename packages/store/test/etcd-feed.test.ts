@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EtcdStore, type LeaseStore } from '@leasehold/store';
+import { describeEpochContract } from './contract/epoch-contract.js';
 import { describeFeedContract } from './contract/feed-contract.js';
 import { LICENSE_KEYS } from './contract/fixtures.js';
 import { etcdEndpoints } from './support/etcd.js';
@@ -19,3 +20,14 @@ describeFeedContract('etcd', {
     await etcd.gateway.client.kv.compact({ revision: String(revision), physical: true });
   },
 });
+
+describeEpochContract(
+  'etcd',
+  async () =>
+    new EtcdStore({
+      licenseKeys: LICENSE_KEYS,
+      endpoints: await etcdEndpoints(),
+      prefix: `/epoch-${randomUUID()}/`,
+      kek: randomBytes(32),
+    }),
+);

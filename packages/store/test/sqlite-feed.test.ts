@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { LeaseholdError } from '@leasehold/domain';
 import { type LeaseStore, SqliteStore } from '@leasehold/store';
 import { afterAll, describe, expect, it } from 'vitest';
+import { describeEpochContract, describeSqlitePromotedReopen } from './contract/epoch-contract.js';
 import { describeFeedContract } from './contract/feed-contract.js';
 import { client, LICENSE_KEYS, license, T0 } from './contract/fixtures.js';
 
@@ -28,6 +29,13 @@ describeFeedContract('sqlite', {
       await store.saveAuditCheckpoint({ seq: 100 + i, hash: 'h', time: i, node: 'n', jws: 'j' });
   },
 });
+
+describeEpochContract(
+  'sqlite',
+  async () =>
+    new SqliteStore({ licenseKeys: LICENSE_KEYS, path: join(dir, `epoch-${++n}.db`), kek: randomBytes(32) }),
+);
+describeSqlitePromotedReopen();
 
 describe('a replica applying one revision', () => {
   it('accepts a slot taken over from an expired lease written before that lease ends (etcd order)', async () => {

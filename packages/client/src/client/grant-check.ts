@@ -10,6 +10,7 @@ import type { JwksCache } from '../token/jwks-cache.js';
 import type { LeaseTokenClaims } from '../token/lease-token-claims.js';
 import { type HttpAnswer, httpCall } from '../transport/http-call.js';
 import { checkChain } from '../trust/check-chain.js';
+import type { EpochWatermark } from './epoch-watermark.js';
 import { leasePath } from './lease-path.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -18,6 +19,8 @@ export interface GrantCheckDeps {
   readonly options: ResolvedOptions;
   readonly jwks: JwksCache;
   readonly trusted: TrustedTime;
+  /** The highest fencing epoch seen; grants below it are refused (EPOCH_STALE, retryable). */
+  readonly epochs: EpochWatermark;
   count(counter: ClientCounter): void;
 }
 
@@ -83,6 +86,8 @@ export async function checkGrant(
     );
   }
   deps.count('tokensVerified');
+  // Before anything is adopted: a lower epoch's grant (an old, superseded primary) extends nothing.
+  deps.epochs.observe(claims.epoch, server);
   const { trust } = deps.options;
   if (trust) {
     // Only a grant that chains to a vendor-signed license is adopted: no deadline, and so no offline

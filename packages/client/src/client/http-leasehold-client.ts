@@ -28,6 +28,7 @@ import { type FailoverReport, type Served, withFailover } from '../transport/fai
 import { type HttpAnswer, type HttpRequest, httpCall } from '../transport/http-call.js';
 import { logAttempt } from './attempt-log.js';
 import { checkCheckoutArgs } from './checkout-args.js';
+import { EpochWatermark } from './epoch-watermark.js';
 import { checkGrant, type GrantCheckDeps } from './grant-check.js';
 import { logLeaseEvent } from './lease-event-log.js';
 import { checkLeaseId, leasePath } from './lease-path.js';
@@ -79,7 +80,13 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
     this.#trusted = new TrustedTime(options.clock);
     this.#jwks = new JwksCache(() => void this.#state.save(true));
     const count = (counter: ClientCounter) => this.#count(counter);
-    this.#grantDeps = { options, jwks: this.#jwks, trusted: this.#trusted, count };
+    this.#grantDeps = {
+      options,
+      jwks: this.#jwks,
+      trusted: this.#trusted,
+      epochs: new EpochWatermark(),
+      count,
+    };
     this.#state = new StateFile(options.stateStore, options.clock, this.#trusted, this.#jwks, this.log);
     if (options.discoveryIntervalMs !== undefined) {
       this.#discovery = new NodeDiscovery({

@@ -445,6 +445,6 @@ export class FakeCluster {
       license: this.licenseFile,
       keyCertificate: this.#certificate(this.#keys[0] as SigningKey),
     };
-    return { ...fakeLeaseView(lease, this.licenseId, this.#graceMs, now), token, chain };
+    return { ...fakeLeaseView(lease, this.licenseId, this.#graceMs, now), epoch: 1, token, chain };
   }
 }

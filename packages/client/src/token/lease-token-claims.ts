@@ -31,6 +31,11 @@ export interface LeaseTokenClaims {
   readonly slot: number;
   /** Grace period in seconds past `exp` while no node answers. */
   readonly grace: number;
+  /**
+   * The fencing epoch of the primary that signed (absent from older nodes: 1). The SDK refuses grants
+   * of a lower epoch than the highest it has seen: an old primary superseded by a promoted replica.
+   */
+  readonly epoch?: number;
   /** Issued at, epoch seconds. */
   readonly iat: number;
   /** Expiry, epoch seconds. */

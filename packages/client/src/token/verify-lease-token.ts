@@ -186,6 +186,12 @@ function checkClaims(payload: unknown): LeaseTokenClaims {
   if (p.lver !== undefined && (typeof p.lver !== 'number' || !Number.isSafeInteger(p.lver) || p.lver < 1)) {
     throw invalid('the lease token\'s "lver" claim is not a positive integer');
   }
+  if (
+    p.epoch !== undefined &&
+    (typeof p.epoch !== 'number' || !Number.isSafeInteger(p.epoch) || p.epoch < 1)
+  ) {
+    throw invalid('the lease token\'s "epoch" claim is not a positive integer');
+  }
   if (p.lhash !== undefined && typeof p.lhash !== 'string')
     throw invalid('the lease token\'s "lhash" claim is not a string');
   return Object.freeze({
@@ -199,6 +205,7 @@ function checkClaims(payload: unknown): LeaseTokenClaims {
     fence: p.fence as number,
     slot: p.slot as number,
     grace: p.grace as number,
+    ...(p.epoch === undefined ? {} : { epoch: p.epoch as number }),
     iat: p.iat as number,
     exp: p.exp as number,
   });

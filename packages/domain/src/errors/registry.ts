@@ -146,6 +146,33 @@ export const ERROR_REGISTRY = {
     retryable: true,
     title: 'This node is a read-only replica; send writes to the primary',
   },
+  // Promotion and fencing (docs/replication.md, "Promotion").
+  PROMOTION_LEARNING: {
+    status: 503,
+    retryable: true,
+    title:
+      'This node was promoted and holds new grants for one lease TTL (learning mode); renewals are served',
+  },
+  PRIMARY_FENCED: {
+    status: 503,
+    retryable: true,
+    title: 'A replica was promoted over this primary under a newer epoch; send writes to the new primary',
+  },
+  EPOCH_STALE: {
+    status: 409,
+    retryable: false,
+    title: 'The fencing epoch named is not newer than the one this node holds',
+  },
+  NOT_A_REPLICA: {
+    status: 409,
+    retryable: false,
+    title: 'Only a replica (--replica-of) can be promoted; this node is a primary already',
+  },
+  REPLICA_PROMOTED: {
+    status: 500,
+    retryable: true,
+    title: 'This data directory was promoted to a primary: it cannot follow a primary again',
+  },
 
   // Encryption at rest. They stop a node at start; 5xx and retryable like INTERNAL: another node, with the
   // right key, may answer.

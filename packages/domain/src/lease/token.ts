@@ -25,6 +25,12 @@ export interface LeaseTokenClaims {
   readonly fence: number;
   readonly slot: number;
   readonly grace: number;
+  /**
+   * The fencing epoch of the primary that signed (docs/replication.md, "Promotion"): a promoted replica
+   * signs at a higher one, and an SDK that has seen it refuses grants of a lower one (the old primary's).
+   * Always set by this release; absent from older nodes' tokens (read as 1).
+   */
+  readonly epoch?: number;
   readonly iat: number;
   readonly exp: number;
 }
@@ -34,7 +40,12 @@ export interface SigningKey {
   readonly key: CryptoKey;
 }
 
-export function leaseTokenClaims(lease: Lease, now: number, license?: LicenseBinding): LeaseTokenClaims {
+export function leaseTokenClaims(
+  lease: Lease,
+  now: number,
+  license?: LicenseBinding,
+  epoch = 1,
+): LeaseTokenClaims {
   return {
     iss: 'leasehold',
     sub: lease.client.id,
@@ -45,6 +56,7 @@ export function leaseTokenClaims(lease: Lease, now: number, license?: LicenseBin
     fence: lease.fence,
     slot: lease.slot,
     grace: Math.floor(lease.graceMs / 1000),
+    epoch,
     iat: Math.floor(now / 1000),
     exp: tokenExpirySeconds(lease.expiresAt),
   };
@@ -64,9 +76,12 @@ export async function signLeaseToken(
   now: number,
   signer: SigningKey,
   license?: LicenseBinding,
+  epoch = 1,
 ): Promise<string> {
   const { header, key } = compactSignerOf(signer);
-  const payload = Buffer.from(JSON.stringify(leaseTokenClaims(lease, now, license))).toString('base64url');
+  const payload = Buffer.from(JSON.stringify(leaseTokenClaims(lease, now, license, epoch))).toString(
+    'base64url',
+  );
   const input = `${header}.${payload}`;
   return `${input}.${sign(null, Buffer.from(input), key).toString('base64url')}`;
 }

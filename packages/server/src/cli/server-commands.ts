@@ -182,6 +182,14 @@ export function registerServerCommands(program: Command, license: Command): void
       process.stdout.write(`${answer.clusterId}\n`);
     });
 
+  const replica = program.command('replica').description('DR replicas (docs/replication.md)');
+  withServer(replica.command('promote'))
+    .description(
+      'make this replica the primary under a new fencing epoch: renewals at once, new grants after one ' +
+        'maximum lease TTL (learning mode); it keeps telling the old primary it was superseded',
+    )
+    .action(async (opts: Opts) => print(await apiClient(opts)('POST', '/v1/replication/promote')));
+
   withServer(program.command('drain'))
     .description('take a node out of /readyz before stopping it (it keeps serving until then)')
     .action(async (opts: Opts) => print(await apiClient(opts)('POST', '/v1/drain')));

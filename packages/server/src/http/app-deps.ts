@@ -7,6 +7,8 @@ import type { ClusterKeyring } from '../keys/cluster-keyring.js';
 import type { LicenseChains } from '../keys/license-chains.js';
 import type { PeerReading } from '../node/peer-probe.js';
 import type { NodeMetrics } from '../observability/node-metrics.js';
+import type { EpochView } from '../replication/epoch-view.js';
+import type { Promotion } from '../replication/promotion.js';
 import type { ReplicaStatus } from '../replication/replica-follower.js';
 import type { ClockHighWater } from '../time/clock-high-water.js';
 import type { RouteScope } from './auth.js';
@@ -59,4 +61,8 @@ export interface AppDeps {
   readonly metricsScopes?: readonly RouteScope[];
   /** Set on a replica node (`--replica-of`): where it stands in its primary's feed (docs/replication.md). */
   readonly replication?: { status(): Promise<ReplicaStatus> | ReplicaStatus };
+  /** The fencing epoch as this node says it (answers, tokens, /v1/cluster); made by buildApp when absent. */
+  readonly epochs?: EpochView;
+  /** Set on a replica node: `POST /v1/replication/promote` (docs/replication.md, "Promotion"). */
+  readonly promotion?: Promotion;
 }

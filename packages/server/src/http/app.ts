@@ -8,6 +8,7 @@ import { LicenseChains } from '../keys/license-chains.js';
 import { observeApp } from '../observability/app-observability.js';
 import { installMetrics, metricsRoute } from '../observability/http-metrics.js';
 import type { NodeMetrics } from '../observability/node-metrics.js';
+import { EpochView } from '../replication/epoch-view.js';
 import { followerMetrics } from '../replication/follower-metrics.js';
 import { FollowerRegistry } from '../replication/follower-registry.js';
 import type { AppDeps } from './app-deps.js';
@@ -24,6 +25,7 @@ import { healthRoutes } from './routes/health.js';
 import { leaseRoutes } from './routes/leases.js';
 import { licenseRoutes } from './routes/licenses.js';
 import { peerRoutes } from './routes/peer.js';
+import { promotionRoutes } from './routes/promotion.js';
 import { replicationRoutes } from './routes/replication.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { Problem } from './schemas.js';
@@ -174,6 +176,7 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
   // One cache for both: an install on this node drops what the lease routes kept of that license.
   const chained = {
     ...deps,
+    epochs: deps.epochs ?? new EpochView(deps.store, deps.clock),
     licenseChains:
       deps.licenseChains ??
       new LicenseChains(deps.store, deps.licenseKeys, deps.clock, (fields, message) =>
@@ -185,9 +188,10 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
   await app.register(leaseRoutes, { deps: chained });
   await app.register(tokenRoutes, { deps });
   await app.register(auditRoutes, { deps });
-  await app.register(clusterRoutes, { deps });
+  await app.register(clusterRoutes, { deps: chained });
   await app.register(peerRoutes, { deps });
-  await app.register(replicationRoutes, { deps });
+  await app.register(replicationRoutes, { deps: chained });
+  await app.register(promotionRoutes, { deps: chained });
   await app.register(edgeRoutes, { deps });
   await installDashboard(app, deps);
 

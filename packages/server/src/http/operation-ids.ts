@@ -35,6 +35,8 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'GET /v1/replication/changes': 'listReplicationChanges',
   'GET /v1/replication/snapshot': 'getReplicationSnapshot',
   'GET /v1/replication/digest': 'getReplicationDigest',
+  'POST /v1/replication/promote': 'promoteReplica',
+  'POST /v1/replication/fence': 'fencePrimary',
   'GET /': 'getDashboard',
   'GET /dashboard/:file': 'getDashboardAsset',
   'PUT /v1/edge/blocks': 'holdSeatBlock',

@@ -21,6 +21,11 @@ export function problemBody(err: LeaseholdError, request: FastifyRequest): Recor
 
 export function sendProblem(reply: FastifyReply, err: LeaseholdError): FastifyReply {
   if (err.code === 'STORE_UNAVAILABLE') reply.header('retry-after', '1');
+  // Learning mode after a promotion says how long it has left (docs/replication.md, "Promotion").
+  const retryAfter = err.details?.retryAfterSeconds;
+  if (err.code === 'PROMOTION_LEARNING' && typeof retryAfter === 'number') {
+    reply.header('retry-after', String(retryAfter));
+  }
   // A closing node tells keep-alive clients to reconnect (elsewhere) instead of reusing this connection.
   if (err.code === 'NODE_SHUTTING_DOWN') reply.header('connection', 'close');
   return reply.code(err.status).type('application/problem+json').send(problemBody(err, reply.request));

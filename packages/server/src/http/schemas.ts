@@ -70,6 +70,11 @@ export const LeaseView = Type.Object({
 
 export const LeaseWithToken = Type.Object({
   ...LeaseView.properties,
+  epoch: Type.Integer({
+    minimum: 1,
+    description:
+      'The fencing epoch the grant was signed at (also the token’s `epoch` claim); a promoted replica signs at a higher one',
+  }),
   token: Type.String({
     description: 'Lease token: a JWT signed with the cluster key (see /.well-known/jwks.json)',
   }),

@@ -30,8 +30,11 @@ import { ClusterKeyring } from '../keys/cluster-keyring.js';
 import { resolveKek } from '../keys/key-encryption-key.js';
 import { loadDecryptionKeys, loadVendorKeys } from '../keys/vendor-trust.js';
 import { NodeMetrics } from '../observability/node-metrics.js';
+import { EpochView } from '../replication/epoch-view.js';
+import { ReplicaPromotion, startFencing } from '../replication/promotion.js';
 import { readOnlyStore } from '../replication/read-only-store.js';
 import { type ReplicaNode, startReplicaNode } from '../replication/replica-node.js';
+import { HttpUpstreamFeed } from '../replication/upstream-feed.js';
 import { ClockHighWater, HIGH_WATER_FILE } from '../time/clock-high-water.js';
 import {
   enforceOptionalClientAuth,
@@ -191,8 +194,13 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
   const upstreamTls = loadUpstreamTls(config);
   // A replica (docs/replication.md) serves a read-only view; only its follower writes the store.
   const replicaOf = config.replicaOf;
-  const store = replicaOf === undefined ? opened.store : readOnlyStore(opened.store, replicaOf);
+  // Until `leasehold replica promote` (docs/replication.md, "Promotion") flips it.
+  let promoted = false;
+  const store =
+    replicaOf === undefined ? opened.store : readOnlyStore(opened.store, replicaOf, () => promoted);
   let replicaNode: ReplicaNode | undefined;
+  let fencing: { stop(): Promise<void> } | undefined;
+  let selfUrl = '';
   try {
     const keyring = ClusterKeyring.empty();
     // Made here, not by the app, so the sweeper's expiries count into the same registry.
@@ -205,7 +213,38 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     });
     let probe: PeerProbe | undefined;
     let draining = false;
+    const epochs = new EpochView(store, clock);
+    const promotion =
+      replicaOf === undefined
+        ? undefined
+        : new ReplicaPromotion({
+            oldPrimary: new HttpUpstreamFeed({
+              url: replicaOf,
+              token: config.upstreamToken ?? '',
+              tls: upstreamTls,
+            }),
+            self: () => selfUrl,
+            store: opened.store,
+            stopFollowing: async () => {
+              await replicaNode?.stop();
+            },
+            becomePrimary: () => {
+              promoted = true;
+              sweeper.start();
+              auditKeeper.start();
+            },
+            keyring,
+            epochs,
+            clock,
+            log: {
+              info: (obj, msg) => app.log.info(obj, msg),
+              warn: (obj, msg) => app.log.warn(obj, msg),
+            },
+          });
+    fencing = promotion;
     const app = await buildApp({
+      epochs,
+      ...(promotion ? { promotion } : {}),
       draining: () => draining,
       startDrain: () => {
         if (!draining) app.log.info('draining on request: /readyz fails until this node restarts');
@@ -318,6 +357,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `${tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    selfUrl = config.advertiseUrl ?? url;
     // The node listens at once and finishes starting in the background: one started before its store is
     // reachable answers /healthz, fails /readyz with 503, and becomes ready by itself once the store is.
     let closed = false;
@@ -365,6 +405,23 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       auditKeeper.start();
       probe?.start();
       edge?.start(store, { vendorKeys, decryptionKeys }, keyring.clusterId);
+      // A promoted replica restarted as a primary keeps fencing the primary it replaced (idempotent).
+      // A failed read only delays the epoch's display (EpochView reads again); it never fails the start.
+      const epochState = await store.epochState().catch(() => undefined);
+      if (epochState) epochs.set(epochState);
+      const supersedes = epochState?.promotion?.supersedes;
+      if (epochState && supersedes !== undefined && !closed) {
+        fencing = startFencing(
+          {
+            oldPrimary: new HttpUpstreamFeed({ url: supersedes, token: '', tls: upstreamTls }),
+            self: () => selfUrl,
+            keyring,
+            clock,
+            log: app.log,
+          },
+          epochState.epoch,
+        );
+      }
       return admin;
     })();
     bootstrap.catch((err: unknown) => app.log.error({ err }, 'start-up failed'));
@@ -394,6 +451,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
         closed = true;
         await bootstrap.catch(() => undefined);
         await edge?.stop();
+        await fencing?.stop();
         await replicaNode?.stop();
         await sweeper.stop();
         await auditKeeper.stop();

@@ -27,15 +27,25 @@ const WRITES = new Set<keyof LeaseStore>([
   'sealAudit',
   'saveAuditCheckpoint',
   'pruneAudit',
+  // Promotion goes through the node's own store (promotion.ts); a replica is not a primary to fence.
+  'promoteEpoch',
+  'fenceEpoch',
   // A replica does not re-serve the feed (no chained replicas yet): its own change table is not written.
   'changesSince',
 ]);
 
-/** The store as a replica node serves it: reads pass, writes answer REPLICA_READ_ONLY naming the primary. */
-export function readOnlyStore(store: LeaseStore, primary: string): LeaseStore {
+/**
+ * The store as a replica node serves it: reads pass, writes answer REPLICA_READ_ONLY naming the primary.
+ * Once `writable()` says so (the replica was promoted), everything passes.
+ */
+export function readOnlyStore(
+  store: LeaseStore,
+  primary: string,
+  writable: () => boolean = () => false,
+): LeaseStore {
   return new Proxy(store, {
     get(target, property, receiver) {
-      if (WRITES.has(property as keyof LeaseStore)) {
+      if (WRITES.has(property as keyof LeaseStore) && !writable()) {
         return () => Promise.reject(replicaReadOnly(primary));
       }
       const value = Reflect.get(target, property, receiver);

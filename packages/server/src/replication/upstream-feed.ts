@@ -53,7 +53,15 @@ export class HttpUpstreamFeed implements UpstreamFeed {
     return this.#get('/v1/replication/snapshot', 60_000, signal) as Promise<ReplicationSnapshot>;
   }
 
-  #get(path: string, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
+  /**
+   * Tells this (old) primary it was superseded (docs/replication.md, "Promotion"): the signed statement
+   * is the authority, so no bearer token is sent. Answers the primary's epoch state.
+   */
+  fence(statement: string, signal?: AbortSignal): Promise<{ epoch: number }> {
+    return this.#get('/v1/replication/fence', 2000, signal, { statement }) as Promise<{ epoch: number }>;
+  }
+
+  #get(path: string, timeoutMs: number, signal?: AbortSignal, body?: object): Promise<unknown> {
     const url = `${this.url}${path}`;
     const secure = url.startsWith('https:');
     const tls = this.options.tls ?? {};
@@ -63,12 +71,15 @@ export class HttpUpstreamFeed implements UpstreamFeed {
       const req = (secure ? httpsRequest : httpRequest)(
         url,
         {
-          method: 'GET',
-          headers: {
-            authorization: `Bearer ${this.options.token}`,
-            accept: 'application/json',
-            ...(follower === undefined ? {} : { [FOLLOWER_HEADER]: follower }),
-          },
+          method: body === undefined ? 'GET' : 'POST',
+          headers:
+            body === undefined
+              ? {
+                  authorization: `Bearer ${this.options.token}`,
+                  accept: 'application/json',
+                  ...(follower === undefined ? {} : { [FOLLOWER_HEADER]: follower }),
+                }
+              : { accept: 'application/json', 'content-type': 'application/json' },
           signal: AbortSignal.any(signals),
           ...(secure
             ? {
@@ -97,7 +108,7 @@ export class HttpUpstreamFeed implements UpstreamFeed {
         },
       );
       req.on('error', (err) => reject(unreachable(this.url, err)));
-      req.end();
+      req.end(body === undefined ? undefined : JSON.stringify(body));
     });
   }
 }

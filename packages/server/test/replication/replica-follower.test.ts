@@ -81,7 +81,7 @@ describe('change feed over HTTP and a replica following it', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    expect(lines.at(-1)).toEqual({ through: body.through, head: body.head, oldest: body.oldest });
+    expect(lines.at(-1)).toEqual({ through: body.through, head: body.head, oldest: body.oldest, epoch: 1 });
     expect(lines.length - 1).toBe(body.changes.length);
     const gone = await primary.call({
       method: 'GET',

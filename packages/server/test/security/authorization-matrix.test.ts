@@ -51,6 +51,10 @@ const POLICY: Readonly<Record<string, readonly Caller[]>> = {
   'GET /v1/replication/changes': ['admin', 'replica'],
   'GET /v1/replication/snapshot': ['admin', 'replica'],
   'GET /v1/replication/digest': ['admin', 'operator', 'replica'],
+  // Promotion (docs/replication.md): an admin's act on a replica (this node is none: 409 NOT_A_REPLICA).
+  'POST /v1/replication/promote': ADMIN,
+  // Authorized by the statement's signature with the cluster's key, not by a token (no body here: 400).
+  'POST /v1/replication/fence': PUBLIC,
   // Peers prove themselves with a node certificate over mTLS (tls tests); a plaintext node has none to
   // ask for, and the route tells only the time.
   'GET /v1/peer/time': PUBLIC,

@@ -2,24 +2,32 @@ import type {
   AuditEntry,
   AuditEvent,
   AuditHead,
+  Lease,
   LicenseVerificationKeys,
   StoredCheckpoint,
 } from '@leasehold/domain';
 import type { RandomBytes } from '../crypto/aes-gcm.js';
 import { RoutedStore, type StoreCollaborators } from '../facade/routed-store.js';
 import { LicenseIntegrity } from '../integrity/license-integrity.js';
+import type { EpochState, FenceInput, PromoteInput } from '../port/fencing-epoch.js';
 import type {
+  AcquireSeatInput,
+  AcquireSeatResult,
   AuditQuery,
   AuditSealResult,
   AuditStatus,
+  ForceReleaseInput,
   KekRotation,
+  LeaseRef,
   LeaseStore,
+  RenewOutcome,
 } from '../port/lease-store.js';
 import { Conflict } from './conflict.js';
 import { AuditConflict, EtcdAudit } from './etcd-audit.js';
 import { EtcdCheckout } from './etcd-checkout.js';
 import { EtcdContext } from './etcd-context.js';
 import { EtcdDataKey } from './etcd-data-key.js';
+import { EtcdEpochs } from './etcd-epoch.js';
 import { EtcdFeed } from './etcd-feed.js';
 import { type EtcdConnectionOptions, EtcdGateway } from './etcd-gateway.js';
 import { EtcdLeases } from './etcd-leases.js';
@@ -85,6 +93,7 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
   readonly #dataKey: EtcdDataKey;
   readonly #audit: EtcdAudit;
   readonly #schema: EtcdSchema;
+  readonly #epochs: EtcdEpochs;
   protected readonly parts: StoreCollaborators;
 
   constructor(options: EtcdStoreOptions) {
@@ -126,6 +135,7 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
       random,
       options.node ?? 'unnamed',
     );
+    this.#epochs = new EtcdEpochs(ctx);
     const integrity = new LicenseIntegrity({
       keys: options.licenseKeys,
       record: (event) => this.recordAudit(event),
@@ -154,6 +164,46 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
 
   rotateKek(newKek: Uint8Array): Promise<KekRotation> {
     return this.#optimistic.run(() => this.#dataKey.rotate(newKek));
+  }
+
+  // Fencing epoch (port/fencing-epoch.ts; etcd-epoch.ts says what window the cached check leaves) ---
+
+  epochState(): Promise<EpochState> {
+    return this.#epochs.state();
+  }
+
+  promoteEpoch(input: PromoteInput): Promise<EpochState> {
+    return this.#epochs.promote(input);
+  }
+
+  fenceEpoch(input: FenceInput): Promise<EpochState> {
+    return this.#epochs.fence(input);
+  }
+
+  override async acquireSeat(input: AcquireSeatInput): Promise<AcquireSeatResult> {
+    await this.#epochs.guard(input.now, true);
+    return super.acquireSeat(input);
+  }
+
+  override async renewLease(input: LeaseRef): Promise<Lease> {
+    await this.#epochs.guard(input.now, false);
+    return super.renewLease(input);
+  }
+
+  override async renewLeases(inputs: readonly LeaseRef[]): Promise<RenewOutcome[]> {
+    const [first] = inputs;
+    if (first) await this.#epochs.guard(first.now, false);
+    return super.renewLeases(inputs);
+  }
+
+  override async releaseSeat(input: LeaseRef): Promise<Lease> {
+    await this.#epochs.guard(input.now, false);
+    return super.releaseSeat(input);
+  }
+
+  override async forceRelease(input: ForceReleaseInput): Promise<Lease> {
+    await this.#epochs.guard(input.now, false);
+    return super.forceRelease(input);
   }
 
   // Audit trail ----------------------------------------------------------------------------------

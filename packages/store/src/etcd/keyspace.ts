@@ -21,6 +21,7 @@
  *   {p}data-key                         the data key wrapped under the KEK (WrappedDataKey JSON)
  *   {p}schema                           {version, by}: the layout's version (etcd-schema.ts); absent = 0
  *   {p}schema-migration                 the migration lock, bound to the migrator's etcd lease
+ *   {p}epoch                            the fencing epoch (EpochState JSON); absent = epoch 1
  */
 export class Keyspace {
   constructor(readonly prefix: string) {
@@ -68,6 +69,8 @@ export class Keyspace {
   dataKey = () => `${this.prefix}data-key`;
   schema = () => `${this.prefix}schema`;
   schemaLock = () => `${this.prefix}schema-migration`;
+  /** The fencing epoch (docs/replication.md, "Promotion"). */
+  epoch = () => `${this.prefix}epoch`;
   /** Node membership and elections (see membership). */
   node = (id: string) => `${this.prefix}nodes/${enc(id)}`;
   nodes = () => `${this.prefix}nodes/`;

@@ -10,6 +10,7 @@ import type {
   License,
   StoredCheckpoint,
 } from '@leasehold/domain';
+import type { FencingEpochs } from './fencing-epoch.js';
 import type { ReplicationFeed } from './replication-feed.js';
 
 /**
@@ -20,7 +21,7 @@ import type { ReplicationFeed } from './replication-feed.js';
  * Failures are `LeaseholdError`s with registry codes; a backend that cannot reach its data throws
  * `STORE_UNAVAILABLE` (retryable).
  */
-export interface LeaseStore extends ReplicationFeed {
+export interface LeaseStore extends ReplicationFeed, FencingEpochs {
   /** `sqlite`, `etcd`, … — for logs and `/v1/cluster`. */
   readonly backend: string;
   /** Resolves when the store can serve a linearizable read now; throws STORE_UNAVAILABLE otherwise. */

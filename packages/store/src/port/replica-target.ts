@@ -20,7 +20,7 @@ export interface ReplicaTarget {
   /** Applies the changes above the committed position, in order, and moves it to `through`. */
   applyChanges(
     changes: readonly Change[],
-    page: { readonly through: number; readonly head: number },
+    page: { readonly through: number; readonly head: number; readonly epoch?: number | undefined },
     now: number,
   ): Promise<ApplyResult>;
   /** Replaces every replicated record by the snapshot's (deletes included) and moves the position to it. */

@@ -47,6 +47,11 @@ export interface ChangePage {
    * (SQLite) and the reader must reload a snapshot. On etcd this is the compaction the node last saw.
    */
   readonly oldest: number;
+  /**
+   * The serving primary's fencing epoch (docs/replication.md, "Promotion"), added by the HTTP route; a
+   * replica keeps the highest it saw, and a promotion goes above it.
+   */
+  readonly epoch?: number | undefined;
 }
 
 export interface ChangeQuery {
@@ -63,6 +68,8 @@ export interface ChangeQuery {
 /** Every replicated record as of one revision: the base a replica replaces its state with. */
 export interface ReplicationSnapshot {
   readonly revision: number;
+  /** As `ChangePage.epoch`. */
+  readonly epoch?: number | undefined;
   readonly records: readonly ReplicatedRecord[];
 }
 

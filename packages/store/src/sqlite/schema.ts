@@ -1,5 +1,6 @@
 import { AUDIT_MIGRATION } from './sqlite-audit.js';
 import { CHANGE_LOG_MIGRATION } from './sqlite-change-log.js';
+import { EPOCH_MIGRATION } from './sqlite-epoch.js';
 
 /**
  * SQLite schema, versioned with `PRAGMA user_version`. Each entry migrates from the previous version;
@@ -141,6 +142,8 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 7: the node that granted each lease, for operators (`leasehold leases list`); NULL on older rows.
   'ALTER TABLE leases ADD COLUMN granted_by TEXT;',
+  // 8: the fencing epoch (docs/replication.md, "Promotion"): one row, absent at epoch 1.
+  EPOCH_MIGRATION,
 ];
 
 /** The newest schema this release understands and writes (`PRAGMA user_version`). */

@@ -30,6 +30,8 @@ export class SqliteCheckout {
     const { ctx } = this;
     await this.licenses.ready();
     return ctx.conn.write(() => {
+      // A fenced primary grants nothing; a promoted one nothing new while it learns (docs/replication.md).
+      ctx.epochs.guard(input.now, true);
       // Idempotency keys are per license (issue 11); a checkout naming no license sees every license's.
       const previous = (
         ctx.sql.leasesByRequest.all({

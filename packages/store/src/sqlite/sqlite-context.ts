@@ -4,6 +4,7 @@ import type { SeatCap } from '../port/seat-cap.js';
 import type { SqliteAudit } from './sqlite-audit.js';
 import type { SqliteChangeLog } from './sqlite-change-log.js';
 import type { SqliteConnection } from './sqlite-connection.js';
+import type { SqliteEpochs } from './sqlite-epoch.js';
 
 /** What every SQLite collaborator (licenses, checkout, leases, tokens, signing keys) works with. */
 export class SqliteContext {
@@ -15,6 +16,8 @@ export class SqliteContext {
     readonly node: string,
     /** The change feed's table: every write of a replicated record appends to it (docs/replication.md). */
     readonly changes: SqliteChangeLog,
+    /** The fencing epoch: every lease write checks it in its own transaction (docs/replication.md). */
+    readonly epochs: SqliteEpochs,
     /** An edge node's seat blocks: checkouts and renewals stay inside them (docs/replication.md). */
     readonly seatCap: SeatCap | undefined = undefined,
   ) {}

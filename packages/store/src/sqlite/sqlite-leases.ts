@@ -90,6 +90,7 @@ export class SqliteLeases {
   /** One renewal, inside the caller's write. */
   #renewNow(input: LeaseRef): Lease {
     const { ctx } = this;
+    ctx.epochs.guard(input.now, false);
     const lease = this.#lease(input);
     const license = this.licenses.one(lease.licenseId);
     assertRenewable(lease, license, input.now);
@@ -139,6 +140,7 @@ export class SqliteLeases {
 
   release(input: LeaseRef): Promise<Lease> {
     return this.ctx.conn.write(() => {
+      this.ctx.epochs.guard(input.now, false);
       const lease = this.#lease(input);
       if (lease.endReason !== undefined) return lease;
       const result = releasedLease(lease, input.now);
@@ -151,6 +153,7 @@ export class SqliteLeases {
   forceRelease(input: ForceReleaseInput): Promise<Lease> {
     const { ctx } = this;
     return ctx.conn.write(() => {
+      ctx.epochs.guard(input.now, false);
       const lease = this.#lease(input);
       if (lease.endReason !== undefined) return lease;
       const result = forceReleasedLease(lease, input.now, input.immediate === true);

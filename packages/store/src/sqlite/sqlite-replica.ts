@@ -78,10 +78,11 @@ export class SqliteReplica implements ReplicaTarget {
 
   applyChanges(
     changes: readonly Change[],
-    page: { readonly through: number; readonly head: number },
+    page: { readonly through: number; readonly head: number; readonly epoch?: number | undefined },
     now: number,
   ): Promise<ApplyResult> {
     return this.ctx.conn.write(() => {
+      if (page.epoch !== undefined) this.ctx.epochs.follow(page.epoch);
       const { position } = this.#position();
       let applied = 0;
       let skipped = 0;
@@ -108,6 +109,7 @@ export class SqliteReplica implements ReplicaTarget {
         DELETE FROM entitlements; DELETE FROM licenses; DELETE FROM leases; DELETE FROM pools;
         DELETE FROM free_slots; DELETE FROM api_tokens; DELETE FROM signing_keys; DELETE FROM audit_checkpoints;`);
       for (const record of snapshot.records) this.#put(record);
+      if (snapshot.epoch !== undefined) this.ctx.epochs.follow(snapshot.epoch);
       this.#s.bumpLicenseRevision.run();
       this.#commitPosition(snapshot.revision, snapshot.revision, now);
       return { applied: snapshot.records.length, skipped: 0, position: snapshot.revision };
@@ -130,50 +132,47 @@ export class SqliteReplica implements ReplicaTarget {
    */
   takeOverIfFollowed(): boolean {
     const { db } = this.ctx.conn;
-    return db
-      .transaction(() => {
-        const stale = db.prepare("SELECT value FROM meta WHERE key = 'pools_stale'").get() as
-          | { value: number }
-          | undefined;
-        if (!stale || stale.value === 0) return false;
-        db.exec('DELETE FROM pools; DELETE FROM free_slots;');
-        const rows = db
-          .prepare(
-            'SELECT license_id, feature, slot, ended_at FROM leases ORDER BY license_id, feature, slot',
-          )
-          .all() as { license_id: string; feature: string; slot: number; ended_at: number | null }[];
-        const pools = new Map<
-          string,
-          { licenseId: string; feature: string; live: Set<number>; high: number }
-        >();
-        for (const r of rows) {
-          const key = `${r.license_id}\u0000${r.feature}`;
-          const pool = pools.get(key) ?? {
-            licenseId: r.license_id,
-            feature: r.feature,
-            live: new Set(),
-            high: 0,
-          };
-          pool.high = Math.max(pool.high, r.slot + 1);
-          if (r.ended_at === null) pool.live.add(r.slot);
-          pools.set(key, pool);
-        }
-        const insertPool = db.prepare(
-          'INSERT INTO pools (license_id, feature, live, high_water) VALUES (?, ?, ?, ?)',
-        );
-        for (const pool of pools.values()) {
-          insertPool.run(pool.licenseId, pool.feature, pool.live.size, pool.high);
-          for (let slot = 0; slot < pool.high; slot++) {
-            if (!pool.live.has(slot)) this.ctx.sql.addFreeSlot.run(pool.licenseId, pool.feature, slot);
-          }
-        }
-        db.exec(`
-          UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'revision') WHERE key = 'feed_oldest';
-          UPDATE meta SET value = 0 WHERE key = 'pools_stale';`);
-        this.#s.bumpLicenseRevision.run();
-        return true;
-      })
-      .immediate();
+    return db.transaction(() => this.takeOver()).immediate();
+  }
+
+  /** `takeOverIfFollowed` inside the caller's write transaction (promotion: with the epoch's move). */
+  takeOver(): boolean {
+    const { db } = this.ctx.conn;
+    const stale = db.prepare("SELECT value FROM meta WHERE key = 'pools_stale'").get() as
+      | { value: number }
+      | undefined;
+    if (!stale || stale.value === 0) return false;
+    db.exec('DELETE FROM pools; DELETE FROM free_slots;');
+    const rows = db
+      .prepare('SELECT license_id, feature, slot, ended_at FROM leases ORDER BY license_id, feature, slot')
+      .all() as { license_id: string; feature: string; slot: number; ended_at: number | null }[];
+    const pools = new Map<string, { licenseId: string; feature: string; live: Set<number>; high: number }>();
+    for (const r of rows) {
+      const key = `${r.license_id}\u0000${r.feature}`;
+      const pool = pools.get(key) ?? {
+        licenseId: r.license_id,
+        feature: r.feature,
+        live: new Set(),
+        high: 0,
+      };
+      pool.high = Math.max(pool.high, r.slot + 1);
+      if (r.ended_at === null) pool.live.add(r.slot);
+      pools.set(key, pool);
+    }
+    const insertPool = db.prepare(
+      'INSERT INTO pools (license_id, feature, live, high_water) VALUES (?, ?, ?, ?)',
+    );
+    for (const pool of pools.values()) {
+      insertPool.run(pool.licenseId, pool.feature, pool.live.size, pool.high);
+      for (let slot = 0; slot < pool.high; slot++) {
+        if (!pool.live.has(slot)) this.ctx.sql.addFreeSlot.run(pool.licenseId, pool.feature, slot);
+      }
+    }
+    db.exec(`
+      UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'revision') WHERE key = 'feed_oldest';
+      UPDATE meta SET value = 0 WHERE key = 'pools_stale';`);
+    this.#s.bumpLicenseRevision.run();
+    return true;
   }
 
   #put(record: ReplicatedRecord): void {

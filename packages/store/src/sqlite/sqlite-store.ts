@@ -5,11 +5,13 @@ import type {
   LicenseVerificationKeys,
   StoredCheckpoint,
 } from '@leasehold/domain';
+import { LeaseholdError } from '@leasehold/domain';
 import type Database from 'better-sqlite3';
 import type { RandomBytes } from '../crypto/aes-gcm.js';
 import type { RecordCipher } from '../crypto/record-cipher.js';
 import { RoutedStore, type StoreCollaborators } from '../facade/routed-store.js';
 import { LicenseIntegrity } from '../integrity/license-integrity.js';
+import type { EpochState, FenceInput, PromoteInput } from '../port/fencing-epoch.js';
 import type {
   AuditQuery,
   AuditSealResult,
@@ -26,6 +28,7 @@ import { SqliteCheckout } from './sqlite-checkout.js';
 import { SqliteConnection } from './sqlite-connection.js';
 import { SqliteContext } from './sqlite-context.js';
 import { openDataKey, rotateKek } from './sqlite-data-key.js';
+import { SqliteEpochs } from './sqlite-epoch.js';
 import { SqliteFeed } from './sqlite-feed.js';
 import { SqliteLeases } from './sqlite-leases.js';
 import { SqliteLicenses } from './sqlite-licenses.js';
@@ -92,6 +95,7 @@ export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarge
   readonly #random: RandomBytes | undefined;
   readonly #changes: SqliteChangeLog;
   readonly #replica: SqliteReplica;
+  readonly #epochs: SqliteEpochs;
   protected readonly parts: StoreCollaborators;
 
   constructor(options: SqliteStoreOptions) {
@@ -112,15 +116,27 @@ export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarge
       options.feedPruneEvery ??
         Math.max(1, Math.min(1000, Math.floor((options.feedRetention ?? 100_000) / 10))),
     );
+    this.#epochs = new SqliteEpochs(this.#conn.db);
     const ctx = new SqliteContext(
       this.#conn,
       this.#cipher,
       this.#audit,
       node,
       this.#changes,
+      this.#epochs,
       options.seatCap,
     );
     this.#replica = new SqliteReplica(ctx);
+    const epoch = this.#epochs.state();
+    if (options.followsPrimary === true && epoch.promotion) {
+      // Following again would overwrite what this store granted as a primary with an older primary's
+      // state, silently (docs/replication.md, "Promotion"): refuse instead.
+      this.#conn.db.close();
+      throw new LeaseholdError(
+        'REPLICA_PROMOTED',
+        `this data directory was promoted to a primary at epoch ${epoch.epoch}; start it without --replica-of, or follow the new primary from an empty data directory`,
+      );
+    }
     if (options.followsPrimary !== true) this.#replica.takeOverIfFollowed();
     const integrity = new LicenseIntegrity({
       keys: options.licenseKeys,
@@ -205,6 +221,28 @@ export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarge
     });
   }
 
+  // Fencing epoch (port/fencing-epoch.ts) ----------------------------------------------------------
+
+  epochState(): Promise<EpochState> {
+    return this.#conn.read(() => this.#epochs.state());
+  }
+
+  /**
+   * One transaction: a store that followed a primary takes over (seat pools rebuilt from the replicated
+   * leases, its own feed started afresh) and moves to the next epoch, in learning mode until
+   * `now + learningMs`. A crash before the commit leaves it a replica; after, a promoted primary.
+   */
+  promoteEpoch(input: PromoteInput): Promise<EpochState> {
+    return this.#conn.write(() => {
+      this.#replica.takeOver();
+      return this.#epochs.promote(input);
+    });
+  }
+
+  fenceEpoch(input: FenceInput): Promise<EpochState> {
+    return this.#conn.write(() => this.#epochs.fence(input));
+  }
+
   // Replica side of the change feed (port/replica-target.ts) --------------------------------------
 
   replicaPosition(): Promise<ReplicaPosition> {
@@ -213,7 +251,7 @@ export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarge
 
   applyChanges(
     changes: readonly Change[],
-    page: { readonly through: number; readonly head: number },
+    page: { readonly through: number; readonly head: number; readonly epoch?: number | undefined },
     now: number,
   ): Promise<ApplyResult> {
     return this.#replica.applyChanges(changes, page, now);

@@ -58,6 +58,28 @@ export const ClusterView = Type.Object({
       '(leasehold license issue --bind-cluster)',
   }),
   store: Type.String(),
+  epoch: Type.Integer({
+    minimum: 1,
+    description: 'The fencing epoch this node writes (or, on a replica, its primary wrote) under',
+  }),
+  promotion: Type.Optional(
+    Type.Object({
+      at: Type.Integer(),
+      learningUntil: Type.Integer({ description: 'New grants are held until then (learning mode)' }),
+      learning: Type.Boolean(),
+      supersedes: Type.Optional(Type.String({ description: 'The old primary' })),
+      oldPrimaryFenced: Type.Optional(
+        Type.Boolean({ description: 'The old primary acknowledged the fence (this process)' }),
+      ),
+    }),
+  ),
+  fenced: Type.Optional(
+    Type.Object({
+      epoch: Type.Integer(),
+      primary: Type.String({ description: 'The primary that superseded this one' }),
+      at: Type.Integer(),
+    }),
+  ),
   nodes: Type.Array(NodeView),
   storeMembers: Type.Array(StoreMemberView),
   replica: Type.Optional(ReplicaView),
@@ -112,10 +134,23 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
       const [nodes, members] = membership
         ? await Promise.all([membership.nodes(), admin ? membership.storeMembers() : []])
         : [[], []];
+      const epochState = await (deps.epochs?.current() ?? deps.store.epochState());
+      const fencing = deps.promotion?.fencing();
       return {
         node: deps.nodeId,
         clusterId: deps.keyring.clusterId,
         store: deps.store.backend,
+        epoch: epochState.epoch,
+        ...(epochState.promotion
+          ? {
+              promotion: {
+                ...epochState.promotion,
+                learning: now < epochState.promotion.learningUntil,
+                ...(fencing ? { oldPrimaryFenced: fencing.delivered } : {}),
+              },
+            }
+          : {}),
+        ...(epochState.fenced ? { fenced: epochState.fenced } : {}),
         nodes: nodes.map((n) => {
           const age = Math.max(0, now - n.heartbeatAt);
           return {

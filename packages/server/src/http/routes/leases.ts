@@ -3,6 +3,7 @@ import { accessibleLease, type Lease, LeaseholdError, leaseState, signLeaseToken
 import { DEFAULT_LIST_LIMIT, leaseCursor } from '@leasehold/store';
 import Type from 'typebox';
 import { LicenseChains } from '../../keys/license-chains.js';
+import { EpochView } from '../../replication/epoch-view.js';
 import type { AppDeps } from '../app-deps.js';
 import { requestActor } from '../audit-actor.js';
 import { licenseScope } from '../auth.js';
@@ -37,12 +38,19 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
   // and cached by the SDK from a route of its own: one answer holds all a client needs to decide, a
   // renewal after an upgrade brings the new license by itself, and there is no second call to fail over,
   // cache or keep in step. The cost is about 1.1-1.4 KB per checkout and renewal answer (docs/security.md).
+  // The epoch a grant is signed at (docs/replication.md, "Promotion"): SDKs refuse lower ones once they
+  // have seen a higher one. Its answer field is for people and tools; the SDK trusts the signed claim.
+  const epochs = deps.epochs ?? new EpochView(store, clock);
   const withToken = async (lease: Lease, now: number) => {
     const signer = keyring.signer;
-    const license = await chains.get(lease.licenseId, lease.feature, now);
+    const [license, { epoch }] = await Promise.all([
+      chains.get(lease.licenseId, lease.feature, now),
+      epochs.current(),
+    ]);
     return {
       ...leaseView(lease, now),
-      token: await signLeaseToken(lease, now, signer, license),
+      epoch,
+      token: await signLeaseToken(lease, now, signer, license, epoch),
       chain: {
         ...(license ? { license: license.jws } : {}),
         keyCertificate: keyring.certificate(signer.kid),

@@ -46,6 +46,9 @@ const PageSchema = Type.Object({
   through: Type.Integer({ description: 'Every change up to this revision was sent: ask after it next' }),
   head: Type.Integer({ description: "The primary's newest revision" }),
   oldest: Type.Integer({ description: 'The lowest `after` still answered; below it, reload the snapshot' }),
+  epoch: Type.Optional(
+    Type.Integer({ description: "The primary's fencing epoch (a promotion goes above it)" }),
+  ),
 });
 
 /**
@@ -107,12 +110,13 @@ export const replicationRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = a
           request.raw.off('close', onClose);
           reply.raw.off('close', onClose);
         });
+      const { epoch } = await store.epochState();
       if (request.headers.accept?.includes('application/x-ndjson')) {
         const lines = page.changes.map((c) => JSON.stringify(c));
-        lines.push(JSON.stringify({ through: page.through, head: page.head, oldest: page.oldest }));
+        lines.push(JSON.stringify({ through: page.through, head: page.head, oldest: page.oldest, epoch }));
         return reply.type('application/x-ndjson').send(`${lines.join('\n')}\n`);
       }
-      return page;
+      return { ...page, epoch };
     },
   );
 
@@ -124,12 +128,20 @@ export const replicationRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = a
         tags: ['replication'],
         summary: 'Every replicated record, read at one revision: what a replica replaces its state with',
         response: {
-          200: Type.Object({ revision: Type.Integer(), records: Type.Array(RecordSchema) }),
+          200: Type.Object({
+            revision: Type.Integer(),
+            epoch: Type.Optional(Type.Integer()),
+            records: Type.Array(RecordSchema),
+          }),
           ...problemResponses,
         },
       },
     },
-    async () => store.replicationSnapshot(),
+    async () => {
+      // Read before the snapshot: an epoch that moved between the two is seen by the next page.
+      const { epoch } = await store.epochState();
+      return { ...(await store.replicationSnapshot()), epoch };
+    },
   );
 
   app.get(
