@@ -25,7 +25,10 @@ export function meterStore<S extends LeaseStore>(store: S, metrics: NodeMetrics)
     releaseSeat: () => metrics.leasesReleased.inc(),
     expireLeases: (result) => metrics.leasesExpired.inc((result as Lease[]).length),
   };
-  const wrapped = new Map<PropertyKey, unknown>();
+  // Keyed by the method itself, not its name: a store whose methods change (a replica's read-only view,
+  // whose writes become the real ones at promotion) must not keep the wrapper of the method it had first.
+  // Caching by name kept a promoted replica answering REPLICA_READ_ONLY for good.
+  const wrapped = new WeakMap<object, unknown>();
 
   const meter = (op: string, method: (...args: unknown[]) => unknown) =>
     function metered(this: unknown, ...args: unknown[]): unknown {
@@ -70,10 +73,10 @@ export function meterStore<S extends LeaseStore>(store: S, metrics: NodeMetrics)
       if (typeof value !== 'function' || typeof property !== 'string' || property === 'constructor') {
         return value;
       }
-      let fn = wrapped.get(property);
+      let fn = wrapped.get(value);
       if (fn === undefined) {
         fn = meter(property, value as (...args: unknown[]) => unknown);
-        wrapped.set(property, fn);
+        wrapped.set(value, fn);
       }
       return fn;
     },

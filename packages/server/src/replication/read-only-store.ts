@@ -43,13 +43,20 @@ export function readOnlyStore(
   primary: string,
   writable: () => boolean = () => false,
 ): LeaseStore {
+  const refuse = () => Promise.reject(replicaReadOnly(primary));
+  // One bound method per name, so wrappers keyed by method (metered-store.ts) are made once, not per call.
+  const bound = new Map<PropertyKey, unknown>();
   return new Proxy(store, {
     get(target, property, receiver) {
-      if (WRITES.has(property as keyof LeaseStore) && !writable()) {
-        return () => Promise.reject(replicaReadOnly(primary));
-      }
+      if (WRITES.has(property as keyof LeaseStore) && !writable()) return refuse;
       const value = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
+      if (typeof value !== 'function') return value;
+      let method = bound.get(property);
+      if (method === undefined) {
+        method = value.bind(target);
+        bound.set(property, method);
+      }
+      return method;
     },
   });
 }
