@@ -4,22 +4,8 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Server as TlsServer } from 'node:tls';
-import {
-  type Clock,
-  type LeaseholdError,
-  type LicenseVerificationKeys,
-  systemClock,
-} from '@leasehold/domain';
-import {
-  EtcdMembership,
-  EtcdStore,
-  type EtcdStoreOptions,
-  type LeaseStore,
-  type Membership,
-  type SeatCap,
-  SingleNodeMembership,
-  SqliteStore,
-} from '@leasehold/store';
+import { type Clock, systemClock } from '@leasehold/domain';
+import type { LeaseStore } from '@leasehold/store';
 import type { FastifyInstance } from 'fastify';
 import { AuditKeeper } from '../audit/audit-keeper.js';
 import type { NodeConfig } from '../config/config-schema.js';
@@ -31,7 +17,7 @@ import { resolveKek } from '../keys/key-encryption-key.js';
 import { loadDecryptionKeys, loadVendorKeys } from '../keys/vendor-trust.js';
 import { NodeMetrics } from '../observability/node-metrics.js';
 import { EpochView } from '../replication/epoch-view.js';
-import { ReplicaPromotion, startFencing } from '../replication/promotion.js';
+import { ReplicaPromotion, resumeFencing } from '../replication/promotion.js';
 import { readOnlyStore } from '../replication/read-only-store.js';
 import { type ReplicaNode, startReplicaNode } from '../replication/replica-node.js';
 import { HttpUpstreamFeed } from '../replication/upstream-feed.js';
@@ -45,6 +31,7 @@ import {
 import { VERSION } from '../version.js';
 import { type AdminTokenResult, ensureAdminToken } from './admin-token.js';
 import { LeaseSweeper } from './lease-sweeper.js';
+import { DATABASE_FILE, openStore, untilStoreAnswers } from './open-store.js';
 import { addPeerClockGauge } from './peer-clock-gauge.js';
 import { PeerProbe, peerTimeRequest } from './peer-probe.js';
 
@@ -68,75 +55,7 @@ export interface NodeRuntime {
   readonly storeSchemaVersion?: number;
 }
 
-export const DATABASE_FILE = 'leasehold.db';
-
-/** Retries `step` while the store answers STORE_UNAVAILABLE, with capped backoff; other errors end it. */
-async function untilStoreAnswers<T>(
-  step: () => Promise<T>,
-  cancelled: () => boolean,
-  log: { warn(obj: object, msg: string): void },
-): Promise<T> {
-  for (let delay = 200; ; delay = Math.min(delay * 2, 2000)) {
-    try {
-      return await step();
-    } catch (err) {
-      if ((err as LeaseholdError).code !== 'STORE_UNAVAILABLE' || cancelled()) throw err;
-      log.warn({ err, retryInMs: delay }, 'store unavailable while starting; retrying');
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
-}
-
-function openStore(
-  config: NodeConfig,
-  dataDir: string,
-  clock: Clock,
-  kek: Buffer,
-  credentials: EtcdStoreOptions['credentials'],
-  nodeId: string,
-  seatCap: SeatCap | undefined,
-  licenseKeys: LicenseVerificationKeys,
-  schema: Pick<EtcdStoreOptions, 'schemaVersion' | 'onSchemaStep'>,
-): { store: LeaseStore; sqlite?: SqliteStore; membership: Membership } {
-  // The stores re-verify every license they load against these keys, from configuration, not the store.
-  const now = () => clock.now();
-  if (config.store === 'etcd') {
-    const store = new EtcdStore({
-      kek,
-      licenseKeys,
-      now,
-      ...schema,
-      ...(credentials ? { credentials } : {}),
-      endpoints: config.etcdEndpoints,
-      prefix: config.etcdPrefix,
-      node: nodeId,
-      callTimeoutMs: config.etcdCallTimeoutMs,
-      batchWindowMs: config.etcdBatchWindowMs,
-    });
-    const membership = new EtcdMembership({
-      gateway: store.gateway,
-      keys: store.keys,
-      endpoints: config.etcdEndpoints,
-      heartbeatMs: config.heartbeatIntervalMs,
-      ttlSeconds: config.nodeTtlSeconds,
-      clock,
-      tasks: ['sweeper'],
-    });
-    return { store, membership };
-  }
-  const store = new SqliteStore({
-    kek,
-    licenseKeys,
-    now,
-    path: join(dataDir, DATABASE_FILE),
-    node: nodeId,
-    synchronous: config.sqliteSynchronous,
-    ...(seatCap ? { seatCap } : {}),
-    feedRetention: config.feedRetention,
-    followsPrimary: config.replicaOf !== undefined,
-  });
-  return { store, sqlite: store, membership: new SingleNodeMembership(() => clock.now(), 'sqlite') };
-}
+export { DATABASE_FILE };
 
 /** Starts one node: opens the store, loads keys, makes the admin token, serves HTTP, sweeps leases. */
 export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): Promise<RunningNode> {
@@ -405,22 +324,16 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       auditKeeper.start();
       probe?.start();
       edge?.start(store, { vendorKeys, decryptionKeys }, keyring.clusterId);
-      // A promoted replica restarted as a primary keeps fencing the primary it replaced (idempotent).
-      // A failed read only delays the epoch's display (EpochView reads again); it never fails the start.
-      const epochState = await store.epochState().catch(() => undefined);
-      if (epochState) epochs.set(epochState);
-      const supersedes = epochState?.promotion?.supersedes;
-      if (epochState && supersedes !== undefined && !closed) {
-        fencing = startFencing(
-          {
-            oldPrimary: new HttpUpstreamFeed({ url: supersedes, token: '', tls: upstreamTls }),
-            self: () => selfUrl,
-            keyring,
-            clock,
-            log: app.log,
-          },
-          epochState.epoch,
-        );
+      if (!closed) {
+        const resumed = await resumeFencing(store, {
+          oldPrimaryAt: (url) => new HttpUpstreamFeed({ url, token: '', tls: upstreamTls }),
+          self: () => selfUrl,
+          keyring,
+          epochs,
+          clock,
+          log: app.log,
+        });
+        if (resumed) fencing = resumed;
       }
       return admin;
     })();

@@ -117,6 +117,26 @@ export function startFencing(
 }
 
 /**
+ * At a node's start: shows the stored epoch, and if this node is a promoted replica restarted as a
+ * primary, keeps fencing the primary it replaced (idempotent). A failed read only delays the epoch's
+ * display (EpochView reads again); it never fails the start.
+ */
+export async function resumeFencing(
+  store: Pick<LeaseStore, 'epochState'>,
+  o: Pick<ReplicaPromotionOptions, 'self' | 'keyring' | 'epochs' | 'clock' | 'log'> & {
+    readonly oldPrimaryAt: (url: string) => ReplicaPromotionOptions['oldPrimary'];
+  },
+): Promise<FenceNotifier | undefined> {
+  const state = await store.epochState().catch(() => undefined);
+  if (state === undefined) return undefined;
+  o.epochs.set(state);
+  const supersedes = state.promotion?.supersedes;
+  return supersedes === undefined
+    ? undefined
+    : startFencing({ ...o, oldPrimary: o.oldPrimaryAt(supersedes) }, state.epoch);
+}
+
+/**
  * Learning mode lasts the longest time a lease the old primary granted or renewed just before the cut
  * can still hold its seat: TTL plus grace, the longest of any installed license.
  */
