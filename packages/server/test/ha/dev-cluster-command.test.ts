@@ -33,14 +33,24 @@ describe('leasehold dev cluster', () => {
         nodes: { healthy: boolean; role: string }[];
         storeMembers: { healthy: boolean; leader: boolean }[];
       } = { nodes: [], storeMembers: [] };
-      // Heartbeats land within a second or two; poll a bounded number of times.
+      // Heartbeats land within a second or two; poll a bounded number of times. A problem answer (the
+      // store still settling right after start-up: 503 STORE_UNAVAILABLE) is one more poll, kept for the
+      // failure message; it once arrived here as a body without `nodes` (CI, 2026-12-06).
+      let lastProblem = '';
       for (let i = 0; i < 40; i++) {
         const res = await fetch(`${urls[2]}/v1/cluster`, { headers: { authorization: `Bearer ${token}` } });
-        cluster = (await res.json()) as typeof cluster;
-        if (cluster.nodes.length === 3 && cluster.nodes.every((n) => n.healthy)) break;
+        if (res.ok) {
+          cluster = (await res.json()) as typeof cluster;
+          if (cluster.nodes.length === 3 && cluster.nodes.every((n) => n.healthy)) break;
+        } else {
+          lastProblem = `${res.status} ${await res.text()}`;
+        }
         await new Promise((r) => setTimeout(r, 250));
       }
-      expect(cluster.nodes.map((n) => n.healthy)).toEqual([true, true, true]);
+      expect(
+        cluster.nodes.map((n) => n.healthy),
+        lastProblem,
+      ).toEqual([true, true, true]);
       expect(cluster.nodes.filter((n) => n.role === 'leader')).toHaveLength(1);
       expect(cluster.storeMembers.filter((m) => m.healthy)).toHaveLength(3);
       expect(cluster.storeMembers.filter((m) => m.leader)).toHaveLength(1);
