@@ -451,7 +451,7 @@ async function startEdge(name, dir, vendorKey, primary) {
 function cycles(node, token, duration) {
   return runWrk({
     url: node.url,
-    script: 'checkout-checkin.lua',
+    script: 'checkout-release.lua',
     args: ['/v1/leases', '/v1/leases/', token, 'edge', randomUUID().slice(0, 8)],
     duration,
     connections: SETTINGS.connections,
@@ -657,7 +657,7 @@ async function main() {
   const notes = [
     "Lag: per acknowledged change (checkout, renewal or check-in at the primary, admin token, sent open loop on a fixed schedule), the time from its answer reaching the benchmark to the first sample of the replica's `GET /v1/cluster` `replica.position` at or past the revision the change has in the primary's feed (read after the run; the k-th change of a lease is its k-th feed entry). Samples are taken one at a time, at most every BENCH_REPL_POLL_MS; the figure includes up to one poll round trip.",
     `Catch-up: the replica SIGKILLed, ${SETTINGS.catchupChanges} lease changes made at the primary (batch renewals of ${HELD} leases, ${RENEW_BATCH} per call), the replica started again; the time from its spawn until \`/v1/cluster\` shows a position at the primary's head (polled every 20 ms). Via the feed: retention above the backlog. Via the snapshot: a second primary with retention ${Math.floor(SETTINGS.catchupChanges / 10)}, so the replica is answered 410 and reloads.`,
-    "Edge: wrk checkout-checkin cycles (bench/wrk/checkout-checkin.lua, client token) against an edge site holding a block of the load's feature and against a fresh embedded node, one run each per round, embedded first. The edge's primary runs meanwhile (it receives the edge's audit uploads every second).",
+    "Edge: wrk checkout-checkin cycles (bench/wrk/checkout-release.lua, client token) against an edge site holding a block of the load's feature and against a fresh embedded node, one run each per round, embedded first. The edge's primary runs meanwhile (it receives the edge's audit uploads every second).",
     ...rounds.flatMap((r) => (r.problems ?? []).map((p) => `run ${r.run} node warning: ${p.slice(0, 300)}`)),
   ];
   const etcdPrimary = SETTINGS.primary === 'etcd';
