@@ -26,7 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startVendorCluster } from '@leasehold/devtools';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
-import { intEnv, rssKb } from './lib/embedded-node.mjs';
+import { intEnv, issueBenchLicense, rssKb } from './lib/embedded-node.mjs';
 import { commandLine, ROOT, writeResults } from './lib/results.mjs';
 import { renderReport } from './report.mjs';
 
@@ -78,16 +78,7 @@ async function call(url, method, path, token, body) {
 }
 
 async function installLicense(vendor, lid, features, seats, ttl) {
-  const now = Math.floor(Date.now() / 1000);
-  const file = await vendor.issue({
-    lid,
-    customer: 'Bench Corp',
-    product: 'bench',
-    features: Object.fromEntries(features.map((f) => [f, { seats }])),
-    iat: now,
-    exp: now + 7 * 86_400,
-    lease: { ttl, grace: 0, policy: 'strict' },
-  });
+  const file = await issueBenchLicense(vendor, lid, features, { seats, ttl });
   const url = cluster.urls()[0];
   const installed = await call(url, 'POST', '/v1/licenses', cluster.adminToken, { license: file });
   if (installed.status !== 201)

@@ -232,13 +232,10 @@ export async function expectStatus(promise, expected, what) {
   return res.body;
 }
 
-/**
- * Issues a license whose features each have `seats` seats (one seat pool per feature), installs it, and
- * returns a client token bound to it.
- */
-export async function installLicense(node, vendor, lid, features, { seats = 1_000_000, ttl = 3600 } = {}) {
+/** A vendor-signed license file for `lid`: each feature its own pool of `seats`, a week long, strict. */
+export function issueBenchLicense(vendor, lid, features, { seats, ttl }) {
   const now = Math.floor(Date.now() / 1000);
-  const file = await vendor.issue({
+  return vendor.issue({
     lid,
     customer: 'Bench Corp',
     product: 'bench',
@@ -247,6 +244,14 @@ export async function installLicense(node, vendor, lid, features, { seats = 1_00
     exp: now + 7 * 86_400,
     lease: { ttl, grace: 0, policy: 'strict' },
   });
+}
+
+/**
+ * Issues a license whose features each have `seats` seats (one seat pool per feature), installs it, and
+ * returns a client token bound to it.
+ */
+export async function installLicense(node, vendor, lid, features, { seats = 1_000_000, ttl = 3600 } = {}) {
+  const file = await issueBenchLicense(vendor, lid, features, { seats, ttl });
   await expectStatus(
     api(node, 'POST', '/v1/licenses', ADMIN_TOKEN, { license: file }),
     201,
