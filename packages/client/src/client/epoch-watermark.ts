@@ -6,9 +6,18 @@ import { LeaseholdClientError } from '../errors/leasehold-client-error.js';
  * has seen that, a grant from the old primary (a lower epoch: it may be partitioned and not know it was
  * superseded) is refused before it is adopted, so a renewal from it never extends a lease. Only signed
  * claims count: the unsigned JSON of an answer could say anything.
+ *
+ * With a state store the mark survives restarts (state-file.ts saves it at once when it rises), so a
+ * restarted client does not accept the old primary's grants again until it meets the new epoch.
  */
 export class EpochWatermark {
   #highest = 1;
+  readonly #onRise: () => void;
+
+  /** @param onRise called after the mark rose (the state file saves it). */
+  constructor(onRise: () => void = () => undefined) {
+    this.#onRise = onRise;
+  }
 
   get highest(): number {
     return this.#highest;
@@ -25,6 +34,13 @@ export class EpochWatermark {
         { server, retryable: true },
       );
     }
-    this.#highest = seen;
+    this.raise(seen);
+  }
+
+  /** Raises the mark to an epoch known to have been seen (one persisted by an earlier run); never lowers it. */
+  raise(epoch: number): void {
+    if (!Number.isSafeInteger(epoch) || epoch <= this.#highest) return;
+    this.#highest = epoch;
+    this.#onRise();
   }
 }

@@ -80,14 +80,15 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
     this.#trusted = new TrustedTime(options.clock);
     this.#jwks = new JwksCache(() => void this.#state.save(true));
     const count = (counter: ClientCounter) => this.#count(counter);
-    this.#grantDeps = {
-      options,
-      jwks: this.#jwks,
-      trusted: this.#trusted,
-      epochs: new EpochWatermark(),
-      count,
-    };
-    this.#state = new StateFile(options.stateStore, options.clock, this.#trusted, this.#jwks, this.log);
+    // A higher epoch is saved at once: a restart must not forget that the old primary was superseded.
+    const epochs = new EpochWatermark(() => void this.#state.save(true));
+    this.#grantDeps = { options, jwks: this.#jwks, trusted: this.#trusted, epochs, count };
+    this.#state = new StateFile(
+      options.stateStore,
+      options.clock,
+      { trusted: this.#trusted, jwks: this.#jwks, epochs },
+      this.log,
+    );
     if (options.discoveryIntervalMs !== undefined) {
       this.#discovery = new NodeDiscovery({
         balancer: this.#balancer,
