@@ -105,7 +105,8 @@ function parseJson(text: string): unknown {
 /** The system error behind fetch's generic "fetch failed", for the message. */
 function describe(err: unknown): string {
   const cause = (err as { cause?: unknown }).cause ?? err;
-  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  // A system error's code is text (ECONNREFUSED); a DOMException's (a timeout) is a legacy number.
+  const code = (cause as { code?: unknown } | undefined)?.code;
   const message = (cause as Error | undefined)?.message ?? String(cause);
-  return code && !message.includes(code) ? `${code}: ${message}` : message;
+  return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
 }
