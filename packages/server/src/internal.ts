@@ -31,7 +31,6 @@ export {
   type SeatBlockKeeperOptions,
 } from './edge/seat-block-keeper.js';
 export { blockTtlMs, parseSeatBlocks, type SeatBlockSpec } from './edge/seat-block-spec.js';
-export { type FetchLike, UpstreamHttp } from './edge/upstream-http.js';
 export { buildApp, LOG_REDACT, type RouteSummary } from './http/app.js';
 export type { AppDeps } from './http/app-deps.js';
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits/http-limits.js';
@@ -68,7 +67,13 @@ export {
   HttpUpstreamFeed,
   type UpstreamFeed,
   type UpstreamFeedOptions,
-  type UpstreamTls,
 } from './replication/upstream-feed.js';
+export {
+  type FetchLike,
+  type UpstreamTls,
+  upstreamFetch,
+  upstreamTlsFailure,
+} from './replication/upstream-fetch.js';
+export { type UpstreamCallOptions, UpstreamHttp } from './replication/upstream-http.js';
 export { ClockHighWater, HIGH_WATER_FILE } from './time/clock-high-water.js';
 export { generateApiToken, hashApiToken } from './tokens/api-token.js';

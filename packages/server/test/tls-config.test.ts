@@ -81,6 +81,39 @@ describe('TLS configuration', () => {
     await expect(startNode(config, { logger: false })).rejects.toThrow(/cannot read tlsCert .*missing\.crt/);
   });
 
+  it('an edge whose upstream certificate file cannot be read, or whose key is not its own, stops with a ConfigError naming the file', async () => {
+    const ca = await createCertificateAuthority();
+    const [mine, other] = await Promise.all(
+      ['edge', 'someone-else'].map((name) => issueCertificate(ca, { name, kind: 'client' })),
+    );
+    writeFileSync(join(dir, 'edge.crt'), mine!.certPem);
+    writeFileSync(join(dir, 'edge.key'), mine!.keyPem);
+    writeFileSync(join(dir, 'else.key'), other!.keyPem);
+    const edge = (upstream: Record<string, string>) =>
+      load({
+        dataDir: join(dir, 'edge-data'),
+        port: 0,
+        edgeOf: 'https://primary.example:7300',
+        upstreamToken: `lh_client_${'c'.repeat(43)}`,
+        seatBlocks: ['lic-1:solver=1'],
+        ...upstream,
+      });
+    const missing = startNode(
+      edge({ upstreamTlsCert: join(dir, 'missing-edge.crt'), upstreamTlsKey: join(dir, 'edge.key') }),
+      { logger: false },
+    );
+    await expect(missing).rejects.toThrow(ConfigError);
+    await expect(missing).rejects.toThrow(/cannot read upstreamTlsCert .*missing-edge\.crt/);
+    const mismatched = startNode(
+      edge({ upstreamTlsCert: join(dir, 'edge.crt'), upstreamTlsKey: join(dir, 'else.key') }),
+      { logger: false },
+    );
+    await expect(mismatched).rejects.toThrow(ConfigError);
+    await expect(mismatched).rejects.toThrow(/edge\.crt, .*else\.key\) do not form a usable TLS identity/);
+    const noCa = startNode(edge({ upstreamTlsCa: join(dir, 'missing-ca.crt') }), { logger: false });
+    await expect(noCa).rejects.toThrow(/cannot read upstreamTlsCa .*missing-ca\.crt/);
+  });
+
   it('a key that does not belong to the certificate stops the start with a ConfigError', async () => {
     const ca = await createCertificateAuthority();
     const [one, other] = await Promise.all(

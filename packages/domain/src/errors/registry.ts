@@ -173,6 +173,12 @@ export const ERROR_REGISTRY = {
     retryable: true,
     title: 'This data directory was promoted to a primary: it cannot follow a primary again',
   },
+  UPSTREAM_TLS_FAILED: {
+    status: 502,
+    retryable: true,
+    title:
+      "TLS with the primary failed: its certificate is not trusted, or it refused this node's certificate",
+  },
 
   // Encryption at rest. They stop a node at start; 5xx and retryable like INTERNAL: another node, with the
   // right key, may answer.

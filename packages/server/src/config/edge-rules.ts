@@ -17,13 +17,6 @@ export function edgeConfigProblems(config: NodeConfig): string[] {
   if (config.store !== 'sqlite') problems.push('an edge node runs on the embedded store (store: sqlite)');
   if (config.replicaOf !== undefined)
     problems.push('a node is an edge (edgeOf) or a replica (replicaOf), not both');
-  // The edge calls its primary with fetch, which cannot present these: refused rather than ignored.
-  const upstreamTls = [config.upstreamTlsCa, config.upstreamTlsCert, config.upstreamTlsKey];
-  if (upstreamTls.some((v) => v !== undefined)) {
-    problems.push(
-      'upstreamTls* settings are for a replica; an edge trusts its primary through the system CAs',
-    );
-  }
   for (const check of [() => parseSeatBlocks(config.seatBlocks), () => blockTtlMs(config.blockTtl)]) {
     try {
       check();

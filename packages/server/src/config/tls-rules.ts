@@ -30,6 +30,14 @@ export function tlsConfigProblems(config: NodeConfig): string[] {
   if ((config.upstreamTlsCert === undefined) !== (config.upstreamTlsKey === undefined)) {
     problems.push('upstreamTlsCert and upstreamTlsKey go together');
   }
+  // TLS settings toward an http:// primary would be ignored: refused instead (a replica or an edge).
+  const upstream = config.replicaOf ?? config.edgeOf;
+  const upstreamTls = [config.upstreamTlsCa, config.upstreamTlsCert, config.upstreamTlsKey];
+  if (upstream?.startsWith('http://') && upstreamTls.some((v) => v !== undefined)) {
+    problems.push(
+      `upstreamTls* settings need an https:// primary (${config.replicaOf ? 'replicaOf' : 'edgeOf'} is ${upstream})`,
+    );
+  }
   if (config.replicaOf !== undefined && config.upstreamToken === undefined) {
     problems.push('replicaOf needs upstreamToken (a replica-scope token of the primary)');
   }

@@ -1,5 +1,5 @@
 import type { AuditEntry, AuditHead } from '@leasehold/domain';
-import type { UpstreamHttp } from './upstream-http.js';
+import type { UpstreamHttp } from '../replication/upstream-http.js';
 
 export interface BlockRequest {
   readonly site: string;

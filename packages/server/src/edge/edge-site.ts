@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import { type Clock, type LicenseVerificationKeys, PeriodicTask } from '@leasehold/domain';
 import type { LeaseStore } from '@leasehold/store';
 import { HttpUpstreamFeed } from '../replication/upstream-feed.js';
+import type { UpstreamTls } from '../replication/upstream-fetch.js';
+import { UpstreamHttp } from '../replication/upstream-http.js';
 import { AuditUploader } from './audit-uploader.js';
 import { type BlockUpstream, HttpBlockUpstream } from './block-upstream.js';
 import { type EdgeSource, HttpEdgeSource } from './edge-source.js';
@@ -9,11 +11,12 @@ import { EdgeSync } from './edge-sync.js';
 import { FeedEdgeSource } from './feed-edge-source.js';
 import { type HeldBlockStatus, SeatBlockKeeper } from './seat-block-keeper.js';
 import type { SeatBlockSpec } from './seat-block-spec.js';
-import { UpstreamHttp } from './upstream-http.js';
 
 export interface EdgeSiteOptions {
   readonly primaryUrl: string;
   readonly upstreamToken: string;
+  /** TLS toward the primary (`upstreamTls*`): its CA, and the client certificate an mTLS primary requires. */
+  readonly tls?: UpstreamTls | undefined;
   readonly site: string;
   readonly blocks: readonly SeatBlockSpec[];
   readonly blockTtlMs: number;
@@ -58,11 +61,13 @@ export class EdgeSite {
 
   constructor(options: EdgeSiteOptions) {
     this.#options = options;
-    // A call to a cut primary blackholes: give up well inside a third of the TTL, so a renewal that gets
+    // One client for the blocks, the polled reads and the audit upload; the feed (below) has its own with
+    // the same TLS identity. A call to a cut primary blackholes: give up well inside a third of the TTL, so a renewal that gets
     // through after the cut is not queued behind a dead one.
     const http = new UpstreamHttp({
       baseUrl: options.primaryUrl,
       token: options.upstreamToken,
+      tls: options.tls,
       follower: options.site,
       timeoutMs: Math.min(10_000, Math.max(250, options.blockTtlMs / 6)),
     });
@@ -74,6 +79,7 @@ export class EdgeSite {
             upstream: new HttpUpstreamFeed({
               url: options.primaryUrl,
               token: options.upstreamToken,
+              tls: options.tls,
               follower: options.site,
             }),
             clock: options.clock,

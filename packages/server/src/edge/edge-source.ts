@@ -1,4 +1,4 @@
-import type { UpstreamHttp } from './upstream-http.js';
+import type { UpstreamHttp } from '../replication/upstream-http.js';
 
 /** A client token of the primary, as an edge keeps it: the hash only. */
 export interface UpstreamClientToken {

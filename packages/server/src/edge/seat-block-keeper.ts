@@ -1,4 +1,4 @@
-import type { Clock } from '@leasehold/domain';
+import { type Clock, LeaseholdError } from '@leasehold/domain';
 import type { LeaseStore, SeatCap, SeatCapReading } from '@leasehold/store';
 import type { BlockUpstream } from './block-upstream.js';
 import type { SeatBlockSpec } from './seat-block-spec.js';
@@ -144,7 +144,9 @@ export class SeatBlockKeeper implements SeatCap {
       block.lastSentMono = sentMono;
       block.lastError = undefined;
     } catch (err) {
-      block.lastError = (err as Error).message;
+      // With its code when it has one (UPSTREAM_TLS_FAILED, FORBIDDEN, …): the status says what to fix.
+      block.lastError =
+        err instanceof LeaseholdError ? `${err.code}: ${err.message}` : (err as Error).message;
       throw err;
     }
   }

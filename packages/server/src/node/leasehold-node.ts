@@ -73,6 +73,8 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
   const clockHighWater = new ClockHighWater(clock, join(dataDir, HIGH_WATER_FILE));
   // Certificates are read before anything opens: a missing file stops the start (never plaintext instead).
   const tls = loadNodeTls(config);
+  // TLS toward a primary (replica or edge), read now for the same reason.
+  const upstreamTls = loadUpstreamTls(config);
   const nodeId = config.nodeId ?? `${hostname()}:${config.port === 0 ? process.pid : config.port}`;
   // Migration steps run at the first store operation, once the app (and its logger) exists; the edge site
   // logs through it too.
@@ -84,6 +86,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       : new EdgeSite({
           primaryUrl: config.edgeOf,
           upstreamToken: config.upstreamToken,
+          tls: upstreamTls,
           site: nodeId,
           blocks: parseSeatBlocks(config.seatBlocks),
           blockTtlMs: blockTtlMs(config.blockTtl),
@@ -110,7 +113,6 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     },
   );
   const { membership } = opened;
-  const upstreamTls = loadUpstreamTls(config);
   // A replica (docs/replication.md) serves a read-only view; only its follower writes the store.
   const replicaOf = config.replicaOf;
   // Until `leasehold replica promote` (docs/replication.md, "Promotion") flips it.

@@ -138,7 +138,10 @@ export class ReplicaFollower {
           }
         }
         this.#connected = false;
-        this.#lastError = (failure as Error).message;
+        this.#lastError =
+          failure instanceof LeaseholdError
+            ? `${failure.code}: ${failure.message}`
+            : (failure as Error).message;
         log.warn({ err: failure, retryInMs: backoff }, 'replica cannot follow its primary; retrying');
         await sleep(backoff, signal);
         backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);

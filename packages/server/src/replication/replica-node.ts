@@ -3,7 +3,8 @@ import type { LeaseStore, ReplicaTarget } from '@leasehold/store';
 import type { ClusterKeyring } from '../keys/cluster-keyring.js';
 import type { NodeMetrics } from '../observability/node-metrics.js';
 import { ReplicaFollower, type ReplicaStatus } from './replica-follower.js';
-import { HttpUpstreamFeed, type UpstreamTls } from './upstream-feed.js';
+import { HttpUpstreamFeed } from './upstream-feed.js';
+import type { UpstreamTls } from './upstream-fetch.js';
 
 export interface ReplicaNodeOptions {
   readonly primary: string;

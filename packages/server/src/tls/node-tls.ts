@@ -5,6 +5,7 @@ import type { EtcdConnectionOptions } from '@leasehold/store';
 import type { NodeConfig } from '../config/config-schema.js';
 import { ConfigError } from '../config/load-config.js';
 import { type ClientAuth, effectiveClientAuth } from '../config/tls-rules.js';
+import type { UpstreamTls } from '../replication/upstream-fetch.js';
 
 /** PEM texts a node presents when it calls a peer, and the CA it verifies the peer with. */
 export interface PeerClientTls {
@@ -77,17 +78,30 @@ export function enforceOptionalClientAuth(server: TlsServer): void {
   });
 }
 
-/** TLS toward a replica's primary (its CA; our client certificate for mTLS), or undefined. */
+/**
+ * TLS toward the primary of a replica or an edge site (its CA; our client certificate for mTLS), or
+ * undefined. Files are read and the certificate paired with its key now, so that a wrong file stops the
+ * start as a configuration error naming the setting, not as a failed call to the primary later.
+ */
 export function loadUpstreamTls(
   config: Pick<NodeConfig, 'upstreamTlsCa' | 'upstreamTlsCert' | 'upstreamTlsKey'>,
-): { ca?: string; cert?: string; key?: string } | undefined {
+): UpstreamTls | undefined {
   const { upstreamTlsCa: ca, upstreamTlsCert: cert, upstreamTlsKey: key } = config;
-  if (ca === undefined && cert === undefined) return undefined;
-  return {
+  if (ca === undefined && cert === undefined && key === undefined) return undefined;
+  const tls = {
     ...(ca === undefined ? {} : { ca: readPem(ca, 'upstreamTlsCa') }),
     ...(cert === undefined ? {} : { cert: readPem(cert, 'upstreamTlsCert') }),
     ...(key === undefined ? {} : { key: readPem(key, 'upstreamTlsKey') }),
   };
+  try {
+    createSecureContext(tls);
+  } catch (err) {
+    const files = [ca, cert, key].filter(Boolean).join(', ');
+    throw new ConfigError(
+      `upstreamTlsCa/upstreamTlsCert/upstreamTlsKey (${files}) do not form a usable TLS identity: ${(err as Error).message}`,
+    );
+  }
+  return tls;
 }
 
 /** etcd client credentials (mutual TLS) from etcdTlsCa/Cert/Key, or undefined for plaintext etcd. */

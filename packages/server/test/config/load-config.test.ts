@@ -165,6 +165,33 @@ describe('loadConfig', () => {
     ).toThrow(/edge \(edgeOf\) or a replica/);
     expect(() =>
       fromEnv({ ...edge, LEASEHOLD_SEAT_BLOCKS: 'l:f=1', LEASEHOLD_UPSTREAM_TLS_CA: '/ca.pem' }),
-    ).toThrow(/upstreamTls\* settings are for a replica/);
+    ).toThrow(/upstreamTls\* settings need an https:\/\/ primary \(edgeOf is http:\/\/p\)/);
+    // Toward an https:// primary an edge takes the same mTLS settings as a replica.
+    const mtlsEdge = {
+      LEASEHOLD_EDGE_OF: 'https://primary:7300',
+      LEASEHOLD_UPSTREAM_TOKEN: token,
+      LEASEHOLD_SEAT_BLOCKS: 'l:f=1',
+    };
+    expect(
+      fromEnv({
+        ...mtlsEdge,
+        LEASEHOLD_UPSTREAM_TLS_CA: '/ca.pem',
+        LEASEHOLD_UPSTREAM_TLS_CERT: '/edge.crt',
+        LEASEHOLD_UPSTREAM_TLS_KEY: '/edge.key',
+      }),
+    ).toMatchObject({ upstreamTlsCa: '/ca.pem', upstreamTlsCert: '/edge.crt', upstreamTlsKey: '/edge.key' });
+    expect(() => fromEnv({ ...mtlsEdge, LEASEHOLD_UPSTREAM_TLS_CERT: '/edge.crt' })).toThrow(
+      /upstreamTlsCert and upstreamTlsKey go together/,
+    );
+    expect(() => fromEnv({ ...mtlsEdge, LEASEHOLD_UPSTREAM_TLS_KEY: '/edge.key' })).toThrow(
+      /upstreamTlsCert and upstreamTlsKey go together/,
+    );
+    expect(() =>
+      fromEnv({
+        LEASEHOLD_REPLICA_OF: 'http://p',
+        LEASEHOLD_UPSTREAM_TOKEN: token,
+        LEASEHOLD_UPSTREAM_TLS_CA: '/ca.pem',
+      }),
+    ).toThrow(/need an https:\/\/ primary \(replicaOf is http:\/\/p\)/);
   });
 });
