@@ -16,6 +16,7 @@ const PROMTOOL = '/usr/bin/promtool';
 /** Families whose samples come from modules that may not be attached on a single SQLite node. */
 const SOURCED_ELSEWHERE = new Set([
   'leasehold_peer_clock_skew_seconds',
+  'leasehold_peer_clock_skew_beyond_margin',
   'leasehold_audit_chain_length',
   'leasehold_audit_unsealed_events',
 ]);
