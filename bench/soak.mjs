@@ -143,6 +143,7 @@ const file = writeResults('soak', {
     pools: r.pools,
     batchWindowMs: r.batchWindowMs,
     clockToleranceMs: r.clockToleranceMs,
+    expiryToleranceMs: r.expiryToleranceMs,
     maxClockSkewMs: r.maxClockSkewMs,
     faultKinds: r.faultKinds.join(','),
   },
@@ -173,7 +174,7 @@ const file = writeResults('soak', {
     `faults by kind: ${Object.entries(r.faultsByKind)
       .map(([k, n]) => `${k} ${n}`)
       .join(', ')}`,
-    `violations with a clock tolerance of ${r.clockToleranceMs} ms (maxClockSkewMs ${r.maxClockSkewMs}): ${JSON.stringify(v)}; with none: ${JSON.stringify(r.strictClockViolations)}`,
+    `violations (maxClockSkewMs ${r.maxClockSkewMs}; seats freed early tolerated ${r.clockToleranceMs} ms, leases found expired early ${r.expiryToleranceMs} ms): ${JSON.stringify(v)}; with no tolerance at all: ${JSON.stringify(r.strictClockViolations)}`,
     `nemesis errors: ${r.nemesisErrors.length}; after the run: ${r.after.nodeStates.join(', ')}, ` +
       `${r.after.liveLeases} live leases ${r.after.drainedAfterMs} ms after the clients stopped, membership ${r.after.membershipOk ? 'healed' : 'NOT healed'}`,
     `leases: ${JSON.stringify(r.leases)}`,
