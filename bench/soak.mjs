@@ -19,7 +19,14 @@ import { RESULTS_DIR, ROOT, writeResults } from './lib/results.mjs';
 import { renderReport } from './report.mjs';
 
 const { values: argv } = parseArgs({
-  options: { minutes: { type: 'string', default: '30' }, seed: { type: 'string' } },
+  options: {
+    minutes: { type: 'string', default: '30' },
+    seed: { type: 'string' },
+    // e.g. `--faults clock-step`: only these kinds (default all); a run of some kinds is not the target run.
+    faults: { type: 'string' },
+    // The nodes' maxClockSkewMs; default the clock step (2000), which the checker then judges exactly.
+    'max-clock-skew-ms': { type: 'string' },
+  },
 });
 const MINUTES = Number(argv.minutes);
 const FULL_MINUTES = 30;
@@ -69,6 +76,8 @@ function preflight() {
 function runScenario(dir) {
   const args = ['-n', '-m', process.execPath, MAIN, '--dir', dir, '--minutes', String(MINUTES)];
   if (argv.seed !== undefined) args.push('--seed', argv.seed);
+  if (argv.faults !== undefined) args.push('--faults', argv.faults);
+  if (argv['max-clock-skew-ms'] !== undefined) args.push('--max-clock-skew-ms', argv['max-clock-skew-ms']);
   const child = spawn('unshare', args, { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
   let out = '';
   child.stdout.on('data', (d) => {
@@ -117,12 +126,16 @@ const healthy =
 const clean = v.total === 0;
 const enoughFaults = r.faults >= MIN_FAULTS;
 const fullLength = MINUTES >= FULL_MINUTES;
+const allKinds = argv.faults === undefined;
 const measured =
   `${MINUTES} min, ${r.faults} faults, ${r.okOps.toLocaleString('en-US')} client ops ok; ` +
   `oversubscribed ${v.oversubscribed}, lost ${v.lostLeases}, duplicate grants ${v.duplicateGrants}`;
 const file = writeResults('soak', {
   title: `Soak: ${MINUTES} min of faults with group commit on`,
-  command: `npm run bench:soak -- --minutes ${MINUTES} --seed ${r.seed}`,
+  command:
+    `npm run bench:soak -- --minutes ${MINUTES} --seed ${r.seed}` +
+    (argv.faults === undefined ? '' : ` --faults ${argv.faults}`) +
+    (argv['max-clock-skew-ms'] === undefined ? '' : ` --max-clock-skew-ms ${argv['max-clock-skew-ms']}`),
   settings: {
     minutes: MINUTES,
     seed: r.seed,
@@ -130,6 +143,9 @@ const file = writeResults('soak', {
     pools: r.pools,
     batchWindowMs: r.batchWindowMs,
     clockToleranceMs: r.clockToleranceMs,
+    expiryToleranceMs: r.expiryToleranceMs,
+    maxClockSkewMs: r.maxClockSkewMs,
+    faultKinds: r.faultKinds.join(','),
   },
   figures: [
     ...Object.entries(r.faultsByKind)
@@ -151,14 +167,14 @@ const file = writeResults('soak', {
       label: 'Soak: 30 min, >= 1,000 faults, 0 oversubscribed, 0 lost, 0 duplicate grants',
       measured,
       // A shorter run cannot pass the 30-minute target, but a violation in it fails it.
-      pass: clean && healthy ? (fullLength && enoughFaults ? true : null) : false,
+      pass: clean && healthy ? (fullLength && enoughFaults && allKinds ? true : null) : false,
     },
   ],
   notes: [
     `faults by kind: ${Object.entries(r.faultsByKind)
       .map(([k, n]) => `${k} ${n}`)
       .join(', ')}`,
-    `violations with the 2 s clock tolerance: ${JSON.stringify(v)}; with none (what a stepped clock costs): ${JSON.stringify(r.strictClockViolations)}`,
+    `violations (maxClockSkewMs ${r.maxClockSkewMs}; seats freed early tolerated ${r.clockToleranceMs} ms, leases found expired early ${r.expiryToleranceMs} ms): ${JSON.stringify(v)}; with no tolerance at all: ${JSON.stringify(r.strictClockViolations)}`,
     `nemesis errors: ${r.nemesisErrors.length}; after the run: ${r.after.nodeStates.join(', ')}, ` +
       `${r.after.liveLeases} live leases ${r.after.drainedAfterMs} ms after the clients stopped, membership ${r.after.membershipOk ? 'healed' : 'NOT healed'}`,
     `leases: ${JSON.stringify(r.leases)}`,
@@ -167,4 +183,4 @@ const file = writeResults('soak', {
 });
 log(`wrote ${file} and ${join(HISTORY_DIR, 'history.json')}; report: ${renderReport()}`);
 log(`soak: ${measured}`);
-if (!clean || !healthy || (fullLength && !enoughFaults)) process.exit(1);
+if (!clean || !healthy || (fullLength && allKinds && !enoughFaults)) process.exit(1);

@@ -90,6 +90,7 @@ export {
   type LeaseAccess,
   seatsExhausted,
 } from './lease/rules.js';
+export { EXACT_HAND_OVER, MAX_CLOCK_SKEW_MS_LIMIT, SeatHandOver } from './lease/seat-hand-over.js';
 export { type LeaseWindow, leaseWindow, tokenExpirySeconds } from './lease/timing.js';
 export {
   LEASE_TOKEN_TYP,

@@ -5,7 +5,8 @@ import { ManualClock } from '@leasehold/domain';
 import { createCertificateAuthority, issueCertificate } from '@leasehold/pki';
 import type { Membership, NodeRecord } from '@leasehold/store';
 import { describe, expect, it } from 'vitest';
-import { PeerProbe, peerTimeRequest } from '../src/node/peer-probe.js';
+import { PeerProbe, type PeerReading, peerTimeRequest } from '../src/node/peer-probe.js';
+import { skewBeyondMargin } from '../src/node/skew-beyond-margin.js';
 
 /** A membership whose node list the test sets. */
 function staticMembership(ids: () => string[]): Membership {
@@ -94,6 +95,28 @@ describe('peer clock probe (NTP-style, fake clock)', () => {
     probe.start(); // a stopped probe stays stopped
     await probe.probeOnce();
     expect(probe.readings().has('late')).toBe(false);
+  });
+});
+
+describe('skew beyond the clock margin', () => {
+  const reading = (clockSkewMs: number, rttMs: number, reachable = true): PeerReading => ({
+    clockSkewMs,
+    rttMs,
+    probedAt: 0,
+    reachable,
+  });
+
+  it('flags |skew| - rtt/2 > M only, either direction; not an unreachable peer, not with M = 0', () => {
+    expect(skewBeyondMargin(reading(2000, 10), 2000)).toBe(false);
+    expect(skewBeyondMargin(reading(2006, 10), 2000)).toBe(true);
+    // Within the probe's ±rtt/2 uncertainty of M: not certain, not flagged.
+    expect(skewBeyondMargin(reading(2004, 10), 2000)).toBe(false);
+    expect(skewBeyondMargin(reading(-2006, 10), 2000)).toBe(true);
+    expect(skewBeyondMargin(reading(5000, 10, false), 2000)).toBe(false);
+    expect(skewBeyondMargin(reading(5000, 10), 0)).toBe(false);
+    expect(
+      skewBeyondMargin({ probedAt: 0, reachable: true, clockSkewMs: undefined, rttMs: undefined }, 1000),
+    ).toBe(false);
   });
 });
 

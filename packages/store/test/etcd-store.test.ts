@@ -6,9 +6,10 @@ import { etcdEndpoints } from './support/etcd.js';
 
 // The same contract suite as SQLite, unchanged, against a real 3-member etcd cluster. Each store gets its
 // own key prefix, so runs never see each other's data.
-describeLeaseStoreContract('etcd', async () => {
+describeLeaseStoreContract('etcd', async (options) => {
   const endpoints = await etcdEndpoints();
   return new EtcdStore({
+    ...options,
     endpoints,
     prefix: `/contract-${randomUUID()}/`,
     kek: randomBytes(32),

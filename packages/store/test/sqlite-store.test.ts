@@ -15,5 +15,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const kek = randomBytes(32);
 describeLeaseStoreContract(
   'sqlite',
-  async () => new SqliteStore({ path: join(dir, `store-${++n}.db`), kek, licenseKeys: LICENSE_KEYS }),
+  async (options) =>
+    new SqliteStore({ path: join(dir, `store-${++n}.db`), kek, licenseKeys: LICENSE_KEYS, ...options }),
 );

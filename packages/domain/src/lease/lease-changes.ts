@@ -1,5 +1,6 @@
 import type { InstalledLicense } from '../license/license.js';
 import type { ClientInfo, Lease, LeaseEndReason } from './lease.js';
+import { EXACT_HAND_OVER, type SeatHandOver } from './seat-hand-over.js';
 import { leaseWindow } from './timing.js';
 
 /**
@@ -111,12 +112,17 @@ export function releasedLease(lease: Lease, now: number): Lease {
 
 /**
  * An operator's force-release of a live lease. Soft (default): the lease is marked revoked and keeps its
- * seat until its reservation runs out, so no second token overlaps the last one issued. `immediate`: the
- * lease ends now. A lease already past its reservation simply expired. The result has an `endReason`
- * exactly when the seat frees now.
+ * seat until its reservation runs out (and the clock margin after it, `handOver`), so no second token
+ * overlaps the last one issued. `immediate`: the lease ends now. A lease whose seat is free already simply
+ * expired. The result has an `endReason` exactly when the seat frees now.
  */
-export function forceReleasedLease(lease: Lease, now: number, immediate: boolean): Lease {
-  if (now >= lease.reservedUntil) return expiredLease(lease);
+export function forceReleasedLease(
+  lease: Lease,
+  now: number,
+  immediate: boolean,
+  handOver: SeatHandOver = EXACT_HAND_OVER,
+): Lease {
+  if (!handOver.occupies(lease, now)) return expiredLease(lease);
   const revoked: Lease = { ...lease, revokedAt: lease.revokedAt ?? now };
   return immediate ? endedLease(revoked, now, 'revoked') : revoked;
 }

@@ -62,6 +62,11 @@ export function registerServe(program: Command): void {
       collect,
     )
     .option('--block-ttl <duration>', 'how long the primary holds a block, e.g. 4h (env LEASEHOLD_BLOCK_TTL)')
+    .option(
+      '--max-clock-skew-ms <ms>',
+      'how far node clocks may disagree; expired seats return this much later (env LEASEHOLD_MAX_CLOCK_SKEW_MS; default 1000)',
+      (v) => (/^\d+$/.test(v) ? Number(v) : v),
+    )
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env LEASEHOLD_LOG_LEVEL)')
     .action(async (opts: Record<string, unknown>) => {
       let config: ReturnType<typeof loadConfig>;
@@ -96,6 +101,7 @@ export function registerServe(program: Command): void {
             edgeOf: opts.edgeOf,
             seatBlocks: opts.seatBlock,
             blockTtl: opts.blockTtl,
+            maxClockSkewMs: opts.maxClockSkewMs,
           },
         });
       } catch (err) {

@@ -1,3 +1,4 @@
+import { MAX_CLOCK_SKEW_MS_LIMIT } from '@leasehold/domain';
 import Type, { type Static } from 'typebox';
 
 /**
@@ -59,6 +60,14 @@ export const NodeConfigSchema = Type.Object(
       { default: 'info' },
     ),
     sweepIntervalMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
+    /**
+     * How far two node clocks may disagree, ms (docs/ha.md "Expiry"): a seat whose lease ran out goes to
+     * another client only this long after its deadline, so a node whose clock runs ahead (or one that wrote
+     * the deadline from a clock behind) never hands out a seat its holder may still use. The same on every
+     * node. 1 s by default: NTP keeps hosts within milliseconds, and a second of seat-return delay is small
+     * beside lease TTLs of minutes; 0 turns the margin off (and the peer probe's check against it).
+     */
+    maxClockSkewMs: Type.Integer({ minimum: 0, maximum: MAX_CLOCK_SKEW_MS_LIMIT, default: 1000 }),
     endedLeaseRetentionMs: Type.Integer({ minimum: 0, default: 24 * 3_600_000 }),
     /** Audit trail (docs/audit.md): how often the elected node seals pending records into the chain. */
     auditSealIntervalMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),

@@ -173,6 +173,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       },
       ...(tls ? { https: tls.server } : {}),
       peerReadings: () => probe?.readings() ?? new Map(),
+      maxClockSkewMs: config.maxClockSkewMs,
       peerHosts: () => probe?.peerHosts() ?? new Set(),
       metrics,
       metricsScopes: config.metricsAuth === 'token' ? ['admin', 'operator'] : ['public'],
@@ -240,7 +241,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       request: peerRequest,
       log: app.log,
     });
-    if (config.store === 'etcd') addPeerClockGauge(metrics, probe);
+    if (config.store === 'etcd') addPeerClockGauge(metrics, probe, config.maxClockSkewMs);
     if (vendorKeys.size === 0) {
       app.log.warn('no vendor keys configured (--vendor-key): every license install will be refused');
     }

@@ -58,6 +58,7 @@ export function openStore(
       node: nodeId,
       callTimeoutMs: config.etcdCallTimeoutMs,
       batchWindowMs: config.etcdBatchWindowMs,
+      maxClockSkewMs: config.maxClockSkewMs,
     });
     const membership = new EtcdMembership({
       gateway: store.gateway,
@@ -80,6 +81,7 @@ export function openStore(
     ...(seatCap ? { seatCap } : {}),
     feedRetention: config.feedRetention,
     followsPrimary: config.replicaOf !== undefined,
+    maxClockSkewMs: config.maxClockSkewMs,
   });
   return { store, sqlite: store, membership: new SingleNodeMembership(() => clock.now(), 'sqlite') };
 }

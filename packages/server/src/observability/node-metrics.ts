@@ -205,6 +205,12 @@ export class NodeMetrics {
       () => [], // no samples until the peer probe registers its source (node/peer-clock-gauge.ts)
       ['peer'],
     );
+    this.gauge(
+      'leasehold_peer_clock_skew_beyond_margin',
+      "1 while a peer's clock is off by more than maxClockSkewMs beyond the probe's ±RTT/2, else 0.",
+      () => [], // as above: the peer probe registers its source
+      ['peer'],
+    );
     const audit = async () => (this.#auditStatus ? [await this.#auditStatus()] : []);
     this.gauge(
       'leasehold_audit_chain_length',

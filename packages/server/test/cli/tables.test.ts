@@ -199,6 +199,19 @@ describe('CLI tables', () => {
               healthy: false,
               self: false,
               clockSkewMs: -3,
+              clockSkewBeyondMargin: false,
+            },
+            {
+              id: 'node-3',
+              url: 'http://10.0.0.3:7300',
+              version: '0.1.0',
+              role: 'follower',
+              startedAt: '2026-12-06T08:00:02.000Z',
+              heartbeatAgeMs: 300,
+              healthy: true,
+              self: false,
+              clockSkewMs: 2600,
+              clockSkewBeyondMargin: true,
             },
           ],
           storeMembers: [
@@ -241,6 +254,16 @@ describe('CLI tables', () => {
         '2026-12-06 08:00:00Z',
       ],
       ['node-2', 'http://10.0.0.2:7300', 'follower', 'no', '9s ago', '-3ms', '0.1.0', '2026-12-06 08:00:01Z'],
+      [
+        'node-3',
+        'http://10.0.0.3:7300',
+        'follower',
+        'yes',
+        '300ms ago',
+        '2600ms(>margin)',
+        '0.1.0',
+        '2026-12-06 08:00:02Z',
+      ],
     ]);
     expect(blocks[2]).toEqual([
       ['STORE MEMBER', 'ENDPOINT', 'LEADER', 'HEALTHY', 'RAFT TERM', 'DB SIZE'],

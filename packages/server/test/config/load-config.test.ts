@@ -45,6 +45,16 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads the clock margin (default 1000 ms) from env and flags, and refuses one out of range by name', () => {
+    expect(fromEnv({}).maxClockSkewMs).toBe(1000);
+    expect(fromEnv({ LEASEHOLD_MAX_CLOCK_SKEW_MS: '2000' }).maxClockSkewMs).toBe(2000);
+    expect(loadConfig({ env: {}, flags: { maxClockSkewMs: 0 } }).maxClockSkewMs).toBe(0);
+    expect(() => fromEnv({ LEASEHOLD_MAX_CLOCK_SKEW_MS: '60001' })).toThrow(ConfigError);
+    expect(() => fromEnv({ LEASEHOLD_MAX_CLOCK_SKEW_MS: '60001' })).toThrow(/maxClockSkewMs/);
+    expect(() => fromEnv({ LEASEHOLD_MAX_CLOCK_SKEW_MS: '-5' })).toThrow(/maxClockSkewMs/);
+    expect(() => loadConfig({ env: {}, flags: { maxClockSkewMs: 1.5 } })).toThrow(/maxClockSkewMs/);
+  });
+
   it('reads a replica from LEASEHOLD_REPLICA_OF and LEASEHOLD_UPSTREAM_TOKEN, and refuses half a replica', () => {
     const token = `lh_replica_${'r'.repeat(43)}`;
     const config = fromEnv({

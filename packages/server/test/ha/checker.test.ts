@@ -202,6 +202,13 @@ describe('checkHistory', () => {
     expect(checkHistory(refusal, POOLS, 2000).violations).toEqual([]);
     const tooSoon = history(...alive, refused('renew', 'A', 4990, 5000, 'LEASE_EXPIRED'));
     expect(checkHistory(tooSoon, POOLS, 2000).violations.map((v) => v.rule)).toEqual(['lease-lost']);
+    // With the clock margin: seats judged exactly, a lease found expired early still within its own bound.
+    expect(checkHistory(early, POOLS, 0, 2000).violations.map((v) => v.rule)).toEqual([
+      'oversubscribed',
+      'slot-shared',
+    ]);
+    expect(checkHistory(refusal, POOLS, 0, 2000).violations).toEqual([]);
+    expect(checkHistory(tooSoon, POOLS, 0, 2000).violations.map((v) => v.rule)).toEqual(['lease-lost']);
   });
 
   it('reports a request id that yields two leases, or a lease answering two request ids', () => {

@@ -89,13 +89,19 @@ export function checkHistory(
   history: HistoryData,
   pools: Readonly<Record<string, number>>,
   clockToleranceMs = 0,
+  /**
+   * Rule (2)'s own tolerance, when it differs: with the clock margin (docs/ha.md "Expiry") no seat is
+   * freed early (rule (1) at 0), yet a node whose clock runs ahead still finds its holder's lease expired
+   * at the deadline on its own clock, early by its skew — the holder's view is not part of the margin.
+   */
+  expiryToleranceMs = clockToleranceMs,
 ): CheckResult {
   const violations: Violation[] = [];
   const byLease = groupByLease(history.ops, violations, pools);
   const holds = definiteHolds(byLease, violations, clockToleranceMs);
   const peakHeld = checkSeatCounts(holds, pools, violations);
   checkSlots(holds, violations);
-  checkLostLeases(byLease, violations, clockToleranceMs);
+  checkLostLeases(byLease, violations, expiryToleranceMs);
   checkIdempotence(history.ops, violations);
   return { violations, peakHeld, leases: holds.length };
 }

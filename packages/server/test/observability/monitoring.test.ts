@@ -16,6 +16,7 @@ const PROMTOOL = '/usr/bin/promtool';
 /** Families whose samples come from modules that may not be attached on a single SQLite node. */
 const SOURCED_ELSEWHERE = new Set([
   'leasehold_peer_clock_skew_seconds',
+  'leasehold_peer_clock_skew_beyond_margin',
   'leasehold_audit_chain_length',
   'leasehold_audit_unsealed_events',
 ]);
@@ -153,7 +154,7 @@ describe('a live node and deploy/monitoring', () => {
 
   it('alert rules pass `promtool check rules` and their unit tests, and read exported metrics', () => {
     const check = promtool(['check', 'rules', 'alerts.yml']);
-    expect(check.output).toContain('SUCCESS: 8 rules found');
+    expect(check.output).toContain('SUCCESS: 9 rules found');
     expect(check.status).toBe(0);
     const test = promtool(['test', 'rules', 'alerts.test.yml']);
     expect(test.output).toContain('SUCCESS');
@@ -169,6 +170,7 @@ describe('a live node and deploy/monitoring', () => {
     ).groups.flatMap((g) => g.rules);
     expect(rules.map((r) => r.alert).sort()).toEqual([
       'LeaseholdClockSkew',
+      'LeaseholdClockSkewBeyondMargin',
       'LeaseholdHighCheckoutDenialRate',
       'LeaseholdHighErrorRate',
       'LeaseholdNoStoreQuorum',

@@ -12,6 +12,7 @@ const LIBFAKETIME = ['x86_64-linux-gnu', 'aarch64-linux-gnu']
   .find((path) => existsSync(path));
 
 interface ClusterView {
+  maxClockSkewMs?: number;
   nodes: {
     id: string;
     url: string;
@@ -20,6 +21,7 @@ interface ClusterView {
     rttMs?: number;
     lastProbeAgeMs?: number;
     reachable?: boolean;
+    clockSkewBeyondMargin?: boolean;
   }[];
 }
 
@@ -105,6 +107,9 @@ describe('clock skew between nodes, over mTLS', () => {
       expect(n.lastProbeAgeMs).toBeLessThan(5000);
     }
     expect(byId.get('node-1')).not.toHaveProperty('clockSkewMs');
+    // 5 s is beyond the default clock margin (maxClockSkewMs 1000): node-3 is flagged, node-2 is not.
+    expect(v.maxClockSkewMs).toBe(1000);
+    expect([node3.clockSkewBeyondMargin, node2.clockSkewBeyondMargin]).toEqual([true, false]);
     console.log(
       `node-1 sees node-2 ${node2.clockSkewMs} ms (rtt ${node2.rttMs} ms), node-3 ${node3.clockSkewMs} ms (rtt ${node3.rttMs} ms)`,
     );
@@ -129,6 +134,9 @@ describe('clock skew between nodes, over mTLS', () => {
     console.error(`[timing] skew gauge for node-3: ${sample} s (expected 5 ± 0.25 s)`);
     // bound ±0.25 s: worst measured error 0.035 s (4 runs on 2026-12-06, one beside a CPU-bound process).
     expect(Math.abs(Number(sample) - 5)).toBeLessThan(0.25);
+    // The alert LeaseholdClockSkewBeyondMargin reads this one: node-3 is off by more than the 1 s margin.
+    expect(text).toMatch(/^leasehold_peer_clock_skew_beyond_margin\{peer="node-3"\} 1$/m);
+    expect(text).toMatch(/^leasehold_peer_clock_skew_beyond_margin\{peer="node-2"\} 0$/m);
   });
 
   it('the client SDK checks a seat out over TLS (bearer token, no client certificate) and verifies its token', async () => {

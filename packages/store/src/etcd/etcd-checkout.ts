@@ -3,7 +3,6 @@ import {
   checkoutCandidates,
   expiredLease,
   grantedLease,
-  holdsSeat,
   type InstalledLicense,
   type Lease,
   leaseEndedEvent,
@@ -178,7 +177,7 @@ export class EtcdCheckout {
       const holders = await gateway.getMany(
         [...present.values()].map((kv) => keys.lease(kv.value.toString())),
       );
-      const live = holders.filter((kv) => kv && holdsSeat(decodeLease(kv), input.now)).length;
+      const live = holders.filter((kv) => kv && ctx.handOver.occupies(decodeLease(kv), input.now)).length;
       if (live >= seats) return undefined;
       guard.push({ key: poolPrefix, within: poolPrefix, target: 'Mod', below: revision + 1 });
     }
@@ -202,7 +201,8 @@ export class EtcdCheckout {
       for (const [j, [slot, slotKv]] of chunk.entries()) {
         const holderKv = holders[j];
         const holder = holderKv && decodeLease(holderKv);
-        if (holder && holdsSeat(holder, input.now)) continue;
+        // Past its deadline is not enough: the seat is handed over only after the clock margin too.
+        if (holder && ctx.handOver.occupies(holder, input.now)) continue;
         const compare: Compare[] = [{ key: slotKv.key, target: 'Mod', equals: slotKv.modRevision }];
         const extra: WriteOp[] = [];
         if (holder && holderKv) {
@@ -252,7 +252,7 @@ export class EtcdCheckout {
       .map(([, kv]) => kv.value.toString());
     if (above.length === 0) return 0;
     const holders = await this.ctx.gateway.getMany(above.map((id) => this.ctx.keys.lease(id)));
-    return holders.filter((kv) => kv && holdsSeat(decodeLease(kv), now)).length;
+    return holders.filter((kv) => kv && this.ctx.handOver.occupies(decodeLease(kv), now)).length;
   }
 }
 

@@ -1,4 +1,4 @@
-import type { AuditContext, AuditEvent } from '@leasehold/domain';
+import { type AuditContext, type AuditEvent, EXACT_HAND_OVER, type SeatHandOver } from '@leasehold/domain';
 import type { RecordCipher } from '../crypto/record-cipher.js';
 import { commit } from './conflict.js';
 import type { EtcdAudit } from './etcd-audit.js';
@@ -19,6 +19,8 @@ export class EtcdContext {
     readonly random: () => number,
     /** The node named by audit records of calls that pass no audit context (docs/audit.md). */
     readonly node: string,
+    /** When a seat whose lease ran out may go to another lease: its deadline plus the clock margin. */
+    readonly handOver: SeatHandOver = EXACT_HAND_OVER,
   ) {}
 
   /** Runs one compare-guarded transaction; a failed compare throws Conflict (the attempt re-reads). */

@@ -23,7 +23,8 @@ const MAX_PURGE_PAGES = 1000;
  * a seat, written in the transaction that grants it, moved by the one that renews it to a later deadline
  * and deleted by the one that ends it (etcd-leases.ts, etcd-checkout.ts). Key order is deadline order, so
  *
- * - the sweep reads the range of deadlines up to now — the overdue leases and nothing else — and ends
+ * - the sweep reads the range of deadlines up to now less the clock margin (SeatHandOver) — the leases
+ *   whose seats are free, and nothing else — and ends
  *   them with one compare-guarded transaction each, handed to the batcher together (21 share a Raft proposal
  *   at etcd's default --max-txn-ops), where reading every live lease and ending them one by one cost
  *   O(live) reads and a transaction each;
@@ -50,7 +51,8 @@ export class EtcdLeaseIndex {
     const { keys, gateway } = ctx;
     const entries = await ctx.optimistic.run(async () => {
       const { results } = await gateway.read([
-        { from: keys.deadlines(), to: keys.deadlinesThrough(now), limit },
+        // Deadlines up to now less the clock margin: a lease within it keeps its seat (SeatHandOver).
+        { from: keys.deadlines(), to: keys.deadlinesThrough(ctx.handOver.freedDeadlineAt(now)), limit },
       ]);
       return results[0] ?? [];
     });
@@ -207,8 +209,8 @@ export class EtcdLeaseIndex {
   /**
    * Seats held at `now` per pool (keyed by its slot prefix), or undefined while the index is not filled
    * (the caller reads the lease records then). One read at one revision: the slot keys (their values are
-   * lease ids) and the index entries after `now` — a slot counts when its lease has one, i.e. has not
-   * ended and is not past its deadline (holdsSeat). An entry a node of an older version left behind
+   * lease ids) and the index entries after `now` less the clock margin — a slot counts when its lease
+   * has one, i.e. has not ended and still occupies its seat (SeatHandOver). An entry a node of an older version left behind
    * (see the class comment) may count a lease renewed there as past its deadline until a sweep repairs
    * the entry: this is a usage figure, never a checkout decision (those compare the slot keys).
    */
@@ -222,7 +224,7 @@ export class EtcdLeaseIndex {
       if ((results[0]?.length ?? 0) === 0) return undefined;
       const [slots, deadlines] = await Promise.all([
         gateway.rangeAt(keys.slots(), keys.slots(), revision),
-        gateway.rangeAt(keys.deadlinesThrough(now), keys.deadlines(), revision),
+        gateway.rangeAt(keys.deadlinesThrough(ctx.handOver.freedDeadlineAt(now)), keys.deadlines(), revision),
       ]);
       const live = new Set(deadlines.map((kv) => kv.value.toString()));
       const held = new Map<string, number>();

@@ -3,7 +3,6 @@ import {
   accessibleLease,
   assertRenewable,
   forceReleasedLease,
-  holdsSeat,
   type InstalledLicense,
   type Lease,
   LeaseholdError,
@@ -212,7 +211,7 @@ export class EtcdLeases {
     return ctx.optimistic.run(async () => {
       const { kv, lease } = await this.#forUpdate(input);
       if (lease.endReason !== undefined) return lease;
-      const result = forceReleasedLease(lease, input.now, input.immediate === true);
+      const result = forceReleasedLease(lease, input.now, input.immediate === true, ctx.handOver);
       if (result.endReason !== undefined) {
         await this.#end(kv, lease, result, input.audit, input.now);
         return result;
@@ -308,7 +307,7 @@ export class EtcdLeases {
       const held = new Map<string, number>();
       for (const kv of records) {
         const lease = kv && decodeLease(kv);
-        if (!lease || !holdsSeat(lease, now)) continue;
+        if (!lease || !ctx.handOver.occupies(lease, now)) continue;
         const pool = ctx.keys.pool(lease.licenseId, lease.feature);
         held.set(pool, (held.get(pool) ?? 0) + 1);
       }

@@ -6,6 +6,7 @@ import type {
   LicenseVerificationKeys,
   StoredCheckpoint,
 } from '@leasehold/domain';
+import { SeatHandOver } from '@leasehold/domain';
 import type { RandomBytes } from '../crypto/aes-gcm.js';
 import { RoutedStore, type StoreCollaborators } from '../facade/routed-store.js';
 import { LicenseIntegrity } from '../integrity/license-integrity.js';
@@ -70,6 +71,12 @@ export interface EtcdStoreOptions extends EtcdConnectionOptions {
   readonly migrationLockTtlSeconds?: number;
   /** Told each migration step as it starts (the node logs it). */
   readonly onSchemaStep?: EtcdSchemaOptions['onStep'];
+  /**
+   * How far two node clocks may disagree, ms: a seat whose lease ran out goes to another lease only this
+   * long after its deadline, on the acting node's clock (SeatHandOver, docs/ha.md "Expiry"). Default 0;
+   * the node passes its `maxClockSkewMs`. Every node of a cluster should use the same value.
+   */
+  readonly maxClockSkewMs?: number;
 }
 
 /**
@@ -98,6 +105,8 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
 
   constructor(options: EtcdStoreOptions) {
     super();
+    // Checked before any connection opens: a bad margin is the caller's mistake.
+    const handOver = new SeatHandOver(options.maxClockSkewMs ?? 0);
     this.gateway = new EtcdGateway(options);
     this.keys = new Keyspace(options.prefix ?? '/leasehold/');
     const random = options.random ?? Math.random;
@@ -134,6 +143,7 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
       this.#audit,
       random,
       options.node ?? 'unnamed',
+      handOver,
     );
     this.#epochs = new EtcdEpochs(ctx);
     const integrity = new LicenseIntegrity({

@@ -81,7 +81,8 @@ export class SqliteCheckout {
 
   /**
    * The slot a new lease of this pool gets, or undefined when the pool is full. Overdue leases are ended
-   * only when the pool looks full: until then a free seat exists anyway, and the sweeper ends them.
+   * only when the pool looks full: until then a free seat exists anyway, and the sweeper ends them. Overdue
+   * means past its deadline by the clock margin (SeatHandOver), not merely past it.
    */
   #freeSlot(licenseId: string, feature: string, seats: number, now: number): number | undefined {
     const { sql } = this.ctx;
@@ -89,7 +90,8 @@ export class SqliteCheckout {
     let pool = sql.getPool.get(licenseId, feature) as { live: number; high_water: number };
     if (pool.live >= seats) {
       const expiry = { actor: 'system:expiry', node: this.ctx.node };
-      for (const row of sql.overdueInPool.all(licenseId, feature, now) as LeaseRow[]) {
+      const freedBy = this.ctx.handOver.freedDeadlineAt(now);
+      for (const row of sql.overdueInPool.all(licenseId, feature, freedBy) as LeaseRow[]) {
         this.leases.end(leaseFromRow(row), row.reserved_until, 'expired', expiry, now);
       }
       pool = sql.getPool.get(licenseId, feature) as { live: number; high_water: number };

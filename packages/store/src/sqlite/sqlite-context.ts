@@ -1,4 +1,4 @@
-import type { AuditContext, AuditEvent } from '@leasehold/domain';
+import { type AuditContext, type AuditEvent, EXACT_HAND_OVER, type SeatHandOver } from '@leasehold/domain';
 import type { RecordCipher } from '../crypto/record-cipher.js';
 import type { SeatCap } from '../port/seat-cap.js';
 import type { SqliteAudit } from './sqlite-audit.js';
@@ -20,6 +20,8 @@ export class SqliteContext {
     readonly epochs: SqliteEpochs,
     /** An edge node's seat blocks: checkouts and renewals stay inside them (docs/replication.md). */
     readonly seatCap: SeatCap | undefined = undefined,
+    /** When a seat whose lease ran out may go to another lease: its deadline plus the clock margin. */
+    readonly handOver: SeatHandOver = EXACT_HAND_OVER,
   ) {}
 
   get sql(): SqliteConnection['sql'] {

@@ -125,7 +125,8 @@ export class SqliteLeases {
       (ctx.sql.getPool.get(lease.licenseId, lease.feature) as { live: number } | undefined)?.live ?? 0;
     if (live() > cap.seats) {
       const expiry = { actor: 'system:expiry', node: ctx.node };
-      for (const row of ctx.sql.overdueInPool.all(lease.licenseId, lease.feature, now) as LeaseRow[]) {
+      const freedBy = ctx.handOver.freedDeadlineAt(now);
+      for (const row of ctx.sql.overdueInPool.all(lease.licenseId, lease.feature, freedBy) as LeaseRow[]) {
         this.end(leaseFromRow(row), row.reserved_until, 'expired', expiry, now);
       }
       if (live() > cap.seats) {
@@ -156,7 +157,7 @@ export class SqliteLeases {
       ctx.epochs.guard(input.now, false);
       const lease = this.#lease(input);
       if (lease.endReason !== undefined) return lease;
-      const result = forceReleasedLease(lease, input.now, input.immediate === true);
+      const result = forceReleasedLease(lease, input.now, input.immediate === true, ctx.handOver);
       ctx.conn.nextRevision();
       if (result.endReason !== 'expired') ctx.sql.revokeLease.run(input.now, lease.id);
       ctx.changes.lease(lease.id);
@@ -204,7 +205,8 @@ export class SqliteLeases {
   async seatUsage(now: number): Promise<SeatUsage[]> {
     await this.licenses.ready();
     return this.ctx.conn.read(() => {
-      const rows = this.ctx.sql.inUseByPool.all(now) as {
+      // A lease past its deadline but within the clock margin still keeps its seat from everyone else.
+      const rows = this.ctx.sql.inUseByPool.all(this.ctx.handOver.freedDeadlineAt(now)) as {
         license_id: string;
         feature: string;
         in_use: number;
@@ -224,7 +226,7 @@ export class SqliteLeases {
   expire(now: number, limit: number, audit?: AuditContext): Promise<Lease[]> {
     const { ctx } = this;
     return ctx.conn.write(() => {
-      const rows = ctx.sql.overdueLeases.all(now, limit) as LeaseRow[];
+      const rows = ctx.sql.overdueLeases.all(ctx.handOver.freedDeadlineAt(now), limit) as LeaseRow[];
       if (rows.length === 0) return [];
       ctx.conn.nextRevision();
       return rows.map((row) => {

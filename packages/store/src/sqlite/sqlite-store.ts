@@ -5,7 +5,7 @@ import type {
   LicenseVerificationKeys,
   StoredCheckpoint,
 } from '@leasehold/domain';
-import { LeaseholdError } from '@leasehold/domain';
+import { LeaseholdError, SeatHandOver } from '@leasehold/domain';
 import type Database from 'better-sqlite3';
 import type { RandomBytes } from '../crypto/aes-gcm.js';
 import type { RecordCipher } from '../crypto/record-cipher.js';
@@ -77,6 +77,12 @@ export interface SqliteStoreOptions {
    * stays within its block's seats and ends by the block's deadline (docs/replication.md).
    */
   readonly seatCap?: SeatCap;
+  /**
+   * How far two node clocks (or this node's clock across a step) may disagree, ms: a seat whose lease ran
+   * out goes to another lease only this long after its deadline (SeatHandOver, docs/ha.md "Expiry").
+   * Default 0 (seats return at the deadline); the node passes its `maxClockSkewMs`.
+   */
+  readonly maxClockSkewMs?: number;
 }
 
 /**
@@ -100,6 +106,8 @@ export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarge
 
   constructor(options: SqliteStoreOptions) {
     super();
+    // Checked before the file opens: a bad margin is the caller's mistake and leaves nothing open.
+    const handOver = new SeatHandOver(options.maxClockSkewMs ?? 0);
     this.#conn = new SqliteConnection(options);
     this.#audit = new SqliteAudit(this.#conn.db);
     this.#random = options.random;
@@ -125,6 +133,7 @@ export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarge
       this.#changes,
       this.#epochs,
       options.seatCap,
+      handOver,
     );
     this.#replica = new SqliteReplica(ctx);
     const epoch = this.#epochs.state();

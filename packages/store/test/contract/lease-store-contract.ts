@@ -2,11 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { holdsSeat, LeaseholdError, leaseState } from '@leasehold/domain';
 import type { LeaseStore } from '@leasehold/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describeClockMarginContract } from './clock-margin-contract.js';
 import { client, DAY, license, T0 } from './fixtures.js';
 import { describeRenewAndListingContract } from './renew-and-listing-contract.js';
 import { describeSeatModel } from './seat-model.js';
 
-export type StoreFactory = () => Promise<LeaseStore>;
+/** Store options a contract case may ask its backend for (the rest is the backend's test default). */
+export interface ContractStoreOptions {
+  readonly maxClockSkewMs?: number;
+}
+
+export type StoreFactory = (options?: ContractStoreOptions) => Promise<LeaseStore>;
 
 export async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
   const err = await promise.then(
@@ -499,4 +505,5 @@ export function describeLeaseStoreContract(backend: string, open: StoreFactory):
     describeRenewAndListingContract(() => store);
     describeSeatModel(open);
   });
+  describeClockMarginContract(backend, open);
 }

@@ -94,7 +94,11 @@ export function statusReport(status: StatusAnswer, now: number): string {
       { header: 'HEARTBEAT', cell: (n) => `${span(n.heartbeatAgeMs)} ago`, right: true },
       {
         header: 'CLOCK SKEW',
-        cell: (n) => (n.clockSkewMs === undefined ? '-' : `${n.clockSkewMs}ms`),
+        // Beyond the clock margin a seat may go to two clients (docs/ha.md "Expiry"): said in the cell.
+        cell: (n) =>
+          n.clockSkewMs === undefined
+            ? '-'
+            : `${n.clockSkewMs}ms${n.clockSkewBeyondMargin === true ? '(>margin)' : ''}`,
         right: true,
       },
       { header: 'VERSION', cell: (n) => n.version },

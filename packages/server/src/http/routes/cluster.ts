@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { skewBeyondMargin } from '../../node/skew-beyond-margin.js';
 import type { AppDeps } from '../app-deps.js';
 import { problemResponses, Timestamp } from '../schemas.js';
 import { FollowersView, followersView } from './cluster-followers.js';
@@ -24,6 +25,13 @@ const NodeView = Type.Object({
   ),
   lastProbeAgeMs: Type.Optional(Type.Integer({ description: 'Age of the last probe of that node, ms' })),
   reachable: Type.Optional(Type.Boolean({ description: 'Whether that node answered the last probe' })),
+  clockSkewBeyondMargin: Type.Optional(
+    Type.Boolean({
+      description:
+        "True when that node's clock is off by more than maxClockSkewMs beyond the probe's ±rttMs/2: " +
+        'a seat may then go to a second client while its holder still uses it (docs/ha.md "Expiry"); fix NTP',
+    }),
+  ),
 });
 
 const ReplicaView = Type.Object({
@@ -58,6 +66,13 @@ export const ClusterView = Type.Object({
       '(leasehold license issue --bind-cluster)',
   }),
   store: Type.String(),
+  maxClockSkewMs: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description:
+        "This node's clock margin: a seat whose lease ran out goes to another client this long after its deadline",
+    }),
+  ),
   epoch: Type.Integer({
     minimum: 1,
     description: 'The fencing epoch this node writes (or, on a replica, its primary wrote) under',
@@ -140,6 +155,7 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
         node: deps.nodeId,
         clusterId: deps.keyring.clusterId,
         store: deps.store.backend,
+        ...(deps.maxClockSkewMs === undefined ? {} : { maxClockSkewMs: deps.maxClockSkewMs }),
         epoch: epochState.epoch,
         ...(epochState.promotion
           ? {
@@ -201,5 +217,8 @@ function peerView(deps: AppDeps, id: string) {
     ...(reading.rttMs === undefined ? {} : { rttMs: Math.round(reading.rttMs * 10) / 10 }),
     lastProbeAgeMs: Math.max(0, Math.round(deps.clock.monotonic() - reading.probedAt)),
     reachable: reading.reachable,
+    ...(deps.maxClockSkewMs === undefined
+      ? {}
+      : { clockSkewBeyondMargin: skewBeyondMargin(reading, deps.maxClockSkewMs) }),
   };
 }

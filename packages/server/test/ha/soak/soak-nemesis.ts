@@ -27,13 +27,32 @@ export const SOAK_LANES: readonly { readonly name: string; readonly kinds: reado
   { name: 'nodes', kinds: ['node-kill', 'clock-step', 'node-pause', 'clock-step'] },
 ];
 
+/**
+ * The lanes limited to `only` (the soak's `--faults`), lanes left with no kind dropped; every lane when
+ * `only` is undefined. Throws on a kind no lane injects.
+ */
+export function soakLanes(only?: readonly string[]): typeof SOAK_LANES {
+  if (only === undefined) return SOAK_LANES;
+  const known = new Set(SOAK_LANES.flatMap((l) => l.kinds));
+  const unknown = only.filter((k) => !known.has(k as FaultKind));
+  if (unknown.length > 0 || only.length === 0) {
+    throw new Error(
+      `--faults: give some of ${[...known].join(', ')}; unknown: ${unknown.join(', ') || 'none given'}`,
+    );
+  }
+  return SOAK_LANES.map((l) => ({ ...l, kinds: l.kinds.filter((k) => only.includes(k)) })).filter(
+    (l) => l.kinds.length > 0,
+  );
+}
+
 export async function runSoakNemesis(
   cluster: NemesisCluster,
   history: History,
   stopAt: number,
+  lanes: typeof SOAK_LANES = SOAK_LANES,
 ): Promise<NemesisResult> {
   const results = await Promise.all(
-    SOAK_LANES.map((lane) =>
+    lanes.map((lane) =>
       runNemesis(cluster, history, {
         stopAt,
         kinds: lane.kinds,
@@ -48,5 +67,5 @@ export async function runSoakNemesis(
       }),
     ),
   );
-  return { errors: results.flatMap((r, i) => r.errors.map((e) => `${SOAK_LANES[i]?.name}: ${e}`)) };
+  return { errors: results.flatMap((r, i) => r.errors.map((e) => `${lanes[i]?.name}: ${e}`)) };
 }
