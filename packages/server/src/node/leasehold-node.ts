@@ -157,6 +157,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
             keyring,
             epochs,
             clock,
+            maxClockSkewMs: config.maxClockSkewMs,
             log: {
               info: (obj, msg) => app.log.info(obj, msg),
               warn: (obj, msg) => app.log.warn(obj, msg),

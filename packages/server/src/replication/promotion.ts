@@ -34,13 +34,18 @@ export interface ReplicaPromotionOptions {
   readonly keyring: ClusterKeyring;
   readonly epochs: EpochView;
   readonly clock: Clock;
+  /**
+   * The clock margin (`maxClockSkewMs`): the old primary's deadlines are on its clock, which may run up
+   * to this far ahead of ours, so learning lasts that much longer (docs/ha.md "Expiry").
+   */
+  readonly maxClockSkewMs: number;
   readonly log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
 /**
  * Promotion of a replica node (docs/replication.md, "Promotion"): stop following, persist "primary at
- * the epoch above the highest the feed carried, learning until now + the longest lease TTL and grace"
- * in one transaction (with the seat pools rebuilt), let writes through, and keep telling the old primary
+ * the epoch above the highest the feed carried, learning until now + the longest lease TTL and grace
+ * + the clock margin" in one transaction (with the seat pools rebuilt), let writes through, and keep telling the old primary
  * until it hears. One promotion per process: a second call answers NOT_A_REPLICA.
  */
 export class ReplicaPromotion implements Promotion {
@@ -87,7 +92,7 @@ export class ReplicaPromotion implements Promotion {
     const now = o.clock.now();
     const state = await o.store.promoteEpoch({
       now,
-      learningMs: await longestLeaseWindow(o.store),
+      learningMs: (await longestLeaseWindow(o.store)) + o.maxClockSkewMs,
       supersedes: o.oldPrimary.url,
     });
     o.epochs.set(state);

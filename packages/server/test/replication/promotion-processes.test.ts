@@ -171,9 +171,16 @@ describe('promotion of a DR replica with the old primary partitioned', () => {
     await sleep(1000);
     const promoteAt = Date.now();
     const promoted = await post(replica.url, '/v1/replication/promote', {});
-    const promotion = (await promoted.json()) as { epoch: number; learningUntil: number; supersedes: string };
+    const promotion = (await promoted.json()) as {
+      epoch: number;
+      promotedAt: number;
+      learningUntil: number;
+      supersedes: string;
+    };
     expect(promoted.status, JSON.stringify(promotion)).toBe(200);
     expect(promotion.epoch).toBe(2);
+    // Learning lasts one lease TTL (no grace) plus the default 1 s clock margin: P's deadlines are on P's clock.
+    expect(promotion.learningUntil - promotion.promotedAt).toBe(TTL_S * 1000 + 1000);
     expect(promotion.supersedes).toBe(proxy.url);
     const again = await post(replica.url, '/v1/replication/promote', {});
     expect(((await again.json()) as { code: string }).code).toBe('NOT_A_REPLICA');
@@ -251,7 +258,7 @@ describe('promotion of a DR replica with the old primary partitioned', () => {
     const firstGrant = firstAt('checkout');
     expect(Number.isFinite(firstRenewal)).toBe(true);
     expect(Number.isFinite(firstGrant)).toBe(true);
-    // Learning mode held every new grant until one lease TTL after the promotion.
+    // Learning mode held every new grant until one lease TTL (+ the clock margin) after the promotion.
     expect(firstGrant).toBeGreaterThanOrEqual(promotion.learningUntil - 50);
     const grantedByR = onR.filter((l) => l.grantedBy === 'R').length;
     const grantedByPAfterHeal = onP.filter((l) => Date.parse(l.createdAt) >= healAt).length;
