@@ -29,6 +29,12 @@ export class GroupCommitter {
     private readonly translate: (err: unknown) => unknown,
     /** The most operations one transaction holds; bounds the latency a large burst adds. */
     private readonly maxBatch = 256,
+    /**
+     * Called after each commit; the promise it returns resolves once that commit is on disk (wal-sync.ts)
+     * and the batch is acknowledged only then. Undefined (or no promise) when COMMIT itself syncs, or when
+     * nothing is synced (`synchronous = NORMAL` by choice).
+     */
+    private readonly durable?: () => Promise<void> | undefined,
   ) {
     this.#savepoint = db.prepare('SAVEPOINT write');
     this.#release = db.prepare('RELEASE write');
@@ -79,10 +85,23 @@ export class GroupCommitter {
       for (const write of batch) write.reject(failure);
       return;
     }
-    batch.forEach((write, i) => {
-      const outcome = outcomes[i];
-      if (outcome?.ok) write.resolve(outcome.value);
-      else write.reject(this.translate(outcome?.value));
+    const settle = () => {
+      batch.forEach((write, i) => {
+        const outcome = outcomes[i];
+        if (outcome?.ok) write.resolve(outcome.value);
+        else write.reject(this.translate(outcome?.value));
+      });
+    };
+    const syncing = this.durable?.();
+    if (!syncing) {
+      settle();
+      return;
+    }
+    // Committed, not yet known to be on disk: an error now is an unknown outcome for every write of the
+    // batch (a retried checkout finds its lease by request id).
+    syncing.then(settle, (err: unknown) => {
+      const failure = this.translate(err);
+      for (const write of batch) write.reject(failure);
     });
   }
 }

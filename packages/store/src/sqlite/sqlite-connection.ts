@@ -5,11 +5,14 @@ import { storeSchemaTooNew } from '../port/store-schema.js';
 import { GroupCommitter } from './group-commit.js';
 import { MIGRATIONS } from './schema.js';
 import { prepareStatements, type Statements } from './statements.js';
+import { type DataSync, WalSync } from './wal-sync.js';
 
 export interface SqliteConnectionOptions {
   readonly path: string;
   readonly synchronous?: 'FULL' | 'NORMAL';
   readonly busyTimeoutMs?: number;
+  /** How the WAL is flushed to disk at `FULL` (tests inject a slow or failing one). */
+  readonly dataSync?: DataSync;
 }
 
 /**
@@ -21,14 +24,20 @@ export class SqliteConnection {
   readonly db: Database.Database;
   readonly sql: Statements;
   readonly #commits: GroupCommitter;
+  /** At FULL: the WAL syncs every acknowledgement waits for (wal-sync.ts); undefined at NORMAL. */
+  readonly #walSync: WalSync | undefined;
   /** Waiters for the next commit of this process (the change feed's long-poll). */
   #commitWaiters = new Set<() => void>();
 
   constructor(options: SqliteConnectionOptions) {
     ownerOnly(options.path);
     this.db = new Database(options.path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+    const wal = this.db.pragma('journal_mode = WAL', { simple: true }) === 'wal';
+    // FULL is kept by syncing the WAL off the event loop before acknowledging (wal-sync.ts), so SQLite
+    // itself runs at NORMAL: its COMMIT writes the WAL and returns without waiting for the disk.
+    const full = (options.synchronous ?? 'FULL') === 'FULL';
+    this.db.pragma(`synchronous = ${full && !wal ? 'FULL' : 'NORMAL'}`);
+    this.#walSync = full && wal ? new WalSync(`${options.path}-wal`, options.dataSync) : undefined;
     this.db.pragma('foreign_keys = ON');
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 2000}`);
     try {
@@ -38,7 +47,8 @@ export class SqliteConnection {
       throw err;
     }
     this.sql = prepareStatements(this.db);
-    this.#commits = new GroupCommitter(this.db, translate);
+    const walSync = this.#walSync;
+    this.#commits = new GroupCommitter(this.db, translate, 256, walSync && (() => walSync.committed()));
   }
 
   /**
@@ -64,6 +74,8 @@ export class SqliteConnection {
   /** Runs `fn` atomically in a write transaction (batched with concurrent writes, see GroupCommitter). */
   write<T>(fn: () => T): Promise<T> {
     if (!this.db.open) return Promise.reject(closedStore());
+    const failure = this.#walSync?.failure;
+    if (failure) return Promise.reject(failure);
     const done = this.#commits.run(fn);
     done.then(
       () => this.#wakeCommitWaiters(),
@@ -92,13 +104,51 @@ export class SqliteConnection {
     for (const wake of [...this.#commitWaiters]) wake();
   }
 
-  read<T>(fn: () => T): Promise<T> {
+  /**
+   * A read whose result no client sees as such — an authentication lookup, a check before a write — and
+   * so need not wait for commits still being synced: a token or license it finds was created by a write
+   * not yet acknowledged to anyone, and a decision made on it is acknowledged only through a write, which
+   * waits for its own sync (and with it every earlier commit). Waiting here cost every request one more
+   * sync (wal-sync.ts).
+   */
+  readForDecision<T>(fn: () => T): Promise<T> {
     if (!this.db.open) return Promise.reject(closedStore());
+    const failure = this.#walSync?.failure;
+    if (failure) return Promise.reject(failure);
     try {
       return Promise.resolve(fn());
     } catch (err) {
       return Promise.reject(translate(err));
     }
+  }
+
+  /**
+   * Runs `fn` now; its answer waits until every commit it could have seen is on disk (wal-sync.ts), so
+   * no read shows a write a crash could still undo.
+   */
+  read<T>(fn: () => T): Promise<T> {
+    if (!this.db.open) return Promise.reject(closedStore());
+    let value: T;
+    try {
+      value = fn();
+    } catch (err) {
+      return Promise.reject(translate(err));
+    }
+    const syncing = this.#walSync?.settled();
+    return syncing
+      ? syncing.then(
+          () => value,
+          (err: unknown) => Promise.reject(translate(err)),
+        )
+      : Promise.resolve(value);
+  }
+
+  /**
+   * Makes the writes of opening the store durable (migrations, the data key, a replica's take-over),
+   * which ran before anything could wait for a WAL sync; the store calls it once before it serves.
+   */
+  syncOpenWrites(): void {
+    this.#walSync?.syncBlocking();
   }
 
   /** Bumps the store-wide revision (inside a write); a grant's revision is its lease's fence. */
@@ -108,6 +158,7 @@ export class SqliteConnection {
 
   async close(): Promise<void> {
     await this.#commits.drain();
+    await this.#walSync?.close();
     if (this.db.open) this.db.close();
   }
 }

@@ -61,10 +61,10 @@ export class SqliteLicenses {
    */
   async ready(): Promise<void> {
     const { conn } = this.ctx;
-    const revision = await conn.read(() => this.#revision());
+    const revision = await conn.readForDecision(() => this.#revision());
     if (revision === this.#verified) return;
-    await this.integrity.verify(await conn.read(() => this.#stored()));
-    const served = await conn.read(() => ({ revision: this.#revision(), licenses: this.all() }));
+    await this.integrity.verify(await conn.readForDecision(() => this.#stored()));
+    const served = await conn.readForDecision(() => ({ revision: this.#revision(), licenses: this.all() }));
     this.#verified = served.revision;
     await this.integrity.report(served.licenses);
   }

@@ -147,6 +147,12 @@ export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarge
       );
     }
     if (options.followsPrimary !== true) this.#replica.takeOverIfFollowed();
+    try {
+      this.#conn.syncOpenWrites();
+    } catch (err) {
+      this.#conn.db.close();
+      throw err;
+    }
     const integrity = new LicenseIntegrity({
       keys: options.licenseKeys,
       record: (event) => this.recordAudit(event),

@@ -47,7 +47,8 @@ export class SqliteTokens {
   }
 
   findByHash(hash: string): Promise<ApiTokenRecord | undefined> {
-    return this.ctx.conn.read(() => {
+    // An authentication lookup (see readForDecision): it answers no client with the record itself.
+    return this.ctx.conn.readForDecision(() => {
       const row = this.ctx.sql.findTokenByHash.get(hash) as TokenRow | undefined;
       return row && tokenFromRow(row);
     });
