@@ -3,6 +3,7 @@ import { LeaseholdError } from '@leasehold/domain';
 import type { Etcd3, IOptions } from 'etcd3';
 import { cockatiel, etcd3 } from './etcd3-module.js';
 import { MemberReachability } from './member-reachability.js';
+import { type ReadAnswer, ReadBatcher } from './read-batcher.js';
 import { type BatchStats, TxnBatcher } from './txn-batcher.js';
 import { footprintOf, prefixEnd } from './txn-footprint.js';
 
@@ -35,7 +36,8 @@ export interface EtcdConnectionOptions {
   readonly credentials?: IOptions['credentials'];
   /**
    * Group commit (txn-batcher.ts): how long a conditional write may wait for others while a batch is in
-   * flight, to go to etcd with them as one transaction. 0 sends every write alone.
+   * flight, to go to etcd with them as one transaction; the same for single-key reads (read-batcher.ts).
+   * 0 sends every write and every read alone.
    */
   readonly batchWindowMs?: number;
   /** etcd's `--max-txn-ops` (default 128): a batch never uses more. */
@@ -204,6 +206,7 @@ export class EtcdGateway {
   /** Per-member breakers and latest outcomes: tells an operation when no quorum can answer it. */
   readonly #members: MemberReachability;
   readonly #batcher: TxnBatcher<PendingTxn, TxnResult>;
+  readonly #reads: ReadBatcher;
 
   constructor(options: EtcdConnectionOptions) {
     this.#callTimeoutMs = options.callTimeoutMs ?? 1000;
@@ -214,6 +217,13 @@ export class EtcdGateway {
     // A member that recovers is trusted again by its first answer, whatever this window.
     this.#members = new MemberReachability(4 * this.#callTimeoutMs);
     const maxTxnOps = options.maxTxnOps ?? 128;
+    this.#reads = new ReadBatcher({
+      windowMs: options.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
+      // As getMany's chunks: a chunk of single-key reads fills one batch alone.
+      maxOps: Math.min(100, maxTxnOps),
+      send: (ops, deadline) =>
+        operationDeadline.run(deadline ?? Number.POSITIVE_INFINITY, () => this.#readNow(ops)),
+    });
     this.#batcher = new TxnBatcher<PendingTxn, TxnResult>({
       windowMs: options.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
       // etcd counts the outer transaction's operations against what each nested one may use.
@@ -255,8 +265,18 @@ export class EtcdGateway {
     return this.#members.majorityFailing();
   }
 
-  /** One linearizable read of several keys and prefixes at a single revision (one read-only txn). */
-  async read(ops: readonly ReadOp[]): Promise<{ results: KeyValue[][]; revision: number }> {
+  /**
+   * One linearizable read of several keys and prefixes at a single revision (one read-only txn). Reads of
+   * single keys only may share their transaction with other such reads (read-batcher.ts).
+   */
+  read(ops: readonly ReadOp[]): Promise<ReadAnswer> {
+    if (!ops.every((op) => 'key' in op)) return this.#readNow(ops);
+    const deadline = operationDeadline.getStore();
+    const answer = this.#reads.read(ops, deadline);
+    return deadline === undefined || !Number.isFinite(deadline) ? answer : withinDeadline(answer, deadline);
+  }
+
+  async #readNow(ops: readonly ReadOp[]): Promise<ReadAnswer> {
     const response = await this.#call(() =>
       this.client.kv.txn({
         compare: [],
@@ -348,6 +368,11 @@ export class EtcdGateway {
   /** How many transactions and writes went to etcd (writes per transaction: the mean batch size). */
   get batchStats(): Readonly<BatchStats> {
     return this.#batcher.stats;
+  }
+
+  /** How many read-only transactions and single-key reads went to etcd (read-batcher.ts). */
+  get readBatchStats(): Readonly<BatchStats> {
+    return this.#reads.stats;
   }
 
   /** One etcd transaction for `ops`: the operation itself when alone, else one nested txn per operation. */

@@ -37,7 +37,11 @@ import { EtcdSchema, type EtcdSchemaOptions } from './etcd-schema.js';
 import { EtcdSigningKeys } from './etcd-signing-keys.js';
 import { EtcdTokens } from './etcd-tokens.js';
 import { Keyspace } from './keyspace.js';
+import { type LeaseCacheStats, LeaseRecordCache } from './lease-record-cache.js';
 import { Optimistic } from './optimistic.js';
+
+/** Lease records a node keeps for read-free renewals (lease-record-cache.ts): ~20 MB at most. */
+export const DEFAULT_LEASE_CACHE_SIZE = 20_000;
 
 export interface EtcdStoreOptions extends EtcdConnectionOptions {
   /** Key prefix of this deployment (several clusters, or tests, may share one etcd). Ends with "/". */
@@ -70,6 +74,11 @@ export interface EtcdStoreOptions extends EtcdConnectionOptions {
   readonly migrationLockTtlSeconds?: number;
   /** Told each migration step as it starts (the node logs it). */
   readonly onSchemaStep?: EtcdSchemaOptions['onStep'];
+  /**
+   * How many lease records this node remembers so that their renewals skip the read (default
+   * DEFAULT_LEASE_CACHE_SIZE; 0: every renewal reads first). A hint only: see lease-record-cache.ts.
+   */
+  readonly leaseCacheSize?: number;
 }
 
 /**
@@ -94,6 +103,7 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
   readonly #audit: EtcdAudit;
   readonly #schema: EtcdSchema;
   readonly #epochs: EtcdEpochs;
+  readonly #leaseCache: LeaseRecordCache;
   protected readonly parts: StoreCollaborators;
 
   constructor(options: EtcdStoreOptions) {
@@ -143,7 +153,8 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
       node: ctx.node,
     });
     const licenses = new EtcdLicenses(ctx, integrity);
-    const leases = new EtcdLeases(ctx, licenses);
+    this.#leaseCache = new LeaseRecordCache(options.leaseCacheSize ?? DEFAULT_LEASE_CACHE_SIZE);
+    const leases = new EtcdLeases(ctx, licenses, this.#leaseCache);
     this.parts = {
       licenses,
       checkout: new EtcdCheckout(ctx, licenses, leases),
@@ -152,6 +163,11 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
       signingKeys: new EtcdSigningKeys(ctx),
       feed: new EtcdFeed(ctx),
     };
+  }
+
+  /** Renewals that skipped their read (hits), that read (misses), and hits whose compare failed (stale). */
+  get leaseCacheStats(): Readonly<LeaseCacheStats> {
+    return this.#leaseCache.stats;
   }
 
   async ping(): Promise<void> {
