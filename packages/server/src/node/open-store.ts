@@ -58,6 +58,8 @@ export function openStore(
       node: nodeId,
       callTimeoutMs: config.etcdCallTimeoutMs,
       batchWindowMs: config.etcdBatchWindowMs,
+      readBatchWindowMs: config.etcdReadBatchWindowMs,
+      leaseCacheSize: config.etcdLeaseCacheSize,
     });
     const membership = new EtcdMembership({
       gateway: store.gateway,

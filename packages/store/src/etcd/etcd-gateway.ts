@@ -36,10 +36,11 @@ export interface EtcdConnectionOptions {
   readonly credentials?: IOptions['credentials'];
   /**
    * Group commit (txn-batcher.ts): how long a conditional write may wait for others while a batch is in
-   * flight, to go to etcd with them as one transaction; the same for single-key reads (read-batcher.ts).
-   * 0 sends every write and every read alone.
+   * flight, to go to etcd with them as one transaction. 0 sends every write alone.
    */
   readonly batchWindowMs?: number;
+  /** Read batching (read-batcher.ts): the same for single-key reads; `batchWindowMs` when not given. */
+  readonly readBatchWindowMs?: number;
   /** etcd's `--max-txn-ops` (default 128): a batch never uses more. */
   readonly maxTxnOps?: number;
 }
@@ -218,7 +219,7 @@ export class EtcdGateway {
     this.#members = new MemberReachability(4 * this.#callTimeoutMs);
     const maxTxnOps = options.maxTxnOps ?? 128;
     this.#reads = new ReadBatcher({
-      windowMs: options.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
+      windowMs: options.readBatchWindowMs ?? options.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
       // As getMany's chunks: a chunk of single-key reads fills one batch alone.
       maxOps: Math.min(100, maxTxnOps),
       send: (ops, deadline) =>
