@@ -40,8 +40,8 @@ import { Keyspace } from './keyspace.js';
 import { type LeaseCacheStats, LeaseRecordCache } from './lease-record-cache.js';
 import { Optimistic } from './optimistic.js';
 
-/** Lease records a node keeps for read-free renewals (lease-record-cache.ts): ~20 MB at most. */
-export const DEFAULT_LEASE_CACHE_SIZE = 20_000;
+/** Lease records a node keeps for read-free renewals (lease-record-cache.ts): ~12 MB at most. */
+export const DEFAULT_LEASE_CACHE_SIZE = 10_000;
 
 export interface EtcdStoreOptions extends EtcdConnectionOptions {
   /** Key prefix of this deployment (several clusters, or tests, may share one etcd). Ends with "/". */
