@@ -323,6 +323,9 @@ async function main() {
   log(
     `  etcd group-commit window (LEASEHOLD_ETCD_BATCH_WINDOW_MS): ${process.env.LEASEHOLD_ETCD_BATCH_WINDOW_MS ?? 'default'}`,
   );
+  log(
+    `  read batching (LEASEHOLD_ETCD_READ_BATCH_WINDOW_MS): ${process.env.LEASEHOLD_ETCD_READ_BATCH_WINDOW_MS ?? 'default'}, lease cache (LEASEHOLD_ETCD_LEASE_CACHE_SIZE): ${process.env.LEASEHOLD_ETCD_LEASE_CACHE_SIZE ?? 'default'}`,
+  );
 
   const byLevel = {};
   const installFailures = [];
@@ -512,6 +515,8 @@ function saveResults(byLevel, nodeKills, leaderKills, installFailures) {
     title: 'HA, 3 etcd members and 3 nodes (bench/ha.mjs)',
     command: commandLine('npm run bench:ha', [
       'LEASEHOLD_ETCD_BATCH_WINDOW_MS',
+      'LEASEHOLD_ETCD_READ_BATCH_WINDOW_MS',
+      'LEASEHOLD_ETCD_LEASE_CACHE_SIZE',
       'BENCH_DURATION',
       'BENCH_RUNS',
       'BENCH_CONNECTIONS',
@@ -521,6 +526,8 @@ function saveResults(byLevel, nodeKills, leaderKills, installFailures) {
       runs: RUNS,
       connections: LEVELS.join('/'),
       batchWindowMs: window,
+      readBatchWindowMs: process.env.LEASEHOLD_ETCD_READ_BATCH_WINDOW_MS ?? 'default',
+      leaseCacheSize: process.env.LEASEHOLD_ETCD_LEASE_CACHE_SIZE ?? 'default',
       renewLeases: RENEW_LEASES,
     },
     figures,

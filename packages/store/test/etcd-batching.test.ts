@@ -88,3 +88,42 @@ describe('etcd group commit (real etcd)', () => {
     }
   });
 });
+
+// Read batching (read-batcher.ts) through the gateway: single-key reads gathered, prefix reads alone.
+describe('read batching on a real etcd', () => {
+  it('concurrent single-key reads share transactions and each reads what is stored', async () => {
+    const endpoints = await etcdEndpoints();
+    const p = `/read-batching-${randomUUID()}/`;
+    const gateway = new EtcdGateway({ endpoints, batchWindowMs: 5 });
+    try {
+      await Promise.all(
+        gateway.txnMany(
+          Array.from({ length: 20 }, (_, i) => ({
+            compare: [],
+            writes: [{ put: `${p}k/${i}`, value: `v${i}` }],
+          })),
+        ),
+      );
+      await gateway.read([{ key: `${p}warm` }]);
+      const before = gateway.readBatchStats.batches;
+      const answers = await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          gateway.read([{ key: `${p}k/${i % 20}` }, { key: `${p}k/${(i + 7) % 25}` }]),
+        ),
+      );
+      expect(gateway.readBatchStats.batches - before).toBeLessThan(60);
+      answers.forEach((answer, i) => {
+        const second = (i + 7) % 25;
+        expect(answer.results.map((kvs) => kvs[0]?.value.toString())).toEqual([
+          `v${i % 20}`,
+          second < 20 ? `v${second}` : undefined,
+        ]);
+      });
+      // A prefix read goes alone, unchanged.
+      const all = await gateway.read([{ prefix: `${p}k/` }]);
+      expect(all.results[0]).toHaveLength(20);
+    } finally {
+      gateway.close();
+    }
+  });
+});

@@ -6,6 +6,7 @@ import { EtcdTransientError } from '../src/etcd/etcd-gateway.js';
 import { EtcdLeases } from '../src/etcd/etcd-leases.js';
 import type { EtcdLicenses } from '../src/etcd/etcd-licenses.js';
 import { Keyspace } from '../src/etcd/keyspace.js';
+import { LeaseRecordCache } from '../src/etcd/lease-record-cache.js';
 import { Optimistic } from '../src/etcd/optimistic.js';
 import { encodeLease } from '../src/etcd/records.js';
 
@@ -78,7 +79,7 @@ function leasesOver(txn: (key: string) => Promise<{ succeeded: boolean }>): Etcd
     Math.random,
     'n1',
   );
-  return new EtcdLeases(ctx, undefined as unknown as EtcdLicenses);
+  return new EtcdLeases(ctx, undefined as unknown as EtcdLicenses, new LeaseRecordCache(0));
 }
 
 describe('purging ended etcd leases', () => {

@@ -22,6 +22,16 @@ export const NodeConfigSchema = Type.Object(
      * etcd with others as one transaction. 0 sends every write alone.
      */
     etcdBatchWindowMs: Type.Integer({ minimum: 0, maximum: 1000, default: 2 }),
+    /**
+     * Read batching (docs/ha.md): how long a single-key read may wait, while another read is in flight, to
+     * go to etcd with others as one read-only transaction. 0 sends every read alone.
+     */
+    etcdReadBatchWindowMs: Type.Integer({ minimum: 0, maximum: 1000, default: 2 }),
+    /**
+     * Lease records a node keeps so that their renewals skip the read (docs/ha.md); ~1.2 KB each. 0: every
+     * renewal reads first.
+     */
+    etcdLeaseCacheSize: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 10_000 }),
     /** Mutual TLS to etcd (https endpoints): CA of the members, our client certificate and key (PEM files). */
     etcdTlsCa: Type.Optional(Type.String({ minLength: 1 })),
     etcdTlsCert: Type.Optional(Type.String({ minLength: 1 })),

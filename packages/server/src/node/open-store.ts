@@ -59,6 +59,8 @@ export function openStore(
       callTimeoutMs: config.etcdCallTimeoutMs,
       batchWindowMs: config.etcdBatchWindowMs,
       maxClockSkewMs: config.maxClockSkewMs,
+      readBatchWindowMs: config.etcdReadBatchWindowMs,
+      leaseCacheSize: config.etcdLeaseCacheSize,
     });
     const membership = new EtcdMembership({
       gateway: store.gateway,

@@ -101,7 +101,13 @@ export class EtcdCheckout {
       ],
       this.#grantWrites(lease, input),
     );
-    return result.succeeded ? { ...lease, fence: result.revision } : undefined;
+    return result.succeeded ? this.#granted({ ...lease, fence: result.revision }) : undefined;
+  }
+
+  /** A grant that committed: its record (written at its fence) kept for the renewals that follow. */
+  #granted(lease: Lease): Lease {
+    this.leases.cache.remember(this.ctx.keys.lease(lease.id), lease.fence, lease);
+    return lease;
   }
 
   #grantWrites(lease: Lease, input: AcquireSeatInput, extra: WriteOp[] = []): WriteOp[] {
@@ -135,7 +141,7 @@ export class EtcdCheckout {
       this.#grantWrites({ ...lease, slot }, input, extra);
     const grant = async (slot: number, compare: Compare[], extra: WriteOp[]): Promise<Lease> => {
       const fence = await ctx.commit([...base, ...compare], writesFor(slot, extra));
-      return { ...lease, slot, fence };
+      return this.#granted({ ...lease, slot, fence });
     };
 
     if (seats > DENSE_POOL_MAX_SEATS) {
@@ -157,7 +163,7 @@ export class EtcdCheckout {
           writesFor(slot),
           [requestKey.read, { key: slotKey }],
         );
-        if (result.succeeded) return { ...lease, slot, fence: result.revision };
+        if (result.succeeded) return this.#granted({ ...lease, slot, fence: result.revision });
         const [requestSeen, slotSeen] = result.failure;
         // Not the slot (a retried request, a license change): decide again from a fresh read.
         if ((requestSeen?.length ?? 0) > 0 || (slotSeen?.length ?? 0) === 0) throw new Conflict();

@@ -1,8 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { LeaseholdError } from '@leasehold/domain';
 import type { Etcd3, IOptions } from 'etcd3';
+import { type PendingTxn, rangeOp, rangeResult, txnCost, txnRequest, txnResult } from './etcd-wire.js';
 import { cockatiel, etcd3 } from './etcd3-module.js';
 import { MemberReachability } from './member-reachability.js';
+import { type ReadAnswer, ReadBatcher } from './read-batcher.js';
 import { type BatchStats, TxnBatcher } from './txn-batcher.js';
 import { footprintOf, prefixEnd } from './txn-footprint.js';
 
@@ -38,6 +40,8 @@ export interface EtcdConnectionOptions {
    * flight, to go to etcd with them as one transaction. 0 sends every write alone.
    */
   readonly batchWindowMs?: number;
+  /** Read batching (read-batcher.ts): the same for single-key reads; `batchWindowMs` when not given. */
+  readonly readBatchWindowMs?: number;
   /** etcd's `--max-txn-ops` (default 128): a batch never uses more. */
   readonly maxTxnOps?: number;
 }
@@ -82,91 +86,6 @@ export interface TxnResult {
   readonly failure: KeyValue[][];
 }
 
-const rangeOp = (op: ReadOp) => ({
-  request_range:
-    'key' in op
-      ? { key: Buffer.from(op.key) }
-      : 'prefix' in op
-        ? {
-            key: Buffer.from(op.prefix),
-            range_end: prefixEnd(op.prefix),
-            ...('oldest' in op
-              ? { limit: op.oldest, sort_order: 'Ascend' as const, sort_target: 'Create' as const }
-              : {}),
-          }
-        : 'within' in op
-          ? { key: Buffer.from(op.from), range_end: prefixEnd(op.within) }
-          : {
-              key: Buffer.from(op.from),
-              range_end: Buffer.from(op.to),
-              limit: op.limit,
-              ...(op.descending ? { sort_order: 'Descend' as const, sort_target: 'Key' as const } : {}),
-            },
-});
-
-const rangeResult = (r: {
-  response_range?: {
-    kvs?: { key: Buffer; value: Buffer; create_revision: string | number; mod_revision: string | number }[];
-  } | null;
-}): KeyValue[] =>
-  (r.response_range?.kvs ?? []).map((kv) => ({
-    key: kv.key.toString(),
-    value: kv.value,
-    createRevision: Number(kv.create_revision),
-    modRevision: Number(kv.mod_revision),
-  }));
-
-/** One conditional write waiting for its transaction (alone or in a batch). */
-interface PendingTxn {
-  readonly compare: readonly Compare[];
-  readonly writes: readonly WriteOp[];
-  readonly onFailure: readonly ReadOp[];
-  /** The deadline of the store operation that wrote it (performance.now() ms), if any. */
-  readonly deadline: number | undefined;
-}
-
-const compareOp = (c: Compare) => ({
-  key: Buffer.from(c.key),
-  ...('within' in c ? { range_end: prefixEnd(c.within) } : {}),
-  target: c.target,
-  result: 'below' in c ? ('Less' as const) : ('Equal' as const),
-  ...('below' in c
-    ? { mod_revision: c.below }
-    : c.target === 'Create'
-      ? { create_revision: c.equals }
-      : c.target === 'Mod'
-        ? { mod_revision: c.equals }
-        : { value: Buffer.from(String(c.equals)) }),
-});
-
-const writeOp = (w: WriteOp) =>
-  'put' in w
-    ? { request_put: { key: Buffer.from(w.put), value: Buffer.from(w.value) } }
-    : { request_delete_range: { key: Buffer.from(w.delete) } };
-
-const txnRequest = (op: PendingTxn) => ({
-  compare: op.compare.map(compareOp),
-  success: op.writes.map(writeOp),
-  failure: op.onFailure.map(rangeOp),
-});
-
-type RangeResponseOp = Parameters<typeof rangeResult>[0];
-
-const txnResult = (r: { succeeded: boolean; responses: RangeResponseOp[] }, revision: number): TxnResult => ({
-  succeeded: r.succeeded,
-  revision,
-  failure: r.succeeded ? [] : r.responses.map(rangeResult),
-});
-
-/** etcd's count for a nested transaction: itself, plus its largest list (compares, writes or reads). */
-const txnCost = (op: PendingTxn) => {
-  let bytes = 0;
-  for (const c of op.compare) bytes += c.key.length + ('within' in c ? c.within.length : 0) + 16;
-  for (const w of op.writes) bytes += 'put' in w ? w.put.length + w.value.length + 8 : w.delete.length + 8;
-  for (const r of op.onFailure) bytes += JSON.stringify(r).length;
-  return { ops: 1 + Math.max(op.compare.length, op.writes.length, op.onFailure.length), bytes };
-};
-
 /** The result of a write, or an unknown outcome when its operation's deadline passes first. */
 function withinDeadline<T>(result: Promise<T>, deadline: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -204,6 +123,7 @@ export class EtcdGateway {
   /** Per-member breakers and latest outcomes: tells an operation when no quorum can answer it. */
   readonly #members: MemberReachability;
   readonly #batcher: TxnBatcher<PendingTxn, TxnResult>;
+  readonly #reads: ReadBatcher;
 
   constructor(options: EtcdConnectionOptions) {
     this.#callTimeoutMs = options.callTimeoutMs ?? 1000;
@@ -214,6 +134,13 @@ export class EtcdGateway {
     // A member that recovers is trusted again by its first answer, whatever this window.
     this.#members = new MemberReachability(4 * this.#callTimeoutMs);
     const maxTxnOps = options.maxTxnOps ?? 128;
+    this.#reads = new ReadBatcher({
+      windowMs: options.readBatchWindowMs ?? options.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
+      // As getMany's chunks: a chunk of single-key reads fills one batch alone.
+      maxOps: Math.min(100, maxTxnOps),
+      send: (ops, deadline) =>
+        operationDeadline.run(deadline ?? Number.POSITIVE_INFINITY, () => this.#readNow(ops)),
+    });
     this.#batcher = new TxnBatcher<PendingTxn, TxnResult>({
       windowMs: options.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
       // etcd counts the outer transaction's operations against what each nested one may use.
@@ -255,8 +182,18 @@ export class EtcdGateway {
     return this.#members.majorityFailing();
   }
 
-  /** One linearizable read of several keys and prefixes at a single revision (one read-only txn). */
-  async read(ops: readonly ReadOp[]): Promise<{ results: KeyValue[][]; revision: number }> {
+  /**
+   * One linearizable read of several keys and prefixes at a single revision (one read-only txn). Reads of
+   * single keys only may share their transaction with other such reads (read-batcher.ts).
+   */
+  read(ops: readonly ReadOp[]): Promise<ReadAnswer> {
+    if (!ops.every((op) => 'key' in op)) return this.#readNow(ops);
+    const deadline = operationDeadline.getStore();
+    const answer = this.#reads.read(ops, deadline);
+    return deadline === undefined || !Number.isFinite(deadline) ? answer : withinDeadline(answer, deadline);
+  }
+
+  async #readNow(ops: readonly ReadOp[]): Promise<ReadAnswer> {
     const response = await this.#call(() =>
       this.client.kv.txn({
         compare: [],
@@ -348,6 +285,11 @@ export class EtcdGateway {
   /** How many transactions and writes went to etcd (writes per transaction: the mean batch size). */
   get batchStats(): Readonly<BatchStats> {
     return this.#batcher.stats;
+  }
+
+  /** How many read-only transactions and single-key reads went to etcd (read-batcher.ts). */
+  get readBatchStats(): Readonly<BatchStats> {
+    return this.#reads.stats;
   }
 
   /** One etcd transaction for `ops`: the operation itself when alone, else one nested txn per operation. */

@@ -24,13 +24,22 @@ import type { EtcdContext } from './etcd-context.js';
 import type { Compare, KeyValue, WriteOp } from './etcd-gateway.js';
 import { EtcdLeaseIndex } from './etcd-lease-index.js';
 import type { EtcdLicenses } from './etcd-licenses.js';
+import type { CachedLease, LeaseRecordCache } from './lease-record-cache.js';
 import { decodeLease, encodeLease } from './records.js';
+
+/** A renewal decided: the renewed lease and the compare-guarded transaction that writes it. */
+interface Renewal {
+  readonly renewed: Lease;
+  readonly compare: Compare[];
+  readonly writes: WriteOp[];
+}
 
 /**
  * Granted leases in etcd: renew (one or many), release, force-release and purge; expiry and listings go
  * through the deadline index (etcd-lease-index.ts), which every write here keeps in step.
  * A lease that holds a seat has a slot key pointing at it; every end deletes that key in the transaction
  * that writes the end, guarded by the lease record's mod revision and the slot key's value.
+ * A renewal of a lease this node granted or renewed last goes straight to its write (lease-record-cache.ts).
  */
 export class EtcdLeases {
   /** The deadline index: sweeps and live listings (etcd-lease-index.ts). */
@@ -39,6 +48,8 @@ export class EtcdLeases {
   constructor(
     private readonly ctx: EtcdContext,
     private readonly licenses: EtcdLicenses,
+    /** Records this node wrote last: a renewal's read skipped when its compare still holds. */
+    readonly cache: LeaseRecordCache,
   ) {
     this.#index = new EtcdLeaseIndex(ctx, this);
   }
@@ -63,7 +74,7 @@ export class EtcdLeases {
   }
 
   /** Compares that hold while a lease still owns its slot and its record is as read. */
-  #owns(kv: KeyValue, lease: Lease): Compare[] {
+  #owns(kv: Pick<KeyValue, 'key' | 'modRevision'>, lease: Lease): Compare[] {
     return [
       { key: kv.key, target: 'Mod', equals: kv.modRevision },
       {
@@ -76,14 +87,48 @@ export class EtcdLeases {
 
   renew(input: LeaseRef): Promise<Lease> {
     const { ctx } = this;
+    let round = 0;
     return ctx.optimistic.run(async () => {
+      if (round++ === 0) {
+        const fast = await this.#cachedRenewal(input);
+        if (fast) return fast;
+      }
       const { kv, lease, licenseRev } = await this.#forUpdate(input);
       const { licenses, rev } = await this.licenses.at(licenseRev);
       if (rev !== licenseRev) throw new Conflict();
       const { renewed, compare, writes } = this.#renewal(kv, lease, licenses, licenseRev, input);
-      await ctx.commit(compare, writes);
+      this.cache.remember(kv.key, await ctx.commit(compare, writes), renewed);
       return renewed;
     });
+  }
+
+  /**
+   * The one-round-trip renewal: the lease as this node last wrote it and the licenses as last read, decided
+   * by the same rules as after a read, written under the same compares (the record's mod revision, the
+   * slot key's value, the license revision). Those compares hold only if etcd still has exactly what the
+   * decision used, so the result is the one a read would have given. Anything else — no entry, a cached
+   * refusal (not trusted: stale data may refuse wrongly), a failed compare — answers undefined and the
+   * caller reads; an unknown outcome throws, and the retry reads (the entry was taken out first).
+   */
+  async #cachedRenewal(input: LeaseRef): Promise<Lease | undefined> {
+    const snapshot = this.licenses.cached;
+    const entry: CachedLease | undefined = snapshot.rev < 0 ? undefined : this.cache.take(input.leaseId);
+    if (!entry) return undefined;
+    let planned: Renewal;
+    try {
+      const lease = accessibleLease(entry.lease, input);
+      planned = this.#renewal(entry, lease, snapshot.licenses, snapshot.rev, input);
+    } catch (err) {
+      if (err instanceof LeaseholdError) return undefined;
+      throw err;
+    }
+    const result = await this.ctx.gateway.txn(planned.compare, planned.writes);
+    if (!result.succeeded) {
+      this.cache.stats.stale++;
+      return undefined;
+    }
+    this.cache.remember(entry.key, result.revision, planned.renewed);
+    return planned.renewed;
   }
 
   /**
@@ -107,7 +152,7 @@ export class EtcdLeases {
       const { licenses, rev } = await this.licenses.at(licenseRev);
       if (rev !== licenseRev) throw new Conflict();
       const kvs = await ctx.gateway.getMany(inputs.map((i) => ctx.keys.lease(i.leaseId)));
-      const planned: { index: number; renewed: Lease }[] = [];
+      const planned: { index: number; renewed: Lease; key: string }[] = [];
       const txns: { compare: Compare[]; writes: WriteOp[] }[] = [];
       inputs.forEach((input, index) => {
         const kv = kvs[index];
@@ -118,7 +163,7 @@ export class EtcdLeases {
           }
           const { renewed, compare, writes } = this.#renewal(kv, lease, licenses, licenseRev, input);
           txns.push({ compare, writes });
-          planned.push({ index, renewed });
+          planned.push({ index, renewed, key: kv.key });
         } catch (err) {
           if (!(err instanceof LeaseholdError)) throw err;
           outcomes[index] = { ok: false, error: err };
@@ -126,8 +171,9 @@ export class EtcdLeases {
       });
       const settled = await Promise.allSettled(ctx.gateway.txnMany(txns));
       settled.forEach((result, i) => {
-        const { index, renewed } = planned[i] as { index: number; renewed: Lease };
+        const { index, renewed, key } = planned[i] as { index: number; renewed: Lease; key: string };
         if (result.status === 'fulfilled' && result.value.succeeded) {
+          this.cache.remember(key, result.value.revision, renewed);
           outcomes[index] = { ok: true, lease: renewed };
         } else {
           retry.push(index); // changed since the read, or an unknown outcome: decided again below
@@ -153,12 +199,12 @@ export class EtcdLeases {
 
   /** The renewal of one lease as read: the renewed lease and its compare-guarded transaction. */
   #renewal(
-    kv: KeyValue,
+    kv: Pick<KeyValue, 'key' | 'modRevision'>,
     lease: Lease,
     licenses: readonly InstalledLicense[],
     licenseRev: number,
     input: Pick<LeaseRef, 'now' | 'holdMs'>,
-  ): { renewed: Lease; compare: Compare[]; writes: WriteOp[] } {
+  ): Renewal {
     const { ctx } = this;
     const license = licenses.find((l) => l.id === lease.licenseId);
     assertRenewable(lease, license, input.now);
@@ -216,6 +262,7 @@ export class EtcdLeases {
         await this.#end(kv, lease, result, input.audit, input.now);
         return result;
       }
+      this.cache.forget(lease.id);
       await ctx.commit(this.#owns(kv, lease), [
         { put: kv.key, value: encodeLease(result) },
         ...(lease.revokedAt === undefined
@@ -235,6 +282,7 @@ export class EtcdLeases {
     now: number,
   ): Promise<void> {
     const { ctx } = this;
+    this.cache.forget(lease.id);
     await ctx.commit(this.#owns(kv, lease), this.endWrites(kv, lease, result, audit, now));
   }
 

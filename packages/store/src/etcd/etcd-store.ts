@@ -38,7 +38,11 @@ import { EtcdSchema, type EtcdSchemaOptions } from './etcd-schema.js';
 import { EtcdSigningKeys } from './etcd-signing-keys.js';
 import { EtcdTokens } from './etcd-tokens.js';
 import { Keyspace } from './keyspace.js';
+import { type LeaseCacheStats, LeaseRecordCache } from './lease-record-cache.js';
 import { Optimistic } from './optimistic.js';
+
+/** Lease records a node keeps for read-free renewals (lease-record-cache.ts): ~12 MB at most. */
+export const DEFAULT_LEASE_CACHE_SIZE = 10_000;
 
 export interface EtcdStoreOptions extends EtcdConnectionOptions {
   /** Key prefix of this deployment (several clusters, or tests, may share one etcd). Ends with "/". */
@@ -77,6 +81,11 @@ export interface EtcdStoreOptions extends EtcdConnectionOptions {
    * the node passes its `maxClockSkewMs`. Every node of a cluster should use the same value.
    */
   readonly maxClockSkewMs?: number;
+  /**
+   * How many lease records this node remembers so that their renewals skip the read (default
+   * DEFAULT_LEASE_CACHE_SIZE; 0: every renewal reads first). A hint only: see lease-record-cache.ts.
+   */
+  readonly leaseCacheSize?: number;
 }
 
 /**
@@ -101,6 +110,7 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
   readonly #audit: EtcdAudit;
   readonly #schema: EtcdSchema;
   readonly #epochs: EtcdEpochs;
+  readonly #leaseCache: LeaseRecordCache;
   protected readonly parts: StoreCollaborators;
 
   constructor(options: EtcdStoreOptions) {
@@ -153,7 +163,8 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
       node: ctx.node,
     });
     const licenses = new EtcdLicenses(ctx, integrity);
-    const leases = new EtcdLeases(ctx, licenses);
+    this.#leaseCache = new LeaseRecordCache(options.leaseCacheSize ?? DEFAULT_LEASE_CACHE_SIZE);
+    const leases = new EtcdLeases(ctx, licenses, this.#leaseCache);
     this.parts = {
       licenses,
       checkout: new EtcdCheckout(ctx, licenses, leases),
@@ -162,6 +173,11 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
       signingKeys: new EtcdSigningKeys(ctx),
       feed: new EtcdFeed(ctx),
     };
+  }
+
+  /** Renewals that skipped their read (hits), that read (misses), and hits whose compare failed (stale). */
+  get leaseCacheStats(): Readonly<LeaseCacheStats> {
+    return this.#leaseCache.stats;
   }
 
   async ping(): Promise<void> {
