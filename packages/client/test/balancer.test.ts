@@ -160,3 +160,28 @@ describe('node list', () => {
     expect(t.b.snapshot().map((n) => n.source)).toEqual(['configured', 'configured']);
   });
 });
+
+describe('a preferred node (a lease goes back to the node that served it last)', () => {
+  it('wins over the usual pick while its circuit is closed and it costs at most twice as much', () => {
+    const t = balancer([A, B, C]);
+    t.attempt(A, 20, 'success');
+    t.attempt(B, 10, 'success');
+    t.attempt(C, 30, 'success');
+    t.randoms.push(0, 0); // the usual pick: A or B, so B (cost 11)
+    expect(t.b.pick(new Set(), A)).toBe(A); // latency 21 <= 2 x 11
+    t.randoms.push(0, 0);
+    expect(t.b.pick(new Set(), C)).toBe(B); // latency 31 > 2 x 11: too slow to keep the preference
+    t.randoms.push(0, 0);
+    expect(t.b.pick(new Set(), 'http://unknown.test/')).toBe(B); // not a node: ignored
+  });
+
+  it('is dropped when its circuit is open or it was already tried in this round', () => {
+    const t = balancer([A, B]);
+    t.attempt(A, 10, 'success');
+    t.attempt(B, 10, 'success');
+    expect(t.b.pick(new Set([A]), A)).toBe(B); // tried: failover moves on
+    t.attempt(A, 10, 'failure'); // one failure opens A's circuit (policy.failures = 1)
+    t.randoms.push(0, 0);
+    expect(t.b.pick(new Set(), A)).toBe(B);
+  });
+});

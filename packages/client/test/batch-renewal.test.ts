@@ -99,3 +99,56 @@ describe('renewing several leases in one call (manual clock)', () => {
     expect(byLease(leases[2]?.id ?? '')).toEqual([32_000, 52_000, 72_000, 92_000]);
   });
 });
+
+describe('renewals go back to the node that served the lease last (lease affinity)', () => {
+  /** A fixed cycle for the balancer's random draws, so that its usual picks move between nodes. */
+  const cycling = () => {
+    let i = 0;
+    const draws = [0.1, 0.7, 0.4, 0.9, 0.2, 0.6, 0.8, 0.3];
+    return { random: () => draws[i++ % draws.length] as number };
+  };
+
+  /** The node each checkout went to, in order (the leases were checked out one after another). */
+  const checkoutNodes = (h: Harness) =>
+    h.cluster.requests.filter((r) => r.method === 'POST' && r.path === '/v1/leases').map((r) => r.node);
+
+  it('one-by-one renewals: every renewal of a lease goes to the node that granted it', async () => {
+    const h = await harness({ ttlSeconds: 60, features: { app: 9 }, batchRenewals: false }, cycling());
+    const leases: Lease[] = [];
+    for (let i = 0; i < 6; i++) leases.push(await h.clock.run(h.client.checkout('app')));
+    const granted = new Map(leases.map((l, i) => [l.id, checkoutNodes(h)[i]]));
+    // Six grants over three nodes by the usual pick: spread, not all on one node.
+    expect(new Set(granted.values()).size).toBeGreaterThan(1);
+    await h.clock.advance(65_000); // three renewals of each lease
+    // (The first many-lease call, answered 404 by this older-version cluster, is not a lease's renewal.)
+    const calls = renewalCalls(h).filter((c) => c.path !== BATCH);
+    expect(calls.length).toBeGreaterThanOrEqual(12);
+    for (const call of calls) expect(call.node).toBe(granted.get(call.ids[0] ?? ''));
+  });
+
+  it('many-lease renewals: after the first call, the call goes where the leases were renewed last', async () => {
+    const h = await harness({ ttlSeconds: 60, features: { app: 9 } }, cycling());
+    const leases = await threeLeases(h);
+    await h.clock.advance(60_000);
+    const calls = renewalCalls(h).filter((c) => c.path === BATCH);
+    expect(calls.length).toBeGreaterThanOrEqual(3);
+    for (const [i, call] of calls.entries()) if (i > 0) expect(call.node).toBe(calls[i - 1]?.node);
+    expect(leases.every((l) => l.status === 'active')).toBe(true);
+  });
+
+  it('a preferred node that is down loses the preference: the renewal fails over as any call', async () => {
+    const h = await harness({ ttlSeconds: 60, features: { app: 9 }, batchRenewals: false });
+    const lease = await h.clock.run(h.client.checkout('app'));
+    const granter = checkoutNodes(h)[0] as string;
+    h.cluster.node(granter).mode = 'down';
+    await h.clock.advance(21_000);
+    const calls = renewalCalls(h);
+    expect(calls.at(-1)?.node).not.toBe(granter);
+    expect(lease.status).toBe('active');
+    // From then on it goes back to the node that renewed it.
+    const renewer = calls.at(-1)?.node;
+    h.cluster.node(granter).mode = 'up';
+    await h.clock.advance(20_000);
+    expect(renewalCalls(h).at(-1)?.node).toBe(renewer);
+  });
+});

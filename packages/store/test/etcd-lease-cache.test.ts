@@ -143,6 +143,38 @@ describe('read-free renewals from the lease record cache (real etcd)', () => {
     expect(times).toContain((await b.getLease(lease.id))?.renewedAt);
   });
 
+  it("a many-lease renewal (the SDK's call) renews cached leases without a read and reads only for the rest", async () => {
+    const [a, b] = await twoNodes();
+    await a.installLicense(await license({ seats: { solver: 5 } }), T0);
+    const cached = [await checkout(a), await checkout(a), await checkout(a)];
+    const elsewhere = await checkout(b); // a has never seen it
+    const released = cached[2] as Lease;
+    await b.releaseSeat({ leaseId: released.id, now: T0 + 500 }); // a's copy of it is stale
+    const reads = leaseReads(a);
+    const ids = [...cached, elsewhere].map((l) => l.id);
+    const outcomes = await a.renewLeases(ids.map((leaseId) => ({ leaseId, now: T0 + 1000 })));
+    expect(outcomes.map((o) => (o.ok ? 'renewed' : o.error.code))).toEqual([
+      'renewed',
+      'renewed',
+      'LEASE_RELEASED',
+      'renewed',
+    ]);
+    // Read: only the lease a had not cached and the one whose cached compare failed, in one read.
+    expect(reads.sort()).toEqual([a.keys.lease(released.id), a.keys.lease(elsewhere.id)].sort());
+    expect(a.leaseCacheStats).toMatchObject({ hits: 3, stale: 1 });
+    for (const id of [cached[0]?.id, cached[1]?.id, elsewhere.id]) {
+      expect((await b.getLease(id as string))?.renewedAt).toBe(T0 + 1000);
+    }
+    expect((await b.getLease(released.id))?.endReason).toBe('released');
+    // Every renewed lease is cached now: the next many-lease renewal reads nothing.
+    reads.length = 0;
+    const again = await a.renewLeases(
+      [cached[0], cached[1], elsewhere].map((l) => ({ leaseId: (l as Lease).id, now: T0 + 2000 })),
+    );
+    expect(again.every((o) => o.ok)).toBe(true);
+    expect(reads).toEqual([]);
+  });
+
   it('with the cache off (leaseCacheSize 0) every renewal reads first', async () => {
     const [a] = await twoNodes(0);
     await a.installLicense(await license({ seats: { solver: 3 } }), T0);

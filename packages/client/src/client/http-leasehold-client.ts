@@ -30,6 +30,7 @@ import { logAttempt } from './attempt-log.js';
 import { checkCheckoutArgs } from './checkout-args.js';
 import { EpochWatermark } from './epoch-watermark.js';
 import { checkGrant, type GrantCheckDeps } from './grant-check.js';
+import { LeaseAffinity } from './lease-affinity.js';
 import { logLeaseEvent } from './lease-event-log.js';
 import { checkLeaseId, leasePath } from './lease-path.js';
 import { LeaseRegistry } from './lease-registry.js';
@@ -49,6 +50,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
   readonly #emitter: Emitter<ClientEvents>;
   readonly #leases = new LeaseRegistry();
   readonly #state: StateFile;
+  readonly #affinity = new LeaseAffinity();
   readonly #grantDeps: GrantCheckDeps;
   readonly #ready: Promise<void>;
   readonly #renewals: RenewalBatcher;
@@ -114,6 +116,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
       renewOne: (lease, leaseId, mode) => this.#renewCall(lease, leaseId, mode),
       call: (operation, request, parse, mode) => this.#call(operation, request, parse, mode),
       checkGrant: (answer, server, sent, signal) => this.#checkGrant('renew', answer, server, sent, signal),
+      prefer: (leaseIds) => this.#affinity.forLeases(leaseIds),
       count,
     });
     if (!options.trust) {
@@ -318,6 +321,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
 
   forget(lease: LeaseHandle): void {
     this.#leases.delete(lease);
+    this.#affinity.forget(lease.id);
   }
 
   // --- internals ---
@@ -340,7 +344,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
           }
           return granted;
         },
-        { ...mode, lease },
+        { ...mode, lease, prefer: this.#affinity.of(leaseId) },
       );
       this.#count('renewals');
       return result;
@@ -358,6 +362,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
       { background: false, lease },
     );
     this.#count('releases');
+    this.#affinity.forget(leaseId);
     publish('lease', () => ({ event: 'released', lease: result, server }));
     this.log('info', { lease: leaseId, server }, 'seat checked in');
     return result;
@@ -387,6 +392,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
         random,
         signal: mode.signal,
         background: mode.background,
+        prefer: mode.prefer,
         onAttempt: (report) => logAttempt(request, report, (counter) => this.#count(counter), this.log),
         onFailover: (report) => this.#onFailover(operation, report, mode.lease),
       },
@@ -420,6 +426,9 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
     sent: Anchor,
     signal: AbortSignal | undefined,
   ): Promise<Granted> {
-    return checkGrant(this.#grantDeps, operation, answer, server, sent, signal);
+    return checkGrant(this.#grantDeps, operation, answer, server, sent, signal).then((granted) => {
+      this.#affinity.served(granted.grant.id, server);
+      return granted;
+    });
   }
 }

@@ -45,6 +45,8 @@ export interface RenewalBatchDeps {
     sent: Anchor,
     signal: AbortSignal | undefined,
   ): Promise<Granted>;
+  /** The node to ask first for these leases: the one that served most of them last (lease-affinity.ts). */
+  prefer(leaseIds: readonly string[]): string | undefined;
   count(counter: ClientCounter): void;
 }
 
@@ -167,7 +169,7 @@ export class RenewalBatcher {
           if (body.leases.length > 0)
             throw retryable ?? badResponse(server, answer.status, 'no answer for a lease');
         },
-        { background: true },
+        { background: true, prefer: this.deps.prefer(body.leases.map((l) => l.id)) },
       );
     } catch (err) {
       if (isLeaseholdClientError(err, 'ROUTE_NOT_FOUND')) {

@@ -28,6 +28,8 @@ export interface CallMode {
   readonly signal?: AbortSignal | undefined;
   /** A background pass tries each node once and never keeps the process alive; a foreground call retries. */
   readonly background: boolean;
+  /** The node to try first while it is healthy: the one that served this lease last. */
+  readonly prefer?: string | undefined;
 }
 
 export interface CheckoutRequest {

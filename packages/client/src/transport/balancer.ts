@@ -48,6 +48,9 @@ class NodeEntry {
   }
 }
 
+/** How much slower than the usual pick a preferred node may be and still be chosen (see `pick`). */
+const PREFER_LATENCY_FACTOR = 2;
+
 /**
  * Chooses the node for each attempt: "power of two choices" (Mitzenmacher, 2001; Finagle's P2C
  * least-loaded balancer) — two random nodes among those whose circuit lets an attempt through, and the
@@ -73,8 +76,30 @@ export class Balancer {
     return Object.freeze(this.#nodes.map((n) => n.url));
   }
 
-  /** The node for the next attempt, never one in `exclude`; undefined when none is left. */
-  pick(exclude: ReadonlySet<string>): string | undefined {
+  /**
+   * The node for the next attempt, never one in `exclude`; undefined when none is left.
+   *
+   * `prefer` (a lease's renewals: the node that served that lease last) wins while its circuit is closed
+   * and its latency is at most PREFER_LATENCY_FACTOR times the usual pick's: a node keeps the lease records it wrote
+   * in a cache and renews them without a read (docs/ha.md, "Read-free renewals"), so sending a lease back
+   * to it halves that renewal's etcd round trips. Grants are spread by the usual pick, so renewals that
+   * follow them stay spread too; a slow or failing preferred node loses the preference at once.
+   */
+  pick(exclude: ReadonlySet<string>, prefer?: string): string | undefined {
+    const chosen = this.#pick(exclude);
+    if (prefer === undefined || chosen === undefined || chosen === prefer || exclude.has(prefer))
+      return chosen;
+    const preferred = this.#nodes.find((n) => n.url === prefer);
+    const usual = this.#nodes.find((n) => n.url === chosen);
+    if (!preferred?.breaker.closed || !usual) return chosen;
+    // Latency only, not calls in flight: a client's leases renew at about the same moments, and a few
+    // calls queued on the preferred node cost less than the etcd read a cache miss adds elsewhere.
+    const fallback = this.#meanLatency();
+    const latency = (node: NodeEntry) => (node.ewma ?? fallback) + 1;
+    return latency(preferred) <= PREFER_LATENCY_FACTOR * latency(usual) ? prefer : chosen;
+  }
+
+  #pick(exclude: ReadonlySet<string>): string | undefined {
     const now = this.#options.monotonic();
     const usable: NodeEntry[] = [];
     let lastResort: NodeEntry | undefined;

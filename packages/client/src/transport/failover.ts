@@ -28,6 +28,8 @@ export interface FailoverContext {
   readonly background?: boolean;
   readonly onAttempt?: (report: AttemptReport) => void;
   readonly onFailover?: (report: FailoverReport) => void;
+  /** The node to try first when it is healthy (Balancer.pick): a lease's renewals go back to its node. */
+  readonly prefer?: string | undefined;
 }
 
 export interface Served<T> {
@@ -61,7 +63,11 @@ export async function withFailover<T>(
     }
     signal?.throwIfAborted();
     const tried = new Set<string>();
-    for (let server = balancer.pick(tried); server !== undefined; server = balancer.pick(tried)) {
+    for (
+      let server = balancer.pick(tried, ctx.prefer);
+      server !== undefined;
+      server = balancer.pick(tried, ctx.prefer)
+    ) {
       tried.add(server);
       const end = balancer.begin(server);
       const started = clock.monotonic();

@@ -11,7 +11,6 @@ import {
   releasedLease,
   renewedLease,
 } from '@leasehold/domain';
-import { assertDistinctLeases } from '../port/distinct-leases.js';
 import type {
   ForceReleaseInput,
   LeaseQuery,
@@ -24,15 +23,9 @@ import type { EtcdContext } from './etcd-context.js';
 import type { Compare, KeyValue, WriteOp } from './etcd-gateway.js';
 import { EtcdLeaseIndex } from './etcd-lease-index.js';
 import type { EtcdLicenses } from './etcd-licenses.js';
+import { type Renewal, renewMany } from './etcd-renew-many.js';
 import type { CachedLease, LeaseRecordCache } from './lease-record-cache.js';
 import { decodeLease, encodeLease } from './records.js';
-
-/** A renewal decided: the renewed lease and the compare-guarded transaction that writes it. */
-interface Renewal {
-  readonly renewed: Lease;
-  readonly compare: Compare[];
-  readonly writes: WriteOp[];
-}
 
 /**
  * Granted leases in etcd: renew (one or many), release, force-release and purge; expiry and listings go
@@ -131,70 +124,19 @@ export class EtcdLeases {
     return planned.renewed;
   }
 
-  /**
-   * Renews several leases: one read of their records and the license revision, each decided by the same
-   * rules as `renew`, then every renewal handed to the group-commit batcher at once (`txnMany`), so they
-   * go to etcd as one transaction — one Raft proposal — as far as etcd's `--max-txn-ops` allows. A lease
-   * whose compare failed (renewed, released or taken over meanwhile) or whose outcome is unknown is
-   * renewed again on its own through `renew`, which re-reads: the others are not held back by it.
-   */
-  async renewMany(inputs: readonly LeaseRef[]): Promise<RenewOutcome[]> {
-    assertDistinctLeases(inputs);
-    const { ctx } = this;
-    const outcomes: (RenewOutcome | undefined)[] = inputs.map(() => undefined);
-    const retry: number[] = [];
-    // A read that finds no quorum fails the whole call (STORE_UNAVAILABLE): the caller tries another node.
-    await ctx.optimistic.run(async () => {
-      outcomes.fill(undefined);
-      retry.length = 0;
-      const licenseRev =
-        (await ctx.gateway.read([{ key: ctx.keys.licenseRev() }])).results[0]?.[0]?.modRevision ?? 0;
-      const { licenses, rev } = await this.licenses.at(licenseRev);
-      if (rev !== licenseRev) throw new Conflict();
-      const kvs = await ctx.gateway.getMany(inputs.map((i) => ctx.keys.lease(i.leaseId)));
-      const planned: { index: number; renewed: Lease; key: string }[] = [];
-      const txns: { compare: Compare[]; writes: WriteOp[] }[] = [];
-      inputs.forEach((input, index) => {
-        const kv = kvs[index];
-        const lease = kv && decodeLease(kv);
-        try {
-          if (!kv || !lease || (input.licenseId !== undefined && lease.licenseId !== input.licenseId)) {
-            throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${input.leaseId}"`);
-          }
-          const { renewed, compare, writes } = this.#renewal(kv, lease, licenses, licenseRev, input);
-          txns.push({ compare, writes });
-          planned.push({ index, renewed, key: kv.key });
-        } catch (err) {
-          if (!(err instanceof LeaseholdError)) throw err;
-          outcomes[index] = { ok: false, error: err };
-        }
-      });
-      const settled = await Promise.allSettled(ctx.gateway.txnMany(txns));
-      settled.forEach((result, i) => {
-        const { index, renewed, key } = planned[i] as { index: number; renewed: Lease; key: string };
-        if (result.status === 'fulfilled' && result.value.succeeded) {
-          this.cache.remember(key, result.value.revision, renewed);
-          outcomes[index] = { ok: true, lease: renewed };
-        } else {
-          retry.push(index); // changed since the read, or an unknown outcome: decided again below
-        }
-      });
-    });
-    await Promise.all(
-      retry.map(async (index) => {
-        outcomes[index] = await this.renew(inputs[index] as LeaseRef).then(
-          (lease): RenewOutcome => ({ ok: true, lease }),
-          (err: unknown): RenewOutcome => {
-            if (err instanceof LeaseholdError) return { ok: false, error: err };
-            throw err;
-          },
-        );
-      }),
+  /** Renews several leases: cached ones with no read, the rest after one read (etcd-renew-many.ts). */
+  renewMany(inputs: readonly LeaseRef[]): Promise<RenewOutcome[]> {
+    return renewMany(
+      {
+        ctx: this.ctx,
+        licenses: this.licenses,
+        cache: this.cache,
+        plan: (kv, lease, licenses, licenseRev, input) =>
+          this.#renewal(kv, lease, licenses, licenseRev, input),
+        renewOne: (input) => this.renew(input),
+      },
+      inputs,
     );
-    return outcomes.map((o) => {
-      if (!o) throw new Error('renewMany left a lease undecided');
-      return o;
-    });
   }
 
   /** The renewal of one lease as read: the renewed lease and its compare-guarded transaction. */
