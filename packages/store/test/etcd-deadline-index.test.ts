@@ -161,13 +161,15 @@ describe('etcd deadline index', () => {
     expect(fromTheMiddle.map((kv) => kv.key.slice(prefix.length))).toEqual(['20', '21', '22', '23', '24']);
   });
 
-  it('renews 30 leases in one call as one etcd transaction', async () => {
+  // A renewal counts 1 + 4 against --max-txn-ops (its compares: record, slot, license revision and
+  // fencing epoch), so 25 fit the default 128.
+  it('renews 25 leases in one call as one etcd transaction', async () => {
     await open();
     const leases = [];
-    for (let i = 0; i < 30; i++) leases.push(await checkout(`r-${i}`));
+    for (let i = 0; i < 25; i++) leases.push(await checkout(`r-${i}`));
     const before = store.gateway.batchStats.batches;
     const outcomes = await store.renewLeases(leases.map((l) => ({ leaseId: l.id, now: T0 + 20_000 })));
-    expect(outcomes.filter((o) => o.ok)).toHaveLength(30);
+    expect(outcomes.filter((o) => o.ok)).toHaveLength(25);
     expect(store.gateway.batchStats.batches - before).toBe(1);
   });
 

@@ -1,6 +1,7 @@
 import { LeaseholdError } from '@leasehold/domain';
 import { describe, expect, it } from 'vitest';
 import { EtcdContext } from '../src/etcd/etcd-context.js';
+import { EtcdEpochs } from '../src/etcd/etcd-epoch.js';
 import type { EtcdGateway, KeyValue, ReadOp } from '../src/etcd/etcd-gateway.js';
 import { EtcdTransientError } from '../src/etcd/etcd-gateway.js';
 import { EtcdLeases } from '../src/etcd/etcd-leases.js';
@@ -79,7 +80,12 @@ function leasesOver(txn: (key: string) => Promise<{ succeeded: boolean }>): Etcd
     Math.random,
     'n1',
   );
-  return new EtcdLeases(ctx, undefined as unknown as EtcdLicenses, new LeaseRecordCache(0));
+  return new EtcdLeases(
+    ctx,
+    undefined as unknown as EtcdLicenses,
+    new LeaseRecordCache(0),
+    new EtcdEpochs(ctx),
+  );
 }
 
 describe('purging ended etcd leases', () => {

@@ -13,6 +13,7 @@ import {
 import type { AcquireSeatInput, AcquireSeatResult } from '../port/lease-store.js';
 import { Conflict } from './conflict.js';
 import type { EtcdContext } from './etcd-context.js';
+import type { EtcdEpochs } from './etcd-epoch.js';
 import type { Compare, KeyValue, ReadOp, WriteOp } from './etcd-gateway.js';
 import type { EtcdLeases } from './etcd-leases.js';
 import type { EtcdLicenses } from './etcd-licenses.js';
@@ -25,14 +26,16 @@ const DENSE_POOL_MAX_SEATS = 64;
 /**
  * The seat-pool checkout on etcd. A pool is a key per taken slot (`slot → lease id`); a grant creates its
  * slot key, its lease record and its request key in one transaction whose compares say the slot was free,
- * the request id new and the licenses unchanged. Slots are chosen at random, not lowest first, so that
- * nodes checking out at once rarely collide on a key.
+ * the request id new, the licenses unchanged and the fencing epoch the one that allowed the grant
+ * (etcd-epoch.ts: a fence or promotion committed first fails the grant, whose retry then reads it). Slots
+ * are chosen at random, not lowest first, so that nodes checking out at once rarely collide on a key.
  */
 export class EtcdCheckout {
   constructor(
     private readonly ctx: EtcdContext,
     private readonly licenses: EtcdLicenses,
     private readonly leases: EtcdLeases,
+    private readonly epochs: EtcdEpochs,
   ) {}
 
   acquire(input: AcquireSeatInput): Promise<AcquireSeatResult> {
@@ -44,7 +47,14 @@ export class EtcdCheckout {
         const fast = await this.#blindCheckout(input, requestKey);
         if (fast) return { lease: fast, replayed: false };
       }
-      const first = await ctx.gateway.read([requestKey.read, { key: ctx.keys.licenseRev() }]);
+      const first = await ctx.gateway.read([
+        requestKey.read,
+        { key: ctx.keys.licenseRev() },
+        this.epochs.read(),
+      ]);
+      // A fenced primary grants nothing, a promoted one nothing new while it learns — replays included,
+      // as on SQLite, whose guard comes first in the checkout's transaction.
+      const epoch = this.epochs.check(first.results[2]?.[0], input.now, true);
       const granted = first.results[0] ?? [];
       if (granted.length > 0) {
         const found = await Promise.all(granted.map((kv) => this.leases.read(kv.value.toString())));
@@ -63,7 +73,7 @@ export class EtcdCheckout {
       for (const license of candidates) {
         const licensed = seatsFor(license, input.feature);
         seats += licensed;
-        const granted = await this.#tryPool(license, licensed, input, requestKey, licenseRev);
+        const granted = await this.#tryPool(license, licensed, input, requestKey, licenseRev, epoch);
         if (granted) return { lease: granted, replayed: false };
       }
       throw seatsExhausted(input.feature, seats);
@@ -73,14 +83,16 @@ export class EtcdCheckout {
   /**
    * The one-round-trip checkout for the common case: a large pool with free seats and licenses unchanged
    * since this node last read them. One transaction, no read before it: it compares the cached license
-   * revision (so a revoked or changed license fails it), that the request id is new (so a retry never
-   * takes a second seat), that a random slot is free, and that no leftover leases sit above the seat
-   * count. Any failed compare returns undefined and the caller takes the careful path, which reads first.
+   * revision (so a revoked or changed license fails it), the cached fencing epoch (so a fence or
+   * promotion fails it), that the request id is new (so a retry never takes a second seat), that a random
+   * slot is free, and that no leftover leases sit above the seat count. Any failed compare returns
+   * undefined and the caller takes the careful path, which reads first.
    */
   async #blindCheckout(input: AcquireSeatInput, requestKey: RequestKeys): Promise<Lease | undefined> {
     const { keys } = this.ctx;
     const cache = this.licenses.cached;
-    if (cache.rev < 0) return undefined;
+    const epoch = this.epochs.cached(input.now, true);
+    if (cache.rev < 0 || !epoch) return undefined;
     let license: InstalledLicense | undefined;
     try {
       license = checkoutCandidates(cache.licenses, input.feature, input.licenseId, input.now)[0];
@@ -95,6 +107,7 @@ export class EtcdCheckout {
     const result = await this.ctx.gateway.txn(
       [
         { key: keys.licenseRev(), target: 'Mod', equals: cache.rev },
+        epoch,
         requestKey.absent,
         { key: keys.slot(license.id, input.feature, slot), target: 'Create', equals: 0 },
         { key: keys.slot(license.id, input.feature, seats), within: pool, target: 'Create', equals: 0 },
@@ -129,12 +142,14 @@ export class EtcdCheckout {
     input: AcquireSeatInput,
     requestKey: RequestKeys,
     licenseRev: number,
+    epoch: Compare,
   ): Promise<Lease | undefined> {
     const { ctx } = this;
     const { keys, gateway } = ctx;
     const lease = grantedLease(license, { ...input, grantedBy: ctx.actor(input.audit).node }, -1, 0);
     const base: Compare[] = [
       { key: keys.licenseRev(), target: 'Mod', equals: licenseRev },
+      epoch,
       requestKey.absent,
     ];
     const writesFor = (slot: number, extra: WriteOp[] = []) =>
@@ -161,12 +176,19 @@ export class EtcdCheckout {
         const result = await gateway.txn(
           [...base, { key: slotKey, target: 'Create', equals: 0 }],
           writesFor(slot),
-          [requestKey.read, { key: slotKey }],
+          [requestKey.read, { key: slotKey }, this.epochs.read()],
         );
         if (result.succeeded) return this.#granted({ ...lease, slot, fence: result.revision });
-        const [requestSeen, slotSeen] = result.failure;
-        // Not the slot (a retried request, a license change): decide again from a fresh read.
-        if ((requestSeen?.length ?? 0) > 0 || (slotSeen?.length ?? 0) === 0) throw new Conflict();
+        const [requestSeen, slotSeen, epochSeen] = result.failure;
+        // Not the slot (a retried request, a license change, a fence or promotion): decide again from a
+        // fresh read, which reads the epoch too.
+        if (
+          (requestSeen?.length ?? 0) > 0 ||
+          (slotSeen?.length ?? 0) === 0 ||
+          !this.epochs.holds(epoch, epochSeen?.[0])
+        ) {
+          throw new Conflict();
+        }
       }
       // Four taken slots in a row: the pool is nearly full; look at all of it.
     }

@@ -6,36 +6,68 @@ import {
   type PromoteInput,
 } from '../port/fencing-epoch.js';
 import type { EtcdContext } from './etcd-context.js';
+import type { Compare, KeyValue, ReadOp } from './etcd-gateway.js';
 import { decodeJson } from './records.js';
 
-/** How long a node trusts its copy of the epoch before a lease write reads it again. */
-export const EPOCH_CACHE_MS = 1000;
+/** The epoch as stored: its state and the key's mod revision (0 while the key is absent). */
+interface StoredEpoch {
+  readonly state: EpochState;
+  readonly modRevision: number;
+}
 
 /**
  * The fencing epoch in etcd, at `{p}epoch` (docs/replication.md, "Promotion"). Promotions and fences are
- * compare-guarded transactions on that key. Lease writes check a copy at most `EPOCH_CACHE_MS` old
- * rather than comparing the key inside their own transaction: the node that records a fence sees it at
- * once, and every other node of the cluster within that second — the window docs/replication.md states.
+ * compare-guarded transactions on that key.
+ *
+ * Every lease write decides by the epoch and carries a compare that the key's mod revision is still the
+ * one it decided by, in its own transaction: a fence or promotion committed first (through any node)
+ * fails that compare, and the write's next attempt reads the epoch again and answers what the rules say.
+ * So no lease write commits after a fence, as on SQLite. Writes that read before they write read the key
+ * in that same read (`read`, then `check`); writes with no read (a blind checkout, a cached renewal) take
+ * the compare from the copy this node saw last (`cached`), a hint like the lease record cache: a stale
+ * copy only fails its compare and sends the write down its read path.
  */
 export class EtcdEpochs {
-  #cached: { state: EpochState; at: number } | undefined;
+  #known: StoredEpoch | undefined;
 
-  constructor(
-    private readonly ctx: EtcdContext,
-    private readonly monotonic: () => number = () => performance.now(),
-  ) {}
+  constructor(private readonly ctx: EtcdContext) {}
 
   async state(): Promise<EpochState> {
     const { state } = await this.#read();
     return state;
   }
 
-  /** Throws PRIMARY_FENCED, or PROMOTION_LEARNING for a new grant (a copy at most a second old). */
-  async guard(now: number, grant: boolean): Promise<void> {
-    const cached = this.#cached;
-    const state = cached && this.monotonic() - cached.at < EPOCH_CACHE_MS ? cached.state : await this.state();
-    const error = epochGuardError(state, now, grant);
+  /** What a lease write adds to its own read: the epoch key, read in the same snapshot. */
+  read(): ReadOp {
+    return { key: this.ctx.keys.epoch() };
+  }
+
+  /**
+   * Decides a lease write by the epoch its read found (`kv`, undefined when the key is absent): throws
+   * PRIMARY_FENCED, or PROMOTION_LEARNING for a new grant (`grant`); else answers the compare the write's
+   * transaction must carry.
+   */
+  check(kv: KeyValue | undefined, now: number, grant: boolean): Compare {
+    const stored = this.#remember(kv);
+    const error = epochGuardError(stored.state, now, grant);
     if (error) throw error;
+    return this.#compare(stored.modRevision);
+  }
+
+  /**
+   * The compare of a write with no read before it, from the copy this node saw last; undefined when it has
+   * none, or when that copy refuses the write: a cached refusal is not trusted (the copy may be stale), so
+   * the write takes its read path, which reads the epoch and decides.
+   */
+  cached(now: number, grant: boolean): Compare | undefined {
+    const known = this.#known;
+    if (!known || epochGuardError(known.state, now, grant)) return undefined;
+    return this.#compare(known.modRevision);
+  }
+
+  /** True while `compare` (from `check` or `cached`) still holds for the epoch key as read (`kv`). */
+  holds(compare: Compare, kv: KeyValue | undefined): boolean {
+    return 'equals' in compare && compare.equals === (kv?.modRevision ?? 0);
   }
 
   promote(input: PromoteInput): Promise<EpochState> {
@@ -46,6 +78,11 @@ export class EtcdEpochs {
     return this.#update((state) => fencedEpoch(state, input));
   }
 
+  #compare(modRevision: number): Compare {
+    // An absent key compares as mod revision 0 in etcd: "still absent" is the same compare.
+    return { key: this.ctx.keys.epoch(), target: 'Mod', equals: modRevision };
+  }
+
   #update(next: (state: EpochState) => EpochState): Promise<EpochState> {
     const { ctx } = this;
     const key = ctx.keys.epoch();
@@ -53,21 +90,28 @@ export class EtcdEpochs {
       const { state, modRevision } = await this.#read();
       const updated = next(state);
       if (updated === state) return state;
-      await ctx.commit(
+      const revision = await ctx.commit(
         [{ key, target: 'Mod', equals: modRevision }],
         [{ put: key, value: JSON.stringify(updated) }],
       );
-      this.#cached = { state: updated, at: this.monotonic() };
+      this.#known = { state: updated, modRevision: revision };
       return updated;
     });
   }
 
-  async #read(): Promise<{ state: EpochState; modRevision: number }> {
+  async #read(): Promise<StoredEpoch> {
     const { ctx } = this;
-    const { results } = await ctx.optimistic.run(() => ctx.gateway.read([{ key: ctx.keys.epoch() }]));
-    const kv = results[0]?.[0];
-    const state = kv ? decodeJson<EpochState>(kv) : INITIAL_EPOCH_STATE;
-    this.#cached = { state, at: this.monotonic() };
-    return { state, modRevision: kv?.modRevision ?? 0 };
+    const { results } = await ctx.optimistic.run(() => ctx.gateway.read([this.read()]));
+    return this.#remember(results[0]?.[0]);
+  }
+
+  /** The epoch a read found, kept as this node's copy (a hint for writes with no read; see `cached`). */
+  #remember(kv: KeyValue | undefined): StoredEpoch {
+    const stored = {
+      state: kv ? decodeJson<EpochState>(kv) : INITIAL_EPOCH_STATE,
+      modRevision: kv?.modRevision ?? 0,
+    };
+    this.#known = stored;
+    return stored;
   }
 }

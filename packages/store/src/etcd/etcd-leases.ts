@@ -20,6 +20,7 @@ import type {
 } from '../port/lease-store.js';
 import { Conflict } from './conflict.js';
 import type { EtcdContext } from './etcd-context.js';
+import type { EtcdEpochs } from './etcd-epoch.js';
 import type { Compare, KeyValue, WriteOp } from './etcd-gateway.js';
 import { EtcdLeaseIndex } from './etcd-lease-index.js';
 import type { EtcdLicenses } from './etcd-licenses.js';
@@ -33,6 +34,8 @@ import { decodeLease, encodeLease } from './records.js';
  * A lease that holds a seat has a slot key pointing at it; every end deletes that key in the transaction
  * that writes the end, guarded by the lease record's mod revision and the slot key's value.
  * A renewal of a lease this node granted or renewed last goes straight to its write (lease-record-cache.ts).
+ * Every write here but the sweep's and purge's also compares the fencing epoch it decided by
+ * (etcd-epoch.ts), as SQLite guards the same operations.
  */
 export class EtcdLeases {
   /** The deadline index: sweeps and live listings (etcd-lease-index.ts). */
@@ -43,6 +46,8 @@ export class EtcdLeases {
     private readonly licenses: EtcdLicenses,
     /** Records this node wrote last: a renewal's read skipped when its compare still holds. */
     readonly cache: LeaseRecordCache,
+    /** The fencing epoch every renewal, release and force-release checks and compares. */
+    private readonly epochs: EtcdEpochs,
   ) {
     this.#index = new EtcdLeaseIndex(ctx, this);
   }
@@ -54,16 +59,24 @@ export class EtcdLeases {
     return kv && decodeLease(kv);
   }
 
-  /** Reads a lease record (and the license revision) for an operation on it; applies the client scope. */
-  async #forUpdate(ref: LeaseRef): Promise<{ kv: KeyValue; lease: Lease; licenseRev: number }> {
+  /**
+   * Reads a lease record, the license revision and the fencing epoch for an operation on it, in one read;
+   * refuses by the epoch first (as SQLite's guard, before the lease is looked at), then applies the client
+   * scope. `epoch` is the compare the operation's transaction carries.
+   */
+  async #forUpdate(
+    ref: LeaseRef,
+  ): Promise<{ kv: KeyValue; lease: Lease; licenseRev: number; epoch: Compare }> {
     const { results } = await this.ctx.gateway.read([
       { key: this.ctx.keys.lease(ref.leaseId) },
       { key: this.ctx.keys.licenseRev() },
+      this.epochs.read(),
     ]);
+    const epoch = this.epochs.check(results[2]?.[0], ref.now, false);
     const kv = results[0]?.[0];
     if (!kv) throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${ref.leaseId}"`);
     const lease = accessibleLease(decodeLease(kv), ref);
-    return { kv, lease, licenseRev: results[1]?.[0]?.modRevision ?? 0 };
+    return { kv, lease, licenseRev: results[1]?.[0]?.modRevision ?? 0, epoch };
   }
 
   /** Compares that hold while a lease still owns its slot and its record is as read. */
@@ -86,10 +99,11 @@ export class EtcdLeases {
         const fast = await this.#cachedRenewal(input);
         if (fast) return fast;
       }
-      const { kv, lease, licenseRev } = await this.#forUpdate(input);
+      // A failed compare (the epoch's included) re-reads here, and a fence then answers PRIMARY_FENCED.
+      const { kv, lease, licenseRev, epoch } = await this.#forUpdate(input);
       const { licenses, rev } = await this.licenses.at(licenseRev);
       if (rev !== licenseRev) throw new Conflict();
-      const { renewed, compare, writes } = this.#renewal(kv, lease, licenses, licenseRev, input);
+      const { renewed, compare, writes } = this.#renewal(kv, lease, licenses, licenseRev, epoch, input);
       this.cache.remember(kv.key, await ctx.commit(compare, writes), renewed);
       return renewed;
     });
@@ -98,19 +112,22 @@ export class EtcdLeases {
   /**
    * The one-round-trip renewal: the lease as this node last wrote it and the licenses as last read, decided
    * by the same rules as after a read, written under the same compares (the record's mod revision, the
-   * slot key's value, the license revision). Those compares hold only if etcd still has exactly what the
-   * decision used, so the result is the one a read would have given. Anything else — no entry, a cached
-   * refusal (not trusted: stale data may refuse wrongly), a failed compare — answers undefined and the
-   * caller reads; an unknown outcome throws, and the retry reads (the entry was taken out first).
+   * slot key's value, the license revision, the fencing epoch). Those compares hold only if etcd still has
+   * exactly what the decision used, so the result is the one a read would have given. Anything else — no
+   * entry, no copy of the epoch, a cached refusal (not trusted: stale data may refuse wrongly), a failed
+   * compare — answers undefined and the caller reads; an unknown outcome throws, and the retry reads (the
+   * entry was taken out first).
    */
   async #cachedRenewal(input: LeaseRef): Promise<Lease | undefined> {
     const snapshot = this.licenses.cached;
-    const entry: CachedLease | undefined = snapshot.rev < 0 ? undefined : this.cache.take(input.leaseId);
-    if (!entry) return undefined;
+    const epoch = this.epochs.cached(input.now, false);
+    const entry: CachedLease | undefined =
+      snapshot.rev < 0 || !epoch ? undefined : this.cache.take(input.leaseId);
+    if (!entry || !epoch) return undefined;
     let planned: Renewal;
     try {
       const lease = accessibleLease(entry.lease, input);
-      planned = this.#renewal(entry, lease, snapshot.licenses, snapshot.rev, input);
+      planned = this.#renewal(entry, lease, snapshot.licenses, snapshot.rev, epoch, input);
     } catch (err) {
       if (err instanceof LeaseholdError) return undefined;
       throw err;
@@ -131,20 +148,25 @@ export class EtcdLeases {
         ctx: this.ctx,
         licenses: this.licenses,
         cache: this.cache,
-        plan: (kv, lease, licenses, licenseRev, input) =>
-          this.#renewal(kv, lease, licenses, licenseRev, input),
+        epochs: this.epochs,
+        plan: (kv, lease, licenses, licenseRev, epoch, input) =>
+          this.#renewal(kv, lease, licenses, licenseRev, epoch, input),
         renewOne: (input) => this.renew(input),
       },
       inputs,
     );
   }
 
-  /** The renewal of one lease as read: the renewed lease and its compare-guarded transaction. */
+  /**
+   * The renewal of one lease as read: the renewed lease and its compare-guarded transaction (`epoch`: the
+   * compare on the fencing epoch the renewal was allowed by).
+   */
   #renewal(
     kv: Pick<KeyValue, 'key' | 'modRevision'>,
     lease: Lease,
     licenses: readonly InstalledLicense[],
     licenseRev: number,
+    epoch: Compare,
     input: Pick<LeaseRef, 'now' | 'holdMs'>,
   ): Renewal {
     const { ctx } = this;
@@ -156,7 +178,11 @@ export class EtcdLeases {
     const renewed = renewedLease(lease, license, input.now, input.holdMs);
     return {
       renewed,
-      compare: [...this.#owns(kv, lease), { key: ctx.keys.licenseRev(), target: 'Mod', equals: licenseRev }],
+      compare: [
+        ...this.#owns(kv, lease),
+        { key: ctx.keys.licenseRev(), target: 'Mod', equals: licenseRev },
+        epoch,
+      ],
       writes: [{ put: kv.key, value: encodeLease(renewed) }, ...this.#indexMove(lease, renewed)],
     };
   }
@@ -186,10 +212,10 @@ export class EtcdLeases {
 
   release(input: LeaseRef): Promise<Lease> {
     return this.ctx.optimistic.run(async () => {
-      const { kv, lease } = await this.#forUpdate(input);
+      const { kv, lease, epoch } = await this.#forUpdate(input);
       if (lease.endReason !== undefined) return lease;
       const result = releasedLease(lease, input.now);
-      await this.#end(kv, lease, result, input.audit, input.now);
+      await this.#end(kv, lease, result, epoch, input.audit, input.now);
       return result;
     });
   }
@@ -197,35 +223,39 @@ export class EtcdLeases {
   forceRelease(input: ForceReleaseInput): Promise<Lease> {
     const { ctx } = this;
     return ctx.optimistic.run(async () => {
-      const { kv, lease } = await this.#forUpdate(input);
+      const { kv, lease, epoch } = await this.#forUpdate(input);
       if (lease.endReason !== undefined) return lease;
       const result = forceReleasedLease(lease, input.now, input.immediate === true, ctx.handOver);
       if (result.endReason !== undefined) {
-        await this.#end(kv, lease, result, input.audit, input.now);
+        await this.#end(kv, lease, result, epoch, input.audit, input.now);
         return result;
       }
       this.cache.forget(lease.id);
-      await ctx.commit(this.#owns(kv, lease), [
-        { put: kv.key, value: encodeLease(result) },
-        ...(lease.revokedAt === undefined
-          ? [ctx.pending(leaseSoftRevokedEvent(ctx.actor(input.audit), lease, input.now))]
-          : []),
-      ]);
+      await ctx.commit(
+        [...this.#owns(kv, lease), epoch],
+        [
+          { put: kv.key, value: encodeLease(result) },
+          ...(lease.revokedAt === undefined
+            ? [ctx.pending(leaseSoftRevokedEvent(ctx.actor(input.audit), lease, input.now))]
+            : []),
+        ],
+      );
       return result;
     });
   }
 
-  /** Writes a lease's end (`result`) and frees its slot, in one transaction. */
+  /** Writes a lease's end (`result`) and frees its slot, in one transaction, under the epoch's compare. */
   async #end(
     kv: KeyValue,
     lease: Lease,
     result: Lease,
+    epoch: Compare,
     audit: AuditContext | undefined,
     now: number,
   ): Promise<void> {
     const { ctx } = this;
     this.cache.forget(lease.id);
-    await ctx.commit(this.#owns(kv, lease), this.endWrites(kv, lease, result, audit, now));
+    await ctx.commit([...this.#owns(kv, lease), epoch], this.endWrites(kv, lease, result, audit, now));
   }
 
   /** What ending a lease writes, in one transaction guarded by `#owns` (the sweep batches these). */

@@ -3,6 +3,7 @@ import { assertDistinctLeases } from '../port/distinct-leases.js';
 import type { LeaseRef, RenewOutcome } from '../port/lease-store.js';
 import { Conflict } from './conflict.js';
 import type { EtcdContext } from './etcd-context.js';
+import type { EtcdEpochs } from './etcd-epoch.js';
 import type { Compare, KeyValue, WriteOp } from './etcd-gateway.js';
 import type { EtcdLicenses } from './etcd-licenses.js';
 import type { LeaseRecordCache } from './lease-record-cache.js';
@@ -20,12 +21,17 @@ export interface RenewManyDeps {
   readonly ctx: EtcdContext;
   readonly licenses: EtcdLicenses;
   readonly cache: LeaseRecordCache;
-  /** EtcdLeases' renewal rules for one lease as read (throws the lease's LeaseholdError). */
+  readonly epochs: EtcdEpochs;
+  /**
+   * EtcdLeases' renewal rules for one lease as read (throws the lease's LeaseholdError); `epoch` is the
+   * compare on the fencing epoch that allowed it.
+   */
   readonly plan: (
     kv: Pick<KeyValue, 'key' | 'modRevision'>,
     lease: Lease,
     licenses: readonly InstalledLicense[],
     licenseRev: number,
+    epoch: Compare,
     input: LeaseRef,
   ) => Renewal;
   /** One lease renewed alone, reading first. */
@@ -40,6 +46,11 @@ export interface RenewManyDeps {
  * Raft proposal, as far as `--max-txn-ops` allows. A lease whose read-path compare failed or whose
  * outcome is unknown is renewed again on its own through `renew`, which re-reads; the others are not
  * held back by it. The SDK renews all of a client's leases in one such call, so this is its hot path.
+ *
+ * Every renewal compares the fencing epoch it was allowed by (etcd-epoch.ts): the cached pass the copy
+ * this node saw last, the read pass the epoch read with the license revision. A fenced epoch is each
+ * lease's own refusal (PRIMARY_FENCED), as on SQLite, so leases renewed before a fence landed keep
+ * their answers.
  */
 export async function renewMany(d: RenewManyDeps, inputs: readonly LeaseRef[]): Promise<RenewOutcome[]> {
   assertDistinctLeases(inputs);
@@ -76,6 +87,12 @@ async function renewCached(
   const rest: number[] = [];
   const planned: { index: number; key: string; renewal: Renewal }[] = [];
   inputs.forEach((input, index) => {
+    // No copy of the epoch, or one that refuses (not trusted): the read pass decides, as for the lease.
+    const epoch = d.epochs.cached(input.now, false);
+    if (!epoch) {
+      rest.push(index);
+      return;
+    }
     const entry = d.cache.take(input.leaseId);
     try {
       if (!entry || (input.licenseId !== undefined && entry.lease.licenseId !== input.licenseId)) {
@@ -85,7 +102,7 @@ async function renewCached(
       planned.push({
         index,
         key: entry.key,
-        renewal: d.plan(entry, lease, snapshot.licenses, snapshot.rev, input),
+        renewal: d.plan(entry, lease, snapshot.licenses, snapshot.rev, epoch, input),
       });
     } catch (err) {
       if (!(err instanceof LeaseholdError)) throw err;
@@ -122,8 +139,9 @@ async function renewRead(
   await ctx.optimistic.run(async () => {
     for (const index of indices) outcomes[index] = undefined;
     decided.length = 0;
-    const licenseRev =
-      (await ctx.gateway.read([{ key: ctx.keys.licenseRev() }])).results[0]?.[0]?.modRevision ?? 0;
+    const heads = await ctx.gateway.read([{ key: ctx.keys.licenseRev() }, d.epochs.read()]);
+    const licenseRev = heads.results[0]?.[0]?.modRevision ?? 0;
+    const epochKv = heads.results[1]?.[0];
     const { licenses, rev } = await d.licenses.at(licenseRev);
     if (rev !== licenseRev) throw new Conflict();
     const kvs = await ctx.gateway.getMany(
@@ -136,10 +154,12 @@ async function renewRead(
       const kv = kvs[at];
       const lease = kv && decodeLease(kv);
       try {
+        // The epoch first, as SQLite's guard: a fenced store refuses every lease, found or not.
+        const epoch = d.epochs.check(epochKv, input.now, false);
         if (!kv || !lease || (input.licenseId !== undefined && lease.licenseId !== input.licenseId)) {
           throw new LeaseholdError('LEASE_NOT_FOUND', `no lease "${input.leaseId}"`);
         }
-        const renewal = d.plan(kv, lease, licenses, licenseRev, input);
+        const renewal = d.plan(kv, lease, licenses, licenseRev, epoch, input);
         txns.push(renewal);
         planned.push({ index, renewed: renewal.renewed, key: kv.key });
       } catch (err) {

@@ -2,7 +2,6 @@ import type {
   AuditEntry,
   AuditEvent,
   AuditHead,
-  Lease,
   LicenseVerificationKeys,
   StoredCheckpoint,
 } from '@leasehold/domain';
@@ -12,16 +11,11 @@ import { RoutedStore, type StoreCollaborators } from '../facade/routed-store.js'
 import { LicenseIntegrity } from '../integrity/license-integrity.js';
 import type { EpochState, FenceInput, PromoteInput } from '../port/fencing-epoch.js';
 import type {
-  AcquireSeatInput,
-  AcquireSeatResult,
   AuditQuery,
   AuditSealResult,
   AuditStatus,
-  ForceReleaseInput,
   KekRotation,
-  LeaseRef,
   LeaseStore,
-  RenewOutcome,
 } from '../port/lease-store.js';
 import { Conflict } from './conflict.js';
 import { AuditConflict, EtcdAudit } from './etcd-audit.js';
@@ -164,10 +158,12 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
     });
     const licenses = new EtcdLicenses(ctx, integrity);
     this.#leaseCache = new LeaseRecordCache(options.leaseCacheSize ?? DEFAULT_LEASE_CACHE_SIZE);
-    const leases = new EtcdLeases(ctx, licenses, this.#leaseCache);
+    // Lease writes check and compare the epoch inside their own transactions (etcd-epoch.ts), so seat
+    // blocks, which use these collaborators directly (facade/seat-blocks.ts), are fenced as well.
+    const leases = new EtcdLeases(ctx, licenses, this.#leaseCache, this.#epochs);
     this.parts = {
       licenses,
-      checkout: new EtcdCheckout(ctx, licenses, leases),
+      checkout: new EtcdCheckout(ctx, licenses, leases, this.#epochs),
       leases,
       tokens: new EtcdTokens(ctx),
       signingKeys: new EtcdSigningKeys(ctx),
@@ -192,7 +188,7 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
     return this.#optimistic.run(() => this.#dataKey.rotate(newKek));
   }
 
-  // Fencing epoch (port/fencing-epoch.ts; etcd-epoch.ts says what window the cached check leaves) ---
+  // Fencing epoch (port/fencing-epoch.ts; etcd-epoch.ts: how every lease write compares it) ----------
 
   epochState(): Promise<EpochState> {
     return this.#epochs.state();
@@ -204,32 +200,6 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
 
   fenceEpoch(input: FenceInput): Promise<EpochState> {
     return this.#epochs.fence(input);
-  }
-
-  override async acquireSeat(input: AcquireSeatInput): Promise<AcquireSeatResult> {
-    await this.#epochs.guard(input.now, true);
-    return super.acquireSeat(input);
-  }
-
-  override async renewLease(input: LeaseRef): Promise<Lease> {
-    await this.#epochs.guard(input.now, false);
-    return super.renewLease(input);
-  }
-
-  override async renewLeases(inputs: readonly LeaseRef[]): Promise<RenewOutcome[]> {
-    const [first] = inputs;
-    if (first) await this.#epochs.guard(first.now, false);
-    return super.renewLeases(inputs);
-  }
-
-  override async releaseSeat(input: LeaseRef): Promise<Lease> {
-    await this.#epochs.guard(input.now, false);
-    return super.releaseSeat(input);
-  }
-
-  override async forceRelease(input: ForceReleaseInput): Promise<Lease> {
-    await this.#epochs.guard(input.now, false);
-    return super.forceRelease(input);
   }
 
   // Audit trail ----------------------------------------------------------------------------------

@@ -48,13 +48,14 @@ export function describeEpochContract(backend: string, open: () => Promise<Lease
       expect(await store.fenceEpoch({ epoch: 2, primary: 'https://dr:7300', now: T0 + 5 })).toEqual(fenced);
       expect(await store.epochState()).toEqual(fenced);
 
+      // One after another: a refusal that comes while another is awaited must not go unhandled.
       for (const write of [
-        checkout(T0 + 10),
-        store.renewLease({ leaseId: lease.id, now: T0 + 10 }),
-        store.releaseSeat({ leaseId: lease.id, now: T0 + 10 }),
-        store.forceRelease({ leaseId: lease.id, now: T0 + 10, immediate: true }),
+        () => checkout(T0 + 10),
+        () => store.renewLease({ leaseId: lease.id, now: T0 + 10 }),
+        () => store.releaseSeat({ leaseId: lease.id, now: T0 + 10 }),
+        () => store.forceRelease({ leaseId: lease.id, now: T0 + 10, immediate: true }),
       ]) {
-        const err = await refusal(write);
+        const err = await refusal(write());
         expect(err.code).toBe('PRIMARY_FENCED');
         expect(err.details).toMatchObject({ primary: 'https://dr:7300', epoch: 2 });
       }
