@@ -161,15 +161,16 @@ describe('etcd deadline index', () => {
     expect(fromTheMiddle.map((kv) => kv.key.slice(prefix.length))).toEqual(['20', '21', '22', '23', '24']);
   });
 
-  // A renewal counts 1 + 4 against --max-txn-ops (its compares: record, slot, license revision and
-  // fencing epoch), so 25 fit the default 128.
-  it('renews 25 leases in one call as one etcd transaction', async () => {
+  // etcd counts a batch of nested transactions as their number plus the largest nested list
+  // (txn-batcher.ts): a renewal's largest list is its 4 compares (record, slot, license revision, fencing
+  // epoch), so the 100 of one many-lease call (the route's cap) fit the default 128 as 100 + 4.
+  it('renews 100 leases in one call as one etcd transaction', async () => {
     await open();
     const leases = [];
-    for (let i = 0; i < 25; i++) leases.push(await checkout(`r-${i}`));
+    for (let i = 0; i < 100; i++) leases.push(await checkout(`r-${i}`));
     const before = store.gateway.batchStats.batches;
     const outcomes = await store.renewLeases(leases.map((l) => ({ leaseId: l.id, now: T0 + 20_000 })));
-    expect(outcomes.filter((o) => o.ok)).toHaveLength(25);
+    expect(outcomes.filter((o) => o.ok)).toHaveLength(100);
     expect(store.gateway.batchStats.batches - before).toBe(1);
   });
 

@@ -6,9 +6,14 @@ import { footprintOf } from '../src/etcd/txn-footprint.js';
 import { EtcdModel, type ModelTxn } from './support/etcd-model.js';
 
 const cost = (op: ModelTxn) => ({
-  ops: 1 + Math.max(op.compare.length, op.writes.length, op.onFailure.length),
+  ops: Math.max(op.compare.length, op.writes.length, op.onFailure.length),
   bytes: 100,
 });
+/** What etcd counts of a batch of nested transactions: one per operation, plus the largest list among them. */
+const etcdOps = (batch: readonly ModelTxn[]) =>
+  batch.length === 1
+    ? cost(batch[0] as ModelTxn).ops
+    : batch.length + Math.max(...batch.map((op) => cost(op).ops));
 const footprint = (op: ModelTxn) => footprintOf(op.compare, op.writes, op.onFailure);
 
 /** A sender whose transactions the test answers by hand; it records every batch. */
@@ -49,7 +54,7 @@ const ok = (revision: number): TxnResult => ({ succeeded: true, revision, failur
 const flushMicrotasks = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('TxnBatcher', () => {
-  const limits = { maxOps: 128, maxBytes: 1 << 20 };
+  const limits = { maxOps: 128, maxBytes: 1 << 20, shape: 'nested' as const };
 
   it('sends at once when nothing is in flight, gathers while a batch is, and sends the gathered when it returns', async () => {
     const { sent, send } = manualSender();
@@ -108,26 +113,49 @@ describe('TxnBatcher', () => {
     expect(keys).toEqual([['x/0'], ['k/1', 'k/2', 'm'], ['k/1'], ['z']]);
   });
 
-  it('splits a batch at the transaction-operation limit', async () => {
+  it('splits a batch at the transaction-operation limit, counted as etcd counts nested transactions', async () => {
     const { sent, send } = manualSender();
     const { timers, fire } = manualTimers();
     const batcher = new TxnBatcher({
       windowMs: 5,
-      limits: { maxOps: 10, maxBytes: 1 << 20 },
+      limits: { maxOps: 10, maxBytes: 1 << 20, shape: 'nested' },
       send,
       footprint,
       cost,
       timers,
     });
     void batcher.submit(put('first'));
-    for (let i = 0; i < 4; i++) void batcher.submit(put(`k${i}`)); // 2 ops each: 8, under 10
+    for (let i = 0; i < 8; i++) void batcher.submit(put(`k${i}`)); // 8 nested + their 1 write: 9, under 10
     expect(sent).toHaveLength(1);
-    void batcher.submit(put('k4')); // 10 queued: the cap is reached, it goes now
-    expect(sent.map((s) => s.ops.length)).toEqual([1, 5]);
-    for (let i = 5; i < 12; i++) void batcher.submit(put(`k${i}`));
+    void batcher.submit(put('k8')); // 9 + 1 = 10: the cap is reached, it goes now
+    expect(sent.map((s) => s.ops.length)).toEqual([1, 9]);
+    // One operation of 6 writes: with it, 4 fit (4 + 6 = 10), not 5.
+    const wide: ModelTxn = {
+      compare: [],
+      writes: Array.from({ length: 6 }, (_, i) => ({ put: `w/${i}`, value: 'v' })),
+      onFailure: [],
+    };
+    void batcher.submit(wide);
+    for (let i = 9; i < 15; i++) void batcher.submit(put(`k${i}`));
     fire();
-    expect(sent.map((s) => s.ops.length)).toEqual([1, 5, 5, 2]);
-    for (const s of sent) expect(s.ops.reduce((n, op) => n + cost(op).ops, 0)).toBeLessThanOrEqual(10);
+    expect(sent.map((s) => s.ops.length)).toEqual([1, 9, 4, 3]);
+    for (const s of sent) expect(etcdOps(s.ops)).toBeLessThanOrEqual(10);
+  });
+
+  it('a flat batch (every operation in one list, as the read batcher sends) adds the lists up', () => {
+    const { sent, send } = manualSender();
+    const { timers, fire } = manualTimers();
+    const batcher = new TxnBatcher({
+      windowMs: 5,
+      limits: { maxOps: 10, maxBytes: 1 << 20, shape: 'flat' },
+      send,
+      footprint,
+      cost: () => ({ ops: 3, bytes: 0 }),
+      timers,
+    });
+    for (let i = 0; i < 8; i++) void batcher.submit(put(`k${i}`));
+    fire();
+    expect(sent.map((s) => s.ops.length)).toEqual([1, 3, 1, 3]);
   });
 
   it('fails every operation of a batch whose outcome is unknown, and no other', async () => {
@@ -199,6 +227,8 @@ describe('TxnBatcher', () => {
           setUp(batched);
           const committed: ModelTxn[] = [];
           const send = (batch: readonly ModelTxn[]) => {
+            // etcd would refuse a batch over its operation limit ("too many operations in txn request").
+            if (batch.length > 1) expect(etcdOps(batch)).toBeLessThanOrEqual(maxOps);
             // etcd applies the transaction somewhere between the call and the answer: here, at the call.
             const results = batched.txn(batch);
             committed.push(...batch);
@@ -218,7 +248,7 @@ describe('TxnBatcher', () => {
           };
           const batcher = new TxnBatcher({
             windowMs: 1,
-            limits: { maxOps, maxBytes: 1 << 20 },
+            limits: { maxOps, maxBytes: 1 << 20, shape: 'nested' },
             send,
             footprint,
             cost,

@@ -144,7 +144,7 @@ export class EtcdGateway {
     this.#batcher = new TxnBatcher<PendingTxn, TxnResult>({
       windowMs: options.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
       // etcd counts the outer transaction's operations against what each nested one may use.
-      limits: { maxOps: maxTxnOps, maxBytes: 1024 * 1024 },
+      limits: { maxOps: maxTxnOps, maxBytes: 1024 * 1024, shape: 'nested' },
       send: (ops) => this.#send(ops),
       footprint: (op) => footprintOf(op.compare, op.writes, op.onFailure),
       cost: txnCost,

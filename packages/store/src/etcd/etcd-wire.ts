@@ -85,11 +85,11 @@ export const txnResult = (
   failure: r.succeeded ? [] : r.responses.map(rangeResult),
 });
 
-/** etcd's count for a nested transaction: itself, plus its largest list (compares, writes or reads). */
+/** What etcd counts of a nested transaction against `--max-txn-ops`: its largest list (txn-batcher.ts). */
 export const txnCost = (op: PendingTxn) => {
   let bytes = 0;
   for (const c of op.compare) bytes += c.key.length + ('within' in c ? c.within.length : 0) + 16;
   for (const w of op.writes) bytes += 'put' in w ? w.put.length + w.value.length + 8 : w.delete.length + 8;
   for (const r of op.onFailure) bytes += JSON.stringify(r).length;
-  return { ops: 1 + Math.max(op.compare.length, op.writes.length, op.onFailure.length), bytes };
+  return { ops: Math.max(op.compare.length, op.writes.length, op.onFailure.length), bytes };
 };

@@ -47,7 +47,7 @@ export class ReadBatcher {
     this.#send = options.send;
     this.#batcher = new TxnBatcher<PendingRead, ReadAnswer>({
       windowMs: options.windowMs,
-      limits: { maxOps: options.maxOps, maxBytes: Number.MAX_SAFE_INTEGER },
+      limits: { maxOps: options.maxOps, maxBytes: Number.MAX_SAFE_INTEGER, shape: 'flat' },
       send: (reads) => this.#sendBatch(reads),
       footprint: () => NO_FOOTPRINT,
       cost: (read) => ({ ops: read.ops.length, bytes: 0 }),
