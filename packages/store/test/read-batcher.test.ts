@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { KeyValue, ReadOp } from '../src/etcd/etcd-gateway.js';
 import { type ReadAnswer, ReadBatcher } from '../src/etcd/read-batcher.js';
-import type { BatchTimers } from '../src/etcd/txn-batcher.js';
+import { manualTimers } from './support/manual-timers.js';
 
 /**
  * A key-value store with revisions, as etcd keeps them: every write is a new revision, and each
@@ -32,25 +32,6 @@ class VersionedMap {
       return kv ? [kv] : [];
     });
   }
-}
-
-/** Timers the test fires by hand. */
-function manualTimers() {
-  const pending = new Map<number, () => void>();
-  let next = 0;
-  const timers: BatchTimers = {
-    set: (fn) => {
-      pending.set(++next, fn);
-      return next;
-    },
-    clear: (h) => pending.delete(h as number),
-  };
-  const fire = () => {
-    const fns = [...pending.values()];
-    pending.clear();
-    for (const fn of fns) fn();
-  };
-  return { timers, fire };
 }
 
 /** A sender over a VersionedMap whose calls the test answers by hand (reading the map at answer time). */

@@ -4,6 +4,7 @@ import type { Compare, ReadOp, TxnResult, WriteOp } from '../src/etcd/etcd-gatew
 import { type BatchTimers, TxnBatcher } from '../src/etcd/txn-batcher.js';
 import { footprintOf } from '../src/etcd/txn-footprint.js';
 import { EtcdModel, type ModelTxn } from './support/etcd-model.js';
+import { manualTimers } from './support/manual-timers.js';
 
 const cost = (op: ModelTxn) => ({
   ops: Math.max(op.compare.length, op.writes.length, op.onFailure.length),
@@ -24,25 +25,6 @@ function manualSender() {
       sent.push({ ops, answer: (r) => (r instanceof Error ? reject(r) : resolve(r)) });
     });
   return { sent, send };
-}
-
-/** Timers the test fires by hand. */
-function manualTimers() {
-  const pending = new Map<number, () => void>();
-  let next = 0;
-  const timers: BatchTimers = {
-    set: (fn) => {
-      pending.set(++next, fn);
-      return next;
-    },
-    clear: (h) => pending.delete(h as number),
-  };
-  const fire = () => {
-    const fns = [...pending.values()];
-    pending.clear();
-    for (const fn of fns) fn();
-  };
-  return { timers, fire, pending };
 }
 
 const put = (key: string, value = 'v'): ModelTxn => ({

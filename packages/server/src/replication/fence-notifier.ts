@@ -1,4 +1,5 @@
 import { type Clock, LeaseholdError, type PrivateKeyInfo } from '@leasehold/domain';
+import { sleepUntilAborted } from '../time/sleep-until-aborted.js';
 import { signFenceStatement } from './fence-statement.js';
 import type { HttpUpstreamFeed } from './upstream-feed.js';
 
@@ -95,20 +96,8 @@ export class FenceNotifier {
           );
         }
       }
-      await sleep(backoff, signal);
+      await sleepUntilAborted(backoff, signal);
       backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

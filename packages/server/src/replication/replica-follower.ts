@@ -1,5 +1,6 @@
 import { type Clock, LeaseholdError } from '@leasehold/domain';
 import type { ReplicaTarget } from '@leasehold/store';
+import { sleepUntilAborted } from '../time/sleep-until-aborted.js';
 import type { UpstreamFeed } from './upstream-feed.js';
 
 export interface ReplicaStatus {
@@ -143,7 +144,7 @@ export class ReplicaFollower {
             ? `${failure.code}: ${failure.message}`
             : (failure as Error).message;
         log.warn({ err: failure, retryInMs: backoff }, 'replica cannot follow its primary; retrying');
-        await sleep(backoff, signal);
+        await sleepUntilAborted(backoff, signal);
         backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
       }
     }
@@ -167,16 +168,4 @@ export class ReplicaFollower {
     }
     this.#o.onApplied?.(this.status());
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

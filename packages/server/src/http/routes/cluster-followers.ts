@@ -1,7 +1,7 @@
 import type { LeaseStore, SeatBlock } from '@leasehold/store';
 import Type, { type Static } from 'typebox';
 import type { FollowerRegistry } from '../../replication/follower-registry.js';
-import { SeatBlockView } from './edge.js';
+import { SeatBlockView, seatBlockView } from './edge.js';
 
 const FollowerView = Type.Object({
   id: Type.String({ description: "The follower's node id (an edge's: its site), or unnamed@ADDRESS" }),
@@ -39,15 +39,7 @@ export async function followersView(registry: FollowerRegistry, store: LeaseStor
   const blocks = await store.listSeatBlocks(now).catch((): SeatBlock[] => []);
   const bySite = new Map<string, SeatBlock[]>();
   for (const b of blocks) bySite.set(b.site, [...(bySite.get(b.site) ?? []), b]);
-  const blockViews = (site: string) =>
-    (bySite.get(site) ?? []).map((b) => ({
-      site: b.site,
-      license: b.licenseId,
-      feature: b.feature,
-      seats: b.seats,
-      heldForMs: Math.max(0, b.heldUntil - now),
-      heldUntil: b.heldUntil,
-    }));
+  const blockViews = (site: string) => (bySite.get(site) ?? []).map((b) => seatBlockView(b, now));
   // With a replica gone quiet nobody asks the feed, and the registry's head would stand still: read the
   // store's (one small page; on a replica node or below the history it fails, and the last one stays).
   if (registry.list().some((f) => f.role === 'replica')) {

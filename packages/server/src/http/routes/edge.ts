@@ -6,8 +6,9 @@ import {
   LeaseholdError,
   verifyUploadedChain,
 } from '@leasehold/domain';
+import type { SeatBlock } from '@leasehold/store';
 import type { FastifyRequest } from 'fastify';
-import Type from 'typebox';
+import Type, { type Static } from 'typebox';
 import { FOLLOWER_HEADER, FollowerRegistry } from '../../replication/follower-registry.js';
 import type { AppDeps } from '../app-deps.js';
 import { requestActor } from '../audit-actor.js';
@@ -51,6 +52,18 @@ export const SeatBlockView = Type.Object({
   }),
   heldUntil: Type.Integer({ description: "The block's deadline on the primary's clock (epoch ms)" }),
 });
+
+/** A seat block as the API shows it (`SeatBlockView`), at `now` on this node's clock. */
+export function seatBlockView(block: SeatBlock, now: number): Static<typeof SeatBlockView> {
+  return {
+    site: block.site,
+    license: block.licenseId,
+    feature: block.feature,
+    seats: block.seats,
+    heldForMs: Math.max(0, block.heldUntil - now),
+    heldUntil: block.heldUntil,
+  };
+}
 
 /**
  * Who may call the primary's side: the edge's upstream token. A client token reaches its own license; a
@@ -127,14 +140,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
         },
         'seat block held',
       );
-      return {
-        site: block.site,
-        license: block.licenseId,
-        feature: block.feature,
-        seats: block.seats,
-        heldForMs: Math.max(0, block.heldUntil - now),
-        heldUntil: block.heldUntil,
-      };
+      return seatBlockView(block, now);
     },
   );
 
@@ -151,16 +157,7 @@ export const edgeRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     async () => {
       const now = clock.now();
       const blocks = await store.listSeatBlocks(now);
-      return {
-        blocks: blocks.map((b) => ({
-          site: b.site,
-          license: b.licenseId,
-          feature: b.feature,
-          seats: b.seats,
-          heldForMs: Math.max(0, b.heldUntil - now),
-          heldUntil: b.heldUntil,
-        })),
-      };
+      return { blocks: blocks.map((b) => seatBlockView(b, now)) };
     },
   );
 
