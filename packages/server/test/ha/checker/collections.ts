@@ -1,4 +1,4 @@
-/** Small collection helpers the checker's rules share. */
+// Small collection helpers the checker's rules share.
 
 export function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();

@@ -2,7 +2,7 @@ import { maxBy } from './collections.js';
 import type { LeaseOps } from './lease-ops.js';
 import type { Violation } from './violation.js';
 
-/** Rule (2), no acknowledged lease lost while its client kept renewing (checker.ts). */
+// Rule (2), no acknowledged lease lost while its client kept renewing (checker.ts).
 
 const LOST_CODES = new Set(['LEASE_EXPIRED', 'LEASE_NOT_FOUND', 'LEASE_RELEASED']);
 

@@ -3,7 +3,7 @@ import { groupBy, maxBy, minBy } from './collections.js';
 import type { LeaseOps } from './lease-ops.js';
 import type { Violation } from './violation.js';
 
-/** Rule (1), no oversubscription (checker.ts): the definite holds, counted per pool and per slot. */
+// Rule (1), no oversubscription (checker.ts): the definite holds, counted per pool and per slot.
 
 /** A lease's definitely-held interval under rule (1). */
 export interface Hold {
