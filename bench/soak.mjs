@@ -58,7 +58,7 @@ function preflight() {
   else {
     // The scenario runs from tsc's output: refuse a build older than its sources.
     const built = statSync(MAIN).mtimeMs;
-    const sources = [HA, join(HA, 'soak'), join(HA, 'partition')].flatMap((dir) =>
+    const sources = [HA, join(HA, 'checker'), join(HA, 'soak'), join(HA, 'partition')].flatMap((dir) =>
       readdirSync(dir)
         .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
         .map((f) => join(dir, f)),

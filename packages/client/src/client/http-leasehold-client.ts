@@ -1,7 +1,6 @@
 import type { JSONWebKeySet } from 'jose';
 import { isLeaseholdClientError, LeaseholdClientError } from '../errors/leasehold-client-error.js';
 import { Emitter, type Listener } from '../events/emitter.js';
-import type { Anchor } from '../lease/entitlement.js';
 import type { Lease, LeaseEvents, Operation } from '../lease/lease.js';
 import type {
   CallMode,
@@ -12,7 +11,6 @@ import type {
 } from '../lease/lease-context.js';
 import { LeaseHandle } from '../lease/lease-handle.js';
 import type { LeaseInfo } from '../lease/lease-info.js';
-import { parseLeaseInfo } from '../lease/parse-lease.js';
 import { type ClientCounter, newCounters } from '../observability/counters.js';
 import { publish } from '../observability/diagnostics.js';
 import { errorFields, type Log, makeLog } from '../observability/logger.js';
@@ -22,36 +20,32 @@ import { JWKS_PATH, parseJwks } from '../token/fetch-jwks.js';
 import { JwksCache } from '../token/jwks-cache.js';
 import type { LeaseTokenClaims } from '../token/lease-token-claims.js';
 import { type VerifyLeaseTokenOptions, verifyLeaseToken } from '../token/verify-lease-token.js';
-import { Balancer } from '../transport/balancer.js';
-import { NodeDiscovery } from '../transport/discovery.js';
-import { type FailoverReport, type Served, withFailover } from '../transport/failover.js';
-import { type HttpAnswer, type HttpRequest, httpCall } from '../transport/http-call.js';
-import { logAttempt } from './attempt-log.js';
+import type { FailoverReport } from '../transport/failover.js';
 import { checkCheckoutArgs } from './checkout-args.js';
+import { ClusterCalls } from './cluster-calls.js';
 import { EpochWatermark } from './epoch-watermark.js';
-import { checkGrant, type GrantCheckDeps } from './grant-check.js';
-import { LeaseAffinity } from './lease-affinity.js';
 import { logLeaseEvent } from './lease-event-log.js';
-import { checkLeaseId, leasePath } from './lease-path.js';
+import { checkLeaseId } from './lease-path.js';
 import { LeaseRegistry } from './lease-registry.js';
 import type { CheckoutOptions, ClientEvents, ClientMetrics, LeaseholdClient } from './leasehold-client.js';
 import type { ResolvedOptions } from './options.js';
 import { RenewalBatcher } from './renewal-batch.js';
 import { StateFile } from './state-file.js';
 
-/** The {@link LeaseholdClient} that `createClient` returns: leases over HTTP with failover. */
+/**
+ * The {@link LeaseholdClient} that `createClient` returns: leases over HTTP with failover. It holds the
+ * leases, their events and the saved state; the calls themselves (failover, discovery, grant checks) are
+ * cluster-calls.ts's.
+ */
 export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
   readonly #options: ResolvedOptions;
-  readonly #balancer: Balancer;
-  readonly #discovery: NodeDiscovery | undefined;
+  readonly #calls: ClusterCalls;
   readonly #jwks: JwksCache;
   readonly #trusted: TrustedTime;
   readonly #counters = newCounters();
   readonly #emitter: Emitter<ClientEvents>;
   readonly #leases = new LeaseRegistry();
   readonly #state: StateFile;
-  readonly #affinity = new LeaseAffinity();
-  readonly #grantDeps: GrantCheckDeps;
   readonly #ready: Promise<void>;
   readonly #renewals: RenewalBatcher;
   readonly log: Log;
@@ -63,60 +57,36 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
     this.#emitter = new Emitter((error, event) =>
       this.log('error', { ...errorFields(error), event }, 'a client event listener threw'),
     );
-    this.#balancer = new Balancer(options.servers, {
-      random: options.random,
-      monotonic: () => options.clock.monotonic(),
-      breaker: options.breaker,
-      // A node is back when it says it can serve: /readyz answers 503 while it cannot reach its store.
-      probe: (server) =>
-        httpCall(server, { method: 'GET', path: 'readyz' }, options).then(
-          () => true,
-          () => false,
-        ),
-      onCircuit: (server, state) => {
-        if (state === 'open') this.#count('circuitOpens');
-        publish('circuit', () => ({ server, state }));
-        this.log(state === 'open' ? 'warn' : 'info', { server, circuit: state }, `circuit ${state}`);
-      },
-    });
     this.#trusted = new TrustedTime(options.clock);
     this.#jwks = new JwksCache(() => void this.#state.save(true));
     const count = (counter: ClientCounter) => this.#count(counter);
     // A higher epoch is saved at once: a restart must not forget that the old primary was superseded.
     const epochs = new EpochWatermark(() => void this.#state.save(true));
-    this.#grantDeps = { options, jwks: this.#jwks, trusted: this.#trusted, epochs, count };
     this.#state = new StateFile(
       options.stateStore,
       options.clock,
       { trusted: this.#trusted, jwks: this.#jwks, epochs },
       this.log,
     );
-    if (options.discoveryIntervalMs !== undefined) {
-      this.#discovery = new NodeDiscovery({
-        balancer: this.#balancer,
-        load: async (signal) =>
-          (
-            await this.#call('cluster', { method: 'GET', path: 'v1/cluster' }, (a) => a.body, {
-              signal,
-              background: true,
-            })
-          ).result,
-        clock: options.clock,
-        intervalMs: options.discoveryIntervalMs,
-        httpsOnly: options.servers.some((s) => s.startsWith('https:')),
-        log: this.log,
-      });
-    }
     this.#ready = this.#state.load();
+    this.#calls = new ClusterCalls({
+      options,
+      log: this.log,
+      ready: this.#ready,
+      grants: { options, jwks: this.#jwks, trusted: this.#trusted, epochs, count },
+      count,
+      onFailover: (operation, report, lease) => this.#onFailover(operation, report, lease),
+    });
     this.#renewals = new RenewalBatcher({
       clock: options.clock,
       clientId: options.client.id,
       log: this.log,
       held: () => this.#leases.values(),
-      renewOne: (lease, leaseId, mode) => this.#renewCall(lease, leaseId, mode),
-      call: (operation, request, parse, mode) => this.#call(operation, request, parse, mode),
-      checkGrant: (answer, server, sent, signal) => this.#checkGrant('renew', answer, server, sent, signal),
-      prefer: (leaseIds) => this.#affinity.forLeases(leaseIds),
+      renewOne: (lease, leaseId, mode) => this.#calls.renew(lease, leaseId, mode),
+      call: (operation, request, parse, mode) => this.#calls.call(operation, request, parse, mode),
+      checkGrant: (answer, server, sent, signal) =>
+        this.#calls.checkGrant('renew', answer, server, sent, signal),
+      prefer: (leaseIds) => this.#calls.affinity.forLeases(leaseIds),
       count,
     });
     if (!options.trust) {
@@ -139,7 +109,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
     return this.#options.renewal;
   }
   get servers(): readonly string[] {
-    return this.#balancer.servers;
+    return this.#calls.servers;
   }
   get closed(): boolean {
     return this.#closing !== undefined;
@@ -179,7 +149,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
     const held = this.#leases.get(leaseId);
     if (held) return held.renew();
     this.#throwIfClosed();
-    const granted = await this.#renewCall(undefined, leaseId, { background: false });
+    const granted = await this.#calls.renew(undefined, leaseId, { background: false });
     // A lease this client did not check out (another process's, or from before a restart): it is
     // tracked from now on, for isEntitled and events, but not renewed automatically.
     const lease = new LeaseHandle(granted, this, { autoRenew: false });
@@ -191,11 +161,11 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
     checkLeaseId(leaseId);
     const held = this.#leases.get(leaseId);
     if (held) return held.release();
-    return this.#releaseCall(undefined, leaseId);
+    return this.#calls.release(undefined, leaseId);
   }
 
   async jwks(): Promise<JSONWebKeySet> {
-    const { result } = await this.#call(
+    const { result } = await this.#calls.call(
       'jwks',
       { method: 'GET', path: JWKS_PATH },
       (answer, server) => parseJwks(answer.body, server),
@@ -233,8 +203,8 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
     return {
       counters: Object.freeze({ ...this.#counters }),
       leases,
-      nodes: this.#balancer.snapshot(),
-      discovery: this.#discovery?.state ?? 'off',
+      nodes: this.#calls.nodes(),
+      discovery: this.#calls.discovery,
     };
   }
 
@@ -248,7 +218,7 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      this.#discovery?.stop();
+      this.#calls.stopDiscovery();
       const leases = [...this.#leases.values()];
       const results = await Promise.allSettled(leases.map((lease) => lease.release()));
       results.forEach((result, i) => {
@@ -280,32 +250,11 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
     request: CheckoutRequest,
     mode: CallMode,
   ): Promise<Granted> {
-    const body = {
-      feature: request.feature,
-      license: request.license,
-      client: this.#options.client,
-      requestId: request.requestId,
-    };
-    const { result } = await this.#call(
-      'checkout',
-      { method: 'POST', path: 'v1/leases', body },
-      async (answer, server, sent, signal) => {
-        const granted = await this.#checkGrant('checkout', answer, server, sent, signal);
-        if (granted.grant.requestId !== request.requestId || granted.grant.feature !== request.feature) {
-          throw new LeaseholdClientError('BAD_RESPONSE', `${server} answered a checkout with another lease`, {
-            server,
-          });
-        }
-        return granted;
-      },
-      { ...mode, lease },
-    );
-    this.#count('checkouts');
-    return result;
+    return this.#calls.checkout(lease, request, mode);
   }
 
   releaseLease(lease: LeaseHandle, leaseId: string): Promise<LeaseInfo> {
-    return this.#releaseCall(lease, leaseId);
+    return this.#calls.release(lease, leaseId);
   }
 
   notify<K extends keyof LeaseEvents>(event: K, payload: LeaseEvents[K]): void {
@@ -321,89 +270,10 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
 
   forget(lease: LeaseHandle): void {
     this.#leases.delete(lease);
-    this.#affinity.forget(lease.id);
+    this.#calls.affinity.forget(lease.id);
   }
 
   // --- internals ---
-
-  async #renewCall(lease: LeaseHandle | undefined, leaseId: string, mode: CallMode): Promise<Granted> {
-    try {
-      const { result } = await this.#call(
-        'renew',
-        { method: 'POST', path: leasePath(leaseId, this.#options.client.id, '/renew') },
-        async (answer, server, sent, signal) => {
-          const granted = await this.#checkGrant('renew', answer, server, sent, signal);
-          if (granted.grant.id !== leaseId) {
-            throw new LeaseholdClientError(
-              'BAD_RESPONSE',
-              `${server} answered a renewal with another lease`,
-              {
-                server,
-              },
-            );
-          }
-          return granted;
-        },
-        { ...mode, lease, prefer: this.#affinity.of(leaseId) },
-      );
-      this.#count('renewals');
-      return result;
-    } catch (err) {
-      if (isLeaseholdClientError(err) && err.retryable) this.#count('renewalFailures');
-      throw err;
-    }
-  }
-
-  async #releaseCall(lease: LeaseHandle | undefined, leaseId: string): Promise<LeaseInfo> {
-    const { result, server } = await this.#call(
-      'release',
-      { method: 'DELETE', path: leasePath(leaseId, this.#options.client.id) },
-      (answer, s) => parseLeaseInfo(answer.body, s),
-      { background: false, lease },
-    );
-    this.#count('releases');
-    this.#affinity.forget(leaseId);
-    publish('lease', () => ({ event: 'released', lease: result, server }));
-    this.log('info', { lease: leaseId, server }, 'seat checked in');
-    return result;
-  }
-
-  /** One API call with failover; `parse` runs inside the attempt so a malformed answer fails over too. */
-  async #call<T>(
-    operation: Operation,
-    request: Omit<HttpRequest, 'token'>,
-    parse: (
-      answer: HttpAnswer,
-      server: string,
-      sent: Anchor,
-      signal: AbortSignal | undefined,
-    ) => T | Promise<T>,
-    mode: CallMode & { readonly lease?: LeaseHandle | undefined },
-  ): Promise<Served<T>> {
-    await this.#ready;
-    this.#discovery?.start();
-    const { fetch, timeoutMs, token, retry, clock, random } = this.#options;
-    return withFailover(
-      {
-        balancer: this.#balancer,
-        // A background pass tries each node once; the lease's own loop waits and tries again.
-        policy: mode.background ? { ...retry, rounds: 1 } : retry,
-        clock,
-        random,
-        signal: mode.signal,
-        background: mode.background,
-        prefer: mode.prefer,
-        onAttempt: (report) => logAttempt(request, report, (counter) => this.#count(counter), this.log),
-        onFailover: (report) => this.#onFailover(operation, report, mode.lease),
-      },
-      async (server, signal) => {
-        // Read before sending: the node reads its clock later, so deadlines from here are never late.
-        const sent = { mono: clock.monotonic(), wall: clock.now() };
-        const answer = await httpCall(server, { ...request, token }, { fetch, timeoutMs, clock, signal });
-        return parse(answer, server, sent, signal);
-      },
-    );
-  }
 
   #onFailover(operation: Operation, report: FailoverReport, lease: LeaseHandle | undefined): void {
     const payload = { lease, operation, ...report };
@@ -417,18 +287,5 @@ export class HttpLeaseholdClient implements LeaseholdClient, LeaseContext {
 
   #throwIfClosed(): void {
     if (this.closed) throw new LeaseholdClientError('CLIENT_CLOSED', 'the Leasehold client is closed');
-  }
-
-  #checkGrant(
-    operation: 'checkout' | 'renew',
-    answer: HttpAnswer,
-    server: string,
-    sent: Anchor,
-    signal: AbortSignal | undefined,
-  ): Promise<Granted> {
-    return checkGrant(this.#grantDeps, operation, answer, server, sent, signal).then((granted) => {
-      this.#affinity.served(granted.grant.id, server);
-      return granted;
-    });
   }
 }

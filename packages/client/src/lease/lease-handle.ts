@@ -6,18 +6,10 @@ import { type Entitlement, elapsedSince } from './entitlement.js';
 import type { Lease, LeaseEvents, LeaseStatus, LostReason } from './lease.js';
 import type { Granted, LeaseContext } from './lease-context.js';
 import type { LeaseGrant, LeaseInfo, LeaseState } from './lease-info.js';
+import { afterFailure, retryDelay } from './renewal-failure.js';
 
 // Renewals start up to 10% early at random, so that clients granted together do not renew together.
 const RENEW_JITTER = 0.1;
-
-// Answers that mean the lease no longer exists on the cluster but a new one may be checked out.
-const GONE = new Set(['LEASE_EXPIRED', 'LEASE_NOT_FOUND']);
-// Every seat is taken: on a cluster, or (SEAT_BLOCK_FULL) of an edge site's block. A checkout keeps asking.
-const SEATS_TAKEN = new Set(['SEATS_EXHAUSTED', 'SEAT_BLOCK_FULL']);
-const FINAL_REASONS: Readonly<Record<string, LostReason>> = {
-  LEASE_REVOKED: 'revoked',
-  LEASE_RELEASED: 'released',
-};
 
 /**
  * The SDK's {@link Lease}: the state machine behind it.
@@ -295,24 +287,22 @@ export class LeaseHandle implements Lease {
   }
 
   #failed(error: LeaseholdClientError): void {
-    if (error.retryable) {
-      // No node could answer: the signed token and its grace carry the feature meanwhile.
-      this.#failures++;
-      const entitledForMs = this.#entitledForMs();
-      if (entitledForMs <= 0) {
-        this.#lose('unreachable', error, false, false);
-      } else if (this.#status === 'active') {
-        this.#status = 'degraded';
-        this.dispatch('degraded', { lease: this, error, entitledForMs });
+    const next = afterFailure(error, this.#needsCheckout);
+    switch (next.kind) {
+      case 'retry': {
+        // No node could answer: the signed token and its grace carry the feature meanwhile.
+        this.#failures++;
+        const entitledForMs = this.#entitledForMs();
+        if (entitledForMs <= 0) {
+          this.#lose('unreachable', error, false, false);
+        } else if (this.#status === 'active') {
+          this.#status = 'degraded';
+          this.dispatch('degraded', { lease: this, error, entitledForMs });
+        }
+        this.#schedule(this.#retryDelay());
+        return;
       }
-      this.#schedule(this.#retryDelay());
-      return;
-    }
-    // An edge whose block shrank renews no more leases than the block holds (docs/replication.md): this
-    // one runs out at its deadline there, so a seat is asked for anew, as after LEASE_EXPIRED.
-    if (GONE.has(error.code) || (error.code === 'SEAT_BLOCK_FULL' && !this.#needsCheckout)) {
-      if (!this.#needsCheckout) {
-        // The lease ended on the cluster; a new one is checked out at once, with a new request id.
+      case 'check-out-anew':
         this.#needsCheckout = true;
         this.#pendingRequestId = undefined;
         this.#ctx.log(
@@ -322,23 +312,22 @@ export class LeaseHandle implements Lease {
         );
         this.#schedule(0);
         return;
-      }
-      // The re-checkout's request id names a lease that has ended too: the next try needs a new one.
-      this.#pendingRequestId = undefined;
-      this.#failures++;
-      this.#schedule(this.#retryDelay());
-      return;
+      case 'new-request-id':
+        this.#pendingRequestId = undefined;
+        this.#failures++;
+        this.#schedule(this.#retryDelay());
+        return;
+      case 'seats-taken':
+        // Grace covers only silence, so the feature is locked now. No lease was made under that request
+        // id; keep asking (the application can release() to stop).
+        this.#pendingRequestId = undefined;
+        this.#failures++;
+        this.#lose('seats-exhausted', error, false, false);
+        this.#schedule(this.#retryDelay());
+        return;
+      case 'final':
+        this.#lose(next.reason, error, true, false);
     }
-    if (SEATS_TAKEN.has(error.code) && this.#needsCheckout) {
-      // A node answered: grace covers only silence, so the feature is locked now. No lease was made under
-      // that request id; keep asking (the application can release() to stop).
-      this.#pendingRequestId = undefined;
-      this.#failures++;
-      this.#lose('seats-exhausted', error, false, false);
-      this.#schedule(this.#retryDelay());
-      return;
-    }
-    this.#lose(FINAL_REASONS[error.code] ?? 'rejected', error, true, false);
   }
 
   /** Leaves the entitled states; `final` closes the lease for good. */
@@ -401,11 +390,7 @@ export class LeaseHandle implements Lease {
     );
   }
 
-  /** "Equal jitter" backoff: half the capped exponential wait, plus up to as much again at random. */
   #retryDelay(): number {
-    const { baseDelayMs, retryMaxDelayMs, lostRetryMaxDelayMs } = this.#ctx.renewal;
-    const cap = this.#status === 'lost' ? lostRetryMaxDelayMs : retryMaxDelayMs;
-    const wait = Math.min(cap, baseDelayMs * 2 ** Math.min(30, Math.max(0, this.#failures - 1)));
-    return wait / 2 + (this.#ctx.random() * wait) / 2;
+    return retryDelay(this.#ctx.renewal, this.#failures, this.#status === 'lost', () => this.#ctx.random());
   }
 }

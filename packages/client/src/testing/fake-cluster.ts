@@ -1,19 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import type { JSONWebKeySet, JWK } from 'jose';
 import type { ClientOptions } from '../client/options.js';
 import { type Clock, systemClock } from '../time/clock.js';
 import type { FetchFunction } from '../transport/http-call.js';
-import {
-  ENDED,
-  type FakeLease,
-  fakeLeaseView,
-  holdsSeat,
-  leaseState,
-  type MutableLease,
-} from './fake-lease.js';
+import { type FakeLease, fakeLeaseView } from './fake-lease.js';
 import { delay, hang, networkError } from './fake-network.js';
 import { type FakeNode, type FakeNodeMode, type FakeRequest, Node } from './fake-node.js';
 import { Problem, problem } from './fake-problem.js';
+import { FakeSeats } from './fake-seats.js';
 import { newKey, type SigningKey, sha256, signJws } from './fake-signing-key.js';
 
 const YEAR_S = 365 * 86_400;
@@ -95,14 +88,11 @@ export class FakeCluster {
   readonly #clock: Clock;
   readonly #listNodes: boolean;
   readonly #batchRenewals: boolean;
-  readonly #leases = new Map<string, MutableLease>();
-  readonly #byRequest = new Map<string, MutableLease>();
+  readonly #seats: FakeSeats;
   #keys: SigningKey[];
   readonly #vendor = newKey();
   readonly #identity = newKey();
   readonly #product: string;
-  #revision = 0;
-  #licenseRevoked = false;
 
   private constructor(options: FakeClusterOptions) {
     const nodes = options.nodes ?? 3;
@@ -125,6 +115,13 @@ export class FakeCluster {
     this.#listNodes = options.listNodes ?? false;
     this.#keys = [newKey()];
     this.#product = options.product ?? 'fake-product';
+    this.#seats = new FakeSeats({
+      licenseId: this.licenseId,
+      features: this.#features,
+      ttlMs: this.#ttlMs,
+      graceMs: this.#graceMs,
+      policy: this.#policy,
+    });
     this.vendorKeys = Object.freeze({ ...this.#vendor.jwk });
     this.clusterId = this.#identity.kid;
     const bind = options.bindToCluster;
@@ -204,25 +201,22 @@ export class FakeCluster {
 
   /** The cluster's leases, oldest first. */
   leases(): FakeLease[] {
-    return [...this.#leases.values()].map((lease) => ({ ...lease }));
+    return this.#seats.leases();
   }
 
   /** Seats of `feature` held now. */
   inUse(feature: string): number {
-    const now = this.#now();
-    return [...this.#leases.values()].filter((l) => l.feature === feature && holdsSeat(l, now)).length;
+    return this.#seats.inUse(feature, this.#now());
   }
 
   /** An operator's force-release: renewals answer LEASE_REVOKED; the seat frees at its reservation's end. */
   revoke(leaseId: string): void {
-    const lease = this.#leases.get(leaseId);
-    if (!lease) throw new TypeError(`no lease ${leaseId}`);
-    lease.revokedAt = this.#now();
+    this.#seats.revoke(leaseId, this.#now());
   }
 
   /** Revokes the license: checkouts and renewals answer LICENSE_REVOKED. */
   revokeLicense(): void {
-    this.#licenseRevoked = true;
+    this.#seats.revokeLicense();
   }
 
   /** A new cluster signing key; the JWK Set keeps the old one too, as a rotating cluster does. */
@@ -307,7 +301,7 @@ export class FakeCluster {
       if (method === 'GET' && !match[2])
         return {
           status: 200,
-          body: fakeLeaseView(this.#get(id), this.licenseId, this.#graceMs, this.#now()),
+          body: fakeLeaseView(this.#seats.get(id), this.licenseId, this.#graceMs, this.#now()),
         };
     }
     throw new Problem('ROUTE_NOT_FOUND');
@@ -322,72 +316,14 @@ export class FakeCluster {
     body: Record<string, unknown>,
     nodeId: string,
   ): { status: number; body: Record<string, unknown> } {
-    const { feature, requestId, license } = body;
-    const client = body.client as { id?: unknown } | undefined;
-    if (
-      typeof feature !== 'string' ||
-      typeof requestId !== 'string' ||
-      !/^[A-Za-z0-9._:-]{8,128}$/.test(requestId) ||
-      typeof client?.id !== 'string'
-    ) {
-      throw new Problem('VALIDATION_FAILED');
-    }
-    if (license !== undefined && license !== this.licenseId) throw new Problem('FORBIDDEN');
-    if (this.#licenseRevoked) throw new Problem('LICENSE_REVOKED');
     const now = this.#now();
-    const seats = this.#features[feature];
-    if (seats === undefined) throw new Problem('FEATURE_NOT_LICENSED');
-    const replayKey = `${client.id}\u0000${requestId}`;
-    const replayed = this.#byRequest.get(replayKey);
-    if (replayed) {
-      if (replayed.feature !== feature) throw new Problem('REQUEST_ID_CONFLICT');
-      const state = leaseState(replayed, now);
-      if (state !== 'active') throw new Problem(ENDED[state]);
-      return { status: 200, body: this.#withToken(replayed, now) };
-    }
-    const taken = new Set(
-      [...this.#leases.values()].filter((l) => l.feature === feature && holdsSeat(l, now)).map((l) => l.slot),
-    );
-    if (taken.size >= seats) throw new Problem('SEATS_EXHAUSTED', { seats, inUse: taken.size });
-    let slot = 0;
-    while (taken.has(slot)) slot++;
-    const expiresAt = now + this.#ttlMs;
-    const lease: MutableLease = {
-      id: randomUUID(),
-      requestId,
-      clientId: client.id,
-      grantedBy: nodeId,
-      feature,
-      slot,
-      fence: ++this.#revision,
-      createdAt: now,
-      renewedAt: now,
-      expiresAt,
-      reservedUntil: this.#policy === 'strict' ? expiresAt + this.#graceMs : expiresAt,
-      revokedAt: undefined,
-      endedAt: undefined,
-      endReason: undefined,
-    };
-    this.#leases.set(lease.id, lease);
-    this.#byRequest.set(replayKey, lease);
-    return { status: 201, body: this.#withToken(lease, now) };
+    const { status, lease } = this.#seats.checkout(body, nodeId, now);
+    return { status, body: this.#withToken(lease, now) };
   }
 
   #renew(id: string): { status: number; body: Record<string, unknown> } {
-    const lease = this.#get(id);
     const now = this.#now();
-    if (lease.endReason === 'released') throw new Problem('LEASE_RELEASED');
-    if (lease.endReason === 'revoked' || (lease.revokedAt !== undefined && holdsSeat(lease, now))) {
-      throw new Problem('LEASE_REVOKED');
-    }
-    if (!holdsSeat(lease, now)) throw new Problem('LEASE_EXPIRED');
-    if (this.#licenseRevoked) throw new Problem('LICENSE_REVOKED');
-    lease.renewedAt = now;
-    lease.expiresAt = now + this.#ttlMs;
-    // Reservations only grow (docs/leases.md).
-    const reserved = this.#policy === 'strict' ? lease.expiresAt + this.#graceMs : lease.expiresAt;
-    lease.reservedUntil = Math.max(lease.reservedUntil, reserved);
-    return { status: 200, body: this.#withToken(lease, now) };
+    return { status: 200, body: this.#withToken(this.#seats.renew(id, now), now) };
   }
 
   /** Many renewals in one call: each lease's answer its own, as the real route gives them. */
@@ -411,19 +347,11 @@ export class FakeCluster {
   }
 
   #release(id: string): { status: number; body: Record<string, unknown> } {
-    const lease = this.#get(id);
     const now = this.#now();
-    if (lease.endReason === undefined && holdsSeat(lease, now)) {
-      lease.endReason = 'released';
-      lease.endedAt = now;
-    }
-    return { status: 200, body: fakeLeaseView(lease, this.licenseId, this.#graceMs, now) };
-  }
-
-  #get(id: string): MutableLease {
-    const lease = this.#leases.get(id);
-    if (!lease) throw new Problem('LEASE_NOT_FOUND');
-    return lease;
+    return {
+      status: 200,
+      body: fakeLeaseView(this.#seats.release(id, now), this.licenseId, this.#graceMs, now),
+    };
   }
 
   #withToken(lease: FakeLease, now: number): Record<string, unknown> {

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FaultProxy } from '@leasehold/client/testing';
-import { makeVendor, type NodeProcess, pollUntil, spawnNode } from '@leasehold/devtools';
+import { type NodeProcess, pollUntil, spawnNode } from '@leasehold/devtools';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ADMIN_HEADERS, startLicensedPrimary } from '../helpers/licensed-primary.js';
 import { ADMIN_TOKEN } from '../helpers/test-app.js';
 import { checkGrants, peakHeld, type RecordedGrant, type Site } from './grant-checker.js';
 
@@ -22,7 +23,7 @@ const BLOCK_TTL_MS = 3000;
 // More primary clients than seats, so that the primary takes every seat the block leaves free.
 const PRIMARY_WORKERS = 6;
 const EDGE_WORKERS = 3;
-const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+const admin = ADMIN_HEADERS;
 
 /** Refusals by site and code, for the log line. */
 function tally(refusals: readonly Refusal[]): Record<string, number> {
@@ -50,34 +51,14 @@ describe('edge site under a WAN cut', () => {
   it('keeps primary + edge within the license through a cut longer than the block TTL', {
     timeout: 90_000,
   }, async () => {
-    const vendor = await makeVendor(Date.now());
-    const vendorKey = vendor.writePublicKey(dir);
-    const common = ['--log-level', 'warn', '--port', '0', '--vendor-key', vendorKey];
-    const primary = await spawnNode({
-      name: 'primary',
-      args: [...common, '--data-dir', join(dir, 'primary'), '--node-id', 'primary'],
-      env: { LEASEHOLD_ADMIN_TOKEN: ADMIN_TOKEN },
-      readiness: 'readyz',
+    const { common, primary, token } = await startLicensedPrimary(dir, nodes, {
+      dataDir: 'primary',
+      nodeId: 'primary',
+      seats: L,
+      ttlSeconds: 60,
     });
-    nodes.push(primary);
-    const license = await vendor.issue({
-      features: { solver: { seats: L } },
-      lease: { ttl: 60, grace: 0, policy: 'strict' },
-    });
-    const installed = await fetch(`${primary.url}/v1/licenses`, {
-      method: 'POST',
-      headers: admin,
-      body: JSON.stringify({ license }),
-    });
-    expect(installed.status).toBe(201);
-    const tokenAnswer = await fetch(`${primary.url}/v1/tokens`, {
-      method: 'POST',
-      headers: admin,
-      body: JSON.stringify({ scope: 'client', license: 'lic-1', name: 'edge-and-clients' }),
-    });
-    expect(tokenAnswer.status).toBe(201);
     // One client token of the license: the edge's upstream token and every client's, on both sides.
-    const clientToken = ((await tokenAnswer.json()) as { token: string }).token;
+    const clientToken = await token({ scope: 'client', license: 'lic-1', name: 'edge-and-clients' });
 
     proxy = await FaultProxy.start({ target: primary.url });
     const edge = await spawnNode({

@@ -6,10 +6,10 @@ import { type DevCluster, startVendorCluster } from '@leasehold/devtools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveLeasesUntilFree, membershipHealed, storedLeases } from './after-run.js';
 import { checkHistory, checkStoreRecords } from './checker.js';
+import { FAULT_WORKLOAD, runWorkloadClients, workloadFeatures, workloadPools } from './fault-workload.js';
 import { History, now, PROCESS_FAULT_KINDS } from './history.js';
 import { nodeReady, runNemesis } from './nemesis.js';
 import { formatReport, opCounts } from './summary.js';
-import { runClient } from './workload.js';
 
 /**
  * The HA fault run (invariants 1, 2, 3 and 7 on etcd): 3 etcd members + 3 nodes, 20 clients doing
@@ -30,18 +30,9 @@ import { runClient } from './workload.js';
  */
 const FAULT_SECONDS = Number(process.env.LEASEHOLD_FAULT_SECONDS ?? 60);
 const SEED = Number(process.env.LEASEHOLD_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const CLIENTS = 20;
-const SEATS = 5;
-const TTL_SECONDS = 6;
+// 20 clients on 4 pools of 5 seats with uneven demand (fault-workload.ts, shared with the soak).
+const { clients: CLIENTS, seats: SEATS, ttlSeconds: TTL_SECONDS } = FAULT_WORKLOAD;
 const LICENSE = 'lic-ha';
-// Demand per pool, as a share of the 20 clients: ~8 on alpha, ~6 on beta, ~4 on gamma, ~2 on delta.
-const FEATURES = [
-  { name: 'alpha', weight: 4 },
-  { name: 'beta', weight: 3 },
-  { name: 'gamma', weight: 2 },
-  { name: 'delta', weight: 1 },
-];
-const REQUEST_TIMEOUT_MS = 2000;
 const STOP_GRACE_MS = 10_000;
 const HISTORY_FILE = join(tmpdir(), 'leasehold-fault-run-history.json');
 
@@ -56,7 +47,7 @@ describe('fault run: 3 etcd members, 3 nodes, 20 clients, a nemesis', () => {
     const { vendor } = started;
     const license = await vendor.issue({
       lid: LICENSE,
-      features: Object.fromEntries(FEATURES.map((f) => [f.name, { seats: SEATS }])),
+      features: workloadFeatures(),
       lease: { ttl: TTL_SECONDS, grace: 0, policy: 'strict' },
     });
     const res = await fetch(`${cluster.urls()[0]}/v1/licenses`, {
@@ -99,19 +90,13 @@ describe('fault run: 3 etcd members, 3 nodes, 20 clients, a nemesis', () => {
       const stopAt = startedAt + FAULT_SECONDS * 1000;
       const nodes = c.nodes.map((n) => ({ name: n.name, url: n.url }));
 
-      const clients = Array.from({ length: CLIENTS }, (_, i) =>
-        runClient(i, history, {
-          nodes,
-          token: c.adminToken,
-          license: LICENSE,
-          features: FEATURES,
-          ttlMs: TTL_SECONDS * 1000,
-          requestTimeoutMs: REQUEST_TIMEOUT_MS,
-          stopAt,
-          abandonRate: 0.15,
-          seed: SEED,
-        }),
-      );
+      const clients = runWorkloadClients(history, {
+        nodes,
+        token: c.adminToken,
+        license: LICENSE,
+        stopAt,
+        seed: SEED,
+      });
       const nemesis = runNemesis(c, history, {
         stopAt,
         gapMs: 3500,
@@ -119,7 +104,7 @@ describe('fault run: 3 etcd members, 3 nodes, 20 clients, a nemesis', () => {
         pauseMs: 3000,
         healTimeoutMs: 15_000,
       });
-      const [stats, { errors }] = await Promise.all([Promise.all(clients), nemesis]);
+      const [stats, { errors }] = await Promise.all([clients, nemesis]);
       const clientsDoneAt = now();
 
       // After the run: every node is up and ready (none crashed or hung), and every seat comes back by
@@ -142,10 +127,7 @@ describe('fault run: 3 etcd members, 3 nodes, 20 clients, a nemesis', () => {
       const stored = await storedLeases(c.urls(), c.adminToken);
 
       writeFileSync(HISTORY_FILE, JSON.stringify({ seed: SEED, startedAt, ...history, stored }, null, 1));
-      const checked = checkHistory(
-        history,
-        Object.fromEntries(FEATURES.map((f) => [`${LICENSE}/${f.name}`, SEATS])),
-      );
+      const checked = checkHistory(history, workloadPools(LICENSE));
       const { peakHeld, leases } = checked;
       const violations = [...checked.violations, ...checkStoreRecords(history, stored ?? [])];
       const counts = opCounts(history);

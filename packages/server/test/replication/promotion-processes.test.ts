@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, isLeaseholdClientError, type Lease, type LeaseholdClient } from '@leasehold/client';
 import { FaultProxy } from '@leasehold/client/testing';
-import { makeVendor, type NodeProcess, pollUntil, spawnNode } from '@leasehold/devtools';
+import { type NodeProcess, pollUntil, spawnNode } from '@leasehold/devtools';
 import { afterAll, describe, expect, it } from 'vitest';
 import { peakHeld, type RecordedGrant } from '../edge/grant-checker.js';
-import { ADMIN_TOKEN } from '../helpers/test-app.js';
+import { ADMIN_HEADERS, startLicensedPrimary } from '../helpers/licensed-primary.js';
 
 /**
  * Promotion of a DR replica with the old primary partitioned but alive (issue 12 item 3,
@@ -22,7 +22,7 @@ import { ADMIN_TOKEN } from '../helpers/test-app.js';
 const L = 4;
 const TTL_S = 5; // the shortest lease a license allows: learning mode lasts 5 s
 const CLIENTS = 6;
-const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+const admin = ADMIN_HEADERS;
 
 interface Accepted {
   readonly client: number;
@@ -64,25 +64,12 @@ describe('promotion of a DR replica with the old primary partitioned', () => {
   it('serves renewals at once, grants after learning, keeps the total within L, and fences the old primary', {
     timeout: 60_000,
   }, async () => {
-    const vendor = await makeVendor(Date.now());
-    const vendorKey = vendor.writePublicKey(dir);
-    const common = ['--log-level', 'warn', '--port', '0', '--vendor-key', vendorKey];
-    const primary = await spawnNode({
-      name: 'primary',
-      args: [...common, '--data-dir', join(dir, 'p'), '--node-id', 'P'],
-      env: { LEASEHOLD_ADMIN_TOKEN: ADMIN_TOKEN },
-      readiness: 'readyz',
+    const { vendor, common, primary, post, token } = await startLicensedPrimary(dir, nodes, {
+      dataDir: 'p',
+      nodeId: 'P',
+      seats: L,
+      ttlSeconds: TTL_S,
     });
-    nodes.push(primary);
-    const license = await vendor.issue({
-      features: { solver: { seats: L } },
-      lease: { ttl: TTL_S, grace: 0, policy: 'strict' },
-    });
-    const post = (url: string, path: string, body: object) =>
-      fetch(`${url}${path}`, { method: 'POST', headers: admin, body: JSON.stringify(body) });
-    expect((await post(primary.url, '/v1/licenses', { license })).status).toBe(201);
-    const token = async (body: object) =>
-      ((await (await post(primary.url, '/v1/tokens', body)).json()) as { token: string }).token;
     const replicaToken = await token({ scope: 'replica', name: 'dr' });
     const clientToken = await token({ scope: 'client', license: 'lic-1', name: 'apps' });
 

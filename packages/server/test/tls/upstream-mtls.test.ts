@@ -132,6 +132,30 @@ describe('replica and edge toward an mTLS primary', () => {
     '--upstream-tls-key',
     key,
   ];
+  /** An edge of the primary lending 2 seats of lic-1 (3 s blocks), through the given client certificate. */
+  const edgeArgs = (cert: string, key: string) => [
+    '--edge-of',
+    primary.url,
+    // A replica token: the edge copies licenses and tokens from the change feed (HttpUpstreamFeed)
+    // and holds its block through the edge routes (UpstreamHttp): both go through the client certificate.
+    '--upstream-token',
+    replicaToken,
+    '--seat-block',
+    'lic-1:solver=2',
+    '--block-ttl',
+    '3s',
+    '--vendor-key',
+    vendorKey,
+    ...tlsArgs(cert, key),
+  ];
+  /** A checkout of `solver` on `url` with the client token, for workstation `clientId`. */
+  const checkoutAt = (url: string, clientId: string) =>
+    fetch(`${url}/v1/leases`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${clientToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ feature: 'solver', requestId: randomUUID(), client: { id: clientId } }),
+      signal: AbortSignal.timeout(5000),
+    });
 
   it('(a) a replica with a client certificate from the primary CA follows the feed', async () => {
     const replica = await spawnFollower(
@@ -180,25 +204,7 @@ describe('replica and edge toward an mTLS primary', () => {
   }, 30_000);
 
   it('(b) an edge with a client certificate gets its seat block, copies license and token from the feed, and serves a checkout', async () => {
-    const edge = await spawnFollower(
-      'edge-good',
-      [
-        '--edge-of',
-        primary.url,
-        // A replica token: the edge copies licenses and tokens from the change feed (HttpUpstreamFeed)
-        // and holds its block through the edge routes (UpstreamHttp): both go through the client certificate.
-        '--upstream-token',
-        replicaToken,
-        '--seat-block',
-        'lic-1:solver=2',
-        '--block-ttl',
-        '3s',
-        '--vendor-key',
-        vendorKey,
-        ...tlsArgs(files.client, files.clientKey),
-      ],
-      'readyz',
-    );
+    const edge = await spawnFollower('edge-good', edgeArgs(files.client, files.clientKey), 'readyz');
     const site = await pollUntil(
       async (_left, note) => {
         const status = (await get<EdgeSite>(`${edge.url}/v1/edge/site`, ADMIN_TOKEN)).body;
@@ -218,12 +224,7 @@ describe('replica and edge toward an mTLS primary', () => {
       { what: 'the edge to hold its block and copy lic-1 and its token', timeoutMs: 15_000, intervalMs: 100 },
     );
     expect(site).toMatchObject({ copiesFrom: 'feed', primary: primary.url });
-    const checkout = await fetch(`${edge.url}/v1/leases`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${clientToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ feature: 'solver', requestId: randomUUID(), client: { id: 'ws-1' } }),
-      signal: AbortSignal.timeout(5000),
-    });
+    const checkout = await checkoutAt(edge.url, 'ws-1');
     expect(checkout.status, await checkout.clone().text()).toBe(201);
     expect(await checkout.json()).toMatchObject({ feature: 'solver' });
     // The primary counts the block under the edge's site.
@@ -258,23 +259,7 @@ describe('replica and edge toward an mTLS primary', () => {
         ['--replica-of', primary.url, '--upstream-token', replicaToken, '--upstream-tls-ca', pki.files.ca],
         'healthz', // never ready: it has no keys until the feed is read
       ),
-      spawnFollower(
-        'edge-foreign-cert',
-        [
-          '--edge-of',
-          primary.url,
-          '--upstream-token',
-          replicaToken,
-          '--seat-block',
-          'lic-1:solver=2',
-          '--block-ttl',
-          '3s',
-          '--vendor-key',
-          vendorKey,
-          ...tlsArgs(files.foreign, files.foreignKey),
-        ],
-        'readyz',
-      ),
+      spawnFollower('edge-foreign-cert', edgeArgs(files.foreign, files.foreignKey), 'readyz'),
     ]);
     const edgeStatus = await pollUntil(
       async () => {
@@ -308,12 +293,7 @@ describe('replica and edge toward an mTLS primary', () => {
     expect(
       (await get<{ licenses: unknown[] }>(`${edge.url}/v1/licenses`, ADMIN_TOKEN)).body.licenses,
     ).toEqual([]);
-    const refused = await fetch(`${edge.url}/v1/leases`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${clientToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ feature: 'solver', requestId: randomUUID(), client: { id: 'ws-2' } }),
-      signal: AbortSignal.timeout(5000),
-    });
+    const refused = await checkoutAt(edge.url, 'ws-2');
     expect(refused.status).toBe(401);
     // The primary: no block for either, and neither among its followers (no request reached it).
     const blocks = JSON.stringify((await admin('/v1/edge/blocks')).body);

@@ -15,26 +15,18 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { liveLeasesUntilFree, membershipHealed, storedLeases } from '../after-run.js';
 import { checkHistory, checkStoreRecords, type Violation } from '../checker.js';
+import { FAULT_WORKLOAD, runWorkloadClients, workloadFeatures, workloadPools } from '../fault-workload.js';
 import { FAULT_KINDS, History, now } from '../history.js';
 import { type NemesisCluster, nodeReady } from '../nemesis.js';
 import { findRepoRoot, startNamespacedCluster } from '../partition/namespaced-cluster.js';
 import { formatCounts, formatOutages, opCounts, outageByKind } from '../summary.js';
-import { type ClientStats, runClient } from '../workload.js';
+import type { ClientStats } from '../workload.js';
 import { FaketimeClocks, namespaceNetwork } from './soak-faults.js';
 import { CLOCK_STEP_MS, runSoakNemesis, soakLanes } from './soak-nemesis.js';
 
-const CLIENTS = 20;
-const SEATS = 5;
-const TTL_SECONDS = 6;
+// The fault run's workload (../fault-workload.ts): 20 clients, 4 contended pools of 5 seats, 6 s leases.
+const { clients: CLIENTS, seats: SEATS, ttlSeconds: TTL_SECONDS } = FAULT_WORKLOAD;
 const LICENSE = 'lic-soak';
-// The fault run's demand: ~8 clients on alpha, ~6 on beta, ~4 on gamma, ~2 on delta (contended pools).
-const FEATURES = [
-  { name: 'alpha', weight: 4 },
-  { name: 'beta', weight: 3 },
-  { name: 'gamma', weight: 2 },
-  { name: 'delta', weight: 1 },
-];
-const REQUEST_TIMEOUT_MS = 2000;
 const WATCHDOG_SLACK_MS = 300_000;
 const PROGRESS_EVERY_MS = 60_000;
 export const SOAK_HISTORY_FILE = 'soak-history.json';
@@ -116,7 +108,7 @@ async function main(): Promise<void> {
     log,
     license: {
       lid: LICENSE,
-      features: Object.fromEntries(FEATURES.map((f) => [f.name, { seats: SEATS }])),
+      features: workloadFeatures(),
       ttlSeconds: TTL_SECONDS,
     },
     // Group commit on, at its default window, said explicitly: the soak is of batching.
@@ -147,21 +139,13 @@ async function main(): Promise<void> {
     let errors: string[];
     try {
       [stats, { errors }] = await Promise.all([
-        Promise.all(
-          Array.from({ length: CLIENTS }, (_, i) =>
-            runClient(i, history, {
-              nodes: cluster.nodes.map((n) => ({ name: n.name, url: n.url })),
-              token,
-              license: LICENSE,
-              features: FEATURES,
-              ttlMs: TTL_SECONDS * 1000,
-              requestTimeoutMs: REQUEST_TIMEOUT_MS,
-              stopAt,
-              abandonRate: 0.15,
-              seed: SEED,
-            }),
-          ),
-        ),
+        runWorkloadClients(history, {
+          nodes: cluster.nodes.map((n) => ({ name: n.name, url: n.url })),
+          token,
+          license: LICENSE,
+          stopAt,
+          seed: SEED,
+        }),
         runSoakNemesis(target, history, stopAt, LANES),
       ]);
     } finally {
@@ -179,7 +163,7 @@ async function main(): Promise<void> {
     const membership = await membershipHealed(urls, token);
     const stored = await storedLeases(urls, token);
 
-    const pools = Object.fromEntries(FEATURES.map((f) => [`${LICENSE}/${f.name}`, SEATS]));
+    const pools = workloadPools(LICENSE);
     const checked = checkHistory(history, pools, CLOCK_TOLERANCE_MS, EXPIRY_TOLERANCE_MS);
     const strict = checkHistory(history, pools, 0);
     const storeViolations = checkStoreRecords(history, stored ?? []);
