@@ -10,7 +10,8 @@ const topAt = args.indexOf('--top');
 const top = topAt >= 0 ? Number(args[topAt + 1]) : 40;
 const byAt = args.indexOf('--by');
 const by = byAt >= 0 ? args[byAt + 1] : 'package';
-const files = args.filter((a, i) => !a.startsWith('--') && i !== topAt + 1 && i !== byAt + 1);
+const values = new Set([topAt, byAt].filter((i) => i >= 0).map((i) => i + 1));
+const files = args.filter((a, i) => !a.startsWith('--') && !values.has(i));
 
 /** Where a frame's code lives, at the granularity asked. */
 function placeOf(frame) {
