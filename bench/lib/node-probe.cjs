@@ -26,8 +26,10 @@ if (dir) {
   const { KVClient } = require(require.resolve('etcd3/lib/rpc', { paths: [join(__dirname, '..', '..')] }));
   let counts;
   const reset = () => {
-    counts = { writeTxns: {}, readTxns: {}, ranges: 0 };
+    counts = { writeTxns: {}, readTxns: {}, ranges: 0, readKeys: {} };
   };
+  // What single reads are for: the key's kind (its first path segment under the deployment prefix).
+  const kindOf = (key) => String(key).split('/')[2] ?? '?';
   reset();
   const bump = (histogram, size) => {
     histogram[size] = (histogram[size] ?? 0) + 1;
@@ -43,6 +45,7 @@ if (dir) {
       success.every((op) => op.request_range)
     ) {
       bump(counts.readTxns, success.length);
+      for (const op of success) bump(counts.readKeys, kindOf(op.request_range.key));
     } else {
       bump(counts.writeTxns, 1);
     }

@@ -128,7 +128,11 @@ export class PhaseMeter {
       for (const [node, s] of Object.entries(nodeCalls)) {
         if (s.writeOps + s.readOps === 0) continue;
         log(
-          `        ${node}: ${s.writeOps} writes in ${s.writeTxns} txns (mean ${f(s.writeOps / s.writeTxns)}, p50 ${s.writeP50}, p90 ${s.writeP90}, max ${s.writeMax}); ${s.readOps} reads in ${s.readTxns} read txns (mean ${f(s.readOps / s.readTxns)}); ${s.ranges} range calls`,
+          `        ${node}: ${s.writeOps} writes in ${s.writeTxns} txns (mean ${f(s.writeOps / s.writeTxns)}, p50 ${s.writeP50}, p90 ${s.writeP90}, max ${s.writeMax}); ${s.readOps} reads in ${s.readTxns} read txns (mean ${f(s.readOps / s.readTxns)}; ${Object.entries(
+            s.readKeys ?? {},
+          )
+            .map(([k, n]) => `${k} ${n}`)
+            .join(', ')}); ${s.ranges} range calls`,
         );
       }
     }
@@ -182,5 +186,6 @@ function summarize(counts) {
     readOps: reads.reduce((a, [s, n]) => a + s * n, 0),
     ranges: counts.ranges,
     histogram: counts.writeTxns,
+    readKeys: counts.readKeys,
   };
 }
