@@ -11,14 +11,16 @@
 // Medians of BENCH_RUNS runs are printed; the machine is noisy (2 cores shared with the load generator).
 // The figures also go to bench/results/ha.json, and bench/report.md is re-rendered from all result files.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { issueTestLicense, startVendorCluster } from '@leasehold/devtools';
 import autocannon from 'autocannon';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
+import { PhaseMeter } from './lib/phase-meter.mjs';
 import { commandLine, writeResults } from './lib/results.mjs';
 import { renderReport } from './report.mjs';
 
@@ -40,6 +42,24 @@ const median = (values) => {
 const log = (line = '') => process.stdout.write(`${line}\n`);
 
 const dir = mkdtempSync(join(tmpdir(), 'leasehold-bench-ha-'));
+// BENCH_HA_PROBE=<dir>: each node loads bench/lib/node-probe.cjs, which records its etcd transactions by
+// size per phase (and with BENCH_HA_PROFILE=1 a CPU profile per phase) into <dir>.
+const PROBE_DIR = process.env.BENCH_HA_PROBE;
+if (PROBE_DIR) {
+  mkdirSync(PROBE_DIR, { recursive: true });
+  const preload = join(dirname(fileURLToPath(import.meta.url)), 'lib', 'node-probe.cjs');
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --require ${preload}`.trim();
+  process.env.LH_PROBE_DIR = PROBE_DIR;
+  process.env.LH_PROBE_PROFILE = process.env.BENCH_HA_PROFILE === '1' ? '1' : '0';
+}
+let meter;
+/** Runs one load phase under the phase meter (CPU per operation by process, etcd's counters). */
+async function measured(phase, load) {
+  const start = await meter.begin();
+  const rate = await load();
+  await meter.end(start, phase, Math.round(rate * DURATION), log);
+  return rate;
+}
 let cluster;
 const cleanup = async () => {
   await cluster?.stop().catch(() => undefined);
@@ -311,21 +331,31 @@ async function outage(urls, token, lid, fault) {
 
 async function main() {
   const started = performance.now();
-  const vendorCluster = await startVendorCluster(dir);
+  // etcd's own default quota (2 GiB) rather than the dev cluster's 256 MB: both levels' runs write more
+  // than 256 MB of history (three runs at 50 clients, then the first raw loop at 200 stopped with
+  // "mvcc: database space exceeded"), and nothing compacts within the hour the cluster keeps.
+  const vendorCluster = await startVendorCluster(dir, { etcdStorage: { quotaBackendBytes: 2 * 1024 ** 3 } });
   cluster = vendorCluster.cluster;
   const vendorKey = vendorCluster.vendor.key;
   const urls = cluster.urls();
   const token = cluster.adminToken;
+  meter = new PhaseMeter(cluster, PROBE_DIR);
   log('Leasehold HA benchmark');
   log(
     `  3 etcd members (heartbeat 50 ms, election 500 ms), 3 nodes, ${LEVELS.join(' and ')} connections, ${DURATION} s x ${RUNS} runs, loopback`,
   );
   log(
-    `  etcd group-commit window (LEASEHOLD_ETCD_BATCH_WINDOW_MS): ${process.env.LEASEHOLD_ETCD_BATCH_WINDOW_MS ?? 'default'}`,
+    `  etcd group-commit window (LEASEHOLD_ETCD_BATCH_WINDOW_MS): ${process.env.LEASEHOLD_ETCD_BATCH_WINDOW_MS ?? 'default'}, batches in flight (LEASEHOLD_ETCD_BATCH_MAX_IN_FLIGHT): ${process.env.LEASEHOLD_ETCD_BATCH_MAX_IN_FLIGHT ?? 'default'}`,
   );
   log(
     `  read batching (LEASEHOLD_ETCD_READ_BATCH_WINDOW_MS): ${process.env.LEASEHOLD_ETCD_READ_BATCH_WINDOW_MS ?? 'default'}, lease cache (LEASEHOLD_ETCD_LEASE_CACHE_SIZE): ${process.env.LEASEHOLD_ETCD_LEASE_CACHE_SIZE ?? 'default'}`,
   );
+
+  // The cluster's fixed cost: CPU with no load at all ("per op" is per second here).
+  await measured('idle-per-second', async () => {
+    await sleep(DURATION * 1000);
+    return 1;
+  });
 
   const byLevel = {};
   const installFailures = [];
@@ -345,12 +375,17 @@ async function main() {
     CONNECTIONS = level;
     const rows = { raw: [], rawRenew: [], 1: [], 2: [], 3: [], r1: [], r2: [], r3: [] };
     for (let run = 1; run <= RUNS; run++) {
-      rows.raw.push(await rawEtcd(cluster.etcd.clientUrls()));
-      rows.rawRenew.push(await rawEtcdRenewals(cluster.etcd.clientUrls()));
+      const tag = `c${level}-run${run}`;
+      rows.raw.push(await measured(`${tag}-raw-checkouts`, () => rawEtcd(cluster.etcd.clientUrls())));
+      rows.rawRenew.push(
+        await measured(`${tag}-raw-renewals`, () => rawEtcdRenewals(cluster.etcd.clientUrls())),
+      );
       for (const n of [1, 2, 3]) {
         const lid = `bench-${level}-${run}-${n}`;
         rows[n].push(
-          (await installed(lid, 1_000_000)) ? await apiCheckouts(urls.slice(0, n), token, lid) : Number.NaN,
+          (await installed(lid, 1_000_000))
+            ? await measured(`${tag}-api-checkouts-${n}`, () => apiCheckouts(urls.slice(0, n), token, lid))
+            : Number.NaN,
         );
       }
       const rlid = `bench-renew-${level}-${run}`;
@@ -358,7 +393,11 @@ async function main() {
         ? await checkoutIds(urls[0], token, rlid, RENEW_LEASES)
         : undefined;
       for (const n of [1, 2, 3]) {
-        rows[`r${n}`].push(ids ? await apiRenewals(urls.slice(0, n), token, ids) : Number.NaN);
+        rows[`r${n}`].push(
+          ids
+            ? await measured(`${tag}-api-renewals-${n}`, () => apiRenewals(urls.slice(0, n), token, ids))
+            : Number.NaN,
+        );
       }
       const r = (k) => Math.round(rows[k].at(-1));
       log(
@@ -412,13 +451,13 @@ async function main() {
   log(
     `  etcd leader SIGKILL   ${median(leaderKills)} ms  (target <= 2000 ms: ${median(leaderKills) <= 2000 ? 'PASS' : 'MISS'})  runs: ${leaderKills.join(', ')}`,
   );
-  const file = saveResults(byLevel, nodeKills, leaderKills, installFailures);
+  const file = saveResults(byLevel, nodeKills, leaderKills, installFailures, meter.phases);
   log(`\nresults: ${file}\nreport:  ${renderReport()}`);
   log(`\ntotal ${Math.round((performance.now() - started) / 1000)} s`);
 }
 
 /** bench/results/ha.json: the medians above, each run, and each API rate as a ratio to the raw loop. */
-function saveResults(byLevel, nodeKills, leaderKills, installFailures) {
+function saveResults(byLevel, nodeKills, leaderKills, installFailures, phases) {
   const window = process.env.LEASEHOLD_ETCD_BATCH_WINDOW_MS ?? 'default';
   const figures = [];
   const targets = [];
@@ -515,6 +554,7 @@ function saveResults(byLevel, nodeKills, leaderKills, installFailures) {
     title: 'HA, 3 etcd members and 3 nodes (bench/ha.mjs)',
     command: commandLine('npm run bench:ha', [
       'LEASEHOLD_ETCD_BATCH_WINDOW_MS',
+      'LEASEHOLD_ETCD_BATCH_MAX_IN_FLIGHT',
       'LEASEHOLD_ETCD_READ_BATCH_WINDOW_MS',
       'LEASEHOLD_ETCD_LEASE_CACHE_SIZE',
       'BENCH_DURATION',
@@ -526,13 +566,16 @@ function saveResults(byLevel, nodeKills, leaderKills, installFailures) {
       runs: RUNS,
       connections: LEVELS.join('/'),
       batchWindowMs: window,
+      batchMaxInFlight: process.env.LEASEHOLD_ETCD_BATCH_MAX_IN_FLIGHT ?? 'default',
       readBatchWindowMs: process.env.LEASEHOLD_ETCD_READ_BATCH_WINDOW_MS ?? 'default',
       leaseCacheSize: process.env.LEASEHOLD_ETCD_LEASE_CACHE_SIZE ?? 'default',
       renewLeases: RENEW_LEASES,
     },
     figures,
     targets,
+    details: { phases },
     notes: [
+      "Phases (details.phases): CPU ms per operation of the bench process (autocannon, raw loops), the etcd members, the nodes and the rest of the machine, from /proc; etcd proposals, WAL fsyncs and Txn/Range calls per operation from the members' /metrics; with BENCH_HA_PROBE, each node's etcd transactions by size.",
       'Throughput: each run measures the raw checkout loop, the raw renewal loop, then API checkouts through 1, 2 and 3 nodes (a fresh license each) and API renewals through 1, 2 and 3 nodes (single-lease renewals round-robin over leases checked out beforehand); ratios pair each API run with the raw run of the same round. Medians here are the lower middle value for an even count, as bench/ha.mjs prints them.',
       'Raw renewal loop: each worker renews a lease of its own with the transaction a renewal commits (compare the lease and licence mod revisions; put the lease record, delete its old deadline-index key, put the new one).',
       ...(installFailures.length > 0

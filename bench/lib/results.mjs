@@ -54,7 +54,7 @@ export function machineInfo() {
  * runs?, generator, ceiling?: { label, value, runs? }, ratio?, ratioRuns?, targetRatio?, note? }];
  * `targets`: [{ label, measured, pass }] with pass true/false, or null when this run could not judge it.
  */
-export function writeResults(name, { title, command, settings, figures, targets, notes = [] }) {
+export function writeResults(name, { title, command, settings, figures, targets, notes = [], details }) {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `${name}.json`);
   const doc = {
@@ -68,6 +68,8 @@ export function writeResults(name, { title, command, settings, figures, targets,
     figures,
     targets,
     notes,
+    // Raw measurements behind the figures that the report does not render (e.g. bench:ha's CPU per phase).
+    ...(details === undefined ? {} : { details }),
   };
   writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
   return file;

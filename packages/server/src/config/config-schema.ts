@@ -23,6 +23,11 @@ export const NodeConfigSchema = Type.Object(
      */
     etcdBatchWindowMs: Type.Integer({ minimum: 0, maximum: 1000, default: 2 }),
     /**
+     * Group commit (docs/ha.md): while this many batches of writes are in flight, the next waits for one to
+     * return (at most 25 windows) instead of going at its window's end. 0: no limit (the window alone).
+     */
+    etcdBatchMaxInFlight: Type.Integer({ minimum: 0, maximum: 1000, default: 1 }),
+    /**
      * Read batching (docs/ha.md): how long a single-key read may wait, while another read is in flight, to
      * go to etcd with others as one read-only transaction. 0 sends every read alone.
      */

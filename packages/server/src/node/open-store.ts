@@ -58,6 +58,7 @@ export function openStore(
       node: nodeId,
       callTimeoutMs: config.etcdCallTimeoutMs,
       batchWindowMs: config.etcdBatchWindowMs,
+      batchMaxInFlight: config.etcdBatchMaxInFlight,
       maxClockSkewMs: config.maxClockSkewMs,
       readBatchWindowMs: config.etcdReadBatchWindowMs,
       leaseCacheSize: config.etcdLeaseCacheSize,

@@ -40,6 +40,11 @@ export interface EtcdConnectionOptions {
    * flight, to go to etcd with them as one transaction. 0 sends every write alone.
    */
   readonly batchWindowMs?: number;
+  /**
+   * Group commit: at most this many batches of writes in flight; the next waits for one to return (at most
+   * MAX_WAIT_WINDOWS windows). 0: no limit. Default DEFAULT_BATCH_MAX_IN_FLIGHT.
+   */
+  readonly batchMaxInFlight?: number;
   /** Read batching (read-batcher.ts): the same for single-key reads; `batchWindowMs` when not given. */
   readonly readBatchWindowMs?: number;
   /** etcd's `--max-txn-ops` (default 128): a batch never uses more. */
@@ -48,6 +53,13 @@ export interface EtcdConnectionOptions {
 
 /** The default group-commit window (docs/ha.md, "Group commit", has the measurements behind it). */
 export const DEFAULT_BATCH_WINDOW_MS = 2;
+/**
+ * One batch of writes in flight per node (docs/ha.md, "Group commit"): what gathers meanwhile goes when it
+ * returns, so a node's batch holds every write that arrived during one etcd round trip, not one window's.
+ */
+export const DEFAULT_BATCH_MAX_IN_FLIGHT = 1;
+/** How many windows writes wait at most for a batch in flight to return (a member that hangs: 50 ms). */
+const MAX_WAIT_WINDOWS = 25;
 
 export type Bytes = Buffer;
 
@@ -148,6 +160,8 @@ export class EtcdGateway {
       send: (ops) => this.#send(ops),
       footprint: (op) => footprintOf(op.compare, op.writes, op.onFailure),
       cost: txnCost,
+      maxInFlight: (options.batchMaxInFlight ?? DEFAULT_BATCH_MAX_IN_FLIGHT) || Number.POSITIVE_INFINITY,
+      maxWaitWindows: MAX_WAIT_WINDOWS,
     });
     const { Etcd3 } = etcd3();
     this.client = new Etcd3({

@@ -25,6 +25,8 @@ export interface LicenseSnapshot {
  */
 export class EtcdLicenses {
   #cache: LicenseSnapshot = { rev: -1, licenses: [] };
+  /** Loads in flight, by the license revision their callers read (see `at`). */
+  readonly #loads = new Map<number, Promise<LicenseSnapshot>>();
 
   constructor(
     private readonly ctx: EtcdContext,
@@ -48,20 +50,36 @@ export class EtcdLicenses {
     return this.#cache;
   }
 
-  /** Licenses as of `rev` (the license-rev key's mod revision just read), reloaded only when it moved. */
-  async at(rev: number): Promise<LicenseSnapshot> {
-    if (this.#cache.rev !== rev) {
-      const { keys } = this.ctx;
-      const { results } = await this.ctx.gateway.read([
-        { key: keys.licenseRev() },
-        { prefix: keys.licenses() },
-      ]);
-      const current = results[0]?.[0]?.modRevision ?? 0;
-      const stored = (results[1] ?? []).map((kv) => decodeLicense(kv, this.ctx.sealer()));
-      this.#cache = { rev: current, licenses: await this.#served(stored) };
-      // A newer revision than the one the caller read makes its compare fail, and it re-reads: correct.
+  /**
+   * Licenses as of `rev` (the license-rev key's mod revision just read), reloaded only when it moved.
+   * Callers that read the same new revision share one load: an install makes every checkout in flight on
+   * the node miss at once (bench:ha installs a license before each run: 16-66 requests per node), and each
+   * read every license record (a prefix read, never batched), decrypted and hashed them. The shared load
+   * starts after one of them read `rev`, so it finds `rev` or a newer one; a newer one makes the caller's
+   * compare fail and it reads again, as when it loads alone.
+   */
+  at(rev: number): Promise<LicenseSnapshot> {
+    if (this.#cache.rev === rev) return Promise.resolve(this.#cache);
+    let load = this.#loads.get(rev);
+    if (!load) {
+      load = this.#load().finally(() => this.#loads.delete(rev));
+      this.#loads.set(rev, load);
     }
-    return this.#cache;
+    return load;
+  }
+
+  async #load(): Promise<LicenseSnapshot> {
+    const { keys } = this.ctx;
+    const { results } = await this.ctx.gateway.read([
+      { key: keys.licenseRev() },
+      { prefix: keys.licenses() },
+    ]);
+    const current = results[0]?.[0]?.modRevision ?? 0;
+    const stored = (results[1] ?? []).map((kv) => decodeLicense(kv, this.ctx.sealer()));
+    const snapshot = { rev: current, licenses: await this.#served(stored) };
+    // Loads of different revisions may finish out of order: the cache only moves forward.
+    if (current >= this.#cache.rev) this.#cache = snapshot;
+    return snapshot;
   }
 
   async install(license: License, now: number, audit?: AuditContext): Promise<InstallLicenseResult> {

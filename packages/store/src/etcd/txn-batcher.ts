@@ -50,6 +50,16 @@ export interface TxnBatcherOptions<Op, R> {
   readonly footprint: (op: Op) => Footprint;
   readonly cost: (op: Op) => BatchCost;
   readonly timers?: BatchTimers;
+  /**
+   * While this many batches are in flight, gathered operations wait for one of them to return rather than
+   * go at the window's end, up to `maxWaitWindows` windows (default: no limit, the window alone decides).
+   * A window only bounds how long an operation waits, so under load a batch held the operations of one
+   * window (~2 ms): the fewer operations a node served, the smaller its batches (measured in bench:ha:
+   * see docs/ha.md, "Group commit").
+   */
+  readonly maxInFlight?: number;
+  /** How many windows gathered operations wait at most while `maxInFlight` batches are in flight. */
+  readonly maxWaitWindows?: number;
 }
 
 interface Entry<Op, R> {
@@ -90,6 +100,8 @@ export class TxnBatcher<Op, R> {
   #queuedBytes = 0;
   #inFlight = 0;
   #timer: unknown;
+  /** Windows the queue has waited past while `maxInFlight` batches were in flight (0: its window runs). */
+  #waited = 0;
 
   constructor(options: TxnBatcherOptions<Op, R>) {
     this.#options = options;
@@ -131,12 +143,23 @@ export class TxnBatcher<Op, R> {
     if (this.#inFlight === 0 || full) {
       this.#flush();
     } else if (this.#timer === undefined && this.#queue.length > 0) {
-      this.#timer = this.#timers.set(() => {
-        this.#timer = undefined;
-        this.#flush();
-      }, windowMs);
+      this.#arm();
     }
     return results;
+  }
+
+  /** The window: at its end the queue goes, unless `maxInFlight` batches still are in flight. */
+  #arm(): void {
+    this.#timer = this.#timers.set(() => {
+      this.#timer = undefined;
+      const { maxInFlight = Number.POSITIVE_INFINITY, maxWaitWindows = Number.POSITIVE_INFINITY } =
+        this.#options;
+      if (this.#inFlight < maxInFlight || ++this.#waited >= maxWaitWindows) {
+        this.#flush();
+      } else {
+        this.#arm(); // a return sends the queue; this bounds the wait should none come (a member hangs)
+      }
+    }, this.#options.windowMs);
   }
 
   /** Sends everything queued, as few batches as the footprints and limits allow. */
@@ -145,6 +168,7 @@ export class TxnBatcher<Op, R> {
       this.#timers.clear(this.#timer);
       this.#timer = undefined;
     }
+    this.#waited = 0;
     let queue = this.#queue;
     this.#queue = [];
     this.#queuedOps = 0;
@@ -203,8 +227,11 @@ export class TxnBatcher<Op, R> {
       )
       .finally(() => {
         this.#inFlight--;
-        // Nothing in flight any more: what gathered meanwhile goes now rather than at the window's end.
-        if (this.#inFlight === 0 && this.#queue.length > 0) this.#flush();
+        // Nothing in flight any more, or the queue's window ended while the most allowed were: what
+        // gathered meanwhile goes now.
+        const due =
+          this.#waited > 0 && this.#inFlight < (this.#options.maxInFlight ?? Number.POSITIVE_INFINITY);
+        if ((this.#inFlight === 0 || due) && this.#queue.length > 0) this.#flush();
       });
   }
 }
