@@ -157,7 +157,9 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
       node: ctx.node,
     });
     const licenses = new EtcdLicenses(ctx, integrity);
-    this.#leaseCache = new LeaseRecordCache(options.leaseCacheSize ?? DEFAULT_LEASE_CACHE_SIZE);
+    this.#leaseCache = new LeaseRecordCache(options.leaseCacheSize ?? DEFAULT_LEASE_CACHE_SIZE, (id) =>
+      this.keys.lease(id),
+    );
     // Lease writes check and compare the epoch inside their own transactions (etcd-epoch.ts), so seat
     // blocks, which use these collaborators directly (facade/seat-blocks.ts), are fenced as well.
     const leases = new EtcdLeases(ctx, licenses, this.#leaseCache, this.#epochs);
