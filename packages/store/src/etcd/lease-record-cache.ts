@@ -31,9 +31,9 @@ interface Entry {
  * lease renewed on another node, released, expired, taken over, purged) only fails its compare, and the
  * renewal then reads as without a cache.
  *
- * Bounded: at most `maxEntries` leases, ~0.5 KB of heap each (measured: 20,000 typical leases, 10.1 MB
- * with the key strings the map holds; bench/README.md), so the default 30,000 costs at most ~15 MB
- * whatever the number of live leases. When full, the least recently written entry makes room only
+ * Bounded: at most `maxEntries` leases, ~0.5 KB of heap each (measured: 20,000 leases as the scale bench
+ * grants them, decoded from their records and renewed, 9.6 MB with the map and its id strings), so the
+ * default (40,000, etcd-store.ts) costs at most ~20 MB whatever the number of live leases. When full, the least recently written entry makes room only
  * once its lease's seat reservation has run out (such a lease cannot be renewed: it ended, or it is
  * renewed on another node now); while it is still live the new write is not kept (`refused`). Plain LRU
  * eviction got no hit at all when a node renews more leases than it holds: renewals come round in the
