@@ -43,6 +43,7 @@ export { DATABASE_FILE } from './node/leasehold-node.js';
 export { UNMATCHED_ROUTE } from './observability/http-metrics.js';
 export { LatencyWindow } from './observability/latency-window.js';
 export { LeaderTracker } from './observability/leader-tracker.js';
+export { addLeaseCacheMetrics } from './observability/lease-cache-metrics.js';
 export {
   type AuditStatus,
   type GaugeSample,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyAuditFiles } from '@leasehold/domain';
 import type { AuditKeeper } from '@leasehold/server/internal';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { makeTestApp, type TestApp } from './helpers/test-app.js';
 import { makeTestKeeper } from './helpers/test-keeper.js';
 
@@ -140,6 +140,27 @@ describe('audit trail over HTTP', () => {
     const page = (await t.call({ method: 'GET', url: '/v1/audit/events?limit=1000' })).json();
     expect(page.events).toHaveLength(10);
   });
+
+  it('archives a segment larger than one read page by page (one read of all was over gRPC 4 MiB on etcd)', async () => {
+    const archiving = await makeTestKeeper(t, { archiveDir, maxLiveEntries: 2000 });
+    await t.install(await t.vendor.issue({ features: { solver: { seats: 3000 } } }));
+    for (let i = 0; i < 2600; i++) await t.checkout({ client: { id: `c${i}` } });
+    const reads = vi.spyOn(t.store, 'auditEntries');
+    await archiving.tick();
+    // 2,602 sealed entries, archived down to 1,000 live: 1..1602, read 1,000 at a time at most.
+    expect(readdirSync(archiveDir)).toEqual(['audit-000000000000001-000000000001602.ndjson']);
+    expect(Math.max(...reads.mock.calls.map(([q]) => q.limit ?? Number.POSITIVE_INFINITY))).toBe(1000);
+    expect((await t.store.auditStatus()).anchor.seq).toBe(1602);
+    const jwks = (await t.call({ method: 'GET', url: '/.well-known/jwks.json', token: null })).json();
+    const live = (await t.call({ method: 'GET', url: '/v1/audit/export' })).body;
+    const segment = readFileSync(join(archiveDir, 'audit-000000000000001-000000000001602.ndjson'), 'utf8');
+    expect(segment.trim().split('\n')).toHaveLength(1 + 1602 + 1); // anchor, entries, the checkpoint at 1602
+    await expect(verifyAuditFiles([live, segment], { jwks })).resolves.toMatchObject({
+      ok: true,
+      count: 2602,
+      partial: false,
+    });
+  }, 30_000);
 
   it('finishes an archival interrupted between batches (etcd), from the segment it had written', async () => {
     const archiving = await makeTestKeeper(t, { archiveDir, maxLiveEntries: 20 });

@@ -2,7 +2,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Lease } from '@leasehold/domain';
 import { EtcdStore } from '@leasehold/store';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LeaseRecordCache } from '../src/etcd/lease-record-cache.js';
 import { client, LICENSE_KEYS, license, T0 } from './contract/fixtures.js';
 import { etcdEndpoints } from './support/etcd.js';
 
@@ -183,30 +182,5 @@ describe('read-free renewals from the lease record cache (real etcd)', () => {
     await a.renewLease({ leaseId: lease.id, now: T0 + 1000 });
     expect(reads).toEqual([a.keys.lease(lease.id)]);
     expect(a.leaseCacheStats.hits).toBe(0);
-  });
-});
-
-describe('LeaseRecordCache bounds', () => {
-  const lease = (id: string) => ({ id }) as Lease;
-
-  it('keeps at most maxEntries, evicting the least recently written', () => {
-    const cache = new LeaseRecordCache(3);
-    for (const id of ['a', 'b', 'c']) cache.remember(`k/${id}`, 1, lease(id));
-    cache.remember('k/a', 2, lease('a')); // a written again: b is now the oldest
-    cache.remember('k/d', 3, lease('d'));
-    expect(cache.size).toBe(3);
-    expect(cache.take('b')).toBeUndefined();
-    expect(cache.take('a')?.modRevision).toBe(2);
-    expect(cache.stats).toMatchObject({ hits: 1, misses: 1 });
-  });
-
-  it('take removes the entry (an unknown outcome leaves nothing stale behind); size 0 keeps nothing', () => {
-    const cache = new LeaseRecordCache(2);
-    cache.remember('k/a', 1, lease('a'));
-    expect(cache.take('a')).toBeDefined();
-    expect(cache.take('a')).toBeUndefined();
-    const off = new LeaseRecordCache(0);
-    off.remember('k/a', 1, lease('a'));
-    expect(off.size).toBe(0);
   });
 });

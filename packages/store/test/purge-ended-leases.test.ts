@@ -83,7 +83,7 @@ function leasesOver(txn: (key: string) => Promise<{ succeeded: boolean }>): Etcd
   return new EtcdLeases(
     ctx,
     undefined as unknown as EtcdLicenses,
-    new LeaseRecordCache(0),
+    new LeaseRecordCache(0, (id) => id),
     new EtcdEpochs(ctx),
   );
 }

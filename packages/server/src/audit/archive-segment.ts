@@ -72,10 +72,86 @@ export function segmentAround(dir: string, seq: number): { from: number; to: num
 }
 
 /**
- * Writes one archive segment durably: the anchor it continues from, its entries, and the checkpoints
- * that fall inside it, as export lines. Written to a temporary name, fsynced, renamed, and the directory
- * fsynced — only then may the entries be deleted from the store, so a crash at any point leaves either
- * no segment (and the entries still in the store) or a complete one.
+ * One archive segment being written: lines go to a temporary file as they come (so a segment of 50,000
+ * entries never has to be in memory at once), then `commit` makes it durable — fsynced, renamed, the
+ * directory fsynced — and only then may its entries be deleted from the store, so a crash at any point
+ * leaves either no segment (and the entries still in the store) or a complete one. `abort` drops it.
+ */
+export class SegmentFile {
+  readonly path: string;
+  readonly #dir: string;
+  readonly #from: number;
+  readonly #temp: string;
+  #fd: number | undefined;
+
+  constructor(dir: string, from: number, to: number) {
+    this.#dir = dir;
+    this.#from = from;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.path = inside(dir, segmentName(from, to));
+    this.#temp = `${this.path}.partial`;
+    this.#fd = openSync(this.#temp, 'w', 0o600);
+  }
+
+  /** Appends export lines (each ends with its newline). */
+  write(lines: readonly string[]): void {
+    if (this.#fd === undefined) throw new Error('archive segment already closed');
+    if (lines.length > 0) writeSync(this.#fd, lines.join(''));
+  }
+
+  /** Makes the segment durable under its name; answers its path. */
+  commit(): string {
+    const fd = this.#fd;
+    if (fd === undefined) throw new Error('archive segment already closed');
+    this.#fd = undefined;
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(this.#temp, this.path);
+    // A segment from the same seq left by a crash before its entries were pruned is superseded by this
+    // one (its entries are still in the store, and now in this file): keep one, or verify would see them
+    // twice.
+    const prefix = `audit-${pad(this.#from)}-`;
+    for (const name of readdirSync(this.#dir)) {
+      if (name.startsWith(prefix) && SEGMENT_OR_TEMP.test(name) && inside(this.#dir, name) !== this.path) {
+        rmSync(inside(this.#dir, name), { force: true });
+      }
+    }
+    const dirFd = openSync(this.#dir, 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+    return this.path;
+  }
+
+  /** Drops the unfinished segment (its entries stay in the store). */
+  abort(): void {
+    const fd = this.#fd;
+    if (fd === undefined) return;
+    this.#fd = undefined;
+    closeSync(fd);
+    rmSync(this.#temp, { force: true });
+  }
+}
+
+/** The export lines of the checkpoints that fall inside [from, to]. */
+export function checkpointLines(
+  checkpoints: readonly StoredCheckpoint[],
+  from: number,
+  to: number,
+): string[] {
+  return checkpoints
+    .filter((c) => c.seq >= from && c.seq <= to)
+    .map((c) => exportLine({ type: 'checkpoint', ...c }));
+}
+
+/**
+ * Writes one archive segment durably (SegmentFile): the anchor it continues from, its entries, and the
+ * checkpoints that fall inside it, as export lines.
  */
 export function writeSegment(
   dir: string,
@@ -86,38 +162,17 @@ export function writeSegment(
   const first = entries[0];
   const last = entries[entries.length - 1];
   if (!first || !last) throw new RangeError('an archive segment needs at least one entry');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const path = inside(dir, segmentName(first.seq, last.seq));
-  const temp = `${path}.partial`;
-  const fd = openSync(temp, 'w', 0o600);
+  const file = new SegmentFile(dir, first.seq, last.seq);
   try {
-    const lines = [
-      exportLine({ type: 'anchor', ...anchor }),
-      ...entries.map((e) => exportLine({ type: 'entry', ...e })),
-      ...checkpoints
-        .filter((c) => c.seq >= first.seq && c.seq <= last.seq)
-        .map((c) => exportLine({ type: 'checkpoint', ...c })),
-    ];
+    file.write([exportLine({ type: 'anchor', ...anchor })]);
     // In chunks: one string of 100k lines would be ~40 MB.
-    for (let i = 0; i < lines.length; i += 1000) writeSync(fd, lines.slice(i, i + 1000).join(''));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, path);
-  // A segment from the same seq left by a crash before its entries were pruned is superseded by this one
-  // (its entries are still in the store, and now in this file): keep one, or verify would see them twice.
-  const prefix = `audit-${pad(first.seq)}-`;
-  for (const name of readdirSync(dir)) {
-    if (name.startsWith(prefix) && SEGMENT_OR_TEMP.test(name) && inside(dir, name) !== path) {
-      rmSync(inside(dir, name), { force: true });
+    for (let i = 0; i < entries.length; i += 1000) {
+      file.write(entries.slice(i, i + 1000).map((e) => exportLine({ type: 'entry', ...e })));
     }
+    file.write(checkpointLines(checkpoints, first.seq, last.seq));
+  } catch (err) {
+    file.abort();
+    throw err;
   }
-  const dirFd = openSync(dir, 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
-  return path;
+  return file.commit();
 }

@@ -1,7 +1,15 @@
-import { type Clock, PeriodicTask, type PrivateKeyInfo, signCheckpoint } from '@leasehold/domain';
+import {
+  type AuditHead,
+  type Clock,
+  exportLine,
+  PeriodicTask,
+  type PrivateKeyInfo,
+  type StoredCheckpoint,
+  signCheckpoint,
+} from '@leasehold/domain';
 import type { LeaseStore, Membership } from '@leasehold/store';
 import type { FastifyBaseLogger } from 'fastify';
-import { segmentAround, signedAnchor, writeSegment } from './archive-segment.js';
+import { checkpointLines, SegmentFile, segmentAround, signedAnchor } from './archive-segment.js';
 
 export interface AuditKeeperOptions {
   /** This node's id: the `node` of the events and checkpoints it writes. */
@@ -35,6 +43,9 @@ const DEPARTED_MEMORY_MS = 30_000;
  * calls the event loop serves requests.
  */
 const SEAL_LIMIT = 256;
+
+/** Entries read per store call while archiving (~0.5 MB on etcd, far under gRPC's 4 MiB answer limit). */
+const ARCHIVE_PAGE = 1000;
 
 /**
  * The audit trail's singleton work, on the elected node: seal pending records into the hash chain,
@@ -145,8 +156,7 @@ export class AuditKeeper {
     const checkpoints = await this.store.listAuditCheckpoints();
     // Archive down to half the bound, so archival runs rarely and in large segments.
     const through = head.seq - Math.floor(max / 2);
-    const entries = await this.store.auditEntries({ afterSeq: anchor.seq, limit: through - anchor.seq });
-    const last = entries[entries.length - 1];
+    const [last] = await this.store.auditEntries({ afterSeq: through - 1, limit: 1 });
     if (!last || last.seq !== through) return;
     // The checkpoint at `through` signs the anchor that pruning moves there; it stays in the store.
     if (!checkpoints.some((c) => c.seq === through)) {
@@ -157,14 +167,45 @@ export class AuditKeeper {
       await this.store.saveAuditCheckpoint(at);
       checkpoints.push(at);
     }
-    const path = writeSegment(
-      this.options.archiveDir,
-      signedAnchor(anchor, checkpoints),
-      entries,
-      checkpoints,
-    );
+    const path = await this.#writeSegment(anchor, through, checkpoints);
+    if (path === undefined) return;
     const moved = await this.store.pruneAudit(through);
     this.log.info({ path, from: anchor.seq + 1, through: moved.seq }, 'audit entries archived');
+  }
+
+  /**
+   * Writes the entries after `anchor` through `through` into a segment file, read ARCHIVE_PAGE at a
+   * time; undefined (no file) when the entries found are not exactly that run of seqs (another leader
+   * archived meanwhile). One read of all of them (50,000 at the default bound, ~25 MB) was over gRPC's
+   * 4 MiB answer limit on etcd: it failed on every tick, each attempt making etcd read and send them all
+   * again, and held them all in the elected node's heap.
+   */
+  async #writeSegment(
+    anchor: AuditHead,
+    through: number,
+    checkpoints: readonly StoredCheckpoint[],
+  ): Promise<string | undefined> {
+    const file = new SegmentFile(this.options.archiveDir, anchor.seq + 1, through);
+    try {
+      file.write([exportLine({ type: 'anchor', ...signedAnchor(anchor, checkpoints) })]);
+      for (let after = anchor.seq; after < through; ) {
+        const page = await this.store.auditEntries({
+          afterSeq: after,
+          limit: Math.min(ARCHIVE_PAGE, through - after),
+        });
+        if (page.length === 0 || page.some((e, i) => e.seq !== after + 1 + i)) {
+          file.abort();
+          return undefined;
+        }
+        file.write(page.map((e) => exportLine({ type: 'entry', ...e })));
+        after += page.length;
+      }
+      file.write(checkpointLines(checkpoints, anchor.seq + 1, through));
+    } catch (err) {
+      file.abort();
+      throw err;
+    }
+    return file.commit();
   }
 
   async #watchNodes(leading = true): Promise<void> {

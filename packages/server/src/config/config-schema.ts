@@ -36,7 +36,7 @@ export const NodeConfigSchema = Type.Object(
      * Lease records a node keeps so that their renewals skip the read (docs/ha.md); ~1.2 KB each. 0: every
      * renewal reads first.
      */
-    etcdLeaseCacheSize: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 10_000 }),
+    etcdLeaseCacheSize: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 40_000 }),
     /** Mutual TLS to etcd (https endpoints): CA of the members, our client certificate and key (PEM files). */
     etcdTlsCa: Type.Optional(Type.String({ minLength: 1 })),
     etcdTlsCert: Type.Optional(Type.String({ minLength: 1 })),

@@ -15,6 +15,7 @@ import { buildApp, LOG_REDACT } from '../http/app.js';
 import { ClusterKeyring } from '../keys/cluster-keyring.js';
 import { resolveKek } from '../keys/key-encryption-key.js';
 import { loadDecryptionKeys, loadVendorKeys } from '../keys/vendor-trust.js';
+import { addLeaseCacheMetrics } from '../observability/lease-cache-metrics.js';
 import { NodeMetrics } from '../observability/node-metrics.js';
 import { EpochView } from '../replication/epoch-view.js';
 import { ReplicaPromotion, resumeFencing } from '../replication/promotion.js';
@@ -243,6 +244,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       log: app.log,
     });
     if (config.store === 'etcd') addPeerClockGauge(metrics, probe, config.maxClockSkewMs);
+    addLeaseCacheMetrics(metrics, opened.store);
     if (vendorKeys.size === 0) {
       app.log.warn('no vendor keys configured (--vendor-key): every license install will be refused');
     }

@@ -119,7 +119,7 @@ export class EtcdCheckout {
 
   /** A grant that committed: its record (written at its fence) kept for the renewals that follow. */
   #granted(lease: Lease): Lease {
-    this.leases.cache.remember(this.ctx.keys.lease(lease.id), lease.fence, lease);
+    this.leases.cache.remember(lease.fence, lease);
     return lease;
   }
 

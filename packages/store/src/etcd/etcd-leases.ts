@@ -104,7 +104,7 @@ export class EtcdLeases {
       const { licenses, rev } = await this.licenses.at(licenseRev);
       if (rev !== licenseRev) throw new Conflict();
       const { renewed, compare, writes } = this.#renewal(kv, lease, licenses, licenseRev, epoch, input);
-      this.cache.remember(kv.key, await ctx.commit(compare, writes), renewed);
+      this.cache.remember(await ctx.commit(compare, writes), renewed);
       return renewed;
     });
   }
@@ -137,7 +137,7 @@ export class EtcdLeases {
       this.cache.stats.stale++;
       return undefined;
     }
-    this.cache.remember(entry.key, result.revision, planned.renewed);
+    this.cache.remember(result.revision, planned.renewed);
     return planned.renewed;
   }
 

@@ -85,7 +85,7 @@ async function renewCached(
   const snapshot = d.licenses.cached;
   if (snapshot.rev < 0) return inputs.map((_, index) => index);
   const rest: number[] = [];
-  const planned: { index: number; key: string; renewal: Renewal }[] = [];
+  const planned: { index: number; renewal: Renewal }[] = [];
   inputs.forEach((input, index) => {
     // No copy of the epoch, or one that refuses (not trusted): the read pass decides, as for the lease.
     const epoch = d.epochs.cached(input.now, false);
@@ -99,11 +99,7 @@ async function renewCached(
         throw new LeaseholdError('LEASE_NOT_FOUND');
       }
       const lease = accessibleLease(entry.lease, input);
-      planned.push({
-        index,
-        key: entry.key,
-        renewal: d.plan(entry, lease, snapshot.licenses, snapshot.rev, epoch, input),
-      });
+      planned.push({ index, renewal: d.plan(entry, lease, snapshot.licenses, snapshot.rev, epoch, input) });
     } catch (err) {
       if (!(err instanceof LeaseholdError)) throw err;
       rest.push(index); // not cached, or a cached refusal: the read decides
@@ -111,11 +107,11 @@ async function renewCached(
   });
   const settled = await Promise.allSettled(d.ctx.gateway.txnMany(planned.map((p) => p.renewal)));
   settled.forEach((result, i) => {
-    const { index, key, renewal } = planned[i] as (typeof planned)[number];
+    const { index, renewal } = planned[i] as (typeof planned)[number];
     if (result.status === 'rejected') {
       retry.push(index); // unknown outcome: renewed again alone, after a read
     } else if (result.value.succeeded) {
-      d.cache.remember(key, result.value.revision, renewal.renewed);
+      d.cache.remember(result.value.revision, renewal.renewed);
       outcomes[index] = { ok: true, lease: renewal.renewed };
     } else {
       d.cache.stats.stale++;
@@ -125,7 +121,19 @@ async function renewCached(
   return rest;
 }
 
-/** The read pass of `renewMany` over the leases at `indices`. */
+/**
+ * Lease records read together with the license revision and the epoch in the read pass's one read: with
+ * those two, the read batcher's cap (100 range ops per read-only transaction). More (a call of up to 100
+ * leases) read the rest in a second read.
+ */
+const RECORDS_WITH_HEADS = 98;
+
+/**
+ * The read pass of `renewMany` over the leases at `indices`: ONE linearizable read of the license
+ * revision, the fencing epoch and the lease records together (it was two, one after the other: the
+ * heads, then the records), then one group-committed write. The licenses at that revision are this
+ * node's cached copy unless the revision moved.
+ */
 async function renewRead(
   d: RenewManyDeps,
   inputs: readonly LeaseRef[],
@@ -135,19 +143,22 @@ async function renewRead(
 ): Promise<void> {
   const { ctx } = d;
   const decided: number[] = [];
+  const leaseKeys = indices.map((i) => ctx.keys.lease((inputs[i] as LeaseRef).leaseId));
   // A read that finds no quorum fails the whole call (STORE_UNAVAILABLE): the caller tries another node.
   await ctx.optimistic.run(async () => {
     for (const index of indices) outcomes[index] = undefined;
     decided.length = 0;
-    const heads = await ctx.gateway.read([{ key: ctx.keys.licenseRev() }, d.epochs.read()]);
+    const first = leaseKeys.slice(0, RECORDS_WITH_HEADS);
+    const [heads, more] = await Promise.all([
+      ctx.gateway.read([{ key: ctx.keys.licenseRev() }, d.epochs.read(), ...first.map((key) => ({ key }))]),
+      leaseKeys.length > first.length ? ctx.gateway.getMany(leaseKeys.slice(first.length)) : [],
+    ]);
     const licenseRev = heads.results[0]?.[0]?.modRevision ?? 0;
     const epochKv = heads.results[1]?.[0];
+    const kvs = [...heads.results.slice(2).map((r) => r[0]), ...more];
     const { licenses, rev } = await d.licenses.at(licenseRev);
     if (rev !== licenseRev) throw new Conflict();
-    const kvs = await ctx.gateway.getMany(
-      indices.map((i) => ctx.keys.lease((inputs[i] as LeaseRef).leaseId)),
-    );
-    const planned: { index: number; renewed: Lease; key: string }[] = [];
+    const planned: { index: number; renewed: Lease }[] = [];
     const txns: Renewal[] = [];
     indices.forEach((index, at) => {
       const input = inputs[index] as LeaseRef;
@@ -161,7 +172,7 @@ async function renewRead(
         }
         const renewal = d.plan(kv, lease, licenses, licenseRev, epoch, input);
         txns.push(renewal);
-        planned.push({ index, renewed: renewal.renewed, key: kv.key });
+        planned.push({ index, renewed: renewal.renewed });
       } catch (err) {
         if (!(err instanceof LeaseholdError)) throw err;
         outcomes[index] = { ok: false, error: err };
@@ -169,9 +180,9 @@ async function renewRead(
     });
     const settled = await Promise.allSettled(ctx.gateway.txnMany(txns));
     settled.forEach((result, i) => {
-      const { index, renewed, key } = planned[i] as (typeof planned)[number];
+      const { index, renewed } = planned[i] as (typeof planned)[number];
       if (result.status === 'fulfilled' && result.value.succeeded) {
-        d.cache.remember(key, result.value.revision, renewed);
+        d.cache.remember(result.value.revision, renewed);
         outcomes[index] = { ok: true, lease: renewed };
       } else {
         decided.push(index); // changed since the read, or an unknown outcome: decided again below
