@@ -105,9 +105,11 @@ export class MemberReachability {
   }
 
   /**
-   * Runs one of the gateway's calls: its outcome is recorded against the member that took it. Calls that
-   * are not (the watch and lease streams etcd3 opens, whose opening answers at once whether or not the
-   * member is there) route the same way but leave no outcome.
+   * Runs one of the gateway's calls: its outcome is recorded against the member that took it. Other
+   * traffic on the same client routes the same way but leaves no outcome: the watch and lease streams
+   * etcd3 opens (an opening succeeds at once whether or not the member is there, and etcd3 reports their
+   * errors through the same policy: one of the two, traced, closed the old breaker in the middle of a
+   * partition) and the membership heartbeat's calls, made on the client itself.
    */
   call<T>(fn: () => Promise<T>): Promise<T> {
     return this.#tracked.run(true, fn);
