@@ -14,12 +14,11 @@ import { footprintOf, prefixEnd } from './txn-footprint.js';
  * - No automatic retries (etcd3 defaults to 3 retries of *every* call, writes included). Retrying is the
  *   caller's decision: a transaction whose outcome is unknown is resolved by the store reading its own
  *   write back (its compares make a re-run harmless).
- * - A per-member breaker that opens after two deadlines in a row and half-opens after 500 ms, instead of etcd3's
- *   default (three failures of any kind, open 5 s, which held writes back 5-7 s after a leader kill here).
- *   Without any breaker a blackholed member cost a full call deadline each time the random pick landed on
- *   it: in the partition test a third of all calls failed for as long as one member was cut off. With it,
- *   calls go to the members that answer (measured: no failures after the partition settled). The
- *   breakers live in member-reachability.ts, which also tells when a majority of members stopped
+ * - Calls skip a member whose latest call did not answer, until it answers a probe sent off the request
+ *   path (member-reachability.ts; it replaced etcd3's breakers, then ours, whose half-open state let real
+ *   calls wait on a cut-off member). Without any of that a blackholed member cost a full call deadline
+ *   each time the random pick landed on it: in the partition test a third of all calls failed for as long
+ *   as one member was cut off. member-reachability.ts also tells when a majority of members stopped
  *   answering: then an operation gives up at once instead of retrying to the end of its budget.
  * - Every call's deadline is capped by what is left of its store operation's budget, so an operation
  *   gives up when its budget ends, not one call deadline later.
@@ -62,6 +61,9 @@ export const DEFAULT_BATCH_MAX_IN_FLIGHT = 1;
 const MAX_WAIT_WINDOWS = 25;
 
 export type Bytes = Buffer;
+
+/** What an out member's probe reads (count only): any key does, see the probe in EtcdGateway. */
+const PROBE_KEY = '/leasehold-member-probe';
 
 export interface KeyValue {
   readonly key: string;
@@ -132,7 +134,7 @@ export class EtcdGateway {
   /** The TLS credentials of the connection, for other calls to the same members (the JSON gateway). */
   readonly credentials: IOptions['credentials'];
   readonly #callTimeoutMs: number;
-  /** Per-member breakers and latest outcomes: tells an operation when no quorum can answer it. */
+  /** Per-member latest outcomes: which members calls skip, and when no quorum can answer at all. */
   readonly #members: MemberReachability;
   readonly #batcher: TxnBatcher<PendingTxn, TxnResult>;
   readonly #reads: ReadBatcher;
@@ -140,11 +142,26 @@ export class EtcdGateway {
   constructor(options: EtcdConnectionOptions) {
     this.#callTimeoutMs = options.callTimeoutMs ?? 1000;
     this.credentials = options.credentials;
-    // A failed call counts for four call deadlines (2 s by default). Measured in the partition test: with
-    // two, a member's failure had often aged out before the next call reached it (its breaker open, the
-    // calls going elsewhere), so operations of a cut-off node still waited a second deadline (p95 1.3 s).
-    // A member that recovers is trusted again by its first answer, whatever this window.
-    this.#members = new MemberReachability(4 * this.#callTimeoutMs);
+    const callTimeoutMs = this.#callTimeoutMs;
+    this.#members = new MemberReachability({
+      // A failed call counts for four call deadlines (2 s by default). Measured in the partition test: with
+      // two, a member's failure had often aged out before the next call reached it, so operations of a
+      // cut-off node still waited a second deadline (p95 1.3 s). An out member's probes fail at most
+      // maxProbeAfterMs + one deadline apart, so its failure stays recent for as long as it is out.
+      recentMs: 4 * callTimeoutMs,
+      judgeAfterMs: callTimeoutMs / 2,
+      // The first probe after half a deadline (the breaker half-opened after 500 ms), then 1x, 2x: a
+      // member back from a restart or a heal takes calls again within about a second.
+      probeAfterMs: callTimeoutMs / 2,
+      maxProbeAfterMs: 2 * callTimeoutMs,
+      // A linearizable read (it needs the member's leader and a quorum, as our calls do) of one key,
+      // counted only: nothing comes back. With etcd's RBAC on, the read index is taken before the
+      // permission check, so even a refusal proves a quorum answered.
+      probe: () =>
+        operationDeadline.run(performance.now() + callTimeoutMs, () =>
+          this.client.kv.range({ key: Buffer.from(PROBE_KEY), count_only: true }),
+        ),
+    });
     const maxTxnOps = options.maxTxnOps ?? 128;
     this.#reads = new ReadBatcher({
       windowMs: options.readBatchWindowMs ?? options.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
@@ -334,13 +351,14 @@ export class EtcdGateway {
 
   async #call<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      return await this.#members.call(fn);
     } catch (err) {
       throw new EtcdTransientError(`etcd: ${(err as Error).message}`, { cause: err });
     }
   }
 
   close(): void {
+    this.#members.close();
     this.client.close();
   }
 }
