@@ -75,10 +75,10 @@ export class SqliteCheckout {
       );
       const row = rowOfLease(cap === undefined ? granted : cappedLease(granted, cap.until));
       ctx.sql.insertLease.run(row);
-      ctx.changes.lease(row.id);
+      const lease = leaseFromRow(row);
+      ctx.changes.leaseWritten(lease);
       ctx.sql.removeFreeSlot.run(license.id, input.feature, slot);
       ctx.sql.takeSlotFromPool.run({ license_id: license.id, feature: input.feature, slot });
-      const lease = leaseFromRow(row);
       ctx.record(leaseGrantedEvent(ctx.actor(input.audit), lease, input.now));
       return { lease, replayed: false };
     }

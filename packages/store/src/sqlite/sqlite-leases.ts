@@ -104,7 +104,8 @@ export class SqliteLeases {
     );
     ctx.conn.nextRevision();
     ctx.sql.renewLease.run(input.now, renewed.expiresAt, renewed.reservedUntil, renewed.graceMs, lease.id);
-    ctx.changes.lease(lease.id);
+    // The row now reads back as `renewed`: the update wrote exactly its changed fields.
+    ctx.changes.leaseWritten(renewed);
     return renewed;
   }
 
