@@ -133,11 +133,16 @@ export async function buildApp(given: AppDeps): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true;
   });
+  // Only the etcd gateway reads the deadline; the embedded store's calls do not wait on a network. On
+  // Node 20 the first `enterWith` turns on AsyncLocalStorage's promise hooks for the life of the
+  // process, which every promise of every request then pays for (async_hooks frames were ~1.5% of an
+  // embedded node's CPU under load, bench/README.md), so a SQLite node never enters one.
+  const storeDeadline = deps.store.backend !== 'sqlite';
   app.addHook('onRequest', async () => {
     if (closing) throw new LeaseholdError('NODE_SHUTTING_DOWN');
     // One store deadline for the whole request (token lookup and operation together): a node without
     // quorum answers 503 within 2 s, not 1.5 s per store call it makes (invariant 8).
-    operationDeadline.enterWith(performance.now() + REQUEST_STORE_BUDGET_MS);
+    if (storeDeadline) operationDeadline.enterWith(performance.now() + REQUEST_STORE_BUDGET_MS);
   });
   app.addSchema(Problem);
   installProblemHandlers(app);

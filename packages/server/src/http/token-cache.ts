@@ -33,4 +33,9 @@ export class TokenCache {
   forget(hash: string): void {
     this.#entries.delete(hash);
   }
+
+  /** Forgets every token (the node replaced its admin token at start, revoking the one before). */
+  clear(): void {
+    this.#entries.clear();
+  }
 }

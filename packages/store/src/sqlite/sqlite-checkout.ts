@@ -26,57 +26,64 @@ export class SqliteCheckout {
     private readonly leases: SqliteLeases,
   ) {}
 
-  async acquire(input: AcquireSeatInput): Promise<AcquireSeatResult> {
+  acquire(input: AcquireSeatInput): Promise<AcquireSeatResult> {
+    return this.licenses.deciding(() => this.ctx.conn.write(() => this.#acquireNow(input)));
+  }
+
+  /** One checkout, inside the caller's write. */
+  #acquireNow(input: AcquireSeatInput): AcquireSeatResult {
     const { ctx } = this;
-    await this.licenses.ready();
-    return ctx.conn.write(() => {
-      // A fenced primary grants nothing; a promoted one nothing new while it learns (docs/replication.md).
-      ctx.epochs.guard(input.now, true);
-      // Idempotency keys are per license (issue 11); a checkout naming no license sees every license's.
-      const previous = (
-        ctx.sql.leasesByRequest.all({
-          client_id: input.client.id,
-          request_id: input.requestId,
-          license_id: input.licenseId ?? null,
-        }) as LeaseRow[]
-      ).map(leaseFromRow);
-      const earlier = previous.find((l) => l.feature === input.feature) ?? previous[0];
-      if (earlier) {
-        assertSameCheckout(earlier, input);
-        return { lease: earlier, replayed: true };
-      }
-      const candidates = checkoutCandidates(this.licenses.all(), input.feature, input.licenseId, input.now);
-      let seats = 0;
-      let blockExpired = false;
-      for (const license of candidates) {
-        // On an edge node, a pool lends only the seats of the block it holds, and only until the block's
-        // deadline on this node's clock (docs/replication.md).
-        const cap = ctx.seatCap?.capFor(license.id, input.feature, input.now);
-        const expired = cap !== undefined && cap.until <= input.now;
-        blockExpired ||= expired && cap.seats > 0;
-        const licensed = seatsFor(license, input.feature);
-        const lendable = cap === undefined ? licensed : expired ? 0 : Math.min(licensed, cap.seats);
-        seats += lendable;
-        const slot = this.#freeSlot(license.id, input.feature, lendable, input.now);
-        if (slot === undefined) continue;
-        const granted = grantedLease(
-          license,
-          { ...input, grantedBy: ctx.actor(input.audit).node },
-          slot,
-          ctx.conn.nextRevision(),
-        );
-        const row = rowOfLease(cap === undefined ? granted : cappedLease(granted, cap.until));
-        ctx.sql.insertLease.run(row);
-        ctx.changes.lease(row.id);
-        ctx.sql.removeFreeSlot.run(license.id, input.feature, slot);
-        ctx.sql.takeSlotFromPool.run({ license_id: license.id, feature: input.feature, slot });
-        const lease = leaseFromRow(row);
-        ctx.record(leaseGrantedEvent(ctx.actor(input.audit), lease, input.now));
-        return { lease, replayed: false };
-      }
-      if (ctx.seatCap !== undefined) throw blockRefusal(input.feature, seats, blockExpired);
-      throw seatsExhausted(input.feature, seats);
-    });
+    // A fenced primary grants nothing; a promoted one nothing new while it learns (docs/replication.md).
+    ctx.epochs.guard(input.now, true);
+    // Idempotency keys are per license (issue 11); a checkout naming no license sees every license's.
+    const previous = (
+      ctx.sql.leasesByRequest.all({
+        client_id: input.client.id,
+        request_id: input.requestId,
+        license_id: input.licenseId ?? null,
+      }) as LeaseRow[]
+    ).map(leaseFromRow);
+    const earlier = previous.find((l) => l.feature === input.feature) ?? previous[0];
+    if (earlier) {
+      assertSameCheckout(earlier, input);
+      return { lease: earlier, replayed: true };
+    }
+    const candidates = checkoutCandidates(
+      this.licenses.verifiedAll(),
+      input.feature,
+      input.licenseId,
+      input.now,
+    );
+    let seats = 0;
+    let blockExpired = false;
+    for (const license of candidates) {
+      // On an edge node, a pool lends only the seats of the block it holds, and only until the block's
+      // deadline on this node's clock (docs/replication.md).
+      const cap = ctx.seatCap?.capFor(license.id, input.feature, input.now);
+      const expired = cap !== undefined && cap.until <= input.now;
+      blockExpired ||= expired && cap.seats > 0;
+      const licensed = seatsFor(license, input.feature);
+      const lendable = cap === undefined ? licensed : expired ? 0 : Math.min(licensed, cap.seats);
+      seats += lendable;
+      const slot = this.#freeSlot(license.id, input.feature, lendable, input.now);
+      if (slot === undefined) continue;
+      const granted = grantedLease(
+        license,
+        { ...input, grantedBy: ctx.actor(input.audit).node },
+        slot,
+        ctx.conn.nextRevision(),
+      );
+      const row = rowOfLease(cap === undefined ? granted : cappedLease(granted, cap.until));
+      ctx.sql.insertLease.run(row);
+      const lease = leaseFromRow(row);
+      ctx.changes.leaseWritten(lease);
+      ctx.sql.removeFreeSlot.run(license.id, input.feature, slot);
+      ctx.sql.takeSlotFromPool.run({ license_id: license.id, feature: input.feature, slot });
+      ctx.record(leaseGrantedEvent(ctx.actor(input.audit), lease, input.now));
+      return { lease, replayed: false };
+    }
+    if (ctx.seatCap !== undefined) throw blockRefusal(input.feature, seats, blockExpired);
+    throw seatsExhausted(input.feature, seats);
   }
 
   /**

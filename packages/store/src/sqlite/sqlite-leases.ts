@@ -62,9 +62,8 @@ export class SqliteLeases {
     this.end(lease, result.endedAt, result.endReason, audit, now);
   }
 
-  async renew(input: LeaseRef): Promise<Lease> {
-    await this.licenses.ready();
-    return this.ctx.conn.write(() => this.#renewNow(input));
+  renew(input: LeaseRef): Promise<Lease> {
+    return this.licenses.deciding(() => this.ctx.conn.write(() => this.#renewNow(input)));
   }
 
   /**
@@ -74,16 +73,17 @@ export class SqliteLeases {
    */
   async renewMany(inputs: readonly LeaseRef[]): Promise<RenewOutcome[]> {
     assertDistinctLeases(inputs);
-    await this.licenses.ready();
-    return this.ctx.conn.write(() =>
-      inputs.map((input): RenewOutcome => {
-        try {
-          return { ok: true, lease: this.#renewNow(input) };
-        } catch (err) {
-          if (err instanceof LeaseholdError) return { ok: false, error: err };
-          throw err;
-        }
-      }),
+    return this.licenses.deciding(() =>
+      this.ctx.conn.write(() =>
+        inputs.map((input): RenewOutcome => {
+          try {
+            return { ok: true, lease: this.#renewNow(input) };
+          } catch (err) {
+            if (err instanceof LeaseholdError) return { ok: false, error: err };
+            throw err;
+          }
+        }),
+      ),
     );
   }
 
@@ -92,7 +92,7 @@ export class SqliteLeases {
     const { ctx } = this;
     ctx.epochs.guard(input.now, false);
     const lease = this.#lease(input);
-    const license = this.licenses.one(lease.licenseId);
+    const license = this.licenses.verifiedOne(lease.licenseId);
     assertRenewable(lease, license, input.now);
     if (!license) throw new LeaseholdError('LICENSE_NOT_FOUND');
     // A seat block's seat renews for its fixed hold, no grace (seat-blocks.ts); an edge node's own leases
@@ -104,7 +104,8 @@ export class SqliteLeases {
     );
     ctx.conn.nextRevision();
     ctx.sql.renewLease.run(input.now, renewed.expiresAt, renewed.reservedUntil, renewed.graceMs, lease.id);
-    ctx.changes.lease(lease.id);
+    // The row now reads back as `renewed`: the update wrote exactly its changed fields.
+    ctx.changes.leaseWritten(renewed);
     return renewed;
   }
 

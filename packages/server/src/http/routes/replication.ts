@@ -82,7 +82,8 @@ export const replicationRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = a
       request.raw.once('close', onClose);
       reply.raw.once('close', onClose);
       // The long-poll outlives the request's store budget on purpose; its store calls have their own.
-      operationDeadline.enterWith(performance.now() + waitMs + 5000);
+      // (Only etcd reads it; on SQLite it would only turn on promise hooks for good, see app.ts.)
+      if (store.backend !== 'sqlite') operationDeadline.enterWith(performance.now() + waitMs + 5000);
       // The primary's picture of its followers (docs/replication.md "Followers").
       const seen = app.followers.feedRequest(
         FollowerRegistry.idOf(request.headers[FOLLOWER_HEADER]),
