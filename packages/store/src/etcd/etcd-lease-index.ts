@@ -72,7 +72,8 @@ export class EtcdLeaseIndex {
     const { ctx } = this;
     const { keys, gateway } = ctx;
     const to = keys.deadlinesThrough(ctx.handOver.freedDeadlineAt(now));
-    const pages: Promise<Lease[]>[] = [];
+    // Settled as they end, so a page that fails while the next is being read is never an unhandled rejection.
+    const pages: Promise<PromiseSettledResult<Lease[]>>[] = [];
     let from = keys.deadlines();
     let failure: { reason: unknown } | undefined;
     try {
@@ -82,19 +83,18 @@ export class EtcdLeaseIndex {
           const { results } = await gateway.read([{ from: start, to, limit: size }]);
           return results[0] ?? [];
         });
-        if (entries.length > 0) pages.push(this.#expirePage(entries, now, audit));
+        if (entries.length > 0) pages.push(settle(this.#expirePage(entries, now, audit)));
         const last = entries.at(-1);
         if (entries.length < size || !last) break;
         left -= entries.length;
         from = `${last.key}\0`;
-        const oldest = pages[pages.length - SWEEP_PAGES_IN_FLIGHT];
-        if (oldest) await oldest;
+        await pages[pages.length - SWEEP_PAGES_IN_FLIGHT];
       }
     } catch (reason) {
       failure = { reason };
     }
     // Every page settles before the sweep answers, whatever failed: none is left running unobserved.
-    const settled = await Promise.allSettled(pages);
+    const settled = await Promise.all(pages);
     failure ??= settled.find((p) => p.status === 'rejected');
     if (failure) throw failure.reason;
     return settled.flatMap((p) => (p.status === 'fulfilled' ? p.value : []));
@@ -367,4 +367,12 @@ async function inTurns<T, R>(items: readonly T[], width: number, fn: (item: T) =
   };
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
   return results;
+}
+
+/** `promise`'s outcome as a value: a handler is attached at once, so a rejection is never unhandled. */
+function settle<T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> {
+  return promise.then(
+    (value) => ({ status: 'fulfilled', value }),
+    (reason: unknown) => ({ status: 'rejected', reason }),
+  );
 }
