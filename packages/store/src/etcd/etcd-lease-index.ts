@@ -176,7 +176,7 @@ export class EtcdLeaseIndex {
       });
       if (entries.length === 0) break;
       const records = await ctx.optimistic.run(() =>
-        this.#records(entries.map((e) => keys.lease(keys.indexedLeaseId(e.key)))),
+        gateway.getMany(entries.map((e) => keys.lease(keys.indexedLeaseId(e.key)))),
       );
       const txns = entries.map((entry, i) => {
         const record = records[i];
