@@ -6,7 +6,7 @@
 //
 //   npm run build && flock /tmp/lh-cpu.lock node bench/sweep-etcd.mjs     (BENCH_SWEEP_LEASES=10000)
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EtcdCluster, makeVendor } from '@leasehold/devtools';
@@ -20,6 +20,27 @@ const FEATURES = 10;
 const BATCH = 5000; // the node's ETCD_SWEEP_BATCH
 const MARGIN_MS = 1000;
 const T0 = Date.UTC(2026, 0, 1);
+/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 10 ms). */
+const cpuS = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
+/** The V8 CPU profile of this process between start and stop (BENCH_SWEEP_PROFILE=file). */
+async function startProfile() {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
 const log = (line) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
 const dir = mkdtempSync(join(tmpdir(), 'leasehold-bench-sweep-'));
@@ -90,6 +111,9 @@ try {
     };
     const batchesBefore = gateway.batchStats.batches;
     const now = T0 + 60_000 + MARGIN_MS; // every deadline is T0 + 60 s: all free at once
+    const etcdPids = cluster.members.map((m) => m.pid).filter((pid) => pid !== undefined);
+    const cpuBefore = { self: process.cpuUsage(), etcd: etcdPids.map(cpuS) };
+    const profiler = process.env.BENCH_SWEEP_PROFILE ? await startProfile() : undefined;
     const start = performance.now();
     let expired = 0;
     let calls = 0;
@@ -100,6 +124,12 @@ try {
       if (swept.length < BATCH) break;
     }
     const ms = performance.now() - start;
+    if (profiler) await profiler.stop(process.env.BENCH_SWEEP_PROFILE);
+    const selfCpu = process.cpuUsage(cpuBefore.self);
+    const cpu = {
+      nodeS: (selfCpu.user + selfCpu.system) / 1e6,
+      etcdS: etcdPids.map((pid, i) => cpuS(pid) - (cpuBefore.etcd[i] ?? 0)),
+    };
     const usage = await store.seatUsage(now);
     const inUse = usage.reduce((n, u) => n + u.inUse, 0);
     const proposals = gateway.batchStats.batches - batchesBefore;
@@ -108,9 +138,10 @@ try {
       .join('; ');
     log(
       `round ${round}: ${N} checked out in ${fillS.toFixed(1)} s; swept ${expired} in ${ms.toFixed(0)} ms ` +
-        `(${calls} calls, ${proposals} write transactions to etcd; ${phaseText}); inUse after ${inUse}`,
+        `(${calls} calls, ${proposals} write transactions to etcd; ${phaseText}); CPU: this process ` +
+        `${cpu.nodeS.toFixed(2)} s, etcd members ${cpu.etcdS.map((v) => v.toFixed(2)).join(' / ')} s; inUse after ${inUse}`,
     );
-    results.push({ expired, ms, proposals, phases });
+    results.push({ expired, ms, proposals, phases, cpu });
     await store.close();
   }
   const sorted = results.map((r) => r.ms).sort((a, b) => a - b);
