@@ -482,7 +482,10 @@ async function main() {
           })
           .filter((x) => x && x.t > -S.expiryTtl),
       );
-      const sweepText = sweeps.map((x) => `${x.t.toFixed(2)}s:${x.expired}/${x.ms}ms`).join(' ');
+      // The dev cluster starts its nodes at log level warn (dev-cluster.ts): then no sweep line shows.
+      const sweepText =
+        sweeps.map((x) => `${x.t.toFixed(2)}s:${x.expired}/${x.ms}ms`).join(' ') ||
+        'not logged (nodes at warn)';
       log(`expiry: sweeps (s from last deadline: expired/ms of the tick) ${sweepText}`);
       expiry = {
         leases: before,
