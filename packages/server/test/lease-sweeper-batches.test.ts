@@ -2,13 +2,14 @@ import { type Lease, ManualClock } from '@leasehold/domain';
 import { LeaseSweeper } from '@leasehold/server/internal';
 import type { LeaseStore } from '@leasehold/store';
 import { describe, expect, it } from 'vitest';
-import { SWEEP_BATCH, SWEEP_BATCHES_PER_TICK } from '../src/node/lease-sweeper.js';
+import { PURGE_EVERY_MS, SWEEP_BATCH, SWEEP_BATCHES_PER_TICK } from '../src/node/lease-sweeper.js';
 import { silentLog } from './helpers/test-keeper.js';
 
 /** A store holding `overdue` expired leases; it records the limit of each expireLeases call. */
 function overdueStore(overdue: number) {
   let left = overdue;
   const calls: number[] = [];
+  const purges: number[] = [];
   const store = {
     async expireLeases(_now: number, limit: number) {
       calls.push(limit);
@@ -19,11 +20,12 @@ function overdueStore(overdue: number) {
         (_, i) => ({ id: `l-${left + i}`, feature: 'f', licenseId: 'lic' }) as Lease,
       );
     },
-    async purgeEndedLeases() {
+    async purgeEndedLeases(before: number) {
+      purges.push(before);
       return 0;
     },
   } as unknown as LeaseStore;
-  return { store, calls, left: () => left };
+  return { store, calls, purges, left: () => left };
 }
 
 // Issue 14: 10,000 leases expiring at once must be freed within 2 s of their deadline; at one batch per
@@ -52,5 +54,28 @@ describe('lease sweeper batches', () => {
     expect(left()).toBe(SWEEP_BATCH);
     expect(await sweeper.sweepOnce()).toBe(SWEEP_BATCH);
     expect(left()).toBe(0);
+  });
+
+  it('asks the store for the batch it was given (etcd pipelines the pages of a larger call)', async () => {
+    const { store, calls } = overdueStore(12_000);
+    const sweeper = new LeaseSweeper(store, new ManualClock(0), silentLog, {
+      intervalMs: 250,
+      retentionMs: 60_000,
+      batch: 5000,
+    });
+    expect(await sweeper.sweepOnce()).toBe(12_000);
+    expect(calls).toEqual([5000, 5000, 5000]);
+  });
+
+  // The purge ran every 60th tick, once a minute at a 1 s interval; at 250 ms that would be every 15 s.
+  it('purges once per PURGE_EVERY_MS of the clock, whatever the interval', async () => {
+    const clock = new ManualClock(0);
+    const { store, purges } = overdueStore(0);
+    const sweeper = new LeaseSweeper(store, clock, silentLog, { intervalMs: 250, retentionMs: 10_000 });
+    for (let t = 250; t <= 2 * PURGE_EVERY_MS; t += 250) {
+      clock.setWall(t);
+      await sweeper.sweepOnce();
+    }
+    expect(purges).toEqual([PURGE_EVERY_MS - 10_000, 2 * PURGE_EVERY_MS - 10_000]);
   });
 });

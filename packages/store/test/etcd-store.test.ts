@@ -1,12 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EtcdStore } from '@leasehold/store';
 import { LICENSE_KEYS } from './contract/fixtures.js';
-import { describeLeaseStoreContract } from './contract/lease-store-contract.js';
+import { describeLeaseStoreContract, type StoreFactory } from './contract/lease-store-contract.js';
+import { describeSeatUsageContract } from './contract/seat-usage-contract.js';
 import { etcdEndpoints } from './support/etcd.js';
 
 // The same contract suite as SQLite, unchanged, against a real 3-member etcd cluster. Each store gets its
 // own key prefix, so runs never see each other's data.
-describeLeaseStoreContract('etcd', async (options) => {
+const open: StoreFactory = async (options) => {
   const endpoints = await etcdEndpoints();
   return new EtcdStore({
     ...options,
@@ -15,4 +16,6 @@ describeLeaseStoreContract('etcd', async (options) => {
     kek: randomBytes(32),
     licenseKeys: LICENSE_KEYS,
   });
-});
+};
+describeLeaseStoreContract('etcd', open);
+describeSeatUsageContract('etcd', open);

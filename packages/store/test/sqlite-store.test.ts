@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { SqliteStore } from '@leasehold/store';
 import { afterAll } from 'vitest';
 import { LICENSE_KEYS } from './contract/fixtures.js';
-import { describeLeaseStoreContract } from './contract/lease-store-contract.js';
+import { describeLeaseStoreContract, type StoreFactory } from './contract/lease-store-contract.js';
+import { describeSeatUsageContract } from './contract/seat-usage-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'leasehold-sqlite-'));
 let n = 0;
@@ -13,8 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // A real file (WAL, fsync), not :memory:, so the suite exercises what production runs.
 const kek = randomBytes(32);
-describeLeaseStoreContract(
-  'sqlite',
-  async (options) =>
-    new SqliteStore({ path: join(dir, `store-${++n}.db`), kek, licenseKeys: LICENSE_KEYS, ...options }),
-);
+const open: StoreFactory = async (options) =>
+  new SqliteStore({ path: join(dir, `store-${++n}.db`), kek, licenseKeys: LICENSE_KEYS, ...options });
+describeLeaseStoreContract('sqlite', open);
+describeSeatUsageContract('sqlite', open);

@@ -31,7 +31,7 @@ import {
 } from '../tls/node-tls.js';
 import { VERSION } from '../version.js';
 import { type AdminTokenResult, ensureAdminToken } from './admin-token.js';
-import { LeaseSweeper } from './lease-sweeper.js';
+import { ETCD_SWEEP_BATCH, LeaseSweeper, SWEEP_BATCH } from './lease-sweeper.js';
 import { DATABASE_FILE, openStore, untilStoreAnswers } from './open-store.js';
 import { addPeerClockGauge } from './peer-clock-gauge.js';
 import { PeerProbe, peerTimeRequest } from './peer-probe.js';
@@ -253,6 +253,8 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     const sweeper = new LeaseSweeper(metrics.meterStore(store), clock, app.log, {
       intervalMs: config.sweepIntervalMs,
       retentionMs: config.endedLeaseRetentionMs,
+      // etcd pipelines the pages of one call (etcd-lease-index.ts); SQLite holds its writer per call.
+      batch: config.store === 'etcd' ? ETCD_SWEEP_BATCH : SWEEP_BATCH,
       isLeader: () => membership.leadership('sweeper').leader,
       node: nodeId,
     });

@@ -129,7 +129,7 @@ export class EtcdCheckout {
       { put: ctx.keys.slot(lease.licenseId, lease.feature, lease.slot), value: lease.id },
       { put: ctx.keys.lease(lease.id), value: encodeLease(lease) },
       { put: ctx.keys.request(input.client.id, input.requestId, lease.licenseId), value: lease.id },
-      { put: ctx.keys.deadline(lease.reservedUntil, lease.id), value: lease.id },
+      this.leases.deadlineEntry(lease),
       ctx.pending(leaseGrantedEvent(ctx.actor(input.audit), lease, lease.createdAt)),
       ...extra,
     ];

@@ -241,10 +241,20 @@ export class EtcdGateway {
    * them failed with RESOURCE_EXHAUSTED (bench:scale --etcd). Each page is pinned to the same revision,
    * so the pages together are one snapshot, the same as one read would have been.
    */
-  async rangeAt(from: string, within: string, revision: number, pageSize = 10_000): Promise<KeyValue[]> {
+  rangeAt(from: string, within: string, revision: number, pageSize = 10_000): Promise<KeyValue[]> {
+    return this.rangeBetweenAt(from, prefixEnd(within), revision, pageSize);
+  }
+
+  /** Every key in [from, to) at `revision`, in pages (as `rangeAt`, with the end given as a key). */
+  async rangeBetweenAt(
+    from: string,
+    to: string | Buffer,
+    revision: number,
+    pageSize = 10_000,
+  ): Promise<KeyValue[]> {
     const found: KeyValue[] = [];
     let key = Buffer.from(from);
-    const end = prefixEnd(within);
+    const end = Buffer.from(to);
     for (;;) {
       const response = await this.#call(() =>
         this.client.kv.range({ key, range_end: end, limit: pageSize, revision }),
@@ -257,10 +267,18 @@ export class EtcdGateway {
     }
   }
 
-  /** How many keys a prefix holds, without reading them (a metrics gauge of a queue that may be long). */
-  async count(prefix: string): Promise<number> {
+  /**
+   * How many keys a prefix holds (at `revision` when given), without reading them (a metrics gauge of a
+   * queue that may be long; seat usage's count of a pool's slot keys).
+   */
+  async count(prefix: string, revision?: number): Promise<number> {
     const response = await this.#call(() =>
-      this.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), count_only: true }),
+      this.client.kv.range({
+        key: Buffer.from(prefix),
+        range_end: prefixEnd(prefix),
+        count_only: true,
+        ...(revision === undefined ? {} : { revision }),
+      }),
     );
     return Number(response.count);
   }

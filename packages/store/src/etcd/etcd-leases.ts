@@ -190,11 +190,19 @@ export class EtcdLeases {
   /** The deadline index follows a renewal to its later deadline (unchanged deadline: no write). */
   #indexMove(before: Lease, after: Lease): WriteOp[] {
     if (before.reservedUntil === after.reservedUntil) return [];
+    return [{ delete: this.ctx.keys.deadline(before.reservedUntil, before.id) }, this.deadlineEntry(after)];
+  }
+
+  /**
+   * A lease's entry in the deadline index, valued with its slot key: seat usage subtracts the overdue
+   * entries from each pool's count of slot keys by that value, without reading their lease records.
+   */
+  deadlineEntry(lease: Lease): { readonly put: string; readonly value: string } {
     const { keys } = this.ctx;
-    return [
-      { delete: keys.deadline(before.reservedUntil, before.id) },
-      { put: keys.deadline(after.reservedUntil, after.id), value: after.id },
-    ];
+    return {
+      put: keys.deadline(lease.reservedUntil, lease.id),
+      value: keys.slot(lease.licenseId, lease.feature, lease.slot),
+    };
   }
 
   /**
@@ -295,26 +303,30 @@ export class EtcdLeases {
   }
 
   /**
-   * Seats held at `now` per pool, counted along the deadline index (etcd-lease-index.ts): one read
-   * whatever the number of live leases. The lease records are read only on a cluster whose index is not
+   * Seats held at `now` per pool: each pool's slot keys counted by etcd, less the overdue entries of the
+   * deadline index (etcd-lease-index.ts `seatsHeld`) — reads that grow with the pools and the sweep's
+   * backlog, not with the live leases. The lease records are read only on a cluster whose index is not
    * filled yet (before the first sweep of a node that has it). Reading every live record cost a read per
-   * 100 leases, in turn, under the request's one budget: with ~16,000 live leases (two load runs of 5 s
-   * at ~550 checkouts/s) the license install of bench:ha answered 503 STORE_UNAVAILABLE ("Deadline
-   * exceeded after 0.000s") ten times in a row.
+   * 100 leases, in turn, under the request's one budget (bench:ha's license install answered 503 at
+   * ~16,000 live leases); reading every slot key and index entry, paged, missed it at 100,000
+   * (bench:scale --etcd run 4).
    */
   async seatUsage(now: number): Promise<SeatUsage[]> {
-    const [licenses, held] = await Promise.all([
-      this.licenses.list(),
-      this.#index.seatsHeld(now).then((byPool) => byPool ?? this.#seatsHeldByRecords(now)),
-    ]);
-    return licenses.flatMap((license) =>
+    const licenses = await this.licenses.list();
+    const usage = licenses.flatMap((license) =>
       license.entitlements.map((e) => ({
         licenseId: license.id,
         feature: e.feature,
         seats: e.seats,
-        inUse: held.get(this.ctx.keys.pool(license.id, e.feature)) ?? 0,
+        pool: this.ctx.keys.pool(license.id, e.feature),
       })),
     );
+    const held =
+      (await this.#index.seatsHeld(
+        now,
+        usage.map((u) => u.pool),
+      )) ?? (await this.#seatsHeldByRecords(now));
+    return usage.map(({ pool, ...u }) => ({ ...u, inUse: held.get(pool) ?? 0 }));
   }
 
   /** The same count from the lease records behind every slot key (a cluster whose index is not filled). */

@@ -7,8 +7,10 @@
  *   {p}slots/{license}/{feature}/{slot} the id of the lease holding the slot
  *   {p}leases/{id}                      Lease (JSON, without fence: the fence is this key's create revision)
  *   {p}requests/{client}/{request}/{license}  the lease id a checkout request granted under that license
- *   {p}by-deadline/{ms}/{lease}         the lease id, for each lease holding a seat, under its
- *                                       reservedUntil (zero-padded): the sweeper's and live listings' index
+ *   {p}by-deadline/{ms}/{lease}         the lease's slot key, for each lease holding a seat, under its
+ *                                       reservedUntil (zero-padded): the sweeper's, live listings' and seat
+ *                                       usage's index (entries written before seat usage read it hold the
+ *                                       lease id; the id is always the key's last part)
  *   {p}by-end/{ms}/{lease}              the lease id, for each ended lease, under its endedAt: purge's index
  *   {p}schema/deadline-index            set once the indexes cover leases written before they existed
  *   {p}signing-keys/{kid}               StoredSigningKey (JSON)
@@ -50,6 +52,8 @@ export class Keyspace {
   deadline = (reservedUntil: number, leaseId: string) =>
     `${this.deadlines()}${ms(reservedUntil)}/${enc(leaseId)}`;
   deadlines = () => `${this.prefix}by-deadline/`;
+  /** The lease id of a `by-deadline/` (or `by-end/`) entry: its key's last part. */
+  indexedLeaseId = (entryKey: string) => decodeURIComponent(entryKey.slice(entryKey.lastIndexOf('/') + 1));
   /** The first index key after every deadline up to and including `at`. */
   deadlinesThrough = (at: number) => `${this.deadlines()}${ms(at + 1)}`;
   /** Written in the transaction that ends the lease; purge deletes it with the lease. */

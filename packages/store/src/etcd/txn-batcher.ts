@@ -1,4 +1,4 @@
-import { conflicts, type Footprint } from './txn-footprint.js';
+import { type Footprint, FootprintUnion } from './txn-footprint.js';
 
 /**
  * What a batch may hold: etcd's `--max-txn-ops` (default 128) and well under `--max-request-bytes`
@@ -189,23 +189,33 @@ export class TxnBatcher<Op, R> {
     const { maxOps, maxBytes, shape } = this.#options.limits;
     const batch: Entry<Op, R>[] = [];
     const rest: Entry<Op, R>[] = [];
+    // The footprints in the batch and those held back, each as one union (txn-footprint.ts): a check
+    // costs an entry's keys, not the queue's length.
+    const inBatch = new FootprintUnion();
+    const heldBack = new FootprintUnion();
     let sum = 0;
     let largest = 0;
     let bytes = 0;
-    for (const entry of queue) {
+    for (const [i, entry] of queue.entries()) {
+      // Full even for an operation of no cost: the rest waits, unchecked (only joining needs the checks).
+      if (batch.length > 0 && batchOps(shape, batch.length + 1, sum, largest) > maxOps) {
+        rest.push(...queue.slice(i));
+        break;
+      }
       const { ops } = entry.cost;
       const fits =
         batch.length === 0 ||
         (batchOps(shape, batch.length + 1, sum + ops, Math.max(largest, ops)) <= maxOps &&
           bytes + entry.cost.bytes <= maxBytes);
-      const clash = (other: Entry<Op, R>) => conflicts(entry.footprint, other.footprint);
-      if (fits && !batch.some(clash) && !rest.some(clash)) {
+      if (fits && !inBatch.conflictsWith(entry.footprint) && !heldBack.conflictsWith(entry.footprint)) {
         batch.push(entry);
+        inBatch.add(entry.footprint);
         sum += ops;
         largest = Math.max(largest, ops);
         bytes += entry.cost.bytes;
       } else {
         rest.push(entry);
+        heldBack.add(entry.footprint);
       }
     }
     return { batch, rest };
