@@ -2,7 +2,12 @@ import { type Lease, ManualClock } from '@leasehold/domain';
 import { LeaseSweeper } from '@leasehold/server/internal';
 import type { LeaseStore } from '@leasehold/store';
 import { describe, expect, it } from 'vitest';
-import { PURGE_EVERY_MS, SWEEP_BATCH, SWEEP_BATCHES_PER_TICK } from '../src/node/lease-sweeper.js';
+import {
+  PURGE_EVERY_MS,
+  PURGE_EVERY_TICKS,
+  SWEEP_BATCH,
+  SWEEP_BATCHES_PER_TICK,
+} from '../src/node/lease-sweeper.js';
 import { silentLog } from './helpers/test-keeper.js';
 
 /** A store holding `overdue` expired leases; it records the limit of each expireLeases call. */
@@ -67,15 +72,28 @@ describe('lease sweeper batches', () => {
     expect(calls).toEqual([5000, 5000, 5000]);
   });
 
-  // The purge ran every 60th tick, once a minute at a 1 s interval; at 250 ms that would be every 15 s.
-  it('purges once per PURGE_EVERY_MS of the clock, whatever the interval', async () => {
+  // The purge ran every 60th tick, once a minute at a 1 s interval; the default tick is now 250 ms.
+  it('purges once per PURGE_EVERY_MS of the clock at intervals of 1 s and more', async () => {
     const clock = new ManualClock(0);
     const { store, purges } = overdueStore(0);
-    const sweeper = new LeaseSweeper(store, clock, silentLog, { intervalMs: 250, retentionMs: 10_000 });
-    for (let t = 250; t <= 2 * PURGE_EVERY_MS; t += 250) {
+    const sweeper = new LeaseSweeper(store, clock, silentLog, { intervalMs: 1000, retentionMs: 600_000 });
+    for (let t = 1000; t <= 2 * PURGE_EVERY_MS; t += 1000) {
       clock.setWall(t);
       await sweeper.sweepOnce();
     }
-    expect(purges).toEqual([PURGE_EVERY_MS - 10_000, 2 * PURGE_EVERY_MS - 10_000]);
+    expect(purges).toEqual([PURGE_EVERY_MS - 600_000, 2 * PURGE_EVERY_MS - 600_000]);
+  });
+
+  // A node that sweeps every 200 ms (the DR replica test, retention 500 ms) purges every 60 ticks, 12 s.
+  it('purges every PURGE_EVERY_TICKS ticks when those come sooner than PURGE_EVERY_MS', async () => {
+    const clock = new ManualClock(0);
+    const { store, purges } = overdueStore(0);
+    const sweeper = new LeaseSweeper(store, clock, silentLog, { intervalMs: 200, retentionMs: 500 });
+    for (let t = 200; t <= 25_000; t += 200) {
+      clock.setWall(t);
+      await sweeper.sweepOnce();
+    }
+    expect(PURGE_EVERY_TICKS * 200).toBe(12_000);
+    expect(purges).toEqual([12_000 - 500, 24_000 - 500]);
   });
 });

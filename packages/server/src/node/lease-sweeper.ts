@@ -12,8 +12,13 @@ export const ETCD_SWEEP_BATCH = 5000;
  * their deadline); the bound keeps one tick from running on without end behind a flood of expiries.
  */
 export const SWEEP_BATCHES_PER_TICK = 20;
-/** How often ended leases past their retention are purged: not urgent, and a purge reads a range. */
+/**
+ * Ended leases past their retention are purged once per PURGE_EVERY_MS of the clock (not urgent, and a
+ * purge reads a range), or every PURGE_EVERY_TICKS ticks when those come sooner: a node told to sweep
+ * more often than every second (tests, small sites with a short retention) also purges more often.
+ */
 export const PURGE_EVERY_MS = 60_000;
+export const PURGE_EVERY_TICKS = 60;
 
 export interface SweeperOptions {
   readonly intervalMs: number;
@@ -43,6 +48,7 @@ export interface SweeperOptions {
 export class LeaseSweeper {
   readonly #task: PeriodicTask;
   readonly #batch: number;
+  readonly #purgeEveryMs: number;
   #lastPurge: number;
 
   constructor(
@@ -55,6 +61,7 @@ export class LeaseSweeper {
     if (!Number.isInteger(this.#batch) || this.#batch < 1)
       throw new RangeError('batch must be a whole number of leases >= 1');
     this.#lastPurge = clock.now();
+    this.#purgeEveryMs = Math.min(PURGE_EVERY_MS, PURGE_EVERY_TICKS * options.intervalMs);
     this.#task = new PeriodicTask({
       clock,
       intervalMs: options.intervalMs,
@@ -92,7 +99,7 @@ export class LeaseSweeper {
         const ms = Math.round(performance.now() - started);
         this.log.info({ expired: count, calls, ms }, 'lease sweep expired leases');
       }
-      if (now - this.#lastPurge >= PURGE_EVERY_MS) {
+      if (now - this.#lastPurge >= this.#purgeEveryMs) {
         this.#lastPurge = now;
         await this.store.purgeEndedLeases(now - this.options.retentionMs);
       }

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../helpers/test-app.js';
 import { parseExposition, sampleValue } from './exposition.js';
 
-const silent = { info() {}, warn() {} } as never;
+const silent = { debug() {}, info() {}, warn() {} } as never;
 
 async function scrape(t: TestApp) {
   const res = await t.call({ method: 'GET', url: '/metrics', token: null });
