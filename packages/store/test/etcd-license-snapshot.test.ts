@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { EtcdContext } from '../src/etcd/etcd-context.js';
 import type { EtcdGateway, KeyValue, ReadOp } from '../src/etcd/etcd-gateway.js';
 import { EtcdLicenses } from '../src/etcd/etcd-licenses.js';
 import { Keyspace } from '../src/etcd/keyspace.js';
-import { Optimistic } from '../src/etcd/optimistic.js';
 import type { LicenseIntegrity } from '../src/integrity/license-integrity.js';
+import { stubEtcdContext } from './support/stub-etcd-context.js';
 
 const keys = new Keyspace('/t/');
 
@@ -31,21 +30,7 @@ function licensesOver(rev: { now: number }) {
       return new Promise((resolve) => pending.push(() => resolve(answer)));
     },
   } as unknown as EtcdGateway;
-  const optimistic = new Optimistic(
-    200,
-    () => 0.5,
-    { ready: true, load: async () => {} },
-    () => false,
-  );
-  const ctx = new EtcdContext(
-    gateway,
-    keys,
-    optimistic,
-    undefined as never,
-    undefined as never,
-    Math.random,
-    'n1',
-  );
+  const ctx = stubEtcdContext(gateway, keys);
   // No records: the integrity check has nothing to verify or report.
   const integrity = { verify: async () => {}, report: async () => {} } as unknown as LicenseIntegrity;
   /** Answers every read waiting, or only the latest one. */

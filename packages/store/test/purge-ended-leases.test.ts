@@ -1,6 +1,5 @@
 import { LeaseholdError } from '@leasehold/domain';
 import { describe, expect, it } from 'vitest';
-import { EtcdContext } from '../src/etcd/etcd-context.js';
 import { EtcdEpochs } from '../src/etcd/etcd-epoch.js';
 import type { EtcdGateway, KeyValue, ReadOp } from '../src/etcd/etcd-gateway.js';
 import { EtcdTransientError } from '../src/etcd/etcd-gateway.js';
@@ -8,8 +7,8 @@ import { EtcdLeases } from '../src/etcd/etcd-leases.js';
 import type { EtcdLicenses } from '../src/etcd/etcd-licenses.js';
 import { Keyspace } from '../src/etcd/keyspace.js';
 import { LeaseRecordCache } from '../src/etcd/lease-record-cache.js';
-import { Optimistic } from '../src/etcd/optimistic.js';
 import { encodeLease } from '../src/etcd/records.js';
+import { stubEtcdContext } from './support/stub-etcd-context.js';
 
 // Regression for issue 10: EtcdStore.purgeEndedLeases swallowed every error of its deletes, so an etcd
 // outage or a bug looked like "nothing to purge". A gateway stub stands in for etcd: what is tested is
@@ -65,21 +64,7 @@ function leasesOver(txn: (key: string) => Promise<{ succeeded: boolean }>): Etcd
     txnMany: (txns: readonly { compare: readonly { key: string }[] }[]) =>
       txns.map(async (t) => ({ ...(await txn(t.compare[0]?.key ?? '')), revision: 21, failure: [] })),
   } as unknown as EtcdGateway;
-  const optimistic = new Optimistic(
-    200,
-    () => 0.5,
-    { ready: true, load: async () => {} },
-    () => false,
-  );
-  const ctx = new EtcdContext(
-    gateway,
-    keys,
-    optimistic,
-    undefined as never,
-    undefined as never,
-    Math.random,
-    'n1',
-  );
+  const ctx = stubEtcdContext(gateway, keys);
   return new EtcdLeases(
     ctx,
     undefined as unknown as EtcdLicenses,

@@ -26,20 +26,26 @@ function manualSender() {
   return { sent, send };
 }
 
+/** A batcher with one batch in flight at most, a manual sender and manual timers. */
+function oneInFlight(maxWaitWindows: number) {
+  const { sent, send } = manualSender();
+  const { timers, fire, pending } = manualTimers();
+  const batcher = new TxnBatcher({
+    windowMs: 2,
+    limits,
+    send,
+    footprint,
+    cost,
+    timers,
+    maxInFlight: 1,
+    maxWaitWindows,
+  });
+  return { sent, batcher, fire, pending };
+}
+
 describe('TxnBatcher with a limit on batches in flight', () => {
   it('holds what gathers past the window while the most allowed are in flight, and sends it when one returns', async () => {
-    const { sent, send } = manualSender();
-    const { timers, fire, pending } = manualTimers();
-    const batcher = new TxnBatcher({
-      windowMs: 2,
-      limits,
-      send,
-      footprint,
-      cost,
-      timers,
-      maxInFlight: 1,
-      maxWaitWindows: 10,
-    });
+    const { sent, batcher, fire, pending } = oneInFlight(10);
     void batcher.submit(put('a'));
     void batcher.submit(put('b'));
     fire(); // the window ends with one batch in flight: b waits for it
@@ -55,18 +61,7 @@ describe('TxnBatcher with a limit on batches in flight', () => {
   });
 
   it('sends anyway after maxWaitWindows windows when no batch returns (a member that hangs)', () => {
-    const { sent, send } = manualSender();
-    const { timers, fire } = manualTimers();
-    const batcher = new TxnBatcher({
-      windowMs: 2,
-      limits,
-      send,
-      footprint,
-      cost,
-      timers,
-      maxInFlight: 1,
-      maxWaitWindows: 3,
-    });
+    const { sent, batcher, fire } = oneInFlight(3);
     void batcher.submit(put('a'));
     void batcher.submit(put('b'));
     fire();
