@@ -7,21 +7,11 @@
 //   - with LH_PROBE_PROFILE=1, a V8 CPU profile of the phase (node:inspector, sampling every 500 µs).
 // On SIGUSR2 it writes both for the phase that just ended to LH_PROBE_DIR (named by the phase the bench
 // wrote to LH_PROBE_DIR/phase), then starts the next phase's.
-// LH_PROBE_NO_ALS=1 (an experiment, never for a figure that counts): AsyncLocalStorage does nothing, so
-// Node 20 never enables its promise hooks; store deadlines are then lost (no per-request budget), which
-// only matters under faults. It tells what the AsyncLocalStorage-carried deadline costs per request.
 'use strict';
 const { readFileSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 
 const dir = process.env.LH_PROBE_DIR;
-if (dir && process.env.LH_PROBE_NO_ALS === '1') {
-  const { AsyncLocalStorage } = require('node:async_hooks');
-  AsyncLocalStorage.prototype.run = (_store, fn, ...args) => fn(...args);
-  AsyncLocalStorage.prototype.exit = (fn, ...args) => fn(...args);
-  AsyncLocalStorage.prototype.enterWith = () => undefined;
-  AsyncLocalStorage.prototype.getStore = () => undefined;
-}
 if (dir) {
   const { KVClient } = require(require.resolve('etcd3/lib/rpc', { paths: [join(__dirname, '..', '..')] }));
   let counts;
