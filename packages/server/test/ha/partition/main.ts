@@ -13,9 +13,10 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { StoredLease } from '../checker.js';
-import { History, now } from '../history.js';
+import { History } from '../history.js';
 import { opsToNdjson } from '../history-file.js';
 import { findRepoRoot, startNamespacedCluster } from './namespaced-cluster.js';
+import { elapsedLog, runNamespacedMain } from './namespaced-main.js';
 import type { NamespacedNode } from './processes.js';
 import {
   type CommonResult,
@@ -54,15 +55,7 @@ if (!argv.dir) {
 const WORK_DIR = resolve(argv.dir);
 const SEED = argv.seed !== undefined ? Number(argv.seed) : Math.floor(Math.random() * 2 ** 31);
 
-const t0 = now();
-const log = (message: string) =>
-  process.stderr.write(`[partition ${SCENARIO} +${((now() - t0) / 1000).toFixed(1)}s] ${message}\n`);
-
-const watchdog = setTimeout(() => {
-  log(`WATCHDOG: scenario still running after ${WATCHDOG_MS} ms; exiting (children die by pdeathsig)`);
-  process.exit(3);
-}, WATCHDOG_MS);
-watchdog.unref();
+const log = elapsedLog(`partition ${SCENARIO}`);
 
 /** The store's own records of every lease, written for checker.ts's checkStoreRecords. */
 async function storeRecords(token: string, node: NamespacedNode): Promise<CommonResult['server']> {
@@ -111,13 +104,8 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => {
-    clearTimeout(watchdog);
-    process.exit(0);
-  },
-  (err: unknown) => {
-    log(`FAILED: ${(err as Error)?.stack ?? String(err)}`);
-    process.exit(1);
-  },
-);
+runNamespacedMain(main, {
+  log,
+  watchdogMs: WATCHDOG_MS,
+  overrun: `scenario still running after ${WATCHDOG_MS} ms`,
+});

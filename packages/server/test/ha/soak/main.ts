@@ -19,6 +19,7 @@ import { FAULT_WORKLOAD, runWorkloadClients, workloadFeatures, workloadPools } f
 import { FAULT_KINDS, History, now } from '../history.js';
 import { type NemesisCluster, nodeReady } from '../nemesis.js';
 import { findRepoRoot, startNamespacedCluster } from '../partition/namespaced-cluster.js';
+import { elapsedLog, runNamespacedMain } from '../partition/namespaced-main.js';
 import { formatCounts, formatOutages, opCounts, outageByKind } from '../summary.js';
 import type { ClientStats } from '../workload.js';
 import { FaketimeClocks, namespaceNetwork } from './soak-faults.js';
@@ -74,20 +75,7 @@ const CLOCK_TOLERANCE_MS = Math.max(0, CLOCK_STEP_MS - MAX_CLOCK_SKEW_MS);
  */
 const EXPIRY_TOLERANCE_MS = CLOCK_STEP_MS;
 
-const t0 = now();
-const log = (message: string) =>
-  process.stderr.write(`[soak +${((now() - t0) / 1000).toFixed(1)}s] ${message}\n`);
-
-const watchdog = setTimeout(
-  () => {
-    log(
-      `WATCHDOG: still running ${WATCHDOG_SLACK_MS} ms past its ${MINUTES} min; exiting (children die by pdeathsig)`,
-    );
-    process.exit(3);
-  },
-  MINUTES * 60_000 + WATCHDOG_SLACK_MS,
-);
-watchdog.unref();
+const log = elapsedLog('soak');
 
 /** Violations counted as the issue names them. */
 function tally(violations: readonly Violation[]) {
@@ -253,13 +241,8 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => {
-    clearTimeout(watchdog);
-    process.exit(0);
-  },
-  (err: unknown) => {
-    log(`FAILED: ${(err as Error)?.stack ?? String(err)}`);
-    process.exit(1);
-  },
-);
+runNamespacedMain(main, {
+  log,
+  watchdogMs: MINUTES * 60_000 + WATCHDOG_SLACK_MS,
+  overrun: `still running ${WATCHDOG_SLACK_MS} ms past its ${MINUTES} min`,
+});
