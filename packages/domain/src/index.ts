@@ -90,7 +90,8 @@ export {
   type LeaseAccess,
   seatsExhausted,
 } from './lease/rules.js';
-export { EXACT_HAND_OVER, MAX_CLOCK_SKEW_MS_LIMIT, SeatHandOver } from './lease/seat-hand-over.js';
+export { ClusterSeatHandOver } from './lease/cluster-seat-hand-over.js';
+export { EXACT_HAND_OVER, isClockMargin, MAX_CLOCK_SKEW_MS_LIMIT, SeatHandOver } from './lease/seat-hand-over.js';
 export { type LeaseWindow, leaseWindow, tokenExpirySeconds } from './lease/timing.js';
 export {
   LEASE_TOKEN_TYP,

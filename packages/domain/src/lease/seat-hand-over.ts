@@ -21,16 +21,21 @@ export const MAX_CLOCK_SKEW_MS_LIMIT = 60_000;
  * what the margin costs: a seat given up by expiry returns M later (docs/ha.md, "Expiry").
  */
 export class SeatHandOver {
-  readonly maxClockSkewMs: number;
+  readonly #margin: number;
 
   /** @param maxClockSkewMs M: how far two node clocks may disagree, whole ms in [0, 60,000]; 0 is off. */
   constructor(maxClockSkewMs = 0) {
-    if (!Number.isInteger(maxClockSkewMs) || maxClockSkewMs < 0 || maxClockSkewMs > MAX_CLOCK_SKEW_MS_LIMIT) {
+    if (!isClockMargin(maxClockSkewMs)) {
       throw new TypeError(
         `maxClockSkewMs must be a whole number of ms from 0 to ${MAX_CLOCK_SKEW_MS_LIMIT}, got ${maxClockSkewMs}`,
       );
     }
-    this.maxClockSkewMs = maxClockSkewMs;
+    this.#margin = maxClockSkewMs;
+  }
+
+  /** M, the margin every rule below applies (ClusterSeatHandOver widens it to the cluster's). */
+  get maxClockSkewMs(): number {
+    return this.#margin;
   }
 
   /** The instant (on the acting node's clock) from which the lease's seat may go to another lease. */
@@ -50,6 +55,11 @@ export class SeatHandOver {
   freedDeadlineAt(now: number): number {
     return now - this.maxClockSkewMs;
   }
+}
+
+/** Whether `ms` is a clock margin a node accepts: whole ms in [0, MAX_CLOCK_SKEW_MS_LIMIT]. */
+export function isClockMargin(ms: unknown): ms is number {
+  return Number.isInteger(ms) && (ms as number) >= 0 && (ms as number) <= MAX_CLOCK_SKEW_MS_LIMIT;
 }
 
 /** No margin: seats return exactly at `reservedUntil` (single-clock tests; the stores' default). */

@@ -45,8 +45,13 @@ export interface AppDeps {
   readonly https?: HttpsServerOptions;
   /** The peer probe's last reading of each other node (clock skew, round trip), by node id. */
   readonly peerReadings?: () => ReadonlyMap<string, PeerReading>;
-  /** The clock margin seats are handed over after (config `maxClockSkewMs`); shown in /v1/cluster. */
+  /** This node's configured clock margin (config `maxClockSkewMs`); shown in /v1/cluster. */
   readonly maxClockSkewMs?: number;
+  /**
+   * The margin seats are handed over after: the widest any node of the cluster announced
+   * (node/cluster-clock-margin.ts); /v1/cluster shows it and judges peers' skew against it.
+   */
+  readonly clockMarginInForceMs?: () => number;
   /** Hosts of the cluster's nodes: a peer's client certificate must name one (http/auth.ts). */
   readonly peerHosts?: () => ReadonlySet<string>;
   /** How long a node trusts a token lookup before reading the store again (0: every request). */

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Server as TlsServer } from 'node:tls';
-import { type Clock, systemClock } from '@leasehold/domain';
+import { type Clock, ClusterSeatHandOver, systemClock } from '@leasehold/domain';
 import type { LeaseStore } from '@leasehold/store';
 import type { FastifyInstance } from 'fastify';
 import { AuditKeeper } from '../audit/audit-keeper.js';
@@ -32,6 +32,7 @@ import {
 import { VERSION } from '../version.js';
 import { type AdminTokenResult, ensureAdminToken } from './admin-token.js';
 import { ETCD_SWEEP_BATCH, LeaseSweeper, SWEEP_BATCH } from './lease-sweeper.js';
+import { ClusterClockMargin } from './cluster-clock-margin.js';
 import { DATABASE_FILE, openStore, untilStoreAnswers } from './open-store.js';
 import { addPeerClockGauge } from './peer-clock-gauge.js';
 import { PeerProbe, peerTimeRequest } from './peer-probe.js';
@@ -99,6 +100,8 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
             info: (obj, msg) => log?.info(obj, msg),
           },
         });
+  // Widened at run time to the widest margin any node of the cluster announces (cluster-clock-margin.ts).
+  const handOver = new ClusterSeatHandOver(config.maxClockSkewMs);
   const opened = openStore(
     config,
     dataDir,
@@ -112,6 +115,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       ...(runtime.storeSchemaVersion !== undefined ? { schemaVersion: runtime.storeSchemaVersion } : {}),
       onSchemaStep: (step) => log?.info(step, 'migrating the store schema'),
     },
+    handOver,
   );
   const { membership } = opened;
   // A replica (docs/replication.md) serves a read-only view; only its follower writes the store.
@@ -176,6 +180,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       ...(tls ? { https: tls.server } : {}),
       peerReadings: () => probe?.readings() ?? new Map(),
       maxClockSkewMs: config.maxClockSkewMs,
+      clockMarginInForceMs: () => handOver.maxClockSkewMs,
       peerHosts: () => probe?.peerHosts() ?? new Set(),
       metrics,
       metricsScopes: config.metricsAuth === 'token' ? ['admin', 'operator'] : ['public'],
@@ -226,6 +231,8 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       },
     });
     log = app.log;
+    const clockMargin = new ClusterClockMargin(handOver, app.log);
+    clockMargin.register(metrics);
     if (kek.generated) {
       app.log.warn(
         { kekFile: kek.source },
@@ -244,8 +251,9 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       timeoutMs: Math.max(250, Math.min(config.heartbeatIntervalMs, 2000)),
       request: peerRequest,
       log: app.log,
+      onNodes: (nodes) => clockMargin.observe(nodes),
     });
-    if (config.store === 'etcd') addPeerClockGauge(metrics, probe, config.maxClockSkewMs);
+    if (config.store === 'etcd') addPeerClockGauge(metrics, probe, () => handOver.maxClockSkewMs);
     addLeaseCacheMetrics(metrics, opened.store);
     if (vendorKeys.size === 0) {
       app.log.warn('no vendor keys configured (--vendor-key): every license install will be refused');
@@ -290,6 +298,13 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
     // The node listens at once and finishes starting in the background: one started before its store is
     // reachable answers /healthz, fails /readyz with 503, and becomes ready by itself once the store is.
     let closed = false;
+    const announcement = () => ({
+      id: nodeId,
+      url: config.advertiseUrl ?? url,
+      version: VERSION,
+      startedAt: clock.now(),
+      maxClockSkewMs: config.maxClockSkewMs,
+    });
     const bootstrap = (async () => {
       if (replicaOf !== undefined) {
         // No admin token, signing key or audit work of its own: all of it is the primary's, copied.
@@ -309,7 +324,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
           log: app.log,
         });
         await membership
-          .join({ id: nodeId, url: config.advertiseUrl ?? url, version: VERSION, startedAt: clock.now() })
+          .join(announcement())
           .catch((err: unknown) => app.log.warn({ err }, 'first heartbeat failed; retrying'));
         probe?.start();
         app.log.info({ primary: replicaOf }, 'following the primary as a read-only replica');
@@ -322,6 +337,12 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       );
       // A replaced admin token is revoked from now on, not once a lookup cached since start-up runs out.
       app.tokenCache.clear();
+      // Before the keys (no lease is signed without them): a node configured with a narrower clock margin
+      // than its peers adopts theirs before it can hand a seat over. The peer probe keeps it up to date.
+      await membership.nodes().then(
+        (nodes) => clockMargin.observe(nodes),
+        (err: unknown) => app.log.warn({ err }, 'could not read the cluster membership for its clock margins'),
+      );
       // Last, because /readyz reports ready once the keys are in: by then the admin token is too.
       await untilStoreAnswers(
         () => keyring.loadFrom(store, clock.now()),
@@ -329,7 +350,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
         app.log,
       );
       await membership
-        .join({ id: nodeId, url: config.advertiseUrl ?? url, version: VERSION, startedAt: clock.now() })
+        .join(announcement())
         .catch((err: unknown) => app.log.warn({ err }, 'first heartbeat failed; retrying'));
       await nodeEvent('node.joined', 'start');
       sweeper.start();

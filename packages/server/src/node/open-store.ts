@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Clock, LeaseholdError, LicenseVerificationKeys } from '@leasehold/domain';
+import type { Clock, LeaseholdError, LicenseVerificationKeys, SeatHandOver } from '@leasehold/domain';
 import {
   EtcdMembership,
   EtcdStore,
@@ -43,6 +43,8 @@ export function openStore(
   seatCap: SeatCap | undefined,
   licenseKeys: LicenseVerificationKeys,
   schema: Pick<EtcdStoreOptions, 'schemaVersion' | 'onSchemaStep'>,
+  /** When seats go to another lease: the node's ClusterSeatHandOver, widened to the cluster's margin. */
+  handOver: SeatHandOver,
 ): { store: LeaseStore; sqlite?: SqliteStore; membership: Membership } {
   // The stores re-verify every license they load against these keys, from configuration, not the store.
   const now = () => clock.now();
@@ -59,7 +61,7 @@ export function openStore(
       callTimeoutMs: config.etcdCallTimeoutMs,
       batchWindowMs: config.etcdBatchWindowMs,
       batchMaxInFlight: config.etcdBatchMaxInFlight,
-      maxClockSkewMs: config.maxClockSkewMs,
+      handOver,
       readBatchWindowMs: config.etcdReadBatchWindowMs,
       leaseCacheSize: config.etcdLeaseCacheSize,
     });

@@ -9,7 +9,12 @@ import { skewBeyondMargin } from './skew-beyond-margin.js';
  * handed over at their deadline plus that margin, so a skew beyond it can hand a seat to a second client
  * while its holder still uses it: the LeaseholdClockSkewBeyondMargin alert reads the second gauge.
  */
-export function addPeerClockGauge(metrics: NodeMetrics, probe: PeerProbe, maxClockSkewMs: number): void {
+export function addPeerClockGauge(
+  metrics: NodeMetrics,
+  probe: PeerProbe,
+  /** The margin in force (ClusterClockMargin: the widest the cluster announces). */
+  maxClockSkewMs: () => number,
+): void {
   const reachable = () => [...probe.readings()].filter(([, r]) => r.reachable && r.clockSkewMs !== undefined);
   metrics.gauge(
     'leasehold_peer_clock_skew_seconds',
@@ -23,7 +28,7 @@ export function addPeerClockGauge(metrics: NodeMetrics, probe: PeerProbe, maxClo
     () =>
       reachable().map(([peer, r]) => ({
         labels: { peer },
-        value: skewBeyondMargin(r, maxClockSkewMs) ? 1 : 0,
+        value: skewBeyondMargin(r, maxClockSkewMs()) ? 1 : 0,
       })),
     ['peer'],
   );

@@ -13,6 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  *
  * The nodes run with the default clock margin (maxClockSkewMs 1000, docs/ha.md "Expiry"): the seat must
  * not go to the waiting client before the expiry plus the margin, and the measured delay is after that.
+ * All but one: node-2, where the waiting client asks, is configured with no margin at all, as a node left
+ * with a stale setting would be. It must adopt the widest margin its peers announce, so the seat still
+ * waits out the 1 s there.
  */
 const TTL_SECONDS = 5;
 const POLL_MS = 50;
@@ -26,6 +29,7 @@ describe('expiry on a 3-node etcd cluster', () => {
   beforeAll(async () => {
     const started = await startVendorCluster(dir, {
       nodeEnv: { LEASEHOLD_MAX_CLOCK_SKEW_MS: String(MARGIN_MS) },
+      nodeEnvByName: { 'node-2': { LEASEHOLD_MAX_CLOCK_SKEW_MS: '0' } },
     });
     cluster = started.cluster;
     const { vendor } = started;
@@ -87,6 +91,25 @@ describe('expiry on a 3-node etcd cluster', () => {
     expect(grantedAt ?? 0).toBeGreaterThanOrEqual(expiresAt + MARGIN_MS);
     return (grantedAt ?? 0) - expiresAt - MARGIN_MS;
   }
+
+  it("a node configured with a narrower margin hands seats over after its peers' wider one", async () => {
+    const [, second] = cluster.urls();
+    const view = (await (await fetch(`${second}/v1/cluster`, { headers: auth })).json()) as {
+      maxClockSkewMs: number;
+      clockMarginInForceMs: number;
+      nodes: { id: string; maxClockSkewMs?: number }[];
+    };
+    expect(view.maxClockSkewMs).toBe(0);
+    expect(view.clockMarginInForceMs).toBe(MARGIN_MS);
+    expect(Object.fromEntries(view.nodes.map((n) => [n.id, n.maxClockSkewMs]))).toEqual({
+      'node-1': MARGIN_MS,
+      'node-2': 0,
+      'node-3': MARGIN_MS,
+    });
+    const metrics = await (await fetch(`${second}/metrics`, { headers: auth })).text();
+    expect(metrics).toMatch(/leasehold_clock_margin_seconds\{kind="configured"\} 0\b/);
+    expect(metrics).toMatch(/leasehold_clock_margin_seconds\{kind="in_force"\} 1\b/);
+  });
 
   it("frees a silent client's seat at its expiry, and an etcd leader change does not stretch it", async () => {
     const quiet = await measureTakeover('quiet');

@@ -154,7 +154,7 @@ describe('a live node and deploy/monitoring', () => {
 
   it('alert rules pass `promtool check rules` and their unit tests, and read exported metrics', () => {
     const check = promtool(['check', 'rules', 'alerts.yml']);
-    expect(check.output).toContain('SUCCESS: 9 rules found');
+    expect(check.output).toContain('SUCCESS: 10 rules found');
     expect(check.status).toBe(0);
     const test = promtool(['test', 'rules', 'alerts.test.yml']);
     expect(test.output).toContain('SUCCESS');
@@ -169,6 +169,7 @@ describe('a live node and deploy/monitoring', () => {
       }
     ).groups.flatMap((g) => g.rules);
     expect(rules.map((r) => r.alert).sort()).toEqual([
+      'LeaseholdClockMarginMismatch',
       'LeaseholdClockSkew',
       'LeaseholdClockSkewBeyondMargin',
       'LeaseholdHighCheckoutDenialRate',

@@ -75,9 +75,14 @@ export interface EtcdStoreOptions extends EtcdConnectionOptions {
   /**
    * How far two node clocks may disagree, ms: a seat whose lease ran out goes to another lease only this
    * long after its deadline, on the acting node's clock (SeatHandOver, docs/ha.md "Expiry"). Default 0;
-   * the node passes its `maxClockSkewMs`. Every node of a cluster should use the same value.
+   * the node passes its `maxClockSkewMs`. Ignored when `handOver` is given.
    */
   readonly maxClockSkewMs?: number;
+  /**
+   * The hand-over rule itself, for a node that widens its margin to the cluster's at run time
+   * (ClusterSeatHandOver, fed from the margins the nodes announce in their membership records).
+   */
+  readonly handOver?: SeatHandOver;
   /**
    * How many lease records this node remembers so that their renewals skip the read (default
    * DEFAULT_LEASE_CACHE_SIZE; 0: every renewal reads first). A hint only: see lease-record-cache.ts.
@@ -113,7 +118,7 @@ export class EtcdStore extends RoutedStore implements LeaseStore {
   constructor(options: EtcdStoreOptions) {
     super();
     // Checked before any connection opens: a bad margin is the caller's mistake.
-    const handOver = new SeatHandOver(options.maxClockSkewMs ?? 0);
+    const handOver = options.handOver ?? new SeatHandOver(options.maxClockSkewMs ?? 0);
     this.gateway = new EtcdGateway(options);
     this.keys = new Keyspace(options.prefix ?? '/leasehold/');
     const random = options.random ?? Math.random;

@@ -10,6 +10,11 @@ export interface NodeAnnouncement {
   readonly url: string;
   readonly version: string;
   readonly startedAt: number;
+  /**
+   * The node's configured clock margin (`maxClockSkewMs`), so that every node hands seats over after the
+   * widest margin in the cluster (ClusterSeatHandOver). Absent from nodes of older versions.
+   */
+  readonly maxClockSkewMs?: number;
 }
 
 export interface NodeRecord extends NodeAnnouncement {

@@ -83,6 +83,8 @@ export interface SqliteStoreOptions {
    * Default 0 (seats return at the deadline); the node passes its `maxClockSkewMs`.
    */
   readonly maxClockSkewMs?: number;
+  /** The hand-over rule itself (ClusterSeatHandOver, as the node passes it); `maxClockSkewMs` is then ignored. */
+  readonly handOver?: SeatHandOver;
 }
 
 /**
@@ -107,7 +109,7 @@ export class SqliteStore extends RoutedStore implements LeaseStore, ReplicaTarge
   constructor(options: SqliteStoreOptions) {
     super();
     // Checked before the file opens: a bad margin is the caller's mistake and leaves nothing open.
-    const handOver = new SeatHandOver(options.maxClockSkewMs ?? 0);
+    const handOver = options.handOver ?? new SeatHandOver(options.maxClockSkewMs ?? 0);
     this.#conn = new SqliteConnection(options);
     this.#audit = new SqliteAudit(this.#conn.db);
     this.#random = options.random;

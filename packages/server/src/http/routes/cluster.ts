@@ -25,6 +25,14 @@ const NodeView = Type.Object({
   ),
   lastProbeAgeMs: Type.Optional(Type.Integer({ description: 'Age of the last probe of that node, ms' })),
   reachable: Type.Optional(Type.Boolean({ description: 'Whether that node answered the last probe' })),
+  maxClockSkewMs: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description:
+        "The clock margin that node announces (its configuration); absent from nodes of older versions. " +
+        'Every node hands seats over after the widest one (clockMarginInForceMs)',
+    }),
+  ),
   clockSkewBeyondMargin: Type.Optional(
     Type.Boolean({
       description:
@@ -70,7 +78,16 @@ export const ClusterView = Type.Object({
     Type.Integer({
       minimum: 0,
       description:
-        "This node's clock margin: a seat whose lease ran out goes to another client this long after its deadline",
+        "This node's configured clock margin (maxClockSkewMs)",
+    }),
+  ),
+  clockMarginInForceMs: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description:
+        'The margin in force on this node: a seat whose lease ran out goes to another client this long after ' +
+        'its deadline. The widest margin any node of the cluster announced since this node started; larger ' +
+        'than maxClockSkewMs when the nodes are configured differently (docs/ha.md "Expiry")',
     }),
   ),
   epoch: Type.Integer({
@@ -156,6 +173,7 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
         clusterId: deps.keyring.clusterId,
         store: deps.store.backend,
         ...(deps.maxClockSkewMs === undefined ? {} : { maxClockSkewMs: deps.maxClockSkewMs }),
+        ...(deps.clockMarginInForceMs ? { clockMarginInForceMs: deps.clockMarginInForceMs() } : {}),
         epoch: epochState.epoch,
         ...(epochState.promotion
           ? {
@@ -178,6 +196,7 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
             heartbeatAgeMs: Math.round(age),
             healthy: age < ttl,
             self: n.id === deps.nodeId,
+            ...(n.maxClockSkewMs === undefined ? {} : { maxClockSkewMs: n.maxClockSkewMs }),
             ...peerView(deps, n.id),
           };
         }),
@@ -212,13 +231,12 @@ async function replicaView(replication: NonNullable<AppDeps['replication']>) {
 function peerView(deps: AppDeps, id: string) {
   const reading = id === deps.nodeId ? undefined : deps.peerReadings?.().get(id);
   if (!reading) return {};
+  const margin = deps.clockMarginInForceMs?.() ?? deps.maxClockSkewMs;
   return {
     ...(reading.clockSkewMs === undefined ? {} : { clockSkewMs: Math.round(reading.clockSkewMs) }),
     ...(reading.rttMs === undefined ? {} : { rttMs: Math.round(reading.rttMs * 10) / 10 }),
     lastProbeAgeMs: Math.max(0, Math.round(deps.clock.monotonic() - reading.probedAt)),
     reachable: reading.reachable,
-    ...(deps.maxClockSkewMs === undefined
-      ? {}
-      : { clockSkewBeyondMargin: skewBeyondMargin(reading, deps.maxClockSkewMs) }),
+    ...(margin === undefined ? {} : { clockSkewBeyondMargin: skewBeyondMargin(reading, margin) }),
   };
 }
