@@ -64,6 +64,7 @@ export {
   type PublicKeyInfo,
 } from './keys/key-pair.js';
 export { certifySigningKey, KEY_CERT_TYP } from './keys/signing-key-cert.js';
+export { ClusterSeatHandOver } from './lease/cluster-seat-hand-over.js';
 export {
   type ClientInfo,
   holdsSeat,
@@ -90,8 +91,12 @@ export {
   type LeaseAccess,
   seatsExhausted,
 } from './lease/rules.js';
-export { ClusterSeatHandOver } from './lease/cluster-seat-hand-over.js';
-export { EXACT_HAND_OVER, isClockMargin, MAX_CLOCK_SKEW_MS_LIMIT, SeatHandOver } from './lease/seat-hand-over.js';
+export {
+  EXACT_HAND_OVER,
+  isClockMargin,
+  MAX_CLOCK_SKEW_MS_LIMIT,
+  SeatHandOver,
+} from './lease/seat-hand-over.js';
 export { type LeaseWindow, leaseWindow, tokenExpirySeconds } from './lease/timing.js';
 export {
   LEASE_TOKEN_TYP,

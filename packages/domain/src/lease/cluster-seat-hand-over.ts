@@ -1,4 +1,4 @@
-import { SeatHandOver, isClockMargin } from './seat-hand-over.js';
+import { isClockMargin, SeatHandOver } from './seat-hand-over.js';
 
 /**
  * The hand-over rule of a node in a cluster: its own margin, widened to the largest margin any node of

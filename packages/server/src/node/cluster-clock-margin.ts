@@ -47,7 +47,7 @@ export class ClusterClockMargin {
   register(metrics: NodeMetrics): void {
     metrics.gauge(
       'leasehold_clock_margin_seconds',
-      'The clock margin (maxClockSkewMs), seconds: this node\'s configured one, and the one in force (the ' +
+      "The clock margin (maxClockSkewMs), seconds: this node's configured one, and the one in force (the " +
         'widest any node of the cluster announced since this node started).',
       () => [
         { labels: { kind: 'configured' }, value: this.configuredMs / 1000 },

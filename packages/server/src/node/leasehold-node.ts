@@ -31,8 +31,8 @@ import {
 } from '../tls/node-tls.js';
 import { VERSION } from '../version.js';
 import { type AdminTokenResult, ensureAdminToken } from './admin-token.js';
-import { ETCD_SWEEP_BATCH, LeaseSweeper, SWEEP_BATCH } from './lease-sweeper.js';
 import { ClusterClockMargin } from './cluster-clock-margin.js';
+import { ETCD_SWEEP_BATCH, LeaseSweeper, SWEEP_BATCH } from './lease-sweeper.js';
 import { DATABASE_FILE, openStore, untilStoreAnswers } from './open-store.js';
 import { addPeerClockGauge } from './peer-clock-gauge.js';
 import { PeerProbe, peerTimeRequest } from './peer-probe.js';
@@ -341,7 +341,8 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       // than its peers adopts theirs before it can hand a seat over. The peer probe keeps it up to date.
       await membership.nodes().then(
         (nodes) => clockMargin.observe(nodes),
-        (err: unknown) => app.log.warn({ err }, 'could not read the cluster membership for its clock margins'),
+        (err: unknown) =>
+          app.log.warn({ err }, 'could not read the cluster membership for its clock margins'),
       );
       // Last, because /readyz reports ready once the keys are in: by then the admin token is too.
       await untilStoreAnswers(

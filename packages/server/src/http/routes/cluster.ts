@@ -29,7 +29,7 @@ const NodeView = Type.Object({
     Type.Integer({
       minimum: 0,
       description:
-        "The clock margin that node announces (its configuration); absent from nodes of older versions. " +
+        'The clock margin that node announces (its configuration); absent from nodes of older versions. ' +
         'Every node hands seats over after the widest one (clockMarginInForceMs)',
     }),
   ),
@@ -77,8 +77,7 @@ export const ClusterView = Type.Object({
   maxClockSkewMs: Type.Optional(
     Type.Integer({
       minimum: 0,
-      description:
-        "This node's configured clock margin (maxClockSkewMs)",
+      description: "This node's configured clock margin (maxClockSkewMs)",
     }),
   ),
   clockMarginInForceMs: Type.Optional(
