@@ -73,6 +73,7 @@ describe('peer probe timer', () => {
     const membership: Membership = {
       join: async () => undefined,
       leave: async () => undefined,
+      clockMargin: async (configuredMs: number) => configuredMs,
       nodes: async () => {
         rounds.push(clock.monotonic());
         const node = (id: string): NodeRecord => ({

@@ -13,6 +13,7 @@ function staticMembership(ids: () => string[]): Membership {
   return {
     join: async () => undefined,
     leave: async () => undefined,
+    clockMargin: async (configuredMs: number) => configuredMs,
     nodes: async () =>
       ids().map(
         (id): NodeRecord => ({

@@ -1,46 +1,51 @@
-import { isClockMargin, SeatHandOver } from './seat-hand-over.js';
+import { isClockMargin, MAX_CLOCK_SKEW_MS_LIMIT, SeatHandOver } from './seat-hand-over.js';
 
 /**
- * The hand-over rule of a node in a cluster: its own margin, widened to the largest margin any node of
- * the cluster has announced, and never narrowed again while the node runs.
+ * The hand-over rule of a node in a cluster: the cluster's clock margin, which the store records as the
+ * widest margin any node of the cluster has been configured with (`Membership.clockMargin`), and never
+ * less than this node's own.
  *
- * Why widen: the margin protects a seat against the disagreement between the clock of the node that
+ * Why the widest: the margin protects a seat against the disagreement between the clock of the node that
  * wrote a lease's deadline and the clock of the node that hands the seat over (seat-hand-over.ts). Every
- * node of a cluster hands seats over, so the protection is only as wide as the narrowest margin among
- * them: one node started with a smaller `maxClockSkewMs` (a typo, a stale unit file, a rolling change)
- * would hand seats to a second client early. Adopting the widest margin announced makes a mismatch cost
- * time (seats return later), never a seat held twice.
+ * node hands seats over, so the protection is only as wide as the narrowest margin in use: one node left
+ * with a smaller `maxClockSkewMs` (a typo, a stale unit file, a rolling change) would hand seats to a
+ * second client early. With the widest, a mismatch costs time (seats return later), never a seat held
+ * twice.
  *
- * Why never narrow: a node that announced a wider margin may leave while leases whose deadlines it wrote
- * are still live, and those deadlines carry its clock. Keeping the widest margin seen for the life of the
- * process covers them; lowering the margin of a whole cluster takes a restart of each node with the new
- * value (docs/ha.md, "Expiry").
+ * Why recorded in the store and not learned from the live nodes: a node configured wider may stop while
+ * leases whose deadlines its clock wrote are still live, and a node that starts after it must still wait
+ * out its margin. Until this node has read the recorded margin (`settle`), it assumes the widest margin
+ * any node accepts, so nothing it does before that read hands a seat over early.
  */
 export class ClusterSeatHandOver extends SeatHandOver {
   readonly configuredMs: number;
-  #widest: number;
+  #inForce: number | undefined;
 
   /** @param maxClockSkewMs this node's own margin (its configuration), as for SeatHandOver. */
   constructor(maxClockSkewMs = 0) {
     super(maxClockSkewMs);
     this.configuredMs = maxClockSkewMs;
-    this.#widest = maxClockSkewMs;
   }
 
+  /** The margin in force: the cluster's recorded one (at least this node's), or the limit before it is known. */
   override get maxClockSkewMs(): number {
-    return this.#widest;
+    return this.#inForce ?? MAX_CLOCK_SKEW_MS_LIMIT;
+  }
+
+  /** Whether the cluster's margin has been read since this node started. */
+  get known(): boolean {
+    return this.#inForce !== undefined;
   }
 
   /**
-   * Takes in the margins the cluster's nodes announce (undefined: a node that announces none, e.g. an
-   * older version; anything that is not a margin a node would accept is ignored). Answers whether the
-   * margin in force widened.
+   * Takes the cluster's recorded margin (a value that is not a margin a node accepts is ignored). Answers
+   * whether the margin in force changed.
    */
-  adopt(announced: Iterable<number | undefined>): boolean {
-    let widest = this.#widest;
-    for (const margin of announced) if (isClockMargin(margin) && margin > widest) widest = margin;
-    if (widest === this.#widest) return false;
-    this.#widest = widest;
+  settle(recordedMs: number): boolean {
+    if (!isClockMargin(recordedMs)) return false;
+    const inForce = Math.max(recordedMs, this.configuredMs);
+    if (inForce === this.#inForce) return false;
+    this.#inForce = inForce;
     return true;
   }
 }

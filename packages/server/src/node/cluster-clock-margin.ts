@@ -1,46 +1,70 @@
-import type { ClusterSeatHandOver } from '@leasehold/domain';
-import type { NodeRecord } from '@leasehold/store';
+import { type Clock, type ClusterSeatHandOver, PeriodicTask } from '@leasehold/domain';
+import type { Membership } from '@leasehold/store';
 import type { NodeMetrics } from '../observability/node-metrics.js';
 
+export interface ClusterClockMarginOptions {
+  readonly handOver: ClusterSeatHandOver;
+  readonly membership: Pick<Membership, 'clockMargin'>;
+  readonly clock: Clock;
+  /** How often the recorded margin is raised to this node's and read again (the heartbeat interval). */
+  readonly intervalMs: number;
+  readonly log: { warn(obj: object, msg: string): void };
+}
+
 /**
- * Keeps this node's seat hand-over at the widest clock margin the cluster's nodes announce
- * (ClusterSeatHandOver: a node configured with a smaller `maxClockSkewMs` than its peers would hand seats
- * over early) and makes a mismatch visible: a warning when the margin widens, the gauge
- * `leasehold_clock_margin_seconds{kind}` (configured vs in force; alert LeaseholdClockMarginMismatch) and
- * each node's announced margin in `GET /v1/cluster`.
+ * Keeps this node's seat hand-over at the cluster's clock margin: the widest any node was configured
+ * with, recorded in the store (`Membership.clockMargin`, ClusterSeatHandOver), so that a node configured
+ * narrower than its peers does not hand seats over early. `refresh` raises the record to this node's own
+ * margin and reads it: once before the node loads its keys (leasehold-node.ts; until then the hand-over
+ * assumes the widest margin any node accepts), then every interval, which is how a node learns that an
+ * operator lowered the record (docs/ha.md, "Expiry").
  *
- * It learns the margins from the membership records the peer probe reads each round, and once before the
- * node takes its first lease request (leasehold-node.ts), so a node started with a narrower margin adopts
- * the cluster's before it can hand a seat over.
+ * A mismatch shows as a warning when the margin in force changes, the gauge
+ * `leasehold_clock_margin_seconds{kind}` (configured vs in force; alert LeaseholdClockMarginMismatch) and
+ * each node's configured margin in `GET /v1/cluster`.
  */
 export class ClusterClockMargin {
-  constructor(
-    readonly handOver: ClusterSeatHandOver,
-    private readonly log: { warn(obj: object, msg: string): void },
-  ) {}
+  readonly #task: PeriodicTask;
 
-  /** This node's own margin, from its configuration. */
+  constructor(private readonly options: ClusterClockMarginOptions) {
+    this.#task = new PeriodicTask({
+      clock: options.clock,
+      intervalMs: options.intervalMs,
+      run: () => this.refresh(),
+      onError: (err) =>
+        options.log.warn({ err }, 'could not read the cluster clock margin; keeping the last one'),
+    });
+  }
+
   get configuredMs(): number {
-    return this.handOver.configuredMs;
+    return this.options.handOver.configuredMs;
   }
 
-  /** The margin seats are handed over after: the widest announced since this node started, own included. */
+  /** The margin seats are handed over after (the widest any node accepts until the record is read). */
   get inForceMs(): number {
-    return this.handOver.maxClockSkewMs;
+    return this.options.handOver.maxClockSkewMs;
   }
 
-  /** Takes in the margins of the nodes a membership read returned. */
-  observe(nodes: readonly Pick<NodeRecord, 'id' | 'maxClockSkewMs'>[]): void {
-    if (!this.handOver.adopt(nodes.map((n) => n.maxClockSkewMs))) return;
-    this.log.warn(
-      {
-        configuredMs: this.configuredMs,
-        inForceMs: this.inForceMs,
-        announcedBy: nodes.filter((n) => n.maxClockSkewMs === this.inForceMs).map((n) => n.id),
-      },
-      'a node of this cluster announces a wider clock margin (maxClockSkewMs) than this one: seats are handed ' +
-        'over after the wider margin until this node restarts; give every node the same value',
-    );
+  /** Raises the cluster's recorded margin to this node's and takes it in; throws when the store is away. */
+  async refresh(): Promise<void> {
+    const { handOver, membership, log } = this.options;
+    const recorded = await membership.clockMargin(this.configuredMs);
+    if (handOver.settle(recorded) && this.inForceMs > this.configuredMs) {
+      log.warn(
+        { configuredMs: this.configuredMs, inForceMs: this.inForceMs },
+        'the cluster clock margin is wider than this node is configured with (another node of the cluster ' +
+          'has a larger maxClockSkewMs): seats are handed over after the wider one; give every node the same value',
+      );
+    }
+  }
+
+  /** Refreshes every interval from now on (the first refresh is the caller's, before serving). */
+  start(): void {
+    this.#task.start();
+  }
+
+  stop(): Promise<void> {
+    return this.#task.stop();
   }
 
   /** Registers `leasehold_clock_margin_seconds{kind="configured"|"in_force"}`. */
@@ -48,7 +72,7 @@ export class ClusterClockMargin {
     metrics.gauge(
       'leasehold_clock_margin_seconds',
       "The clock margin (maxClockSkewMs), seconds: this node's configured one, and the one in force (the " +
-        'widest any node of the cluster announced since this node started).',
+        "cluster's recorded margin: the widest any node was configured with).",
       () => [
         { labels: { kind: 'configured' }, value: this.configuredMs / 1000 },
         { labels: { kind: 'in_force' }, value: this.inForceMs / 1000 },

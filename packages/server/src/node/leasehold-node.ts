@@ -100,7 +100,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
             info: (obj, msg) => log?.info(obj, msg),
           },
         });
-  // Widened at run time to the widest margin any node of the cluster announces (cluster-clock-margin.ts).
+  // Seats are handed over after the cluster's recorded clock margin, never below this node's (cluster-clock-margin.ts).
   const handOver = new ClusterSeatHandOver(config.maxClockSkewMs);
   const opened = openStore(
     config,
@@ -231,7 +231,13 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       },
     });
     log = app.log;
-    const clockMargin = new ClusterClockMargin(handOver, app.log);
+    const clockMargin = new ClusterClockMargin({
+      handOver,
+      membership,
+      clock,
+      intervalMs: config.heartbeatIntervalMs,
+      log: app.log,
+    });
     clockMargin.register(metrics);
     if (kek.generated) {
       app.log.warn(
@@ -251,7 +257,6 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       timeoutMs: Math.max(250, Math.min(config.heartbeatIntervalMs, 2000)),
       request: peerRequest,
       log: app.log,
-      onNodes: (nodes) => clockMargin.observe(nodes),
     });
     if (config.store === 'etcd') addPeerClockGauge(metrics, probe, () => handOver.maxClockSkewMs);
     addLeaseCacheMetrics(metrics, opened.store);
@@ -306,6 +311,15 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       maxClockSkewMs: config.maxClockSkewMs,
     });
     const bootstrap = (async () => {
+      // First, before the keys: no lease is granted without them (routes/leases.ts), so every lease this
+      // node writes is under a recorded cluster margin at least its own; until the read, the hand-over
+      // assumes the widest margin any node accepts (ClusterSeatHandOver).
+      await untilStoreAnswers(
+        () => clockMargin.refresh(),
+        () => closed,
+        app.log,
+      );
+      clockMargin.start();
       if (replicaOf !== undefined) {
         // No admin token, signing key or audit work of its own: all of it is the primary's, copied.
         const target = opened.sqlite;
@@ -337,13 +351,6 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
       );
       // A replaced admin token is revoked from now on, not once a lookup cached since start-up runs out.
       app.tokenCache.clear();
-      // Before the keys (no lease is signed without them): a node configured with a narrower clock margin
-      // than its peers adopts theirs before it can hand a seat over. The peer probe keeps it up to date.
-      await membership.nodes().then(
-        (nodes) => clockMargin.observe(nodes),
-        (err: unknown) =>
-          app.log.warn({ err }, 'could not read the cluster membership for its clock margins'),
-      );
       // Last, because /readyz reports ready once the keys are in: by then the admin token is too.
       await untilStoreAnswers(
         () => keyring.loadFrom(store, clock.now()),
@@ -409,6 +416,7 @@ export async function startNode(config: NodeConfig, runtime: NodeRuntime = {}): 
           await auditKeeper.sealAll().catch(() => 0);
         }
         await probe?.stop();
+        await clockMargin.stop();
         peerRequest.close();
         await membership.leave();
         // Drain in-flight requests for a moment, then cut the rest: connections whose client aborted a

@@ -86,7 +86,7 @@ export function openStore(
     ...(seatCap ? { seatCap } : {}),
     feedRetention: config.feedRetention,
     followsPrimary: config.replicaOf !== undefined,
-    maxClockSkewMs: config.maxClockSkewMs,
+    handOver,
   });
   return { store, sqlite: store, membership: new SingleNodeMembership(() => clock.now(), 'sqlite') };
 }

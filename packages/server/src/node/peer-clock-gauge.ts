@@ -12,7 +12,7 @@ import { skewBeyondMargin } from './skew-beyond-margin.js';
 export function addPeerClockGauge(
   metrics: NodeMetrics,
   probe: PeerProbe,
-  /** The margin in force (ClusterClockMargin: the widest the cluster announces). */
+  /** The margin in force (ClusterClockMargin: the cluster's recorded margin). */
   maxClockSkewMs: () => number,
 ): void {
   const reachable = () => [...probe.readings()].filter(([, r]) => r.reachable && r.clockSkewMs !== undefined);

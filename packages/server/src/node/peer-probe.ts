@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { type Clock, PeriodicTask } from '@leasehold/domain';
-import type { Membership, NodeRecord } from '@leasehold/store';
+import type { Membership } from '@leasehold/store';
 import type { PeerClientTls } from '../tls/node-tls.js';
 
 /** What one node knows of a peer's clock, from its recent probes. */
@@ -32,8 +32,6 @@ export interface PeerProbeOptions {
   readonly timeoutMs: number;
   readonly request: PeerTimeRequest;
   readonly log: { warn(obj: object, msg: string): void };
-  /** Told the membership each round reads (ClusterClockMargin takes the nodes' announced margins). */
-  readonly onNodes?: (nodes: readonly NodeRecord[]) => void;
 }
 
 /**
@@ -96,7 +94,6 @@ export class PeerProbe {
     } catch {
       return; // the store is away; the readings age, which lastProbeAgeMs shows
     }
-    this.options.onNodes?.(nodes);
     this.#hosts = new Set(nodes.map((n) => urlHost(n.url)).filter((h): h is string => h !== undefined));
     const peers = nodes.filter((n) => n.id !== this.options.selfId);
     for (const id of this.#readings.keys()) {

@@ -1,9 +1,12 @@
-import { type Clock, PeriodicTask } from '@leasehold/domain';
+import { type Clock, isClockMargin, LeaseholdError, PeriodicTask } from '@leasehold/domain';
 import type { Lease as EtcdLease } from 'etcd3';
 import type { Membership, NodeAnnouncement, NodeRecord, StoreMember } from '../port/membership.js';
 import type { EtcdGateway } from './etcd-gateway.js';
 import { postGateway } from './json-gateway.js';
 import type { Keyspace } from './keyspace.js';
+
+/** Raises of the cluster clock margin that lost a race before `clockMargin` gives up (each re-reads). */
+const CLOCK_MARGIN_ATTEMPTS = 5;
 
 export interface EtcdMembershipOptions {
   readonly gateway: EtcdGateway;
@@ -138,6 +141,28 @@ export class EtcdMembership implements Membership {
     return (results[0] ?? [])
       .map((kv) => JSON.parse(kv.value.toString()) as NodeRecord)
       .sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async clockMargin(configuredMs: number): Promise<number> {
+    const { gateway, keys } = this.options;
+    const key = keys.clockMargin();
+    // A raise races only other raises (each to at least its own margin) and an operator's lowering: a
+    // compare on the key's mod revision, and the next attempt reads the winner.
+    for (let attempt = 0; attempt < CLOCK_MARGIN_ATTEMPTS; attempt++) {
+      const kv = (await gateway.read([{ key }])).results[0]?.[0];
+      const recorded = kv ? Number(kv.value.toString()) : undefined;
+      // A value that is not a margin (hand-edited) is replaced, as an absent one is.
+      if (isClockMargin(recorded) && recorded >= configuredMs) return recorded;
+      const raised = await gateway.txn(
+        [{ key, target: 'Mod', equals: kv?.modRevision ?? 0 }],
+        [{ put: key, value: String(configuredMs) }],
+      );
+      if (raised.succeeded) return configuredMs;
+    }
+    throw new LeaseholdError(
+      'STORE_UNAVAILABLE',
+      'the cluster clock margin kept changing while it was raised',
+    );
   }
 
   /** Asks every endpoint for its status (via etcd's JSON gateway) so an unreachable member shows as such. */

@@ -24,6 +24,8 @@
  *   {p}schema                           {version, by}: the layout's version (etcd-schema.ts); absent = 0
  *   {p}schema-migration                 the migration lock, bound to the migrator's etcd lease
  *   {p}epoch                            the fencing epoch (EpochState JSON); absent = epoch 1
+ *   {p}clock-margin                     the cluster's clock margin, ms: the widest any node was configured
+ *                                       with (raised by nodes, lowered only by an operator; docs/ha.md)
  */
 export class Keyspace {
   constructor(readonly prefix: string) {
@@ -75,6 +77,8 @@ export class Keyspace {
   schemaLock = () => `${this.prefix}schema-migration`;
   /** The fencing epoch (docs/replication.md, "Promotion"). */
   epoch = () => `${this.prefix}epoch`;
+  /** The cluster's clock margin (membership.ts `clockMargin`). */
+  clockMargin = () => `${this.prefix}clock-margin`;
   /** Node membership and elections (see membership). */
   node = (id: string) => `${this.prefix}nodes/${enc(id)}`;
   nodes = () => `${this.prefix}nodes/`;

@@ -11,8 +11,9 @@ export interface NodeAnnouncement {
   readonly version: string;
   readonly startedAt: number;
   /**
-   * The node's configured clock margin (`maxClockSkewMs`), so that every node hands seats over after the
-   * widest margin in the cluster (ClusterSeatHandOver). Absent from nodes of older versions.
+   * The node's configured clock margin (`maxClockSkewMs`), shown per node in /v1/cluster so that a
+   * mismatch is easy to find. (Seats follow the cluster's recorded margin, `Membership.clockMargin`.)
+   * Absent from nodes of older versions.
    */
   readonly maxClockSkewMs?: number;
 }
@@ -45,6 +46,13 @@ export interface Membership {
   storeMembers(): Promise<StoreMember[]>;
   /** Whether this node leads `task` now; a fencing revision when it does. */
   leadership(task: string): { readonly leader: boolean; readonly fence: number | undefined };
+  /**
+   * The cluster's clock margin, ms, after raising it to at least `configuredMs` (this node's
+   * `maxClockSkewMs`): the widest margin any node of the cluster has been configured with, kept in the
+   * store so that it outlives the nodes (ClusterSeatHandOver, docs/ha.md "Expiry"). Only an operator
+   * lowers it. The embedded store's cluster is one node: its own margin.
+   */
+  clockMargin(configuredMs: number): Promise<number>;
 }
 
 /** The embedded store's membership: one node, always the leader. */
@@ -83,5 +91,8 @@ export class SingleNodeMembership implements Membership {
 
   leadership(): { leader: boolean; fence: number | undefined } {
     return { leader: this.#self !== undefined, fence: undefined };
+  }
+  async clockMargin(configuredMs: number): Promise<number> {
+    return configuredMs;
   }
 }

@@ -85,8 +85,8 @@ export const ClusterView = Type.Object({
       minimum: 0,
       description:
         'The margin in force on this node: a seat whose lease ran out goes to another client this long after ' +
-        'its deadline. The widest margin any node of the cluster announced since this node started; larger ' +
-        'than maxClockSkewMs when the nodes are configured differently (docs/ha.md "Expiry")',
+        "its deadline: the cluster's recorded margin (the widest any node was configured with), never below " +
+        'maxClockSkewMs; larger than it when the nodes are configured differently (docs/ha.md "Expiry")',
     }),
   ),
   epoch: Type.Integer({

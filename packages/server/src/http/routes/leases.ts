@@ -25,7 +25,15 @@ export const leaseRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
   // clock reads earlier than the latest time it signed with (time/clock-high-water.ts). `covered` says the
   // mark file covers it: awaited only before signing, so the disk write overlaps the store call. (Awaited
   // first, a slow fsync made a node cut off from etcd answer 503 after 2.24 s instead of within 2 s.)
+  //
+  // Also before any store write: a node that cannot sign yet writes no lease. Its start-up reads the
+  // cluster's clock margin before it loads its keys (node/cluster-clock-margin.ts), so no deadline is
+  // written by a node whose margin the cluster has not recorded; and a grant it could not answer would
+  // otherwise be committed, then replayed to the client's retry by another node.
   const signingTime = (): { sentAt: number; covered: Promise<void> } => {
+    if (!keyring.loaded) {
+      throw new LeaseholdError('STORE_UNAVAILABLE', 'this node has not loaded the cluster signing key yet');
+    }
     const sentAt = clock.now();
     const covered = deps.clockHighWater?.reserve(sentAt) ?? Promise.resolve();
     // Handled here too: when the store call fails first, nobody awaits it.
