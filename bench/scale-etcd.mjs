@@ -425,8 +425,21 @@ async function nodeMetrics() {
             ?.split(' ')
             .at(-1) ?? Number.NaN,
         );
+      // The renewal route's cumulative histogram (le -> count), for the share of slow calls server side.
+      const renewBuckets = {};
+      for (const l of text.split('\n')) {
+        if (
+          !l.startsWith('leasehold_http_request_duration_seconds_bucket{') ||
+          !l.includes('route="/v1/leases/renew"') ||
+          !l.includes('status="200"')
+        )
+          continue;
+        const le = /le="([^"]+)"/.exec(l)?.[1];
+        if (le) renewBuckets[le] = Number(l.split(' ').at(-1));
+      }
       return {
         cache,
+        renewBuckets,
         renewSumS: renewal('sum'),
         renewCount: renewal('count'),
         lagP99S: value(/^nodejs_eventloop_lag_p99_seconds (\S+)$/m),
@@ -579,7 +592,15 @@ async function main() {
     const cache = Object.fromEntries(
       Object.entries(m.cache).map(([k, v]) => [k, v - (before.cache?.[k] ?? 0)]),
     );
+    // Server-side p99 as the histogram's bucket bound (first `le` with >= 99% of the steady calls at or under it).
+    const les = Object.keys(m.renewBuckets).sort((a, b) => Number(a) - Number(b));
+    const under = (le) => m.renewBuckets[le] - (before.renewBuckets?.[le] ?? 0);
+    const p99Le = les.find((le) => under(le) >= 0.99 * calls);
+    const over = (le) => (le in m.renewBuckets ? 1 - under(le) / calls : Number.NaN);
     return {
+      p99UpToMs: p99Le === undefined ? Number.NaN : Number(p99Le) * 1000,
+      over100Ms: over('0.1'),
+      over250Ms: over('0.25'),
       meanMs: (1000 * (m.renewSumS - (before.renewSumS ?? 0))) / calls,
       calls,
       cache,
@@ -589,7 +610,7 @@ async function main() {
   });
   for (const [i, m] of serverSide.entries()) {
     log(
-      `node-${i + 1} steady: renewal route mean ${m.meanMs.toFixed(1)} ms over ${int(m.calls)} calls (server side), lease cache ${JSON.stringify(m.cache)}, event loop lag p99 ${m.lagP99Ms.toFixed(1)} ms, old space in use ${m.oldSpaceMb.toFixed(1)} MB`,
+      `node-${i + 1} steady: renewal route mean ${m.meanMs.toFixed(1)} ms over ${int(m.calls)} calls (server side; p99 <= ${m.p99UpToMs} ms, ${(100 * m.over100Ms).toFixed(1)}% over 100 ms, ${(100 * m.over250Ms).toFixed(1)}% over 250 ms), lease cache ${JSON.stringify(m.cache)}, event loop lag p99 ${m.lagP99Ms.toFixed(1)} ms, old space in use ${m.oldSpaceMb.toFixed(1)} MB`,
     );
   }
   log(
@@ -886,7 +907,7 @@ async function main() {
       : []),
     `Fill: ${int(filled)} leases in ${fillSeconds.toFixed(1)} s; renewal call failures during the fill ${stats.fill.callFailures} ${JSON.stringify(stats.fill.failureCodes)}, steady ${st.callFailures} ${JSON.stringify(st.failureCodes)}; lost-lease problems ${JSON.stringify({ ...stats.fill.lostCodes, ...st.lostCodes, ...final.lostCodes })}; retryable lease problems (asked again of the next node, as the SDK does) fill ${stats.fill.leaseRetries} ${JSON.stringify(stats.fill.retryCodes)}, steady ${st.leaseRetries} ${JSON.stringify(st.retryCodes)}, final ${final.leaseRetries}.`,
     `Checkout retries ${retries.length}${retries.length ? `: ${JSON.stringify(countBy(retries))}` : ''}.`,
-    `Steady, server side per node: ${serverSide.map((m, i) => `node-${i + 1} renewal route mean ${m.meanMs.toFixed(1)} ms, lease cache ${JSON.stringify(m.cache)}, loop lag p99 ${m.lagP99Ms.toFixed(1)} ms`).join('; ')}.`,
+    `Steady, server side per node: ${serverSide.map((m, i) => `node-${i + 1} renewal route mean ${m.meanMs.toFixed(1)} ms (p99 <= ${m.p99UpToMs} ms, ${(100 * m.over100Ms).toFixed(1)}% over 100 ms), lease cache ${JSON.stringify(m.cache)}, loop lag p99 ${m.lagP99Ms.toFixed(1)} ms`).join('; ')}.`,
     `etcd RSS peak ${peakEtcd.toFixed(1)} MB; GET /v1/licenses/scale (seatUsage) after the renewals answered ${usageAnswer} in ${usageMs.toFixed(0)} ms with ${int(held)} leases held; under the renewal load: ${viewsNote(views)}.`,
     ...(expiry
       ? [
