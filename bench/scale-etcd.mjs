@@ -17,12 +17,16 @@
 // renewed in one quick pass (so their deadlines fall within about a second of each other), and the bench
 // polls etcd directly (count of that licence's slot keys, every 100 ms) until the sweeper has freed all of
 // them; the figure is the time from the last deadline to the last slot gone.
+// Memory: each node loads bench/lib/node-probe.cjs (NODE_OPTIONS --require), which writes its
+// process.memoryUsage(), V8 heap spaces (committed / physical / used) and RssAnon / RssFile every
+// BENCH_SCALE_MEM_MS (5,000; 0: off) to BENCH_SCALE_PROBE_DIR (default: a temporary directory); the bench prints that breakdown at the node RSS peak and at the end.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { startVendorCluster } from '@leasehold/devtools';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
@@ -46,6 +50,7 @@ const S = {
   // 100,000 leases' history and no more. Compaction: every 5 minutes (as Kubernetes' API server does).
   etcdQuotaMb: intEnv('BENCH_SCALE_ETCD_QUOTA_MB', 8192, 256),
   etcdCompaction: process.env.BENCH_SCALE_ETCD_COMPACTION ?? '5m',
+  memEveryMs: intEnv('BENCH_SCALE_MEM_MS', 5000, 0),
 };
 const TARGETS = { p99Ms: 100, rssMb: 200, expiryS: 2, leases: 100_000 };
 /** The nodes' clock margin (maxClockSkewMs; the dev cluster keeps the 1 s default). */
@@ -67,6 +72,85 @@ let cluster;
 /** Checkout attempts that were retried, with their answer (status and code). */
 const retries = [];
 const dir = mkdtempSync(join(tmpdir(), 'leasehold-bench-scale-etcd-'));
+// BENCH_SCALE_PROBE_DIR keeps the probe's files (<node>.mem.jsonl, every sample) after the run.
+const probeDir = process.env.BENCH_SCALE_PROBE_DIR ?? join(dir, 'probe');
+if (S.memEveryMs > 0) {
+  // Set before the cluster starts: each node process inherits it (node-process.ts adds the production V8
+  // flags to an inherited NODE_OPTIONS unless it sets the young generation itself).
+  mkdirSync(probeDir, { recursive: true });
+  const preload = join(dirname(fileURLToPath(import.meta.url)), 'lib', 'node-probe.cjs');
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --require ${preload}`.trim();
+  process.env.LH_PROBE_DIR = probeDir;
+  process.env.LH_PROBE_MEM_MS = String(S.memEveryMs);
+  // BENCH_SCALE_PROFILE=1: a V8 CPU profile of each node's steady phase too (<probe dir>/steady.node-N.cpuprofile;
+  // summarize with bench/lib/profile-summary.mjs).
+  process.env.LH_PROBE_PROFILE = process.env.BENCH_SCALE_PROFILE === '1' ? '1' : '0';
+}
+
+/** Ends the probe's phase in each node (its etcd call counts, and CPU profile with BENCH_SCALE_PROFILE). */
+function endProbePhase(phase) {
+  if (S.memEveryMs === 0) return;
+  writeFileSync(join(probeDir, 'phase'), phase);
+  for (const n of cluster.nodes) if (n.pid) process.kill(n.pid, 'SIGUSR2');
+}
+
+// BENCH_SCALE_NODE_OPTIONS: V8 settings for the nodes only (this process keeps its own), e.g.
+// `--max-old-space-size=1024`; measured with it in bench/README.md.
+if (process.env.BENCH_SCALE_NODE_OPTIONS)
+  process.env.NODE_OPTIONS =
+    `${process.env.NODE_OPTIONS ?? ''} ${process.env.BENCH_SCALE_NODE_OPTIONS}`.trim();
+
+/** The last memory line node-probe.cjs wrote for node `i` (0-based), or undefined. */
+function nodeMemory(i) {
+  const file = join(probeDir, `node-${i + 1}.mem.jsonl`);
+  if (S.memEveryMs === 0 || !existsSync(file)) return undefined;
+  const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+  try {
+    return JSON.parse(lines.at(-1));
+  } catch {
+    return lines.length > 1 ? JSON.parse(lines.at(-2)) : undefined;
+  }
+}
+
+/** Garbage collections between two node-probe.cjs memory lines: count and pause ms per kind, per second. */
+function gcText(from, to) {
+  if (!from?.gc || !to?.gc) return 'not sampled';
+  const s = (to.t - from.t) / 1000;
+  return ['minor', 'major', 'incremental']
+    .map((k) => {
+      const n = to.gc[k].n - from.gc[k].n;
+      const ms = to.gc[k].ms - from.gc[k].ms;
+      return `${k} ${n} (${(n / s).toFixed(2)}/s, ${ms} ms paused)`;
+    })
+    .join(', ');
+}
+
+/** A node's etcd transactions between two node-probe.cjs lines: writes and reads, mean and by bucket. */
+function etcdText(from, to) {
+  if (!from?.etcd || !to?.etcd) return 'not sampled';
+  return ['write', 'read']
+    .map((k) => {
+      const a = from.etcd[k];
+      const b = to.etcd[k];
+      const n = b.n - a.n;
+      const hist = b.hist.map((v, i) => `≤${to.etcdBuckets[i]}:${v - a.hist[i]}`).join(' ');
+      return `${k}s ${n} (${((b.ops - a.ops) / Math.max(1, n)).toFixed(1)} ops each, mean ${((b.ms - a.ms) / Math.max(1, n)).toFixed(1)} ms; ms ${hist})`;
+    })
+    .join(', ');
+}
+
+/** One line: what a node's RSS is made of (MB), from a node-probe.cjs memory line. */
+function memoryText(m) {
+  if (!m) return 'no memory sample';
+  const sp = m.spaces;
+  const space = (k) => (sp[k] ? `${k} ${sp[k].used}/${sp[k].physical}/${sp[k].size}` : '');
+  const nativeAnon = m.rssAnon - m.heapPhysical;
+  return (
+    `RSS ${m.rss} = file ${m.rssFile} + anon ${m.rssAnon}; V8 heap physical ${m.heapPhysical} (committed ${m.heapTotal}, used ${m.heapUsed}; ` +
+    `space used/physical/committed: ${['old', 'new', 'large_object', 'code', 'new_large_object'].map(space).filter(Boolean).join(', ')}); ` +
+    `anon outside the V8 heap ${nativeAnon.toFixed(1)} (external ${m.external}, arrayBuffers ${m.arrayBuffers}, V8 malloc ${m.v8Malloced})`
+  );
+}
 
 async function call(url, method, path, token, body) {
   const res = await fetch(`${url}${path}`, {
@@ -341,8 +425,21 @@ async function nodeMetrics() {
             ?.split(' ')
             .at(-1) ?? Number.NaN,
         );
+      // The renewal route's cumulative histogram (le -> count), for the share of slow calls server side.
+      const renewBuckets = {};
+      for (const l of text.split('\n')) {
+        if (
+          !l.startsWith('leasehold_http_request_duration_seconds_bucket{') ||
+          !l.includes('route="/v1/leases/renew"') ||
+          !l.includes('status="200"')
+        )
+          continue;
+        const le = /le="([^"]+)"/.exec(l)?.[1];
+        if (le) renewBuckets[le] = Number(l.split(' ').at(-1));
+      }
       return {
         cache,
+        renewBuckets,
         renewSumS: renewal('sum'),
         renewCount: renewal('count'),
         lagP99S: value(/^nodejs_eventloop_lag_p99_seconds (\S+)$/m),
@@ -436,12 +533,18 @@ async function main() {
   const steadyStart = Date.now();
   const cpuStart = cpuSample();
   const metricsStart = await nodeMetrics();
+  const memoryStart = cluster.nodes.map((_, i) => nodeMemory(i));
+  endProbePhase('fill');
   const samples = [];
   /** `GET /v1/licenses/scale` (seatUsage) timed under the renewal load, every 30 s, node by node. */
   const views = [];
   while (Date.now() - steadyStart < S.renewSeconds * 1000) {
     await sleep(Math.min(10_000, S.renewSeconds * 1000 - (Date.now() - steadyStart)));
-    const sample = { t: (Date.now() - steadyStart) / 1000, ...rssSample() };
+    const sample = {
+      t: (Date.now() - steadyStart) / 1000,
+      ...rssSample(),
+      memory: cluster.nodes.map((_, i) => nodeMemory(i)),
+    };
     samples.push(sample);
     const st = stats.steady;
     if (samples.length % 3 === 0 || Date.now() - steadyStart >= S.renewSeconds * 1000) {
@@ -456,9 +559,21 @@ async function main() {
         `steady ${sample.t.toFixed(0)} s: ${int(st.calls)} calls, ${int(st.leases)} lease renewals, p99 ${quantile(lat, 0.99).toFixed(1)} ms, ` +
           `call failures ${st.callFailures} ${JSON.stringify(st.failureCodes)}, retryable lease problems ${st.leaseRetries} ${JSON.stringify(st.retryCodes)}, lost ${st.lost} ${JSON.stringify(st.lostCodes)}; RSS nodes ${sample.nodes.map((v) => v.toFixed(0)).join('/')} MB, etcd DB ${sample.dbMb.toFixed(0)} MB`,
       );
+      // RSS / V8 heap physical / heap used / anon outside the heap, per node (node-probe.cjs).
+      if (sample.memory.some(Boolean))
+        log(
+          `steady ${sample.t.toFixed(0)} s: memory (RSS/heap physical/heap used/anon outside the heap, MB) ${sample.memory
+            .map((m) =>
+              m
+                ? [m.rss, m.heapPhysical, m.heapUsed, (m.rssAnon - m.heapPhysical).toFixed(1)].join('/')
+                : '-',
+            )
+            .join('  ')}`,
+        );
     }
   }
   const cpuEnd = cpuSample();
+  endProbePhase('steady');
   const metricsEnd = await nodeMetrics();
   await renewer.stop();
   const etcdAfter = etcdStatus();
@@ -477,7 +592,15 @@ async function main() {
     const cache = Object.fromEntries(
       Object.entries(m.cache).map(([k, v]) => [k, v - (before.cache?.[k] ?? 0)]),
     );
+    // Server-side p99 as the histogram's bucket bound (first `le` with >= 99% of the steady calls at or under it).
+    const les = Object.keys(m.renewBuckets).sort((a, b) => Number(a) - Number(b));
+    const under = (le) => m.renewBuckets[le] - (before.renewBuckets?.[le] ?? 0);
+    const p99Le = les.find((le) => under(le) >= 0.99 * calls);
+    const over = (le) => (le in m.renewBuckets ? 1 - under(le) / calls : Number.NaN);
     return {
+      p99UpToMs: p99Le === undefined ? Number.NaN : Number(p99Le) * 1000,
+      over100Ms: over('0.1'),
+      over250Ms: over('0.25'),
       meanMs: (1000 * (m.renewSumS - (before.renewSumS ?? 0))) / calls,
       calls,
       cache,
@@ -487,13 +610,30 @@ async function main() {
   });
   for (const [i, m] of serverSide.entries()) {
     log(
-      `node-${i + 1} steady: renewal route mean ${m.meanMs.toFixed(1)} ms over ${int(m.calls)} calls (server side), lease cache ${JSON.stringify(m.cache)}, event loop lag p99 ${m.lagP99Ms.toFixed(1)} ms, old space in use ${m.oldSpaceMb.toFixed(1)} MB`,
+      `node-${i + 1} steady: renewal route mean ${m.meanMs.toFixed(1)} ms over ${int(m.calls)} calls (server side; p99 <= ${m.p99UpToMs} ms, ${(100 * m.over100Ms).toFixed(1)}% over 100 ms, ${(100 * m.over250Ms).toFixed(1)}% over 250 ms), lease cache ${JSON.stringify(m.cache)}, event loop lag p99 ${m.lagP99Ms.toFixed(1)} ms, old space in use ${m.oldSpaceMb.toFixed(1)} MB`,
     );
   }
   log(
     `steady CPU: nodes ${cpu.nodesS.toFixed(1)} s (${cpu.perNode.map((v) => v.toFixed(1)).join(' / ')}), etcd members ${cpu.etcdS.toFixed(1)} s; per 1,000 lease renewals: nodes ${perK(cpu.nodesS).toFixed(0)} ms, etcd ${perK(cpu.etcdS).toFixed(0)} ms`,
   );
   const rssAfter = rssSample();
+  // What the RSS is made of at its peak (the node and sample with the largest VmRSS) and at the end.
+  let peakAt;
+  for (const sample of samples)
+    for (const [i, rss] of sample.nodes.entries())
+      if (!peakAt || rss > peakAt.rss) peakAt = { rss, t: sample.t, node: i, memory: sample.memory?.[i] };
+  const memoryEnd = cluster.nodes.map((_, i) => nodeMemory(i));
+  if (peakAt)
+    log(
+      `memory at the RSS peak (node-${peakAt.node + 1}, steady ${peakAt.t.toFixed(0)} s, VmRSS ${peakAt.rss.toFixed(1)} MB; probe sample up to ${S.memEveryMs / 1000} s earlier): ${memoryText(peakAt.memory)}`,
+    );
+  for (const [i, m] of memoryEnd.entries()) log(`memory at the end, node-${i + 1}: ${memoryText(m)}`);
+  // Garbage collections in the steady phase (node-probe.cjs): how many, and their pause time per second.
+  const gcSteady = memoryEnd.map((m, i) => gcText(memoryStart[i], m));
+  if (memoryEnd.some(Boolean)) log(`steady GC per node: ${gcSteady.join('; ')}`);
+  // The nodes' etcd transactions in the steady phase, as they saw them (node-probe.cjs).
+  const etcdSteady = memoryEnd.map((m, i) => etcdText(memoryStart[i], m));
+  for (const [i, text] of etcdSteady.entries()) log(`node-${i + 1} steady etcd: ${text}`);
 
   // Lost-lease check: every lease renewed once more, and the licence's count.
   const final = renewStats();
@@ -758,9 +898,16 @@ async function main() {
       : []),
   ];
   const notes = [
+    ...(peakAt
+      ? [
+          `Steady GC per node (node-probe.cjs): ${gcSteady.map((g, i) => `node-${i + 1} ${g}`).join('; ')}.`,
+          `Steady etcd transactions per node, as the node saw them (node-probe.cjs): ${etcdSteady.map((g, i) => `node-${i + 1} ${g}`).join('; ')}.`,
+          `Memory at the node RSS peak (node-${peakAt.node + 1}, ${peakAt.rss.toFixed(1)} MB, MB): ${memoryText(peakAt.memory)}; at the end: ${memoryEnd.map((m, i) => `node-${i + 1} ${memoryText(m)}`).join('; ')}.`,
+        ]
+      : []),
     `Fill: ${int(filled)} leases in ${fillSeconds.toFixed(1)} s; renewal call failures during the fill ${stats.fill.callFailures} ${JSON.stringify(stats.fill.failureCodes)}, steady ${st.callFailures} ${JSON.stringify(st.failureCodes)}; lost-lease problems ${JSON.stringify({ ...stats.fill.lostCodes, ...st.lostCodes, ...final.lostCodes })}; retryable lease problems (asked again of the next node, as the SDK does) fill ${stats.fill.leaseRetries} ${JSON.stringify(stats.fill.retryCodes)}, steady ${st.leaseRetries} ${JSON.stringify(st.retryCodes)}, final ${final.leaseRetries}.`,
     `Checkout retries ${retries.length}${retries.length ? `: ${JSON.stringify(countBy(retries))}` : ''}.`,
-    `Steady, server side per node: ${serverSide.map((m, i) => `node-${i + 1} renewal route mean ${m.meanMs.toFixed(1)} ms, lease cache ${JSON.stringify(m.cache)}, loop lag p99 ${m.lagP99Ms.toFixed(1)} ms`).join('; ')}.`,
+    `Steady, server side per node: ${serverSide.map((m, i) => `node-${i + 1} renewal route mean ${m.meanMs.toFixed(1)} ms (p99 <= ${m.p99UpToMs} ms, ${(100 * m.over100Ms).toFixed(1)}% over 100 ms), lease cache ${JSON.stringify(m.cache)}, loop lag p99 ${m.lagP99Ms.toFixed(1)} ms`).join('; ')}.`,
     `etcd RSS peak ${peakEtcd.toFixed(1)} MB; GET /v1/licenses/scale (seatUsage) after the renewals answered ${usageAnswer} in ${usageMs.toFixed(0)} ms with ${int(held)} leases held; under the renewal load: ${viewsNote(views)}.`,
     ...(expiry
       ? [
@@ -780,6 +927,7 @@ async function main() {
       'BENCH_SCALE_ETCD_QUOTA_MB',
       'BENCH_SCALE_ETCD_COMPACTION',
       'LEASEHOLD_ETCD_BATCH_WINDOW_MS',
+      'BENCH_SCALE_NODE_OPTIONS',
     ]),
     settings: { ...S, etcdStatus: etcdAfter },
     figures,
