@@ -17,15 +17,27 @@ export class EpochView {
     private readonly maxAgeMs = 1000,
   ) {}
 
+  /** The read in flight, which every caller that finds the copy too old waits for. */
+  #reading: Promise<EpochState> | undefined;
+
   async current(): Promise<EpochState> {
     const now = this.clock.monotonic();
     if (this.#readAt !== undefined && now - this.#readAt < this.maxAgeMs) return this.#state;
-    try {
-      this.set(await this.store.epochState());
-    } catch {
-      // The store is unreachable: the write this serves fails on its own; keep saying the last epoch.
-    }
-    return this.#state;
+    // One read for all: a many-lease renewal signs its leases in parallel, and each asked for its own
+    // read once the copy aged (bench/README.md, scale on etcd: ~1,000 epoch reads a minute per node).
+    this.#reading ??= this.store.epochState().then(
+      (state) => {
+        this.#reading = undefined;
+        this.set(state);
+        return state;
+      },
+      () => {
+        this.#reading = undefined;
+        // The store is unreachable: the write this serves fails on its own; keep saying the last epoch.
+        return this.#state;
+      },
+    );
+    return this.#reading;
   }
 
   /** After a promotion or a fence on this node: known at once, no read. */
