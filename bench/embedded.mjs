@@ -341,6 +341,7 @@ async function main() {
       'BENCH_WARMUP',
       'SQLITE_SYNCHRONOUS',
       'BENCH_MEMORY_LEASES',
+      'BENCH_NODE_OPTIONS',
     ]),
     settings: { ...SETTINGS, wrk: wrkVersion, fastify: fastifyVersion },
     figures,

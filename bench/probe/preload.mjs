@@ -1,9 +1,10 @@
 // Loaded into a Leasehold node by bench/probe/profile-embedded.mjs (`--import`): SIGUSR2 starts a phase
-// (V8 CPU profile through node:inspector, event-loop delay, GC entries), the next SIGUSR2 ends it and
-// writes `<PROBE_DIR>/<n>.cpuprofile` and `<n>.json`. In-process so a phase covers only the load, not the
-// node's start-up or the set-up requests. Measurement only; never loaded in production.
-import { writeFileSync } from 'node:fs';
+// (V8 CPU profile through node:inspector, event-loop delay, GC entries, WAL syncs), the next SIGUSR2 ends
+// it and writes `<PROBE_DIR>/<n>.cpuprofile` and `<n>.json`. In-process so a phase covers only the load,
+// not the node's start-up or the set-up requests. Measurement only; never loaded in production.
+import fs, { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 
@@ -12,6 +13,19 @@ const intervalUs = Number(process.env.PROBE_INTERVAL_US ?? 200);
 const profile = process.env.PROBE_CPU !== '0';
 let phase = 0;
 let active;
+
+// The WAL's fdatasync (packages/store/src/sqlite/wal-sync.ts, on the thread pool): how long each takes from
+// the call to its callback, the part of a write's latency spent waiting for the disk. wal-sync.ts imports
+// `fdatasync` from node:fs; syncBuiltinESMExports makes that import see this wrapper.
+const fdatasync = fs.fdatasync;
+fs.fdatasync = (fd, callback) => {
+  const began = performance.now();
+  fdatasync(fd, (err) => {
+    active?.syncs.push(performance.now() - began);
+    callback(err);
+  });
+};
+syncBuiltinESMExports();
 
 const post = (session, method, params) =>
   new Promise((resolve, reject) =>
@@ -49,6 +63,7 @@ async function start() {
   const all = monitorEventLoopDelay({ resolution: 1 });
   all.enable();
   active = {
+    syncs: [],
     session,
     delay,
     all,
@@ -85,6 +100,8 @@ async function stop() {
     k.maxMs = Math.max(k.maxMs, g.ms);
   }
   const sorted = a.gcs.map((g) => g.ms).sort((x, y) => x - y);
+  const syncs = [...a.syncs].sort((x, y) => x - y);
+  const at = (list, q) => list[Math.min(list.length - 1, Math.floor(list.length * q))] ?? 0;
   const ms = (ns) => ns / 1e6;
   writeFileSync(
     join(dir, `${phase}.json`),
@@ -103,6 +120,12 @@ async function stop() {
         msPerSecond: a.gcs.reduce((n, g) => n + g.ms, 0) / seconds,
         p99Ms: sorted[Math.floor(sorted.length * 0.99)] ?? 0,
         byKind,
+      },
+      walSync: {
+        perSecond: syncs.length / seconds,
+        p50Ms: at(syncs, 0.5),
+        p99Ms: at(syncs, 0.99),
+        maxMs: syncs.at(-1) ?? 0,
       },
     }),
   );

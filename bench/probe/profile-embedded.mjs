@@ -1,6 +1,7 @@
 // Where one embedded node's time goes under the benchmark's load: one node, wrk `-t2 -c50` checkouts then
-// renewals (as bench/embedded.mjs drives them), each phase with a V8 CPU profile, event-loop delay and GC
-// pauses taken inside the node (preload.mjs), summarised by bench/probe/summarize-profile.mjs.
+// renewals (as bench/embedded.mjs drives them), each phase with a V8 CPU profile, event-loop delay, GC
+// pauses and WAL fdatasync times taken inside the node (preload.mjs), the profile summarised by
+// bench/probe/summarize-profile.mjs. NODE_OPTIONS (default `--max-semi-space-size=2`) goes to the node.
 //
 //   npx tsc -b && flock /tmp/lh-cpu.lock node bench/probe/profile-embedded.mjs [seconds] [out dir]
 //
