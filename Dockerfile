@@ -31,9 +31,11 @@ RUN npx tsc -b packages/server packages/client packages/dashboard \
 
 FROM ${BASE_IMAGE}
 # NODE_OPTIONS: a young generation of 2 MB semi-spaces (V8's default 16 MB): ~25 MB less RSS idle and
-# under load for ~3% of embedded throughput (bench/README.md, issue 14); devtools' NODE_V8_OPTIONS too.
+# under load for ~3% of embedded throughput; a 1 GB old-generation limit: V8 grows the heap by 1.6x its
+# live size, not 4x (node RSS at 100,000 leases 181 MB, not 313) (bench/README.md, docs/ha.md, issue 14);
+# devtools' NODE_V8_OPTIONS too.
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-semi-space-size=2 \
+    NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=1024" \
     LEASEHOLD_HOST=0.0.0.0 \
     LEASEHOLD_PORT=7300 \
     LEASEHOLD_DATA_DIR=/data \
