@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectCode } from './contract/contract-support.js';
 import { client, LICENSE_KEYS, license, T0 } from './contract/fixtures.js';
 import { etcdEndpoints } from './support/etcd.js';
+import { testMembership } from './support/test-membership.js';
 
 /**
  * The cluster clock margin on real etcd (docs/ha.md "Expiry", "Nodes configured with different
@@ -34,15 +35,7 @@ afterAll(async () => {
 function nodeProcess(prefix: string, configuredMs: number) {
   const handOver = new ClusterSeatHandOver(configuredMs);
   const store = new EtcdStore({ endpoints, prefix, kek: KEK, licenseKeys: LICENSE_KEYS, handOver });
-  const membership = new EtcdMembership({
-    gateway: store.gateway,
-    keys: store.keys,
-    endpoints,
-    heartbeatMs: 1000,
-    ttlSeconds: 10,
-    clock: new ManualClock(T0),
-    tasks: ['sweeper'],
-  });
+  const membership = testMembership(store, endpoints, new ManualClock(T0));
   let closed = false;
   const close = async () => {
     if (closed) return;

@@ -3,6 +3,7 @@ import { ManualClock } from '@leasehold/domain';
 import { EtcdMembership, EtcdStore } from '@leasehold/store';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { etcdEndpoints } from './support/etcd.js';
+import { testMembership } from './support/test-membership.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 let endpoints: string[];
@@ -24,15 +25,7 @@ function member(prefix: string) {
   });
   stores.push(store);
   const clock = new ManualClock(T0);
-  const membership = new EtcdMembership({
-    gateway: store.gateway,
-    keys: store.keys,
-    endpoints,
-    heartbeatMs: 1000,
-    ttlSeconds: 10,
-    clock,
-    tasks: ['sweeper'],
-  });
+  const membership = testMembership(store, endpoints, clock);
   return { clock, membership };
 }
 
