@@ -116,6 +116,21 @@ describe('the cluster clock margin, recorded in etcd', () => {
     expect(n0.handOver.maxClockSkewMs).toBe(1500);
   });
 
+  it('answers STORE_UNAVAILABLE while etcd is unreachable (a node starting first retries on it)', async () => {
+    const handOver = new ClusterSeatHandOver(0);
+    const store = new EtcdStore({
+      endpoints: ['http://127.0.0.1:1'],
+      prefix: `/margin-away-${randomUUID()}/`,
+      kek: KEK,
+      licenseKeys: LICENSE_KEYS,
+      handOver,
+    });
+    closers.push(async () => store.close());
+    const membership = testMembership(store, ['http://127.0.0.1:1'], new ManualClock(T0));
+    await expectCode(membership.clockMargin(0), 'STORE_UNAVAILABLE');
+    expect(handOver.known).toBe(false);
+  });
+
   it('replaces a recorded value that is not a margin', async () => {
     const prefix = `/margin-garbage-${randomUUID()}/`;
     const node = nodeProcess(prefix, 800);
