@@ -18,13 +18,11 @@ import { isClockMargin, MAX_CLOCK_SKEW_MS_LIMIT, SeatHandOver } from './seat-han
  * any node accepts, so nothing it does before that read hands a seat over early.
  */
 export class ClusterSeatHandOver extends SeatHandOver {
-  readonly configuredMs: number;
   #inForce: number | undefined;
 
-  /** @param maxClockSkewMs this node's own margin (its configuration), as for SeatHandOver. */
-  constructor(maxClockSkewMs = 0) {
-    super(maxClockSkewMs);
-    this.configuredMs = maxClockSkewMs;
+  /** This node's own margin: what it was constructed with (its configuration), as for SeatHandOver. */
+  get configuredMs(): number {
+    return super.maxClockSkewMs;
   }
 
   /** The margin in force: the cluster's recorded one (at least this node's), or the limit before it is known. */
