@@ -50,6 +50,9 @@ const S = {
   // 100,000 leases' history and no more. Compaction: every 5 minutes (as Kubernetes' API server does).
   etcdQuotaMb: intEnv('BENCH_SCALE_ETCD_QUOTA_MB', 8192, 256),
   etcdCompaction: process.env.BENCH_SCALE_ETCD_COMPACTION ?? '5m',
+  // More etcd flags for every member, space-separated: e.g. compaction's pacing,
+  // `--experimental-compaction-batch-limit=100 --experimental-compaction-sleep-interval=20ms`.
+  etcdArgs: (process.env.BENCH_SCALE_ETCD_ARGS ?? '').split(/\s+/).filter(Boolean),
   memEveryMs: intEnv('BENCH_SCALE_MEM_MS', 5000, 0),
 };
 const TARGETS = { p99Ms: 100, rssMb: 200, expiryS: 2, leases: 100_000 };
@@ -366,6 +369,31 @@ function etcdStatus() {
   }));
 }
 
+/**
+ * etcd's compaction and disk figures, summed over the members (each compacts the same revisions): from
+ * each member's /metrics, so a p99 window can be laid beside the compactions that ran in it.
+ */
+async function etcdMetrics() {
+  const sums = { compactions: 0, compactionMs: 0, compactedKeys: 0, pauseMs: 0, commitS: 0, fsyncS: 0 };
+  const pick = (text, name) =>
+    Number(text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm'))?.[1] ?? 0);
+  for (const url of cluster.etcd.clientUrls()) {
+    const text = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })
+      .then((r) => r.text())
+      .catch((err) => {
+        log(`etcd metrics of ${url}: ${err?.cause?.message ?? err?.message ?? err}`);
+        return '';
+      });
+    sums.compactions += pick(text, 'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count');
+    sums.compactionMs += pick(text, 'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_sum');
+    sums.compactedKeys += pick(text, 'etcd_debugging_mvcc_db_compaction_keys_total');
+    sums.pauseMs += pick(text, 'etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds_sum');
+    sums.commitS += pick(text, 'etcd_disk_backend_commit_duration_seconds_sum');
+    sums.fsyncS += pick(text, 'etcd_disk_wal_fsync_duration_seconds_sum');
+  }
+  return sums;
+}
+
 function rssSample() {
   const nodes = cluster.nodes.map((n) => (n.pid ? rssKb(n.pid).rss / 1024 : Number.NaN));
   const etcd = cluster.etcd.clientUrls().map((_, i) => {
@@ -476,6 +504,7 @@ async function main() {
     etcdStorage: {
       quotaBackendBytes: S.etcdQuotaMb * 2 ** 20,
       autoCompaction: { mode: 'periodic', retention: S.etcdCompaction },
+      extraArgs: S.etcdArgs,
     },
   });
   cluster = c;
@@ -538,6 +567,9 @@ async function main() {
   const samples = [];
   /** `GET /v1/licenses/scale` (seatUsage) timed under the renewal load, every 30 s, node by node. */
   const views = [];
+  // Each report also gives the p99 of its own window and the etcd compactions that ran in it.
+  let windowFrom = 0;
+  let etcdBefore = await etcdMetrics();
   while (Date.now() - steadyStart < S.renewSeconds * 1000) {
     await sleep(Math.min(10_000, S.renewSeconds * 1000 - (Date.now() - steadyStart)));
     const sample = {
@@ -549,11 +581,22 @@ async function main() {
     const st = stats.steady;
     if (samples.length % 3 === 0 || Date.now() - steadyStart >= S.renewSeconds * 1000) {
       const lat = [...st.latencies].sort((a, b) => a - b);
+      const windowLat = st.latencies.slice(windowFrom).sort((a, b) => a - b);
+      windowFrom = st.latencies.length;
+      const etcdNow = await etcdMetrics();
+      const delta = Object.fromEntries(Object.keys(etcdNow).map((k) => [k, etcdNow[k] - etcdBefore[k]]));
+      const d = (k) => delta[k];
+      etcdBefore = etcdNow;
       sample.dbMb = Math.max(...etcdStatus().map((m) => m.dbSizeMb));
       views.push(await timedLicenseView(views.length));
       const view = views.at(-1);
       log(
         `steady ${sample.t.toFixed(0)} s: GET /v1/licenses/scale on node ${view.node + 1}: ${view.status} in ${view.ms.toFixed(0)} ms, inUse ${int(view.inUse)}`,
+      );
+      log(
+        `steady ${sample.t.toFixed(0)} s, this window: p99 ${quantile(windowLat, 0.99).toFixed(1)} ms over ${int(windowLat.length)} calls; ` +
+          `etcd (3 members) ${d('compactions')} compactions of ${int(d('compactedKeys'))} keys in ${int(d('compactionMs'))} ms ` +
+          `(paused ${int(d('pauseMs'))} ms), backend commits ${d('commitS').toFixed(1)} s, WAL fsync ${d('fsyncS').toFixed(1)} s`,
       );
       log(
         `steady ${sample.t.toFixed(0)} s: ${int(st.calls)} calls, ${int(st.leases)} lease renewals, p99 ${quantile(lat, 0.99).toFixed(1)} ms, ` +
@@ -926,6 +969,7 @@ async function main() {
       'BENCH_SCALE_EXPIRY_TTL',
       'BENCH_SCALE_ETCD_QUOTA_MB',
       'BENCH_SCALE_ETCD_COMPACTION',
+      'BENCH_SCALE_ETCD_ARGS',
       'LEASEHOLD_ETCD_BATCH_WINDOW_MS',
       'BENCH_SCALE_NODE_OPTIONS',
     ]),

@@ -24,11 +24,11 @@ export interface DevClusterOptions {
   readonly etcdHeartbeatMs?: number;
   readonly etcdElectionMs?: number;
   /**
-   * etcd storage settings for every member (default: 256 MiB quota, hourly compaction). The scale bench
-   * (bench/scale-etcd.mjs) holds 100,000 leases, more than the default quota, and compacts as often as
-   * a production cluster would.
+   * etcd storage settings for every member (default: 256 MiB quota, hourly compaction, no extra flags).
+   * The scale bench (bench/scale-etcd.mjs) holds 100,000 leases, more than the default quota, compacts as
+   * often as a production cluster would and tries compaction's pacing flags (`extraArgs`).
    */
-  readonly etcdStorage?: Pick<EtcdClusterOptions, 'autoCompaction' | 'quotaBackendBytes'>;
+  readonly etcdStorage?: Pick<EtcdClusterOptions, 'autoCompaction' | 'quotaBackendBytes' | 'extraArgs'>;
   /** Start from empty directories. */
   readonly fresh?: boolean;
   /** Extra environment for single nodes by name (`node-2`), after `nodeEnv`: e.g. libfaketime for one. */
