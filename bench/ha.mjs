@@ -26,6 +26,8 @@ import { renderReport } from './report.mjs';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** Issue 14's outage targets (client-visible, median of the runs), for the console and the report alike. */
+const OUTAGE_TARGET_MS = { nodeKill: 500, leaderKill: 1500 };
 // Concurrent clients: each level runs the raw loops and the API with 1, 2 and 3 nodes (issue 14: 50 and 200).
 const LEVELS = String(process.env.BENCH_CONNECTIONS ?? '50,200')
   .split(',')
@@ -440,16 +442,18 @@ async function main() {
       return leader;
     });
     leaderKills.push(l.ms);
-    await cluster.etcd.restart(l.which.name);
+    // After the 200-client runs a member reopens a database and replays a WAL of hundreds of MB: on a busy
+    // 2-core machine that once took over the harness's default 10 s (session 9), which is not an outage.
+    await cluster.etcd.restart(l.which.name, { timeoutMs: 60_000 });
     await cluster.etcd.waitHealthy(20_000);
     log(`outage run ${run}/${RUNS}: node SIGKILL ${n.ms} ms, etcd leader SIGKILL ${l.ms} ms`);
   }
   log('\nCLIENT-VISIBLE OUTAGE (median; longest gap between successful calls of one client, minus pacing)');
   log(
-    `  node SIGKILL          ${median(nodeKills)} ms  (target <= 1000 ms: ${median(nodeKills) <= 1000 ? 'PASS' : 'MISS'})  runs: ${nodeKills.join(', ')}`,
+    `  node SIGKILL          ${median(nodeKills)} ms  (target <= ${OUTAGE_TARGET_MS.nodeKill} ms: ${median(nodeKills) <= OUTAGE_TARGET_MS.nodeKill ? 'PASS' : 'MISS'})  runs: ${nodeKills.join(', ')}`,
   );
   log(
-    `  etcd leader SIGKILL   ${median(leaderKills)} ms  (target <= 2000 ms: ${median(leaderKills) <= 2000 ? 'PASS' : 'MISS'})  runs: ${leaderKills.join(', ')}`,
+    `  etcd leader SIGKILL   ${median(leaderKills)} ms  (target <= ${OUTAGE_TARGET_MS.leaderKill} ms: ${median(leaderKills) <= OUTAGE_TARGET_MS.leaderKill ? 'PASS' : 'MISS'})  runs: ${leaderKills.join(', ')}`,
   );
   const file = saveResults(byLevel, nodeKills, leaderKills, installFailures, meter.phases);
   log(`\nresults: ${file}\nreport:  ${renderReport()}`);
@@ -542,12 +546,12 @@ function saveResults(byLevel, nodeKills, leaderKills, installFailures, phases) {
     {
       id: 'ha.nodeKill',
       measured: `${median(nodeKills)} ms (runs ${nodeKills.join(', ')})`,
-      pass: median(nodeKills) <= 500,
+      pass: median(nodeKills) <= OUTAGE_TARGET_MS.nodeKill,
     },
     {
       id: 'ha.leaderKill',
       measured: `${median(leaderKills)} ms (runs ${leaderKills.join(', ')})`,
-      pass: median(leaderKills) <= 1500,
+      pass: median(leaderKills) <= OUTAGE_TARGET_MS.leaderKill,
     },
   );
   return writeResults('ha', {
