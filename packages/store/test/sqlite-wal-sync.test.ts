@@ -138,6 +138,21 @@ describe('SQLite FULL through an off-loop WAL sync', () => {
     expect(sync.calls).toHaveLength(1); // no sync attempted for a write that was refused
   });
 
+  it('fails the writes committed while a failing sync ran, without syncing again for them', async () => {
+    const sync = manualSync();
+    const { conn } = open(sync);
+    const first = insert(conn, 1);
+    await turns();
+    const second = insert(conn, 2); // committed while the first sync runs: queued behind it
+    await turns();
+    sync.calls[0]?.fail(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    await expect(first).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    // The failed write-back may have dropped its pages, and a second fdatasync on the same descriptor
+    // would not report that again: the queued sync must not acknowledge it.
+    await expect(second).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    expect(sync.calls).toHaveLength(1);
+  });
+
   it('syncs the writes made while opening before the store serves (syncOpenWrites)', async () => {
     const sync = manualSync();
     const { conn, path } = open(sync);

@@ -39,10 +39,12 @@ const DEPARTED_MEMORY_MS = 30_000;
  * Records sealed per store call; sealing loops until the pending queue is drained. Small on purpose: one
  * call seals synchronously (on SQLite inside the group commit's transaction, so the checkouts queued
  * behind it wait for it). In a CPU profile of the embedded bench's checkouts (~2,400/s) a call of up to
- * 5,000 held the event loop for up to 18.5 ms at a time; at 256, for up to 4.1 ms (issue 14). Between
- * calls the event loop serves requests.
+ * 5,000 held the event loop for up to 18.5 ms at a time; at 256, for up to 4.1 ms (issue 14). At
+ * ~3,600 checkouts/s a 256-record call added 2.5-3.5 ms to the group commit it joined (p50 5.8 ms against
+ * 2.2 ms without), 14 times a second: among the longest event-loop stalls (bench/README.md, session 9),
+ * so 128. Between calls the event loop serves requests.
  */
-const SEAL_LIMIT = 256;
+const SEAL_LIMIT = 128;
 
 /** Entries read per store call while archiving (~0.5 MB on etcd, far under gRPC's 4 MiB answer limit). */
 const ARCHIVE_PAGE = 1000;

@@ -7,9 +7,10 @@ import {
 } from '@leasehold/domain';
 import type { ApiTokenRecord, SeatUsage } from '@leasehold/store';
 import type { Static } from 'typebox';
+import { isoTime } from './iso-time.js';
 import type { LeaseView, LicenseView, TokenView } from './schemas.js';
 
-const iso = (ms: number) => new Date(ms).toISOString();
+const iso = isoTime;
 const isoOpt = (ms: number | undefined) => (ms === undefined ? undefined : iso(ms));
 
 export function leaseView(lease: Lease, now: number): Static<typeof LeaseView> {

@@ -108,6 +108,9 @@ export class WalSync {
   }
 
   async #syncNow(): Promise<void> {
+    // A sync queued behind one that failed covers commits that failed sync may have dropped: Linux reports
+    // a write-back error once per descriptor, so this one could succeed without their pages on disk.
+    if (this.#failure) throw this.#failure;
     if (!this.#open()) return;
     try {
       await this.#sync(this.#fd as number);
