@@ -584,8 +584,7 @@ async function main() {
       const windowLat = st.latencies.slice(windowFrom).sort((a, b) => a - b);
       windowFrom = st.latencies.length;
       const etcdNow = await etcdMetrics();
-      const delta = Object.fromEntries(Object.keys(etcdNow).map((k) => [k, etcdNow[k] - etcdBefore[k]]));
-      const d = (k) => delta[k];
+      const d = Object.fromEntries(Object.keys(etcdNow).map((k) => [k, etcdNow[k] - etcdBefore[k]]));
       etcdBefore = etcdNow;
       sample.dbMb = Math.max(...etcdStatus().map((m) => m.dbSizeMb));
       views.push(await timedLicenseView(views.length));
@@ -595,8 +594,8 @@ async function main() {
       );
       log(
         `steady ${sample.t.toFixed(0)} s, this window: p99 ${quantile(windowLat, 0.99).toFixed(1)} ms over ${int(windowLat.length)} calls; ` +
-          `etcd (3 members) ${d('compactions')} compactions of ${int(d('compactedKeys'))} keys in ${int(d('compactionMs'))} ms ` +
-          `(paused ${int(d('pauseMs'))} ms), backend commits ${d('commitS').toFixed(1)} s, WAL fsync ${d('fsyncS').toFixed(1)} s`,
+          `etcd (3 members) ${d.compactions} compactions of ${int(d.compactedKeys)} keys in ${int(d.compactionMs)} ms ` +
+          `(paused ${int(d.pauseMs)} ms), backend commits ${d.commitS.toFixed(1)} s, WAL fsync ${d.fsyncS.toFixed(1)} s`,
       );
       log(
         `steady ${sample.t.toFixed(0)} s: ${int(st.calls)} calls, ${int(st.leases)} lease renewals, p99 ${quantile(lat, 0.99).toFixed(1)} ms, ` +

@@ -2,8 +2,13 @@ const DAY_MS = 86_400_000;
 /** 9999-12-31T23:59:59.999Z + 1 ms: past it `toISOString` writes a six-digit year. */
 const YEAR_10000 = 253_402_300_800_000;
 
+interface DayPrefix {
+  day: number;
+  prefix: string;
+}
+
 /** The two UTC days seen last with their `YYYY-MM-DDT` (a lease's times span its TTL: now and later). */
-const days = [
+const days: [DayPrefix, DayPrefix] = [
   { day: Number.NaN, prefix: '' },
   { day: Number.NaN, prefix: '' },
 ];
@@ -23,7 +28,7 @@ export function isoTime(ms: number): string {
   if (!Number.isInteger(ms) || ms < 0 || ms >= YEAR_10000) return new Date(ms).toISOString();
   const day = Math.floor(ms / DAY_MS);
   let prefix: string;
-  const [a, b] = days as [{ day: number; prefix: string }, { day: number; prefix: string }];
+  const [a, b] = days;
   if (a.day === day) prefix = a.prefix;
   else if (b.day === day) prefix = b.prefix;
   else {

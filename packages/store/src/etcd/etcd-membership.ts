@@ -1,7 +1,7 @@
 import { type Clock, isClockMargin, LeaseholdError, PeriodicTask } from '@leasehold/domain';
 import type { Lease as EtcdLease } from 'etcd3';
 import type { Membership, NodeAnnouncement, NodeRecord, StoreMember } from '../port/membership.js';
-import { type EtcdGateway, storeUnavailable } from './etcd-gateway.js';
+import { type EtcdGateway, EtcdTransientError, storeUnavailable } from './etcd-gateway.js';
 import { postGateway } from './json-gateway.js';
 import type { Keyspace } from './keyspace.js';
 
@@ -144,10 +144,11 @@ export class EtcdMembership implements Membership {
   }
 
   async clockMargin(configuredMs: number): Promise<number> {
-    // Unreachable etcd is STORE_UNAVAILABLE, as for every store operation: a node starting before etcd
-    // is up retries its start-up on that code (untilStoreAnswers) instead of exiting.
+    // Unreachable etcd (the gateway's transient error) is STORE_UNAVAILABLE, as for every store operation:
+    // a node starting before etcd is up retries its start-up on that code (untilStoreAnswers) instead of
+    // exiting. Any other error is a bug and stays as it is.
     return this.#raiseClockMargin(configuredMs).catch((err: unknown) => {
-      throw err instanceof LeaseholdError ? err : storeUnavailable(err);
+      throw err instanceof EtcdTransientError ? storeUnavailable(err) : err;
     });
   }
 
